@@ -1,0 +1,60 @@
+package konserve
+
+import (
+	"context"
+	"time"
+)
+
+// Version is an opaque token naming one state of a mutable key (a head). It is
+// returned by ReadVersioned and Swap and handed back to Swap as the expected
+// state. The empty Version means "the key does not exist".
+type Version string
+
+// ObjectInfo describes one stored object, as listed by Backend.List.
+type ObjectInfo struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// Backend is what a storage driver implements. Store adds hashing, integrity
+// checks, caching and counters on top; users normally never call a Backend.
+//
+// Keys are slash-separated relative paths ("nodes/ab/abcd…", "branches/main/HEAD").
+// Every method MUST be safe for concurrent use by many goroutines, and the two
+// write methods MUST be safe against concurrent writers in other processes.
+type Backend interface {
+	// Get returns the bytes stored under key. It returns an error wrapping
+	// ErrNotFound when the key does not exist.
+	Get(ctx context.Context, key string) ([]byte, error)
+
+	// PutImmutable stores data under key, create-only. If key already exists
+	// it returns nil without writing, since immutable keys are content
+	// addressed and the bytes are the same. When PutImmutable returns nil the
+	// object MUST be durable (on the file backend: the file and its directory
+	// entry fsynced) and visible to every later Get from any process.
+	PutImmutable(ctx context.Context, key string, data []byte) error
+
+	// ReadVersioned returns the bytes under a mutable key and a Version
+	// naming that state. It returns an error wrapping ErrNotFound when the key
+	// does not exist.
+	ReadVersioned(ctx context.Context, key string) ([]byte, Version, error)
+
+	// Swap replaces the bytes under key only if its current state is old (the
+	// empty Version: only if the key does not exist), atomically with respect
+	// to every other Swap from any process. On success it returns the new
+	// Version. If the precondition failed it returns an error wrapping
+	// ErrConflict. Any other error leaves the outcome unknown: the swap may or
+	// may not have happened (Store resolves that by re-reading the key).
+	Swap(ctx context.Context, key string, old Version, data []byte) (Version, error)
+
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+
+	// List calls fn for every object whose key starts with prefix, in no
+	// particular order, stopping at the first error fn returns.
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+
+	// Close releases the backend's resources.
+	Close() error
+}
