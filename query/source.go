@@ -1,0 +1,47 @@
+package query
+
+import (
+	"context"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// Source is a database value as the query engine and pull see it. The
+// engine never imports a storage package: reader.DB satisfies Source with
+// its indices, and tests satisfy it with a sorted slice.
+//
+// A Source is an immutable value: every call on it sees the same datoms, and
+// it MUST be safe for concurrent use.
+type Source interface {
+	// Schema returns the schema of this database value (attributes, idents).
+	Schema() *datom.Schema
+
+	// Datoms calls fn, in the order of index idx, for every datom whose
+	// leading components equal components (given in that index's order:
+	// EAVT takes e, a, v, tx; AEVT a, e, v, tx; AVET a, v, e, tx; VAET v, a,
+	// e, tx). Entity, attribute and ref components are datom.IDs (int64).
+	// Iteration stops early, without error, when fn returns false. AVET
+	// holds only indexed attributes (Attribute.Indexed) and VAET only refs.
+	//
+	// For a history value (History() == true) it yields assertions and
+	// retractions alike, each with its Added flag; otherwise only the
+	// datoms true in this value, with Added == true.
+	Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
+
+	// IndexRange calls fn, in AVET order, for the datoms of the indexed
+	// attribute a whose value v satisfies start <= v < end under
+	// datom.CompareValues; a nil bound is open. It serves range predicates
+	// pushed down from the query.
+	IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error
+
+	// History reports whether this is a history value, whose patterns may
+	// bind the fifth position (added).
+	History() bool
+}
+
+// Counter is an optional interface of a Source: a cheap estimate of how many
+// datoms Datoms would yield for the same arguments, used by the planner to
+// order clauses. Sources without it are estimated from the schema alone.
+type Counter interface {
+	Count(ctx context.Context, idx datom.Index, components []any) (int, error)
+}
