@@ -58,3 +58,18 @@ type Backend interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// ConditionalReader is an optional Backend capability, found by type
+// assertion: backends that can answer "unchanged" without sending the bytes
+// implement it (S3: GET with If-None-Match on the ETag, where 304 costs no
+// transfer). Store.ReadHeadIfChanged uses it for watchers' polls; without
+// it the Store reads the key in full and compares versions.
+type ConditionalReader interface {
+	// ReadVersionedIfChanged reads the mutable key unless its current
+	// Version is v. If it is v, it returns changed=false, nil data and
+	// nv=v. Otherwise it returns the bytes, their Version and changed=true.
+	// A missing key gives an error wrapping ErrNotFound (whatever v is).
+	// Like ReadVersioned, it MUST never return bytes and a Version that
+	// belong to different states of the key.
+	ReadVersionedIfChanged(ctx context.Context, key string, v Version) (data []byte, nv Version, changed bool, err error)
+}

@@ -1,0 +1,476 @@
+package konserve
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sync/errgroup"
+)
+
+// The file backend stores each key as one file under a root directory. It is
+// konserve's own code rather than gocloud's fileblob because fileblob's
+// create-only write is a stat-then-rename under a per-writer mutex (several
+// winners when processes race) and never fsyncs.
+//
+// Invariants (F1–F4), relied on by Store and checked by the tests:
+//
+//	F1 A key's file is always complete: bytes are written to a temporary file
+//	   in the same directory, fsynced, and only then linked (immutable keys)
+//	   or renamed (mutable keys) to the key's name.
+//	F2 When PutImmutable or Swap returns nil, the file and its directory entry
+//	   are fsynced, and so is every directory the backend created on the way.
+//	F3 Swap compares and replaces under an exclusive flock(2) of the key's
+//	   lock file, so swaps are atomic across goroutines and processes.
+//	F4 Names beginning with "." are the backend's own (temporary and lock
+//	   files): keys may not contain such segments, and List skips them.
+//
+// A head's Version is the BLAKE3 hex of its bytes, never a modification time
+// (mtime has coarse granularity and can repeat). Like S3's MD5 ETags, it
+// relies on heads never repeating their bytes.
+
+func init() {
+	registerScheme("file", openFileURL)
+}
+
+// openFileURL opens "file:///abs/path" (host empty or "localhost").
+func openFileURL(_ context.Context, u *url.URL) (Backend, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("konserve: open %s: file URLs name a local path, not host %q: %w", u.Redacted(), u.Host, ErrUnsupportedURL)
+	}
+	if u.Opaque != "" || !filepath.IsAbs(filepath.FromSlash(u.Path)) {
+		return nil, fmt.Errorf("konserve: open %s: want file:///absolute/path: %w", u.Redacted(), ErrUnsupportedURL)
+	}
+	if len(u.Query()) != 0 {
+		return nil, fmt.Errorf("konserve: open %s: file URLs take no parameters: %w", u.Redacted(), ErrUnsupportedURL)
+	}
+	return newFileBackend(filepath.Clean(filepath.FromSlash(u.Path)))
+}
+
+// fileBackend implements Backend on a local directory. It is safe for
+// concurrent use, and its writes are safe against other processes using the
+// same directory through this code on the same host (flock is not reliable
+// on network file systems).
+type fileBackend struct {
+	root string
+	// dirs holds directories known to exist with a durable entry in their
+	// parent, so that each is created and its parent synced once per process.
+	dirs sync.Map // string -> struct{}
+}
+
+var _ Backend = (*fileBackend)(nil)
+
+func newFileBackend(root string) (*fileBackend, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("konserve: file: create root %s: %w", root, err)
+	}
+	b := &fileBackend{root: root}
+	b.dirs.Store(root, struct{}{})
+	return b, nil
+}
+
+// path maps a key to its file, rejecting keys that could escape the root or
+// collide with the backend's own files (F4).
+func (b *fileBackend) path(op, key string) (string, error) {
+	if err := checkFileKey(key); err != nil {
+		return "", fmt.Errorf("konserve: file: %s %q: %w", op, key, err)
+	}
+	return filepath.Join(b.root, filepath.FromSlash(key)), nil
+}
+
+// checkFileKey reports whether key is a relative, slash-separated path whose
+// segments are non-empty and do not begin with ".". Backslashes and NUL are
+// refused too, so a key names the same file on every platform.
+func checkFileKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("empty key: %w", ErrInvalidKey)
+	}
+	if strings.ContainsAny(key, "\\\x00") {
+		return fmt.Errorf("backslash or NUL in key: %w", ErrInvalidKey)
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg[0] == '.' {
+			return fmt.Errorf("segment %q is empty or begins with '.': %w", seg, ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
+// ensureDir creates dir (and missing parents) and makes its entry durable
+// by syncing the parent. It does the work once per directory per process.
+// A directory that already existed also gets its parent synced once, since
+// another process may have created it without syncing yet.
+func (b *fileBackend) ensureDir(dir string) error {
+	if _, ok := b.dirs.Load(dir); ok {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent == dir || !strings.HasPrefix(dir, b.root) {
+		return fmt.Errorf("directory %s is outside root %s", dir, b.root)
+	}
+	if err := b.ensureDir(parent); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	b.dirs.Store(dir, struct{}{})
+	return nil
+}
+
+// syncDir fsyncs a directory, making the entries added to or removed from it
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory for sync: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeTemp writes data to a new temporary file in dir, fsyncs and closes it,
+// and returns its path (F1). The caller links or renames it into place.
+func writeTemp(dir string, data []byte) (string, error) {
+	for range 8 {
+		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("create temporary file: %w", err)
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(name) // best effort: the write error is what matters
+			return "", fmt.Errorf("write temporary file: %w", err)
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("create temporary file in %s: names keep colliding", dir)
+}
+
+// Get implements Backend.
+func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
+	p, err := b.path("get", key)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("konserve: file: get %s: %w", key, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
+	}
+	return data, nil
+}
+
+// classifyFileErr maps "no such file" (and a file where a directory was
+// expected) to ErrNotFound, keeping the OS error in the chain.
+func classifyFileErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w (%w)", ErrNotFound, err)
+	}
+	return err
+}
+
+// PutImmutable implements Backend: temp file, fsync, link(2) (an existing
+// key is success), fsync of the directory.
+func (b *fileBackend) PutImmutable(ctx context.Context, key string, data []byte) error {
+	p, err := b.path("put", key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("konserve: file: put %s: %w", key, err)
+	}
+	if err := b.putFile(p, data); err != nil {
+		return fmt.Errorf("konserve: file: put %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("konserve: file: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// putFile creates p with data unless it exists, without syncing p's
+// directory: the caller does that (once per batch in putImmutableBatch). An
+// existing p is left alone, but its directory is still synced by the caller,
+// because the process that linked it may not have synced yet.
+func (b *fileBackend) putFile(p string, data []byte) error {
+	dir := filepath.Dir(p)
+	if err := b.ensureDir(dir); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return nil
+	}
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
+	}
+	lerr := os.Link(tmp, p)
+	rerr := os.Remove(tmp)
+	if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+		return fmt.Errorf("link into place: %w", lerr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("remove temporary file: %w", rerr)
+	}
+	return nil
+}
+
+// putImmutableBatch implements batchPutter: every file is written and
+// fsynced (in parallel, at most limit at a time), then every touched
+// directory is synced once. Store.PutNodes uses it so that a commit of n
+// nodes costs n file fsyncs plus one per distinct directory, all overlapped.
+func (b *fileBackend) putImmutableBatch(ctx context.Context, keys []string, datas [][]byte, limit int) error {
+	paths := make([]string, len(keys))
+	dirs := make(map[string]struct{}, len(keys))
+	for i, key := range keys {
+		p, err := b.path("put", key)
+		if err != nil {
+			return err
+		}
+		paths[i] = p
+		dirs[filepath.Dir(p)] = struct{}{}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for i, p := range paths {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
+			}
+			if err := b.putFile(p, datas[i]); err != nil {
+				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	g, _ = errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for dir := range dirs {
+		g.Go(func() error {
+			if err := syncDir(dir); err != nil {
+				return fmt.Errorf("konserve: file: put batch: %w", err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// fileVersion is the Version of a mutable file's bytes: their BLAKE3 hex.
+func fileVersion(data []byte) Version {
+	sum := blake3.Sum256(data)
+	return Version(hex.EncodeToString(sum[:]))
+}
+
+// lockPath is the lock file guarding the mutable key stored at p (F4).
+func lockPath(p string) string {
+	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock")
+}
+
+// ReadVersioned implements Backend. It reads without the lock: rename is
+// atomic, so the bytes read are one complete state of the key, and the
+// Version is computed from exactly those bytes.
+func (b *fileBackend) ReadVersioned(ctx context.Context, key string) ([]byte, Version, error) {
+	p, err := b.path("read", key)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", fmt.Errorf("konserve: file: read %s: %w", key, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("konserve: file: read %s: %w", key, classifyFileErr(err))
+	}
+	return data, fileVersion(data), nil
+}
+
+// Swap implements Backend (F3): under the key's flock it compares the
+// current content hash with old, writes and fsyncs a temporary file, renames
+// it over the key and fsyncs the directory.
+func (b *fileBackend) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
+	p, err := b.path("swap", key)
+	if err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	}
+	nv, err := b.swap(p, old, data)
+	if err != nil {
+		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	}
+	return nv, nil
+}
+
+func (b *fileBackend) swap(p string, old Version, data []byte) (_ Version, err error) {
+	dir := filepath.Dir(p)
+	if err := b.ensureDir(dir); err != nil {
+		return "", err
+	}
+	unlock, err := flockPath(lockPath(p), true)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if uerr := unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}()
+	var cur Version
+	switch curData, err := os.ReadFile(p); {
+	case err == nil:
+		cur = fileVersion(curData)
+	case errors.Is(err, fs.ErrNotExist):
+		cur = ""
+	default:
+		return "", fmt.Errorf("read current state: %w", err)
+	}
+	if cur != old {
+		return "", ErrConflict
+	}
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp) // the rename error is what matters
+		return "", fmt.Errorf("rename into place: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return "", err
+	}
+	return fileVersion(data), nil
+}
+
+// Delete implements Backend. A key that has been swapped is deleted under its
+// lock, so a delete never interleaves with a swap's compare and rename; the
+// lock file itself stays (removing a lock file others may hold is unsafe).
+func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
+	p, err := b.path("delete", key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	unlock, err := flockPath(lockPath(p), false)
+	if err != nil {
+		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	if unlock != nil {
+		defer func() {
+			if uerr := unlock(); err == nil && uerr != nil {
+				err = fmt.Errorf("konserve: file: delete %s: %w", key, uerr)
+			}
+		}()
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List implements Backend. It walks only the part of the tree that can hold
+// keys with prefix, skips the backend's own files (F4), and ignores files
+// that vanish during the walk (a concurrent Delete).
+func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	start := b.root
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		if err := checkFileKey(prefix[:i]); err != nil {
+			return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+		}
+		start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
+	}
+	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if path == b.root {
+			return nil
+		}
+		rel, err := filepath.Rel(b.root, path)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		return fn(ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+	})
+	if err != nil {
+		return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+	}
+	return nil
+}
+
+// Close implements Backend. The file backend holds no resources between
+// calls.
+func (b *fileBackend) Close() error { return nil }
