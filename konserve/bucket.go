@@ -1,0 +1,257 @@
+package konserve
+
+// This file holds the Backend over a gocloud.dev *blob.Bucket shared by the
+// mem, s3, gs and azblob schemes.
+//
+// What it is: immutable keys go through gocloud's portable API (ReadAll,
+// WriteAll with IfNotExist, List, Delete); mutable keys (heads) go through a
+// per-provider casStrategy, because gocloud.dev v0.47.0 has no portable
+// compare-and-swap. Each strategy reaches the provider's native client
+// through bucket.As and uses the provider's own precondition: S3 If-Match /
+// If-None-Match on the ETag, GCS generation match / does-not-exist, Azure
+// ETag conditions, memblob a mutex.
+//
+// What it is not: it does not hash, verify, cache or count; Store does that.
+//
+// Errors are classified once, here: a missing key wraps ErrNotFound, a failed
+// swap precondition wraps ErrConflict, and every error names the operation
+// and the key. Anything else from a swap is ambiguous (the write may have
+// happened) and wraps neither.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+)
+
+// conditionalReader mirrors the optional ConditionalReader interface that
+// the Store declares in backend.go (backends that can skip the body of an
+// unchanged mutable key; S3 answers a GET with If-None-Match 304). It is
+// repeated here, unexported and with the same signature, only so the
+// compile-time check below holds whichever of the two files lands first.
+type conditionalReader interface {
+	ReadVersionedIfChanged(ctx context.Context, key string, v Version) (data []byte, nv Version, changed bool, err error)
+}
+
+var (
+	_ Backend           = (*Bucket)(nil)
+	_ conditionalReader = (*Bucket)(nil)
+)
+
+// contentType is set on every object so that gocloud does not sniff bytes.
+const contentType = "application/octet-stream"
+
+// casStrategy is the per-provider part of a Bucket: the operations on
+// mutable keys that the portable API cannot express. Keys it receives
+// already carry the Bucket's prefix. Errors it returns are already
+// classified (ErrNotFound, ErrConflict) but not yet named with the
+// operation; Bucket adds that.
+type casStrategy interface {
+	// readVersioned returns the bytes under key and their version.
+	readVersioned(ctx context.Context, key string) ([]byte, Version, error)
+	// swap writes data under key if its current version is old ("" = absent).
+	swap(ctx context.Context, key string, old Version, data []byte) (Version, error)
+}
+
+// ifChangedReader is implemented by strategies that can make a conditional
+// read cheaper than a full one. Others fall back to readVersioned.
+type ifChangedReader interface {
+	readVersionedIfChanged(ctx context.Context, key string, v Version) ([]byte, Version, bool, error)
+}
+
+// Bucket is a Backend over a gocloud.dev blob bucket, opened from a mem://,
+// s3://, gs:// or azblob:// URL. The URL path is a key prefix: every key is
+// stored as prefix + "/" + key, so several databases can share one bucket.
+//
+// A Bucket is safe for concurrent use by many goroutines. Swap is atomic
+// against Swaps from other processes on every provider except mem, where
+// "other processes" cannot exist. Returned byte slices belong to the caller.
+type Bucket struct {
+	b      *blob.Bucket
+	prefix string // "" or ends with "/"
+	cas    casStrategy
+	// lock, when non-nil, serializes Swap and Delete of the same bucket
+	// (mem only: memblob has no server-side precondition for updates).
+	lock *sync.Mutex
+	// closeBucket reports whether Close closes b (false for a shared,
+	// process-wide mem bucket that other Opens still use).
+	closeBucket bool
+}
+
+// keyPrefix turns a URL path into the key prefix: no leading or trailing
+// slash, then one trailing slash when non-empty. It refuses "." and ".."
+// segments, which object stores treat literally but file systems do not.
+func keyPrefix(u *url.URL) (string, error) {
+	p := strings.Trim(u.Path, "/")
+	if p == "" {
+		return "", nil
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", fmt.Errorf("konserve: key prefix %q in %s: %w", p, u.Redacted(), ErrUnsupportedURL)
+		}
+	}
+	return p + "/", nil
+}
+
+// bucketURL returns u without its path (the key prefix), ready for a
+// gocloud URL opener, which would otherwise reject or misuse it.
+func bucketURL(u *url.URL) *url.URL {
+	v := *u
+	v.Path, v.RawPath = "", ""
+	return &v
+}
+
+func (b *Bucket) full(key string) string { return b.prefix + key }
+
+// classify wraps err from the portable API with op and key, mapping
+// gocloud's codes to konserve sentinels.
+func classify(op, key string, err error) error {
+	switch gcerrors.Code(err) {
+	case gcerrors.NotFound:
+		return fmt.Errorf("konserve: %s %s: %w: %w", op, key, ErrNotFound, err)
+	default:
+		return fmt.Errorf("konserve: %s %s: %w", op, key, err)
+	}
+}
+
+// Get implements Backend.
+func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
+	data, err := b.b.ReadAll(ctx, b.full(key))
+	if err != nil {
+		return nil, classify("get", key, err)
+	}
+	return data, nil
+}
+
+// PutImmutable implements Backend. It writes create-only (IfNotExist); a
+// failed precondition means the key exists with the same bytes and is a
+// success. After an ambiguous failure (S3 answers 409 to two racing
+// create-only writes of one key) it checks whether the key exists, since any
+// object under a content address holds the right bytes.
+func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) error {
+	full := b.full(key)
+	err := b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
+	if err == nil || gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return nil
+	}
+	if ctx.Err() == nil {
+		if ok, xerr := b.b.Exists(ctx, full); xerr == nil && ok {
+			return nil
+		}
+	}
+	return classify("put", key, err)
+}
+
+// ReadVersioned implements Backend.
+func (b *Bucket) ReadVersioned(ctx context.Context, key string) ([]byte, Version, error) {
+	data, v, err := b.cas.readVersioned(ctx, b.full(key))
+	if err != nil {
+		return nil, "", fmt.Errorf("konserve: read versioned %s: %w", key, err)
+	}
+	return data, v, nil
+}
+
+// ReadVersionedIfChanged reads a mutable key only if its version differs
+// from v. When it has not changed it returns (nil, v, false, nil), and on S3
+// the server sends no body (If-None-Match: v, answered 304). Other providers
+// read the key and compare versions. A missing key is an error wrapping
+// ErrNotFound.
+func (b *Bucket) ReadVersionedIfChanged(ctx context.Context, key string, v Version) ([]byte, Version, bool, error) {
+	if r, ok := b.cas.(ifChangedReader); ok && v != "" {
+		data, nv, changed, err := r.readVersionedIfChanged(ctx, b.full(key), v)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("konserve: read versioned %s: %w", key, err)
+		}
+		return data, nv, changed, nil
+	}
+	data, nv, err := b.ReadVersioned(ctx, key)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if nv == v {
+		return nil, v, false, nil
+	}
+	return data, nv, true, nil
+}
+
+// Swap implements Backend.
+func (b *Bucket) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
+	if b.lock != nil {
+		b.lock.Lock()
+		defer b.lock.Unlock()
+	}
+	v, err := b.cas.swap(ctx, b.full(key), old, data)
+	if err != nil {
+		return "", fmt.Errorf("konserve: swap %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// Delete implements Backend.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if b.lock != nil {
+		b.lock.Lock()
+		defer b.lock.Unlock()
+	}
+	err := b.b.Delete(ctx, b.full(key))
+	if err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return classify("delete", key, err)
+	}
+	return nil
+}
+
+// List implements Backend. Keys handed to fn have the Bucket's prefix
+// removed, so they are the keys Get accepts.
+func (b *Bucket) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
+	it := b.b.List(&blob.ListOptions{Prefix: b.full(prefix)})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return classify("list", prefix, err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		info := ObjectInfo{Key: strings.TrimPrefix(obj.Key, b.prefix), Size: obj.Size, ModTime: obj.ModTime}
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+}
+
+// Close implements Backend. It closes the underlying bucket unless it is a
+// shared named mem bucket.
+func (b *Bucket) Close() error {
+	if !b.closeBucket {
+		return nil
+	}
+	if err := b.b.Close(); err != nil {
+		return fmt.Errorf("konserve: close bucket: %w", err)
+	}
+	return nil
+}
+
+// readAllClose reads and closes a response body, reporting the first error.
+func readAllClose(r io.ReadCloser) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(r)
+	if cerr := r.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
