@@ -1,0 +1,400 @@
+package edn
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of collections, tags and discards, so that
+// hostile input gets a SyntaxError instead of exhausting the stack.
+const maxDepth = 10000
+
+// maxInterned bounds the per-reader table of keywords and symbols already
+// seen (transaction data repeats its attribute keywords constantly).
+const maxInterned = 4096
+
+// Read reads exactly one EDN value from data. Whitespace, commas, comments
+// and #_ discarded forms may surround it; anything else after the value is an
+// error. Every error is a *SyntaxError.
+func Read(data []byte) (any, error) {
+	p := parser{data: data, atEOF: true, line: 1, col: 1}
+	v, end, err := p.next(0, 0)
+	if err != nil {
+		return nil, err
+	}
+	if end {
+		return nil, p.errAt(p.pos, "no value in input")
+	}
+	// Only whitespace, comments and discards may follow.
+	if _, end, err := p.next(0, 0); err != nil {
+		return nil, err
+	} else if !end {
+		return nil, p.errAt(p.lastStart, "unexpected data after the value")
+	}
+	return v, nil
+}
+
+// ReadString is Read on a string.
+func ReadString(s string) (any, error) { return Read([]byte(s)) }
+
+// ReadAll reads every value in data, in order. Empty input (or only
+// whitespace and comments) gives an empty, non-nil slice.
+func ReadAll(data []byte) ([]any, error) {
+	p := parser{data: data, atEOF: true, line: 1, col: 1}
+	out := []any{}
+	for {
+		v, end, err := p.next(0, 0)
+		if err != nil {
+			return nil, err
+		}
+		if end {
+			return out, nil
+		}
+		out = append(out, v)
+	}
+}
+
+// parser reads EDN from a byte slice. data holds either all of the input
+// (atEOF) or a prefix of it (inside a Decoder); in the second case an error
+// caused by reaching the end of data sets short, so the Decoder knows that
+// more input may fix it.
+type parser struct {
+	data  []byte
+	pos   int
+	depth int
+	atEOF bool
+	short bool
+	// lastStart is the offset where the last value read by next began.
+	lastStart int
+
+	// base, line and col give the stream position of data[0], so that
+	// errors from a Decoder carry stream-wide positions.
+	base, line, col int
+
+	intern map[string]any
+}
+
+// errAt returns a *SyntaxError for the byte offset off of p.data.
+func (p *parser) errAt(off int, msg string) *SyntaxError {
+	if off > len(p.data) {
+		off = len(p.data)
+	}
+	line, col := p.line, p.col
+	for _, r := range string(p.data[:off]) {
+		if r == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return &SyntaxError{Line: line, Col: col, Offset: p.base + off, Msg: msg}
+}
+
+func (p *parser) errorf(off int, format string, args ...any) *SyntaxError {
+	return p.errAt(off, fmt.Sprintf(format, args...))
+}
+
+// errShort reports input that ends too early.
+func (p *parser) errShort(off int, msg string) *SyntaxError {
+	if !p.atEOF {
+		p.short = true
+	}
+	return p.errAt(off, msg)
+}
+
+// isSpace reports whether c separates values (commas are whitespace in EDN).
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', '\f', '\v':
+		return true
+	}
+	return false
+}
+
+// isDelim reports whether c ends a token (number, symbol, keyword, char).
+func isDelim(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', '\f', '\v', '(', ')', '[', ']', '{', '}', '"', ';', '\\':
+		return true
+	}
+	return false
+}
+
+// skipSpace skips whitespace and ; comments.
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if isSpace(c) {
+			p.pos++
+			continue
+		}
+		if c == ';' {
+			for p.pos < len(p.data) && p.data[p.pos] != '\n' {
+				p.pos++
+			}
+			continue
+		}
+		return
+	}
+}
+
+// closerName names the collection a closing delimiter ends.
+func closerName(closer byte) string {
+	switch closer {
+	case ')':
+		return "list"
+	case ']':
+		return "vector"
+	}
+	return "map or set"
+}
+
+// next reads the next value, skipping whitespace, comments and #_ discards.
+// It returns end=true (and consumes the delimiter) when it meets closer, or,
+// for closer == 0 (top level), the end of input. open is the offset of the
+// collection's opening delimiter, for the error on unterminated input.
+func (p *parser) next(closer byte, open int) (v any, end bool, err error) {
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			if closer == 0 {
+				return nil, true, nil
+			}
+			return nil, false, p.errShort(open, "unterminated "+closerName(closer))
+		}
+		c := p.data[p.pos]
+		switch c {
+		case ')', ']', '}':
+			if c == closer {
+				p.pos++
+				return nil, true, nil
+			}
+			return nil, false, p.errorf(p.pos, "unexpected %q", c)
+		case '#':
+			if p.pos+1 < len(p.data) && p.data[p.pos+1] == '_' {
+				start := p.pos
+				p.pos += 2
+				if p.depth++; p.depth > maxDepth {
+					return nil, false, p.errorf(start, "nesting deeper than %d", maxDepth)
+				}
+				if _, err := p.required(start, "#_"); err != nil {
+					return nil, false, err
+				}
+				p.depth--
+				continue
+			}
+		}
+		p.lastStart = p.pos
+		v, err := p.value()
+		return v, false, err
+	}
+}
+
+// required reads the value that must follow a dispatch such as #_ or a tag
+// (what names it) that began at offset at. Discards before it are skipped:
+// "#tag #_ x y" tags y.
+func (p *parser) required(at int, what string) (any, error) {
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.errShort(at, what+" needs a value after it")
+		}
+		switch c := p.data[p.pos]; c {
+		case ')', ']', '}':
+			return nil, p.errorf(p.pos, "%s needs a value after it, found %q", what, c)
+		case '#':
+			if p.pos+1 < len(p.data) && p.data[p.pos+1] == '_' {
+				start := p.pos
+				p.pos += 2
+				if p.depth++; p.depth > maxDepth {
+					return nil, p.errorf(start, "nesting deeper than %d", maxDepth)
+				}
+				if _, err := p.required(start, "#_"); err != nil {
+					return nil, err
+				}
+				p.depth--
+				continue
+			}
+		}
+		p.lastStart = p.pos
+		return p.value()
+	}
+}
+
+// value reads the value starting at p.pos, which is neither whitespace nor
+// a closing delimiter.
+func (p *parser) value() (any, error) {
+	start := p.pos
+	switch c := p.data[p.pos]; c {
+	case '(':
+		items, _, err := p.seq(')', false)
+		if err != nil {
+			return nil, err
+		}
+		return List(items), nil
+	case '[':
+		items, _, err := p.seq(']', false)
+		if err != nil {
+			return nil, err
+		}
+		return Vector(items), nil
+	case '{':
+		return p.readMap()
+	case '"':
+		return p.readString()
+	case '\\':
+		return p.readChar()
+	case '#':
+		return p.dispatch()
+	}
+	// A token: number, keyword, symbol, nil, true, false.
+	if err := p.scanToken(start); err != nil {
+		return nil, err
+	}
+	return p.token(p.data[start:p.pos], start)
+}
+
+// seq reads the elements of a collection up to closer; p.pos is at its
+// opening delimiter (for "#{", at the brace). With offsets it also returns
+// where each element began, for errors about duplicates.
+func (p *parser) seq(closer byte, offsets bool) ([]any, []int, error) {
+	open := p.pos
+	if p.data[open] == '{' && open > 0 && p.data[open-1] == '#' && closer == '}' {
+		open-- // report sets at their '#'
+	}
+	p.pos++
+	if p.depth++; p.depth > maxDepth {
+		return nil, nil, p.errorf(open, "nesting deeper than %d", maxDepth)
+	}
+	var items []any
+	var offs []int
+	for {
+		v, end, err := p.next(closer, open)
+		if err != nil {
+			return nil, nil, err
+		}
+		if end {
+			break
+		}
+		items = append(items, v)
+		if offsets {
+			offs = append(offs, p.lastStart)
+		}
+	}
+	p.depth--
+	return items, offs, nil
+}
+
+func (p *parser) readMap() (any, error) {
+	open := p.pos
+	items, offs, err := p.seq('}', true)
+	if err != nil {
+		return nil, err
+	}
+	if len(items)%2 != 0 {
+		return nil, p.errorf(open, "map has %d forms; it needs an even number (key value pairs)", len(items))
+	}
+	m := make(Map, len(items)/2)
+	keys := make([]any, len(m))
+	for i := range m {
+		m[i] = MapEntry{Key: items[2*i], Val: items[2*i+1]}
+		keys[i] = items[2*i]
+	}
+	if i, j := firstDup(keys); j >= 0 {
+		_ = i
+		return nil, p.errorf(offs[2*j], "duplicate map key %s", String(keys[j]))
+	}
+	return m, nil
+}
+
+func (p *parser) readSet() (any, error) {
+	items, offs, err := p.seq('}', true)
+	if err != nil {
+		return nil, err
+	}
+	if _, j := firstDup(items); j >= 0 {
+		return nil, p.errorf(offs[j], "duplicate set element %s", String(items[j]))
+	}
+	return Set(items), nil
+}
+
+// dispatch reads a form that starts with '#': a set, a tagged element, a
+// regex, or a symbolic value (##Inf). "#_" is handled by next.
+func (p *parser) dispatch() (any, error) {
+	start := p.pos
+	if p.pos+1 >= len(p.data) {
+		return nil, p.errShort(start, "unexpected end of input after '#'")
+	}
+	switch c := p.data[p.pos+1]; {
+	case c == '{':
+		p.pos++
+		return p.readSet()
+	case c == '"':
+		p.pos++
+		return p.readRegex(start)
+	case c == '#':
+		p.pos += 2
+		if err := p.scanToken(start); err != nil {
+			return nil, err
+		}
+		return p.symbolic(p.data[start+2:p.pos], start)
+	case c == '_':
+		// Only reachable through required(); next handles the usual case.
+		return nil, p.errorf(start, "#_ is not allowed here")
+	case c == ':':
+		return nil, p.errorf(start, "namespaced map syntax #: is not supported")
+	case c < utf8.RuneSelf && !isLetter(c):
+		return nil, p.errorf(start, "invalid dispatch #%c", c)
+	}
+	p.pos++
+	if err := p.scanToken(start); err != nil {
+		return nil, err
+	}
+	tag := p.data[start+1 : p.pos]
+	if !validSymbol(string(tag), false) || !startsWithLetter(tag) {
+		return nil, p.errorf(start, "invalid tag #%s: a tag is a symbol starting with a letter", tag)
+	}
+	if p.depth++; p.depth > maxDepth {
+		return nil, p.errorf(start, "nesting deeper than %d", maxDepth)
+	}
+	v, err := p.required(start, "tag #"+string(tag))
+	if err != nil {
+		return nil, err
+	}
+	p.depth--
+	elemAt := p.lastStart
+	return p.tagged(Symbol(tag), v, start, elemAt)
+}
+
+// scanToken advances p.pos to the end of the token that began at start. A
+// token that runs into the end of a partial buffer may continue in the next
+// chunk, so that is a short read, not a token.
+func (p *parser) scanToken(start int) error {
+	for p.pos < len(p.data) && !isDelim(p.data[p.pos]) {
+		p.pos++
+	}
+	if p.pos >= len(p.data) && !p.atEOF {
+		return p.errShort(start, "unexpected end of input")
+	}
+	return nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func startsWithLetter(b []byte) bool {
+	r, _ := utf8.DecodeRune(b)
+	return r != utf8.RuneError && isLetterRune(r)
+}
+
+func (p *parser) symbolic(name []byte, start int) (any, error) {
+	switch string(name) {
+	case "Inf":
+		return posInf, nil
+	case "-Inf":
+		return negInf, nil
+	case "NaN":
+		return nan, nil
+	}
+	return nil, p.errorf(start, "unknown symbolic value ##%s (want ##Inf, ##-Inf or ##NaN)", name)
+}
