@@ -1,0 +1,370 @@
+package tx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// fact is one assertion or retraction being built.
+type fact struct {
+	e, a    datom.ID
+	v       any
+	attr    *datom.Attribute
+	op      int32 // index in t.ops, -1 when implied
+	elided  bool  // assertion already true (T2)
+	old     datom.Datom
+	explict bool // retraction written in the data (T4)
+}
+
+type eaKey struct{ e, a datom.ID }
+
+// key returns the map key of fact e a v.
+func (t *txn) key(e, a datom.ID, v any) string {
+	b := binary.BigEndian.AppendUint64(t.kbuf[:0], uint64(e))
+	b = binary.BigEndian.AppendUint64(b, uint64(a))
+	b = datom.AppendValueKey(b, v)
+	t.kbuf = b
+	return string(b)
+}
+
+func (t *txn) opErr(i int32, err error) error {
+	if i < 0 {
+		return &Error{Index: -1, Err: err}
+	}
+	o := &t.ops[i]
+	return &Error{Index: o.index, Form: o.form, Err: err}
+}
+
+// datomForm renders a fact as the datom form that caused an error.
+func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
+	return edn.Vector{edn.Keyword(op), e, attr.Ident, v}
+}
+
+// build turns the resolved operations into datoms (T2–T6).
+func (t *txn) build() error {
+	t.addIdx = make(map[string]int32, len(t.ops)+len(t.autoDs)+1)
+	t.cardOne = make(map[eaKey]int32)
+	cardOne := t.cardOne
+	addFact := func(e datom.ID, attr *datom.Attribute, v any, oi int32) error {
+		k := t.key(e, attr.ID, v)
+		if _, ok := t.addIdx[k]; ok {
+			return nil
+		}
+		if attr.Cardinality != datom.CardinalityMany {
+			ek := eaKey{e, attr.ID}
+			if prev, ok := cardOne[ek]; ok {
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is both %s and %s", ErrCardinalityConflict,
+					attr.Ident, e, formText(t.adds[prev].v), formText(v)))
+			}
+			cardOne[ek] = int32(len(t.adds))
+		}
+		t.addIdx[k] = int32(len(t.adds))
+		t.adds = append(t.adds, fact{e: e, a: attr.ID, v: v, attr: attr, op: oi})
+		return nil
+	}
+	for _, d := range t.autoDs {
+		attr := t.schema.Attr(d.A)
+		if attr == nil {
+			return fmt.Errorf("tx: schema lacks built-in attribute %d", d.A)
+		}
+		if err := addFact(d.E, attr, d.V, -1); err != nil {
+			return err
+		}
+	}
+	var deferred []int32
+	for i := range t.ops {
+		o := &t.ops[i]
+		oi := int32(i)
+		switch o.kind {
+		case opAdd:
+			v, _ := t.opValue(o)
+			if err := addFact(t.idOf(o.e), o.attr, v, oi); err != nil {
+				return err
+			}
+		case opCAS:
+			e := t.idOf(o.e)
+			var cur []any
+			if err := t.scan(datom.EAVT, []any{e, o.attr.ID}, func(d datom.Datom) bool {
+				cur = append(cur, d.V)
+				return true
+			}); err != nil {
+				return t.opErr(oi, err)
+			}
+			var old any
+			if o.hasOld {
+				old = o.old
+				if o.attr.IsRef() {
+					old = o.olde.id
+				}
+			}
+			switch {
+			case !o.hasOld && len(cur) != 0:
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want none", ErrCAS, o.attr.Ident, e, formText(cur[0])))
+			case o.hasOld && len(cur) == 0:
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is absent, want %s", ErrCAS, o.attr.Ident, e, formText(old)))
+			case o.hasOld && datom.CompareValues(cur[0], old) != 0:
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want %s", ErrCAS, o.attr.Ident, e, formText(cur[0]), formText(old)))
+			}
+			v, _ := t.opValue(o)
+			if err := addFact(e, o.attr, v, oi); err != nil {
+				return err
+			}
+		default:
+			deferred = append(deferred, oi)
+		}
+	}
+
+	// Explicit retractions, then implied ones.
+	t.retIdx = make(map[string]int32)
+	addRet := func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool) error {
+		k := t.key(d.E, d.A, d.V)
+		if _, ok := t.addIdx[k]; ok {
+			if explicit {
+				return t.opErr(oi, fmt.Errorf("%w: %s is both asserted and retracted", ErrConflict,
+					formText(datomForm("db/retract", d.E, attr, d.V))))
+			}
+			return nil
+		}
+		if _, ok := t.retIdx[k]; ok {
+			return nil
+		}
+		t.retIdx[k] = int32(len(t.retracts))
+		t.retracts = append(t.retracts, fact{e: d.E, a: d.A, v: d.V, attr: attr, op: oi, old: d, explict: explicit})
+		return nil
+	}
+	for _, oi := range deferred {
+		o := &t.ops[oi]
+		e := t.idOf(o.e)
+		switch o.kind {
+		case opRetract:
+			v, ok := t.opValue(o)
+			if !ok {
+				return t.opErr(oi, fmt.Errorf("%w: retraction of an unresolved tempid", ErrTempID))
+			}
+			if t.hasAdd(t.key(e, o.attr.ID, v)) {
+				return t.opErr(oi, fmt.Errorf("%w: %s is both asserted and retracted", ErrConflict,
+					formText(datomForm("db/retract", e, o.attr, v))))
+			}
+			var old datom.Datom
+			found := false
+			if err := t.scan(datom.EAVT, []any{e, o.attr.ID, v}, func(d datom.Datom) bool {
+				old, found = d, true
+				return false
+			}); err != nil {
+				return t.opErr(oi, err)
+			}
+			if found {
+				if err := addRet(old, o.attr, oi, true); err != nil {
+					return err
+				}
+			}
+		case opRetractAttr:
+			if err := t.retractScan(datom.EAVT, []any{e, o.attr.ID}, oi, addRet); err != nil {
+				return err
+			}
+		case opRetractEntity:
+			if err := t.retractEntity(e, oi, addRet, map[datom.ID]bool{}); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Cardinality one (T3) and elision (T2) for entities that exist.
+	for i := range t.adds {
+		f := &t.adds[i]
+		if t.isNew(f.e) {
+			continue
+		}
+		comps := []any{f.e, f.a, f.v}
+		if f.attr.Cardinality != datom.CardinalityMany {
+			comps = comps[:2]
+		}
+		var olds []datom.Datom
+		if err := t.scan(datom.EAVT, comps, func(d datom.Datom) bool {
+			olds = append(olds, d)
+			return true
+		}); err != nil {
+			return t.opErr(f.op, err)
+		}
+		for _, d := range olds {
+			if datom.CompareValues(d.V, f.v) == 0 {
+				f.elided = true
+				continue
+			}
+			if err := addRet(d, f.attr, f.op, false); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := t.tuples(addFact, addRet); err != nil {
+		return err
+	}
+	if err := t.checkUnique(); err != nil {
+		return err
+	}
+
+	// The transaction's instant, unless the data gives one.
+	if _, ok := cardOne[eaKey{t.txID, t.txInstantID}]; !ok {
+		attr := t.schema.Attr(t.txInstantID)
+		if attr == nil {
+			return fmt.Errorf("tx: schema lacks :db/txInstant")
+		}
+		inst, err := datom.Coerce(datom.TypeInstant, t.in.TxInstant)
+		if err != nil {
+			return fmt.Errorf("tx: transaction instant: %w", err)
+		}
+		if err := addFact(t.txID, attr, inst, -1); err != nil {
+			return err
+		}
+	}
+
+	t.out = make([]datom.Datom, 0, len(t.adds)+len(t.retracts))
+	t.outRet = make([]datom.Datom, 0, len(t.retracts))
+	for _, f := range t.retracts {
+		t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: false})
+		t.outRet = append(t.outRet, f.old)
+	}
+	for _, f := range t.adds {
+		if !f.elided {
+			t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: true})
+		}
+	}
+	slices.SortFunc(t.out, compareDatoms)
+	slices.SortFunc(t.outRet, compareDatoms)
+	return nil
+}
+
+func (t *txn) hasAdd(k string) bool {
+	_, ok := t.addIdx[k]
+	return ok
+}
+
+// compareDatoms orders datoms by E, A, V, then retractions first.
+func compareDatoms(x, y datom.Datom) int {
+	switch {
+	case x.E != y.E:
+		return cmpID(x.E, y.E)
+	case x.A != y.A:
+		return cmpID(x.A, y.A)
+	}
+	if c := datom.CompareValues(x.V, y.V); c != 0 {
+		return c
+	}
+	switch {
+	case x.Added == y.Added:
+		return 0
+	case !x.Added:
+		return -1
+	}
+	return 1
+}
+
+func cmpID(a, b datom.ID) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+type retFunc func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool) error
+
+// retractScan retracts every current datom a scan yields.
+func (t *txn) retractScan(idx datom.Index, comps []any, oi int32, addRet retFunc) error {
+	var ds []datom.Datom
+	if err := t.scan(idx, comps, func(d datom.Datom) bool {
+		ds = append(ds, d)
+		return true
+	}); err != nil {
+		return t.opErr(oi, err)
+	}
+	for _, d := range ds {
+		attr := t.schema.Attr(d.A)
+		if attr == nil {
+			return t.opErr(oi, fmt.Errorf("tx: snapshot datom has unknown attribute %d", d.A))
+		}
+		if err := addRet(d, attr, oi, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retractEntity retracts e's datoms and the refs to it, cascading to its
+// components.
+func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen map[datom.ID]bool) error {
+	if seen[e] {
+		return nil
+	}
+	seen[e] = true
+	var ds []datom.Datom
+	if err := t.scan(datom.EAVT, []any{e}, func(d datom.Datom) bool {
+		ds = append(ds, d)
+		return true
+	}); err != nil {
+		return t.opErr(oi, err)
+	}
+	for _, d := range ds {
+		attr := t.schema.Attr(d.A)
+		if attr == nil {
+			return t.opErr(oi, fmt.Errorf("tx: snapshot datom has unknown attribute %d", d.A))
+		}
+		if err := addRet(d, attr, oi, false); err != nil {
+			return err
+		}
+		if attr.IsComponent && attr.IsRef() {
+			if c, ok := d.V.(datom.ID); ok {
+				if err := t.retractEntity(c, oi, addRet, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return t.retractScan(datom.VAET, []any{e}, oi, addRet)
+}
+
+// checkUnique fails when an assertion gives a unique value to a second
+// entity, in the transaction or in the snapshot (minus what it retracts).
+func (t *txn) checkUnique() error {
+	var seen map[string]datom.ID
+	for i := range t.adds {
+		f := &t.adds[i]
+		if f.elided || f.attr.Unique == datom.UniqueNone {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[string]datom.ID)
+		}
+		k := t.key(0, f.a, f.v)
+		if prev, ok := seen[k]; ok && prev != f.e {
+			return t.opErr(f.op, fmt.Errorf("%w: %s %s asserted for entities %d and %d", ErrUniqueConflict,
+				f.attr.Ident, formText(f.v), prev, f.e))
+		}
+		seen[k] = f.e
+		var holder datom.ID
+		held := false
+		if err := t.scan(datom.AVET, []any{f.a, f.v}, func(d datom.Datom) bool {
+			if d.E != f.e && !t.hasRet(d.E, d.A, d.V) {
+				holder, held = d.E, true
+				return false
+			}
+			return true
+		}); err != nil {
+			return t.opErr(f.op, err)
+		}
+		if held {
+			return t.opErr(f.op, fmt.Errorf("%w: %s %s already belongs to entity %d", ErrUniqueConflict,
+				f.attr.Ident, formText(f.v), holder))
+		}
+	}
+	return nil
+}
+
+func (t *txn) hasRet(e, a datom.ID, v any) bool {
+	_, ok := t.retIdx[t.key(e, a, v)]
+	return ok
+}

@@ -1,0 +1,111 @@
+package tx
+
+import (
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+type addFunc func(e datom.ID, attr *datom.Attribute, v any, oi int32) error
+
+// tuples maintains composite tuples (T6): for every entity on which a
+// component of a :db/tupleAttrs attribute changed, it asserts the tuple of
+// the entity's values after the transaction, or retracts it when every
+// component is absent.
+func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
+	byComp := make(map[datom.ID][]*datom.Attribute)
+	if err := t.scan(datom.AEVT, []any{t.tupleAttrsID}, func(d datom.Datom) bool {
+		if a := t.schema.Attr(d.E); a != nil && len(a.TupleAttrs) > 0 {
+			for _, c := range a.TupleAttrs {
+				if l := byComp[c]; len(l) == 0 || l[len(l)-1] != a {
+					byComp[c] = append(l, a)
+				}
+			}
+		}
+		return true
+	}); err != nil {
+		return &Error{Index: -1, Err: err}
+	}
+	if len(byComp) == 0 {
+		return nil
+	}
+	type target struct {
+		e  datom.ID
+		ta *datom.Attribute
+	}
+	var targets []target
+	seen := make(map[target]bool)
+	touch := func(e, a datom.ID) {
+		for _, ta := range byComp[a] {
+			k := target{e, ta}
+			if !seen[k] {
+				seen[k] = true
+				targets = append(targets, k)
+			}
+		}
+	}
+	for i := range t.adds {
+		if !t.adds[i].elided {
+			touch(t.adds[i].e, t.adds[i].a)
+		}
+	}
+	for i := range t.retracts {
+		touch(t.retracts[i].e, t.retracts[i].a)
+	}
+	for _, g := range targets {
+		tuple := make(edn.Vector, len(g.ta.TupleAttrs))
+		allNil := true
+		for j, c := range g.ta.TupleAttrs {
+			v, err := t.postValue(g.e, c)
+			if err != nil {
+				return &Error{Index: -1, Err: err}
+			}
+			tuple[j] = v
+			allNil = allNil && v == nil
+		}
+		var olds []datom.Datom
+		if !t.isNew(g.e) {
+			if err := t.scan(datom.EAVT, []any{g.e, g.ta.ID}, func(d datom.Datom) bool {
+				olds = append(olds, d)
+				return true
+			}); err != nil {
+				return &Error{Index: -1, Err: err}
+			}
+		}
+		keep := false
+		for _, d := range olds {
+			if !allNil && datom.CompareValues(d.V, tuple) == 0 {
+				keep = true
+				continue
+			}
+			if err := addRet(d, g.ta, -1, false); err != nil {
+				return err
+			}
+		}
+		if !allNil && !keep {
+			if err := addFact(g.e, g.ta, tuple, -1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// postValue returns the value of cardinality-one attribute a of entity e
+// after the transaction, or nil when it has none.
+func (t *txn) postValue(e, a datom.ID) (any, error) {
+	if i, ok := t.cardOne[eaKey{e, a}]; ok {
+		return t.adds[i].v, nil
+	}
+	if t.isNew(e) {
+		return nil, nil
+	}
+	var v any
+	err := t.scan(datom.EAVT, []any{e, a}, func(d datom.Datom) bool {
+		if !t.hasRet(d.E, d.A, d.V) {
+			v = d.V
+			return false
+		}
+		return true
+	})
+	return v, err
+}

@@ -1,0 +1,274 @@
+package tx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// TxTempID is the tempid that names the transaction entity itself, for
+// transaction metadata: {:db/id "datomic.tx" :audit/user "ann"}.
+const TxTempID = "datomic.tx"
+
+// DefaultMaxDepth is how deeply transaction functions may nest (a function
+// returning a call of a function …) when Options.MaxDepth is zero.
+const DefaultMaxDepth = 16
+
+// Snapshot is what tx needs of a database value: the value before the
+// transaction. Its method set is a subset of query.Source, so one database
+// type serves both. A Snapshot MUST be immutable for the duration of Apply.
+type Snapshot interface {
+	// Schema returns the schema of this database value.
+	Schema() *datom.Schema
+
+	// Datoms calls fn, in the order of index idx, for every current datom
+	// whose leading components equal components (EAVT takes e, a, v, tx;
+	// AEVT a, e, v, tx; AVET a, v, e, tx; VAET v, a, e, tx). Iteration stops
+	// early, without error, when fn returns false. AVET holds only indexed
+	// attributes and VAET only refs. Same contract as query.Source.Datoms.
+	Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
+}
+
+// Func is a transaction function written in Go, registered in Options.Funcs
+// and called by the form [:my/fn arg …]. It receives the database value
+// before the transaction and the arguments as given, and returns
+// transaction data (forms), which Apply expands in turn; the returned forms
+// may call functions again, up to Options.MaxDepth. An error fails the
+// transaction (wrapped in ErrTxFunc). A Func must not retain db.
+type Func func(ctx context.Context, db Snapshot, args ...any) ([]any, error)
+
+// Options configures Apply. A nil *Options and zero fields mean defaults.
+type Options struct {
+	// Funcs are the transaction functions, by the keyword that calls them.
+	// The built-in operations (:db/add, :db/retract, :db/retractEntity,
+	// :db.fn/retractEntity, :db/cas, :db.fn/cas) cannot be overridden.
+	Funcs map[edn.Keyword]Func
+	// MaxDepth bounds the nesting of transaction function calls; zero means
+	// DefaultMaxDepth.
+	MaxDepth int
+}
+
+// Input is what the caller decides for the transaction: its basis t and
+// instant, and the id counters before it.
+type Input struct {
+	// T is the transaction's basis; its entity id is datom.TxID(T).
+	T int64
+	// TxInstant is asserted as :db/txInstant of the transaction entity,
+	// unless the data asserts one itself. Stored with millisecond precision.
+	TxInstant time.Time
+	// NextUser and NextDB are the next free n of partitions PartUser and
+	// PartDB. Entity ids at or past them, or transaction ids past T, are
+	// invalid in the data (ErrInvalidEntity).
+	NextUser, NextDB int64
+}
+
+// Result is what a transaction means.
+type Result struct {
+	// TxID is the transaction entity, datom.TxID(Input.T).
+	TxID datom.ID
+	// Datoms is everything the transaction asserted and retracted, each
+	// with Tx == TxID, sorted by E, A, V, retractions first. It includes the
+	// :db/txInstant of the transaction entity.
+	Datoms []datom.Datom
+	// Retracted holds the current datoms that the retractions in Datoms
+	// remove, as they are in the snapshot (with their original Tx and
+	// Added == true), in the same order.
+	Retracted []datom.Datom
+	// TempIDs maps each tempid as given (string tempids as string,
+	// negative integer tempids as int64) to the entity it resolved to, and
+	// "datomic.tx" to TxID.
+	TempIDs map[any]datom.ID
+	// Schema is the schema after the transaction; the snapshot's own
+	// pointer when the transaction changed no schema entity.
+	Schema *datom.Schema
+	// NextUser and NextDB are the id counters after the transaction.
+	NextUser, NextDB int64
+}
+
+// Apply expands transaction data against db into the datoms the
+// transaction asserts and retracts. data holds the forms as parsed EDN values
+// (edn.Vector or edn.List for list forms, edn.Map for map forms; []any is
+// accepted as a vector). Apply reads db but never changes it; on error it
+// returns nil and an *Error naming the form at fault (see the package doc
+// for the semantics and errors).
+func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options) (*Result, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	t, err := newTxn(ctx, db, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range data {
+		t.cur = i
+		if err := t.expand(f, 0); err != nil {
+			return nil, err
+		}
+	}
+	t.cur = -1
+	if err := t.resolve(); err != nil {
+		return nil, err
+	}
+	if err := t.build(); err != nil {
+		return nil, err
+	}
+	return t.result()
+}
+
+// txn is the state of one Apply call.
+type txn struct {
+	ctx      context.Context
+	db       Snapshot
+	schema   *datom.Schema
+	opts     *Options
+	in       Input
+	maxDepth int
+	txID     datom.ID
+	nextUser int64
+	nextDB   int64
+	cur      int // index in data of the form being expanded
+
+	// ids of the built-in attributes and enums tx needs.
+	identID, cardID, cardOneID, txInstantID, tupleAttrsID datom.ID
+
+	ops     []op
+	temps   []tempInfo
+	tempIdx map[any]int32
+	auto    map[edn.Keyword]*datom.Attribute // schema-on-read attributes installed here
+	autoDs  []datom.Datom
+
+	// build state
+	kbuf     []byte
+	adds     []fact
+	addIdx   map[string]int32
+	cardOne  map[eaKey]int32
+	retracts []fact
+	retIdx   map[string]int32
+	out      []datom.Datom
+	outRet   []datom.Datom
+}
+
+func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, error) {
+	const maxN = 1<<datom.PartShift - 1
+	if in.T < 0 || in.T > maxN || in.NextUser < 0 || in.NextUser > maxN || in.NextDB < 0 || in.NextDB > maxN {
+		return nil, fmt.Errorf("tx: input t=%d nextUser=%d nextDB=%d out of range", in.T, in.NextUser, in.NextDB)
+	}
+	s := db.Schema()
+	if s == nil {
+		return nil, errors.New("tx: snapshot has no schema")
+	}
+	t := &txn{
+		ctx:      ctx,
+		db:       db,
+		schema:   s,
+		opts:     opts,
+		in:       in,
+		maxDepth: opts.MaxDepth,
+		txID:     datom.TxID(in.T),
+		nextUser: in.NextUser,
+		nextDB:   in.NextDB,
+		cur:      -1,
+	}
+	if t.maxDepth <= 0 {
+		t.maxDepth = DefaultMaxDepth
+	}
+	for _, b := range []struct {
+		kw  edn.Keyword
+		dst *datom.ID
+	}{
+		{"db/ident", &t.identID},
+		{"db/cardinality", &t.cardID},
+		{"db.cardinality/one", &t.cardOneID},
+		{"db/txInstant", &t.txInstantID},
+		{"db/tupleAttrs", &t.tupleAttrsID},
+	} {
+		id, ok := s.Entid(b.kw)
+		if !ok {
+			return nil, fmt.Errorf("tx: schema lacks built-in %s", b.kw)
+		}
+		*b.dst = id
+	}
+	return t, nil
+}
+
+// errAt wraps err in an *Error naming form, unless it already is one.
+func (t *txn) errAt(form any, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Index: t.cur, Form: form, Err: err}
+}
+
+// scan reads the snapshot.
+func (t *txn) scan(idx datom.Index, comps []any, fn func(datom.Datom) bool) error {
+	if err := t.db.Datoms(t.ctx, idx, comps, fn); err != nil {
+		return fmt.Errorf("tx: read snapshot: %w", err)
+	}
+	return nil
+}
+
+// isNew reports whether id is allocated by this transaction, so that the
+// snapshot holds no datom about it.
+func (t *txn) isNew(id datom.ID) bool {
+	n := id & (1<<datom.PartShift - 1)
+	switch datom.Part(id) {
+	case datom.PartUser:
+		return n >= t.in.NextUser
+	case datom.PartDB:
+		return n >= t.in.NextDB
+	}
+	return id == t.txID
+}
+
+// validID reports whether id names an entity that may exist: allocated
+// before this transaction, or this transaction itself.
+func (t *txn) validID(id datom.ID) bool {
+	n := id & (1<<datom.PartShift - 1)
+	switch datom.Part(id) {
+	case datom.PartUser:
+		return n < t.in.NextUser
+	case datom.PartDB:
+		return n < t.in.NextDB
+	case datom.PartTx:
+		return n <= t.in.T
+	}
+	return false
+}
+
+func (t *txn) result() (*Result, error) {
+	r := &Result{
+		TxID:      t.txID,
+		Datoms:    t.out,
+		Retracted: t.outRet,
+		TempIDs:   make(map[any]datom.ID, len(t.temps)+1),
+		Schema:    t.schema,
+		NextUser:  t.nextUser,
+		NextDB:    t.nextDB,
+	}
+	for i := range t.temps {
+		if k := t.temps[i].key; k != nil {
+			r.TempIDs[k] = t.temps[t.find(int32(i))].id
+		}
+	}
+	r.TempIDs[TxTempID] = t.txID
+	schemaChanged := false
+	for _, d := range t.out {
+		if datom.Part(d.E) == datom.PartDB {
+			schemaChanged = true
+			break
+		}
+	}
+	if schemaChanged {
+		s, err := t.schema.Apply(t.out)
+		if err != nil {
+			return nil, &Error{Index: -1, Err: fmt.Errorf("%w: %w", ErrSchema, err)}
+		}
+		r.Schema = s
+	}
+	return r, nil
+}
