@@ -185,8 +185,9 @@ func (p *parser) next(closer byte, open int) (v any, end bool, err error) {
 				continue
 			}
 		}
-		p.lastStart = p.pos
+		start := p.pos
 		v, err := p.value()
+		p.lastStart = start
 		return v, false, err
 	}
 }
@@ -217,8 +218,10 @@ func (p *parser) required(at int, what string) (any, error) {
 				continue
 			}
 		}
-		p.lastStart = p.pos
-		return p.value()
+		start := p.pos
+		v, err := p.value()
+		p.lastStart = start
+		return v, err
 	}
 }
 

@@ -283,7 +283,7 @@ func (p *parser) readString() (any, error) {
 func (p *parser) unicodeEscape(i int) (rune, int, error) {
 	r, ok := hex4(p.data, i+2)
 	if !ok {
-		if len(p.data) < i+6 {
+		if len(p.data) < i+6 && allHex(p.data[i+2:]) {
 			return 0, 0, p.errShort(i, "truncated \\u escape")
 		}
 		return 0, 0, p.errorf(i, "invalid \\u escape: want 4 hex digits")
@@ -303,6 +303,15 @@ func (p *parser) unicodeEscape(i int) (rune, int, error) {
 }
 
 func utf16IsSurrogate(r rune) bool { return r >= 0xD800 && r <= 0xDFFF }
+
+func allHex(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 func hex4(b []byte, i int) (rune, bool) {
 	if i+4 > len(b) {
