@@ -451,8 +451,9 @@ func (s *Store) ReadHeadIfChanged(ctx context.Context, key string, v Version) (d
 //     head's parent chain before re-applying anything;
 //   - ErrUnknownOutcome: the swap failed ambiguously and the re-read failed
 //     too;
-//   - any other error: the swap did not take effect (the head is absent, or
-//     the key or context was refused before any request).
+//   - any other error: the swap did not take effect and the head is still
+//     old (or absent); retrying the same swap is safe. This includes errors
+//     refusing the key before any request.
 func (s *Store) SwapHead(ctx context.Context, key string, old Version, data []byte) (Version, error) {
 	if err := checkHeadKey("swap head", key); err != nil {
 		return "", err
@@ -467,6 +468,10 @@ func (s *Store) SwapHead(ctx context.Context, key string, old Version, data []by
 	switch {
 	case readErr == nil && bytes.Equal(cur, data):
 		return curV, nil
+	case readErr == nil && curV == old:
+		// Nobody moved the head and ours is not there: the swap did not
+		// take effect; the backend's error says why (retry the same swap).
+		return "", fmt.Errorf("konserve: swap head %s: %w", key, swapErr)
 	case readErr == nil:
 		return "", fmt.Errorf("konserve: swap head %s: %w", key, ErrConflict)
 	case errors.Is(readErr, ErrNotFound):

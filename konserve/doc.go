@@ -1,0 +1,50 @@
+// Package konserve stores accrete's bytes in a blob bucket: immutable,
+// content-addressed nodes and a few small mutable heads swapped by
+// compare-and-swap.
+//
+// # Two kinds of keys
+//
+// Nodes live under nodes/<2 hex>/<64 hex>, named by the BLAKE3-256 of their
+// bytes (Hash). They are written create-only (PutNode, PutNodes; writing an
+// existing node is a no-op success), verified on every read (a mismatch is
+// ErrCorrupt, naming the key; an absent node is ErrNodeMissing, distinct from
+// a missing head), and decoded nodes are kept in a cache bounded in bytes.
+//
+// Heads are any other keys ("branches/main/HEAD"). They are read with a
+// Version (ReadHead, ReadHeadIfChanged) and replaced only by SwapHead, a
+// compare-and-swap: of two swaps from the same version exactly one wins and
+// the other gets ErrConflict. A head's bytes must never repeat over its
+// history (accrete's heads carry a rising sequence number and their parent):
+// versions on S3 are content MD5s and on the file backend content hashes, and
+// SwapHead resolves ambiguous answers by comparing bytes.
+//
+// # Durability and ordering
+//
+// When PutNode or PutNodes returns nil the nodes are durable and visible to
+// every process; a writer therefore swaps a head only after the puts of every
+// node it names returned. A crash at any point leaves each head old or new.
+//
+// # Backends
+//
+// Open picks a Backend by URL scheme: file:// is this package's own
+// implementation (flock'd compare, fsynced temp file, link or rename, fsynced
+// directory; see file.go for its invariants F1–F4); mem://, s3://, gs:// and
+// azblob:// go through gocloud.dev. New wraps any Backend, such as the
+// fault-injecting one in internal/blobtest.
+//
+// # What it is not
+//
+// konserve knows nothing of node formats, trees, commits or branches: it
+// stores bytes. It does not collect garbage (DeleteNode is the primitive a
+// collector uses), does not retry (the AWS SDK retries inside the S3
+// backend), and its cache never holds heads, so every ReadHead is a request.
+//
+// # Concurrency and lifetimes
+//
+// A Store is safe for concurrent use by many goroutines; the file backend is
+// also safe against other processes on the same host. Slices returned by
+// GetNode and ReadHead belong to the caller. Values returned by LoadNode are
+// shared with the cache and every other caller and must be treated as
+// immutable. Stats are counted atomically; a snapshot is not a consistent
+// cut across counters.
+package konserve
