@@ -258,7 +258,7 @@ func (t *txn) result() (*Result, error) {
 	r.TempIDs[TxTempID] = t.txID
 	schemaChanged := false
 	for _, d := range t.out {
-		if datom.Part(d.E) == datom.PartDB {
+		if d.A >= datom.DBIdent && d.A <= datom.DBTupleTypes {
 			schemaChanged = true
 			break
 		}
