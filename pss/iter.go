@@ -1,0 +1,366 @@
+package pss
+
+import (
+	"context"
+
+	"github.com/accretedb/accrete/node"
+)
+
+// IterOptions bound an iterator. A nil bound is open.
+type IterOptions[K any] struct {
+	// LowerBound is the smallest key the iterator may return (inclusive).
+	LowerBound *K
+	// UpperBound is the key above every key the iterator may return
+	// (exclusive), as in pebble.
+	UpperBound *K
+}
+
+type iterPos int8
+
+const (
+	posBefore iterPos = iota // before the first key (or not positioned)
+	posValid
+	posAfter // after the last key, or stopped by an error
+)
+
+// frame is one level of an iterator's path: node n, entry i. pre holds the
+// children of a level-1 node fetched ahead by BatchLoader (nil if not tried).
+type frame[K any] struct {
+	n   *tnode[K]
+	i   int
+	pre []*tnode[K]
+}
+
+// Iter walks a Set in order, forward and backward, within optional bounds,
+// in the style of pebble's iterator: position it with First, Last, SeekGE or
+// SeekLT, then move with Next and Prev; each returns whether it is on a key.
+// Next on an iterator before its first key acts like First, and Prev after
+// its last key acts like Last.
+//
+// Nodes are loaded lazily through the Set's NodeStore. A load error stops
+// the iterator (every method then returns false) and is reported by Err and
+// Close. While walking forward or backward over the leaves of one parent,
+// the iterator loads the remaining leaves in bounds with one
+// BatchLoader.LoadMany call if the store supports it; a failed prefetch is
+// ignored and the leaf is loaded alone, so its error surfaces then.
+//
+// An Iter holds the context it was made with and is not safe for concurrent
+// use; the Set it walks is never affected by it. Keys returned by Key are the
+// Set's own (shared) keys: do not modify them.
+type Iter[K any] struct {
+	s            Set[K]
+	ctx          context.Context
+	lower, upper *K
+	stack        []frame[K]
+	pos          iterPos
+	err          error
+}
+
+// NewIter returns an unpositioned iterator over s. opts may be nil. The
+// bounds are copied.
+func (s Set[K]) NewIter(ctx context.Context, opts *IterOptions[K]) *Iter[K] {
+	it := &Iter[K]{s: s, ctx: ctx}
+	if opts != nil {
+		if opts.LowerBound != nil {
+			l := *opts.LowerBound
+			it.lower = &l
+		}
+		if opts.UpperBound != nil {
+			u := *opts.UpperBound
+			it.upper = &u
+		}
+	}
+	it.stack = make([]frame[K], 0, s.Height())
+	return it
+}
+
+// Valid reports whether the iterator is on a key.
+func (it *Iter[K]) Valid() bool { return it.pos == posValid }
+
+// Key returns the current key. It must only be called when Valid.
+func (it *Iter[K]) Key() K {
+	f := &it.stack[len(it.stack)-1]
+	return f.n.keys[f.i]
+}
+
+// Err returns the error that stopped the iterator, if any.
+func (it *Iter[K]) Err() error { return it.err }
+
+// Close releases the iterator and returns Err. The iterator must not be used
+// afterwards.
+func (it *Iter[K]) Close() error {
+	it.stack = nil
+	it.pos = posAfter
+	return it.err
+}
+
+func (it *Iter[K]) cmp(a, b K) int { return it.s.cfg.cmp(a, b) }
+
+// First moves to the smallest key >= LowerBound.
+func (it *Iter[K]) First() bool {
+	if it.err != nil {
+		return false
+	}
+	if it.lower != nil {
+		return it.seekGE(*it.lower)
+	}
+	if !it.rawEdge(false) {
+		return false
+	}
+	return it.checkUpper()
+}
+
+// Last moves to the largest key < UpperBound.
+func (it *Iter[K]) Last() bool {
+	if it.err != nil {
+		return false
+	}
+	if it.upper != nil {
+		return it.seekLT(*it.upper)
+	}
+	if !it.rawEdge(true) {
+		return false
+	}
+	return it.checkLower()
+}
+
+// SeekGE moves to the smallest key >= k (and >= LowerBound).
+func (it *Iter[K]) SeekGE(k K) bool {
+	if it.err != nil {
+		return false
+	}
+	if it.lower != nil && it.cmp(k, *it.lower) < 0 {
+		k = *it.lower
+	}
+	return it.seekGE(k)
+}
+
+// SeekLT moves to the largest key < k (and < UpperBound).
+func (it *Iter[K]) SeekLT(k K) bool {
+	if it.err != nil {
+		return false
+	}
+	if it.upper != nil && it.cmp(k, *it.upper) > 0 {
+		k = *it.upper
+	}
+	return it.seekLT(k)
+}
+
+// Next moves to the next key.
+func (it *Iter[K]) Next() bool {
+	switch {
+	case it.err != nil || it.pos == posAfter:
+		return false
+	case it.pos == posBefore:
+		return it.First()
+	}
+	if !it.rawStep(+1) {
+		return false
+	}
+	return it.checkUpper()
+}
+
+// Prev moves to the previous key.
+func (it *Iter[K]) Prev() bool {
+	switch {
+	case it.err != nil || it.pos == posBefore:
+		return false
+	case it.pos == posAfter:
+		return it.Last()
+	}
+	if !it.rawStep(-1) {
+		return false
+	}
+	return it.checkLower()
+}
+
+func (it *Iter[K]) seekGE(k K) bool {
+	if !it.rawSeekGE(k) {
+		return false
+	}
+	return it.checkUpper()
+}
+
+func (it *Iter[K]) seekLT(k K) bool {
+	if it.rawSeekGE(k) {
+		if !it.rawStep(-1) {
+			return false
+		}
+	} else if it.err != nil || !it.rawEdge(true) {
+		return false
+	}
+	return it.checkLower()
+}
+
+func (it *Iter[K]) checkUpper() bool {
+	if it.upper != nil && it.cmp(it.Key(), *it.upper) >= 0 {
+		it.pos = posAfter
+		return false
+	}
+	return true
+}
+
+func (it *Iter[K]) checkLower() bool {
+	if it.lower != nil && it.cmp(it.Key(), *it.lower) < 0 {
+		it.pos = posBefore
+		return false
+	}
+	return true
+}
+
+func (it *Iter[K]) fail(err error) bool {
+	it.err = err
+	it.pos = posAfter
+	return false
+}
+
+// rawSeekGE positions on the first key >= k ignoring bounds; false (posAfter)
+// if there is none.
+func (it *Iter[K]) rawSeekGE(k K) bool {
+	it.stack = it.stack[:0]
+	n := it.s.root
+	if n == nil {
+		it.pos = posAfter
+		return false
+	}
+	for {
+		i := search(it.s.cfg.cmp, n.keys, k, false)
+		if i == len(n.keys) {
+			it.pos = posAfter
+			return false
+		}
+		it.stack = append(it.stack, frame[K]{n: n, i: i})
+		if n.leaf() {
+			break
+		}
+		c, err := it.childAt(&it.stack[len(it.stack)-1], i, 0)
+		if err != nil {
+			return it.fail(err)
+		}
+		n = c
+	}
+	it.pos = posValid
+	return true
+}
+
+// rawEdge positions on the first (or last) key ignoring bounds.
+func (it *Iter[K]) rawEdge(last bool) bool {
+	it.stack = it.stack[:0]
+	n := it.s.root
+	if n == nil {
+		it.pos = posAfter
+		if last {
+			it.pos = posBefore
+		}
+		return false
+	}
+	it.stack = append(it.stack, frame[K]{n: n, i: edgeIndex(n, last)})
+	return it.descend(last)
+}
+
+func edgeIndex[K any](n *tnode[K], last bool) int {
+	if last {
+		return len(n.keys) - 1
+	}
+	return 0
+}
+
+// descend extends the stack from its top frame down to a leaf, taking the
+// first (or last) entry of each new node.
+func (it *Iter[K]) descend(last bool) bool {
+	dir := +1
+	if last {
+		dir = -1
+	}
+	for {
+		f := &it.stack[len(it.stack)-1]
+		if f.n.leaf() {
+			it.pos = posValid
+			return true
+		}
+		c, err := it.childAt(f, f.i, dir)
+		if err != nil {
+			return it.fail(err)
+		}
+		it.stack = append(it.stack, frame[K]{n: c, i: edgeIndex(c, last)})
+	}
+}
+
+// rawStep moves one key forward (dir +1) or backward (-1) ignoring bounds.
+func (it *Iter[K]) rawStep(dir int) bool {
+	top := len(it.stack) - 1
+	f := &it.stack[top]
+	f.i += dir
+	if f.i >= 0 && f.i < len(f.n.keys) {
+		return true
+	}
+	d := top - 1
+	for ; d >= 0; d-- {
+		j := it.stack[d].i + dir
+		if j >= 0 && j < len(it.stack[d].n.keys) {
+			break
+		}
+	}
+	if d < 0 {
+		f.i -= dir // stay on the edge key so the opposite move still works
+		if dir > 0 {
+			it.pos = posAfter
+		} else {
+			it.pos = posBefore
+		}
+		return false
+	}
+	it.stack[d].i += dir
+	it.stack = it.stack[:d+1]
+	return it.descend(dir < 0)
+}
+
+// childAt returns child i of frame f's node. Moving in direction dir (+1,
+// -1; 0 for a seek) into a child of a level-1 node triggers a prefetch of
+// the siblings ahead within bounds.
+func (it *Iter[K]) childAt(f *frame[K], i, dir int) (*tnode[K], error) {
+	if c := f.n.mem(i); c != nil {
+		return c, nil
+	}
+	if f.pre == nil && dir != 0 && f.n.level == 1 && it.s.cfg.batch != nil {
+		it.prefetch(f, i, dir)
+	}
+	if f.pre != nil && f.pre[i] != nil {
+		return f.pre[i], nil
+	}
+	return it.s.child(it.ctx, f.n, i)
+}
+
+func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
+	n := f.n
+	f.pre = make([]*tnode[K], len(n.keys))
+	var idx []int
+	var addrs []node.Address
+	for j := i; j >= 0 && j < len(n.keys); j += dir {
+		if j != i {
+			// Child j holds keys in (keys[j-1], keys[j]].
+			if dir > 0 && it.upper != nil && it.cmp(n.keys[j-1], *it.upper) >= 0 {
+				break
+			}
+			if dir < 0 && it.lower != nil && it.cmp(n.keys[j], *it.lower) < 0 {
+				break
+			}
+		}
+		if n.mem(j) == nil {
+			idx = append(idx, j)
+			addrs = append(addrs, n.addrs[j])
+		}
+	}
+	if len(addrs) < 2 {
+		return
+	}
+	nodes, err := it.s.cfg.batch.LoadMany(it.ctx, addrs)
+	if err != nil || len(nodes) != len(addrs) {
+		return // each leaf is then loaded alone and reports its own error
+	}
+	for k, j := range idx {
+		if t, err := wrap(nodes[k], 0, int(n.counts[j])); err == nil {
+			f.pre[j] = t
+		}
+	}
+}

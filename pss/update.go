@@ -1,0 +1,353 @@
+package pss
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/accretedb/accrete/node"
+)
+
+// op is one distinct key of a batch after combining adds and removes.
+type op[K any] struct {
+	key K    // the key to insert if add, else the key to remove
+	del bool // remove the stored key equal to key
+	add bool // then insert key
+}
+
+// prepareOps sorts and combines a batch: removes apply before adds, and for
+// equal keys the first add wins.
+func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
+	raw := make([]op[K], 0, len(adds)+len(removes))
+	for _, k := range removes {
+		raw = append(raw, op[K]{key: k, del: true})
+	}
+	for _, k := range adds {
+		raw = append(raw, op[K]{key: k, add: true})
+	}
+	if len(raw) > 1 {
+		slices.SortStableFunc(raw, func(a, b op[K]) int { return cmp(a.key, b.key) })
+	}
+	out := raw[:0]
+	for i := 0; i < len(raw); {
+		o := raw[i]
+		j := i + 1
+		for ; j < len(raw) && cmp(raw[j].key, raw[i].key) == 0; j++ {
+			if raw[j].add && !o.add {
+				o.add = true
+				o.key = raw[j].key
+			}
+		}
+		out = append(out, o)
+		i = j
+	}
+	return out
+}
+
+// Update returns a set with removes taken out and then adds put in, in one
+// pass that copies only the nodes on the paths it changes; s is unchanged.
+//
+// Semantics, per distinct key (under the comparator): if the key is in
+// removes, the stored equal key is removed (absent keys are no-ops); then if
+// it is in adds it is inserted, unless an equal key is already stored (a
+// no-op that keeps the stored key). So a key in both lists ends up present,
+// as the added value. Among equal keys in adds the first wins. The slices
+// are not modified or retained; their order does not matter.
+//
+// If nothing changes, Update returns s itself (same root, still flushed).
+func (s Set[K]) Update(ctx context.Context, adds, removes []K) (Set[K], error) {
+	if len(adds)+len(removes) == 0 {
+		return s, nil
+	}
+	if s.cfg == nil {
+		return s, fmt.Errorf("pss: update: %w: zero Set", ErrInvalidOptions)
+	}
+	ops := prepareOps(s.cfg.cmp, adds, removes)
+	root := s.root
+	if root == nil {
+		root = &tnode[K]{}
+	}
+	out, changed, err := s.update(ctx, root, ops)
+	if err != nil {
+		return s, fmt.Errorf("pss: update: %w", err)
+	}
+	if !changed {
+		return s, nil
+	}
+	for len(out) > 1 {
+		es := make([]entry[K], len(out))
+		for i, o := range out {
+			es[i] = entryFor(o)
+		}
+		out = s.cfg.splitBranches(out[0].level+1, es, s.cfg.width)
+	}
+	ns := Set[K]{cfg: s.cfg}
+	if len(out) == 0 {
+		return ns, nil
+	}
+	r := out[0]
+	var addr node.Address
+	for !r.leaf() && len(r.keys) == 1 {
+		addr = r.addrs[0]
+		if r, err = s.child(ctx, r, 0); err != nil {
+			return s, fmt.Errorf("pss: update: %w", err)
+		}
+	}
+	if r.count == 0 {
+		return ns, nil
+	}
+	ns.root = r
+	if r != out[0] {
+		ns.rootAddr = addr
+	}
+	return ns, nil
+}
+
+// entry is one child of a branch under construction.
+type entry[K any] struct {
+	key   K
+	addr  node.Address
+	count uint64
+	mem   *tnode[K]
+}
+
+func entryFor[K any](n *tnode[K]) entry[K] {
+	return entry[K]{key: n.keys[len(n.keys)-1], count: uint64(n.count), mem: n}
+}
+
+func entryAt[K any](n *tnode[K], i int) entry[K] {
+	return entry[K]{key: n.keys[i], addr: n.addrs[i], count: n.counts[i], mem: n.mem(i)}
+}
+
+// update applies ops (sorted, all routed to n) to the subtree n. It returns
+// the nodes that replace n, all at n's level: none if the subtree became
+// empty, else nodes of at most width entries of which only a lone one may be
+// smaller than min. changed is false if ops changed nothing.
+func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode[K], bool, error) {
+	cfg := s.cfg
+	if n.leaf() {
+		keys, changed := applyLeaf(cfg.cmp, n.keys, ops)
+		if !changed {
+			return nil, false, nil
+		}
+		return cfg.splitLeaves(keys, cfg.width), true, nil
+	}
+	var es []entry[K]
+	next := 0 // children before next are already in es
+	last := len(n.keys) - 1
+	for pos := 0; pos < len(ops); {
+		i := search(cfg.cmp, n.keys, ops[pos].key, false)
+		end := len(ops)
+		if i >= last {
+			i = last
+		} else {
+			end = pos + searchOps(cfg.cmp, ops[pos:], n.keys[i])
+		}
+		c, err := s.child(ctx, n, i)
+		if err != nil {
+			return nil, false, err
+		}
+		out, changed, err := s.update(ctx, c, ops[pos:end])
+		if err != nil {
+			return nil, false, err
+		}
+		pos = end
+		if !changed {
+			continue
+		}
+		if es == nil {
+			es = make([]entry[K], 0, len(n.keys)+len(out))
+		}
+		for ; next < i; next++ {
+			es = append(es, entryAt(n, next))
+		}
+		next = i + 1
+		for _, o := range out {
+			es = append(es, entryFor(o))
+		}
+	}
+	if es == nil {
+		return nil, false, nil
+	}
+	for ; next < len(n.keys); next++ {
+		es = append(es, entryAt(n, next))
+	}
+	es, err := s.fixSmall(ctx, n.level-1, es)
+	if err != nil {
+		return nil, false, err
+	}
+	return cfg.splitBranches(n.level, es, cfg.width), true, nil
+}
+
+// searchOps returns the first i with ops[i].key > k.
+func searchOps[K any](cmp func(a, b K) int, ops []op[K], k K) int {
+	lo, hi := 0, len(ops)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cmp(ops[m].key, k) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// applyLeaf merges ops into sorted keys, returning a new slice.
+func applyLeaf[K any](cmp func(a, b K) int, keys []K, ops []op[K]) ([]K, bool) {
+	adds := 0
+	for _, o := range ops {
+		if o.add {
+			adds++
+		}
+	}
+	out := make([]K, 0, len(keys)+adds)
+	changed := false
+	i := 0
+	for _, o := range ops {
+		j := i + search(cmp, keys[i:], o.key, false)
+		out = append(out, keys[i:j]...)
+		i = j
+		present := j < len(keys) && cmp(keys[j], o.key) == 0
+		switch {
+		case present && o.del:
+			i++
+			changed = true
+			if o.add {
+				out = append(out, o.key)
+			}
+		case present:
+			// Adding a present key keeps the stored one (appended below).
+		case o.add:
+			out = append(out, o.key)
+			changed = true
+		}
+	}
+	out = append(out, keys[i:]...)
+	return out, changed
+}
+
+// fixSmall merges every new child smaller than min (only new, in-memory
+// children can be small) with a neighbour, splitting the pair again if it
+// overflows. Children are at level childLevel.
+func (s *Set[K]) fixSmall(ctx context.Context, childLevel int, es []entry[K]) ([]entry[K], error) {
+	cfg := s.cfg
+	small := func(e entry[K]) bool { return e.mem != nil && e.addr.IsZero() && len(e.mem.keys) < cfg.min }
+	for i := 0; i < len(es) && len(es) > 1; {
+		if !small(es[i]) {
+			i++
+			continue
+		}
+		a := i
+		if a == len(es)-1 {
+			a = i - 1
+		}
+		na, err := s.entryNode(ctx, es[a], childLevel)
+		if err != nil {
+			return nil, err
+		}
+		nb, err := s.entryNode(ctx, es[a+1], childLevel)
+		if err != nil {
+			return nil, err
+		}
+		var merged []*tnode[K]
+		if childLevel == 0 {
+			keys := make([]K, 0, len(na.keys)+len(nb.keys))
+			keys = append(append(keys, na.keys...), nb.keys...)
+			merged = cfg.splitLeaves(keys, cfg.width)
+		} else {
+			m := make([]entry[K], 0, len(na.keys)+len(nb.keys))
+			for j := range na.keys {
+				m = append(m, entryAt(na, j))
+			}
+			for j := range nb.keys {
+				m = append(m, entryAt(nb, j))
+			}
+			// A small branch may hold a lone small child (its own fixSmall
+			// had no sibling to merge it with); now it has neighbours.
+			if m, err = s.fixSmall(ctx, childLevel-1, m); err != nil {
+				return nil, err
+			}
+			merged = cfg.splitBranches(childLevel, m, cfg.width)
+		}
+		repl := make([]entry[K], len(merged))
+		for j, t := range merged {
+			repl[j] = entryFor(t)
+		}
+		es = slices.Replace(es, a, a+2, repl...)
+		i = a
+	}
+	return es, nil
+}
+
+// entryNode returns the node of e, loading it if it is only stored.
+func (s *Set[K]) entryNode(ctx context.Context, e entry[K], level int) (*tnode[K], error) {
+	if e.mem != nil {
+		return e.mem, nil
+	}
+	tmp := &tnode[K]{level: level + 1, keys: []K{e.key}, addrs: []node.Address{e.addr}, counts: []uint64{e.count}}
+	return s.child(ctx, tmp, 0)
+}
+
+// chunkCount returns how many nodes n entries go into, aiming at target per
+// node but keeping each node within [min, width] (T3) when there are several.
+func (c *config[K]) chunkCount(n, target int) int {
+	k := (n + target - 1) / target
+	if k > 1 && n/k < c.min {
+		k = (n + c.width - 1) / c.width
+	}
+	return k
+}
+
+// splitLeaves cuts sorted keys into evenly sized leaves of about target keys.
+// The leaves share keys' backing array (capacity-limited, never appended to).
+func (c *config[K]) splitLeaves(keys []K, target int) []*tnode[K] {
+	if len(keys) == 0 {
+		return nil
+	}
+	k := c.chunkCount(len(keys), target)
+	out := make([]*tnode[K], k)
+	nodes := make([]tnode[K], k)
+	for j := range k {
+		lo, hi := j*len(keys)/k, (j+1)*len(keys)/k
+		nodes[j] = tnode[K]{keys: keys[lo:hi:hi], count: hi - lo}
+		out[j] = &nodes[j]
+	}
+	return out
+}
+
+// splitBranches groups child entries into evenly sized branches at level.
+func (c *config[K]) splitBranches(level int, es []entry[K], target int) []*tnode[K] {
+	if len(es) == 0 {
+		return nil
+	}
+	k := c.chunkCount(len(es), target)
+	out := make([]*tnode[K], k)
+	for j := range k {
+		lo, hi := j*len(es)/k, (j+1)*len(es)/k
+		out[j] = makeBranch(level, es[lo:hi])
+	}
+	return out
+}
+
+func makeBranch[K any](level int, es []entry[K]) *tnode[K] {
+	n := &tnode[K]{
+		level:  level,
+		keys:   make([]K, len(es)),
+		addrs:  make([]node.Address, len(es)),
+		counts: make([]uint64, len(es)),
+	}
+	for i, e := range es {
+		n.keys[i] = e.key
+		n.addrs[i] = e.addr
+		n.counts[i] = e.count
+		n.count += int(e.count)
+		if e.mem != nil {
+			if n.mems == nil {
+				n.mems = make([]*tnode[K], len(es))
+			}
+			n.mems[i] = e.mem
+		}
+	}
+	return n
+}
