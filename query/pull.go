@@ -10,17 +10,6 @@ import (
 	"github.com/accretedb/accrete/edn"
 )
 
-// ErrEntityID is returned (wrapped) when an entity identifier given to Pull,
-// PullMany or EntityOf is not an id, an ident keyword or a lookup ref, or is
-// a lookup ref whose attribute is unknown or not unique.
-var ErrEntityID = errors.New("query: invalid entity identifier")
-
-// ErrHistoryPull is returned by the pull functions for a history Source
-// (Source.History() == true): a history value holds retracted values too,
-// so "the value of an attribute" is not defined there. Datomic refuses the
-// same.
-var ErrHistoryPull = errors.New("query: pull is not defined on a history value")
-
 // Pull applies pattern to one entity of src and returns its map, as
 // Datomic's pull does. pattern is anything ParsePull accepts (EDN text, an
 // EDN value or a *PullPattern); eid is an entity id (datom.ID, or any Go
@@ -36,7 +25,7 @@ func Pull(ctx context.Context, src Source, pattern any, eid any) (map[edn.Keywor
 	if err != nil {
 		return nil, err
 	}
-	e, ok, err := resolveEntity(ctx, src, eid)
+	e, ok, err := resolveEntityID(ctx, src, eid)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -58,7 +47,7 @@ func PullMany(ctx context.Context, src Source, pattern any, eids []any) ([]map[e
 	out := make([]map[edn.Keyword]any, len(eids))
 	pl := newPuller(ctx, src, bp)
 	for i, eid := range eids {
-		e, ok, err := resolveEntity(ctx, src, eid)
+		e, ok, err := resolveEntityID(ctx, src, eid)
 		if err != nil {
 			return nil, fmt.Errorf("pull-many: entity %d: %w", i, err)
 		}
@@ -109,9 +98,9 @@ func (p *PullPattern) Pull(ctx context.Context, src Source, e datom.ID) (map[edn
 	return newPuller(ctx, src, bp).pullRoot(e)
 }
 
-// resolveEntity turns an entity identifier into an id. ok is false, with a
+// resolveEntityID turns an entity identifier into an id. ok is false, with a
 // nil error, when a well-formed identifier names no entity.
-func resolveEntity(ctx context.Context, src Source, eid any) (datom.ID, bool, error) {
+func resolveEntityID(ctx context.Context, src Source, eid any) (datom.ID, bool, error) {
 	switch t := eid.(type) {
 	case int64:
 		return t, true, nil
@@ -121,50 +110,50 @@ func resolveEntity(ctx context.Context, src Source, eid any) (datom.ID, bool, er
 		return int64(t), true, nil
 	case uint64:
 		if t > 1<<63-1 {
-			return 0, false, fmt.Errorf("%w: %d is out of range", ErrEntityID, t)
+			return 0, false, fmt.Errorf("query: pull: %w: entity identifier %d is out of range", ErrInput, t)
 		}
 		return int64(t), true, nil
 	case edn.Keyword:
-		id, ok := schemaEntid(src.Schema(), t)
+		id, ok := pullSchemaEntid(src.Schema(), t)
 		return id, ok, nil
 	case edn.Vector, edn.List, []any:
-		elems, _ := asSlice(t)
-		return resolveLookupRef(ctx, src, elems, eid)
+		elems, _ := pullSeq(t)
+		return resolveLookupRefID(ctx, src, elems, eid)
 	case nil:
-		return 0, false, fmt.Errorf("%w: nil", ErrEntityID)
+		return 0, false, fmt.Errorf("query: pull: %w: entity identifier nil", ErrInput)
 	}
-	return 0, false, fmt.Errorf("%w: %s (%T): want an id, an ident keyword or a lookup ref [attr value]", ErrEntityID, ednString(eid), eid)
+	return 0, false, fmt.Errorf("query: pull: %w: entity identifier %s (%T): want an id, an ident keyword or a lookup ref [attr value]", ErrInput, qString(eid), eid)
 }
 
-func resolveLookupRef(ctx context.Context, src Source, elems []any, eid any) (datom.ID, bool, error) {
+func resolveLookupRefID(ctx context.Context, src Source, elems []any, eid any) (datom.ID, bool, error) {
 	if len(elems) != 2 {
-		return 0, false, fmt.Errorf("%w: lookup ref %s: want [attr value]", ErrEntityID, ednString(eid))
+		return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: want [attr value]", ErrInput, qString(eid))
 	}
 	var a *datom.Attribute
 	switch k := elems[0].(type) {
 	case edn.Keyword:
 		var ok bool
-		if a, ok = schemaAttrByIdent(src.Schema(), k); !ok {
-			return 0, false, fmt.Errorf("%w: lookup ref %s: unknown attribute %s", ErrEntityID, ednString(eid), k)
+		if a, ok = pullSchemaAttrByIdent(src.Schema(), k); !ok {
+			return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: unknown attribute %s", ErrInput, qString(eid), k)
 		}
 	case int64:
 		var ok bool
-		if a, ok = schemaAttr(src.Schema(), k); !ok {
-			return 0, false, fmt.Errorf("%w: lookup ref %s: unknown attribute %d", ErrEntityID, ednString(eid), k)
+		if a, ok = pullSchemaAttr(src.Schema(), k); !ok {
+			return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: unknown attribute %d", ErrInput, qString(eid), k)
 		}
 	default:
-		return 0, false, fmt.Errorf("%w: lookup ref %s: the attribute must be a keyword", ErrEntityID, ednString(eid))
+		return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: the attribute must be a keyword", ErrInput, qString(eid))
 	}
 	if a.Unique == datom.UniqueNone {
-		return 0, false, fmt.Errorf("%w: lookup ref %s: attribute %s is not unique", ErrEntityID, ednString(eid), a.Ident)
+		return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: attribute %s is not unique", ErrInput, qString(eid), a.Ident)
 	}
 	v := elems[1]
 	if v == nil {
-		return 0, false, fmt.Errorf("%w: lookup ref %s: nil value", ErrEntityID, ednString(eid))
+		return 0, false, fmt.Errorf("query: pull: %w: lookup ref %s: nil value", ErrInput, qString(eid))
 	}
 	if a.IsRef() {
 		// A ref value may itself be given as an ident or a lookup ref.
-		id, ok, err := resolveEntity(ctx, src, v)
+		id, ok, err := resolveEntityID(ctx, src, v)
 		if err != nil || !ok {
 			return 0, false, err
 		}
@@ -179,15 +168,15 @@ func resolveLookupRef(ctx context.Context, src Source, elems []any, eid any) (da
 		return false
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("query: resolve lookup ref %s: %w", ednString(eid), err)
+		return 0, false, fmt.Errorf("query: resolve lookup ref %s: %w", qString(eid), err)
 	}
 	return e, found, nil
 }
 
-// boundPattern is a PullPattern resolved against one schema.
-type boundPattern struct {
+// pullBound is a PullPattern resolved against one schema.
+type pullBound struct {
 	wildcard bool
-	specs    []boundSpec
+	specs    []pullBoundSpec
 	// forward lists the attribute ids of the forward specs, for the
 	// wildcard to skip and for the one-scan-per-entity decision.
 	forward []datom.ID
@@ -197,29 +186,29 @@ type boundPattern struct {
 	nRec      int // number of recursion specs in the tree (root only)
 }
 
-type boundSpec struct {
+type pullBoundSpec struct {
 	*pullSpec
 	a      *datom.Attribute // nil for :db/id
 	many   bool             // the result is a vector
-	sub    *boundPattern
-	parent *boundPattern // the pattern a recursion re-applies
-	recIdx int          // index of this recursion spec's depth counter
+	sub    *pullBound
+	parent *pullBound // the pattern a recursion re-applies
+	recIdx int        // index of this recursion spec's depth counter
 }
 
-// boundCache remembers the binding for the last schema seen, so that the
+// pullBindCache remembers the binding for the last schema seen, so that the
 // query engine's per-row calls do not re-resolve attributes.
-type boundCache struct {
-	last atomic.Pointer[boundEntry]
+type pullBindCache struct {
+	last atomic.Pointer[pullBindEntry]
 }
 
-type boundEntry struct {
+type pullBindEntry struct {
 	schema *datom.Schema
-	bp     *boundPattern
+	bp     *pullBound
 }
 
-func (p *PullPattern) bind(src Source) (*boundPattern, error) {
+func (p *PullPattern) bind(src Source) (*pullBound, error) {
 	if src.History() {
-		return nil, ErrHistoryPull
+		return nil, fmt.Errorf("query: pull: %w: pull is not defined on a history value", ErrInput)
 	}
 	s := src.Schema()
 	if s == nil {
@@ -228,34 +217,34 @@ func (p *PullPattern) bind(src Source) (*boundPattern, error) {
 	if b := p.bound.last.Load(); b != nil && b.schema == s {
 		return b.bp, nil
 	}
-	root := &boundPattern{}
-	if err := bindPattern(p, s, root, root); err != nil {
+	root := &pullBound{}
+	if err := bindPullPattern(p, s, root, root); err != nil {
 		return nil, err
 	}
-	p.bound.last.Store(&boundEntry{schema: s, bp: root})
+	p.bound.last.Store(&pullBindEntry{schema: s, bp: root})
 	return root, nil
 }
 
-func bindPattern(p *PullPattern, s *datom.Schema, bp, root *boundPattern) error {
+func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error {
 	bp.wildcard = p.wildcard
 	if p.wildcard {
 		root.recursive = true // components expand under the wildcard
 	}
-	bp.specs = make([]boundSpec, len(p.specs))
+	bp.specs = make([]pullBoundSpec, len(p.specs))
 	for i, ps := range p.specs {
 		bs := &bp.specs[i]
 		bs.pullSpec = ps
 		if ps.dbID {
 			continue
 		}
-		a, ok := schemaAttrByIdent(s, ps.attr)
+		a, ok := pullSchemaAttrByIdent(s, ps.attr)
 		if !ok {
-			return patternErr(ps.part, "unknown attribute %s", ps.attr)
+			return pullPatternErr(ps.part, "unknown attribute %s", ps.attr)
 		}
 		bs.a = a
 		if ps.reverse {
 			if !a.IsRef() {
-				return patternErr(ps.part, "reverse reference %s: attribute %s is not a ref", ps.name, ps.attr)
+				return pullPatternErr(ps.part, "reverse reference %s: attribute %s is not a ref", ps.name, ps.attr)
 			}
 			bs.many = !a.IsComponent
 		} else {
@@ -268,15 +257,15 @@ func bindPattern(p *PullPattern, s *datom.Schema, bp, root *boundPattern) error 
 		switch {
 		case ps.sub != nil:
 			if !a.IsRef() {
-				return patternErr(ps.part, "attribute %s is not a ref, so it cannot have a nested pattern", ps.attr)
+				return pullPatternErr(ps.part, "attribute %s is not a ref, so it cannot have a nested pattern", ps.attr)
 			}
-			bs.sub = &boundPattern{}
-			if err := bindPattern(ps.sub, s, bs.sub, root); err != nil {
+			bs.sub = &pullBound{}
+			if err := bindPullPattern(ps.sub, s, bs.sub, root); err != nil {
 				return err
 			}
 		case ps.recurse:
 			if !a.IsRef() {
-				return patternErr(ps.part, "attribute %s is not a ref, so it cannot recurse", ps.attr)
+				return pullPatternErr(ps.part, "attribute %s is not a ref, so it cannot recurse", ps.attr)
 			}
 			bs.parent = bp
 			bs.recIdx = root.nRec
@@ -287,8 +276,8 @@ func bindPattern(p *PullPattern, s *datom.Schema, bp, root *boundPattern) error 
 	return nil
 }
 
-// wildcardPattern is [*], used to expand components.
-var wildcardPattern = &boundPattern{wildcard: true}
+// pullWildcard is [*], used to expand components.
+var pullWildcard = &pullBound{wildcard: true}
 
 // puller holds the state of one pull call. It is not safe for concurrent
 // use; each call makes its own.
@@ -296,16 +285,22 @@ type puller struct {
 	ctx    context.Context
 	src    Source
 	schema *datom.Schema
-	root   *boundPattern
+	root   *pullBound
 	buf    []datom.Datom // stack of collected datoms; see collect
 	depth  []int         // per recursion spec: how deep we are in it
 	path   []datom.ID    // entities from the root to the current one
 	onPath map[datom.ID]int
-	wild   map[datom.ID]*boundSpec // specs of the attributes * met
+	wild   map[datom.ID]*pullBoundSpec // specs of the attributes * met
+
+	appendFn func(datom.Datom) bool // pl.appendDatom, bound once
+	max, n   int                    // collect's limit and count
+	comps    [2]any                 // reused scan components
 }
 
-func newPuller(ctx context.Context, src Source, root *boundPattern) *puller {
-	return &puller{ctx: ctx, src: src, schema: src.Schema(), root: root, depth: make([]int, root.nRec)}
+func newPuller(ctx context.Context, src Source, root *pullBound) *puller {
+	pl := &puller{ctx: ctx, src: src, schema: src.Schema(), root: root, depth: make([]int, root.nRec)}
+	pl.appendFn = pl.appendDatom
+	return pl
 }
 
 func (pl *puller) pullRoot(e datom.ID) (map[edn.Keyword]any, error) {
@@ -314,13 +309,13 @@ func (pl *puller) pullRoot(e datom.ID) (map[edn.Keyword]any, error) {
 	return pl.pullEntity(pl.root, e)
 }
 
-const pathMapThreshold = 16
+const pullPathMapThreshold = 16
 
 func (pl *puller) push(e datom.ID) {
 	pl.path = append(pl.path, e)
 	if pl.onPath != nil {
 		pl.onPath[e]++
-	} else if len(pl.path) > pathMapThreshold {
+	} else if len(pl.path) > pullPathMapThreshold {
 		pl.onPath = make(map[datom.ID]int, 2*len(pl.path))
 		for _, x := range pl.path {
 			pl.onPath[x]++
@@ -356,20 +351,34 @@ func (pl *puller) seen(e datom.ID) bool {
 // truncate buf back to lo when done. max > 0 stops after max datoms.
 func (pl *puller) collect(idx datom.Index, comps []any, max int) (lo, hi int, err error) {
 	lo = len(pl.buf)
-	n := 0
-	err = pl.src.Datoms(pl.ctx, idx, comps, func(d datom.Datom) bool {
-		pl.buf = append(pl.buf, d)
-		n++
-		return max <= 0 || n < max
-	})
-	if err != nil {
+	pl.max, pl.n = max, 0
+	if err := pl.src.Datoms(pl.ctx, idx, comps, pl.appendFn); err != nil {
 		pl.buf = pl.buf[:lo]
 		return 0, 0, fmt.Errorf("query: pull: scan entity %v: %w", comps[0], err)
 	}
 	return lo, len(pl.buf), nil
 }
 
-func limitOf(s *pullSpec) int {
+// appendDatom is the scan callback of collect, made once per puller so
+// that scans do not allocate a closure each.
+func (pl *puller) appendDatom(d datom.Datom) bool {
+	pl.buf = append(pl.buf, d)
+	pl.n++
+	return pl.max <= 0 || pl.n < pl.max
+}
+
+// comps1 and comps2 fill the puller's reusable component slice.
+func (pl *puller) comps1(e datom.ID) []any {
+	pl.comps[0] = e
+	return pl.comps[:1]
+}
+
+func (pl *puller) comps2(e, a datom.ID) []any {
+	pl.comps[0], pl.comps[1] = e, a
+	return pl.comps[:2]
+}
+
+func pullLimit(s *pullSpec) int {
 	switch {
 	case s.limit < 0:
 		return 0
@@ -381,7 +390,7 @@ func limitOf(s *pullSpec) int {
 
 // pullEntity applies bp to entity e. The result is nil when the entity has
 // none of the pattern's attributes (and no default applies).
-func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any, error) {
+func (pl *puller) pullEntity(bp *pullBound, e datom.ID) (map[edn.Keyword]any, error) {
 	if err := pl.ctx.Err(); err != nil {
 		return nil, fmt.Errorf("query: pull: %w", err)
 	}
@@ -401,7 +410,7 @@ func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any,
 	var elo, ehi int
 	if wholeEntity {
 		var err error
-		if elo, ehi, err = pl.collect(datom.EAVT, []any{e}, 0); err != nil {
+		if elo, ehi, err = pl.collect(datom.EAVT, pl.comps1(e), 0); err != nil {
 			return nil, err
 		}
 	}
@@ -421,20 +430,20 @@ func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any,
 			if !s.many {
 				max = 1
 			} else {
-				max = limitOf(s.pullSpec)
+				max = pullLimit(s.pullSpec)
 			}
-			if lo, hi, err = pl.collect(datom.VAET, []any{e, s.a.ID}, max); err != nil {
+			if lo, hi, err = pl.collect(datom.VAET, pl.comps2(e, s.a.ID), max); err != nil {
 				return nil, err
 			}
 		case wholeEntity:
-			lo, hi = attrRange(pl.buf, elo, ehi, s.a.ID)
+			lo, hi = pullAttrRange(pl.buf, elo, ehi, s.a.ID)
 		default:
 			var err error
 			max := 0
 			if s.many {
-				max = limitOf(s.pullSpec)
+				max = pullLimit(s.pullSpec)
 			}
-			if lo, hi, err = pl.collect(datom.EAVT, []any{e, s.a.ID}, max); err != nil {
+			if lo, hi, err = pl.collect(datom.EAVT, pl.comps2(e, s.a.ID), max); err != nil {
 				return nil, err
 			}
 		}
@@ -463,8 +472,8 @@ func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any,
 			for hi < ehi && pl.buf[hi].A == a {
 				hi++
 			}
-			if !containsID(bp.forward, a) {
-				attr, ok := schemaAttr(pl.schema, a)
+			if !pullContainsID(bp.forward, a) {
+				attr, ok := pullSchemaAttr(pl.schema, a)
 				if !ok {
 					return nil, fmt.Errorf("query: pull: entity %d has a datom of attribute %d, which the schema does not know", e, a)
 				}
@@ -484,7 +493,7 @@ func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any,
 		// Only :db/id: keep it if the entity exists at all.
 		exists := ehi > elo
 		if !wholeEntity {
-			lo, hi, err := pl.collect(datom.EAVT, []any{e}, 1)
+			lo, hi, err := pl.collect(datom.EAVT, pl.comps1(e), 1)
 			if err != nil {
 				return nil, err
 			}
@@ -499,19 +508,19 @@ func (pl *puller) pullEntity(bp *boundPattern, e datom.ID) (map[edn.Keyword]any,
 
 // wildcardSpec returns the spec the wildcard uses for attribute a, made
 // once per pull call.
-func (pl *puller) wildcardSpec(a *datom.Attribute) *boundSpec {
+func (pl *puller) wildcardSpec(a *datom.Attribute) *pullBoundSpec {
 	if s, ok := pl.wild[a.ID]; ok {
 		return s
 	}
 	if pl.wild == nil {
-		pl.wild = make(map[datom.ID]*boundSpec)
+		pl.wild = make(map[datom.ID]*pullBoundSpec)
 	}
-	s := &boundSpec{pullSpec: &pullSpec{name: a.Ident, attr: a.Ident, key: a.Ident}, a: a, many: a.Cardinality == datom.CardinalityMany}
+	s := &pullBoundSpec{pullSpec: &pullSpec{name: a.Ident, attr: a.Ident, key: a.Ident}, a: a, many: a.Cardinality == datom.CardinalityMany}
 	pl.wild[a.ID] = s
 	return s
 }
 
-func containsID(ids []datom.ID, id datom.ID) bool {
+func pullContainsID(ids []datom.ID, id datom.ID) bool {
 	for _, x := range ids {
 		if x == id {
 			return true
@@ -520,9 +529,9 @@ func containsID(ids []datom.ID, id datom.ID) bool {
 	return false
 }
 
-// attrRange finds the run of datoms of attribute a in buf[lo:hi], which is
+// pullAttrRange finds the run of datoms of attribute a in buf[lo:hi], which is
 // in EAVT order for one entity.
-func attrRange(buf []datom.Datom, lo, hi int, a datom.ID) (int, int) {
+func pullAttrRange(buf []datom.Datom, lo, hi int, a datom.ID) (int, int) {
 	for lo < hi && buf[lo].A != a {
 		lo++
 	}
@@ -535,7 +544,7 @@ func attrRange(buf []datom.Datom, lo, hi int, a datom.ID) (int, int) {
 
 // putValues stores the values of spec s found in pl.buf[lo:hi] into res. It
 // reports false when nothing was stored (a depth limit reached).
-func (pl *puller) putValues(res map[edn.Keyword]any, s *boundSpec, lo, hi int) (bool, error) {
+func (pl *puller) putValues(res map[edn.Keyword]any, s *pullBoundSpec, lo, hi int) (bool, error) {
 	if s.recurse && s.maxDepth > 0 && pl.depth[s.recIdx] >= s.maxDepth {
 		return false, nil // depth exhausted: the attribute is omitted
 	}
@@ -547,7 +556,7 @@ func (pl *puller) putValues(res map[edn.Keyword]any, s *boundSpec, lo, hi int) (
 		res[s.key] = v
 		return true, nil
 	}
-	if max := limitOf(s.pullSpec); max > 0 && hi-lo > max {
+	if max := pullLimit(s.pullSpec); max > 0 && hi-lo > max {
 		hi = lo + max
 	}
 	vec := make(edn.Vector, 0, hi-lo)
@@ -563,7 +572,7 @@ func (pl *puller) putValues(res map[edn.Keyword]any, s *boundSpec, lo, hi int) (
 }
 
 // value converts one datom of spec s to its result form.
-func (pl *puller) value(s *boundSpec, d datom.Datom) (any, error) {
+func (pl *puller) value(s *pullBoundSpec, d datom.Datom) (any, error) {
 	if !s.a.IsRef() {
 		return d.V, nil
 	}
@@ -592,13 +601,13 @@ func (pl *puller) value(s *boundSpec, d datom.Datom) (any, error) {
 		if pl.seen(target) {
 			return map[edn.Keyword]any{"db/id": target}, nil
 		}
-		return pl.nested(wildcardPattern, target)
+		return pl.nested(pullWildcard, target)
 	}
 	return pl.refMap(target), nil
 }
 
 // nested pulls bp on target; an empty result becomes the reference itself.
-func (pl *puller) nested(bp *boundPattern, target datom.ID) (any, error) {
+func (pl *puller) nested(bp *pullBound, target datom.ID) (any, error) {
 	m, err := pl.pullEntity(bp, target)
 	if err != nil {
 		return nil, err
@@ -612,8 +621,8 @@ func (pl *puller) nested(bp *boundPattern, target datom.ID) (any, error) {
 // refMap is a reference without a nested pattern: {:db/id e}, with the
 // target's :db/ident when it has one (an enum value).
 func (pl *puller) refMap(e datom.ID) map[edn.Keyword]any {
-	if kw, ok := schemaIdent(pl.schema, e); ok {
-		return map[edn.Keyword]any{"db/id": e, "db/ident": kw}
+	if pkw, ok := pullSchemaIdent(pl.schema, e); ok {
+		return map[edn.Keyword]any{"db/id": e, "db/ident": pkw}
 	}
 	return map[edn.Keyword]any{"db/id": e}
 }
@@ -621,15 +630,16 @@ func (pl *puller) refMap(e datom.ID) map[edn.Keyword]any {
 // The schema accessors are gathered here so that the one place to adapt,
 // should datom.Schema change shape, is this.
 
-func schemaAttr(s *datom.Schema, id datom.ID) (*datom.Attribute, bool) { return s.Attr(id) }
-
-func schemaAttrByIdent(s *datom.Schema, kw edn.Keyword) (*datom.Attribute, bool) {
-	return s.AttrByIdent(kw)
+func pullSchemaAttr(s *datom.Schema, id datom.ID) (*datom.Attribute, bool) {
+	a := s.Attr(id)
+	return a, a != nil
 }
 
-func schemaEntid(s *datom.Schema, kw edn.Keyword) (datom.ID, bool) { return s.Entid(kw) }
+func pullSchemaAttrByIdent(s *datom.Schema, pkw edn.Keyword) (*datom.Attribute, bool) {
+	a := s.AttrByIdent(pkw)
+	return a, a != nil
+}
 
-func schemaIdent(s *datom.Schema, id datom.ID) (edn.Keyword, bool) { return s.Ident(id) }
+func pullSchemaEntid(s *datom.Schema, pkw edn.Keyword) (datom.ID, bool) { return s.Entid(pkw) }
 
-// readEDN reads one EDN value from text.
-func readEDN(text string) (any, error) { return edn.Read(text) }
+func pullSchemaIdent(s *datom.Schema, id datom.ID) (edn.Keyword, bool) { return s.Ident(id) }

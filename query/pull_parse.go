@@ -1,7 +1,6 @@
 package query
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -13,31 +12,10 @@ import (
 // no :limit, as in Datomic. An explicit `:limit nil` lifts it.
 const DefaultPullLimit = 1000
 
-// ErrPullPattern is returned (wrapped in a *PullPatternError) by ParsePull,
-// Pull and PullMany when a pull pattern is malformed or names attributes the
-// database cannot pull as written (an unknown attribute, a nested pattern or
-// a reverse reference on an attribute that is not a ref).
-var ErrPullPattern = errors.New("invalid pull pattern")
-
-// PullPatternError says which part of a pull pattern is wrong. It matches
-// ErrPullPattern under errors.Is.
-type PullPatternError struct {
-	// Part is the offending element of the pattern, printed as EDN-like text.
-	Part string
-	// Msg says what is wrong with it.
-	Msg string
-}
-
-// Error returns "query: pull pattern: <part>: <msg>".
-func (e *PullPatternError) Error() string {
-	return fmt.Sprintf("query: pull pattern: %s: %s", e.Part, e.Msg)
-}
-
-// Is makes errors.Is(err, ErrPullPattern) true.
-func (e *PullPatternError) Is(target error) bool { return target == ErrPullPattern }
-
-func patternErr(part any, format string, args ...any) error {
-	return &PullPatternError{Part: ednString(part), Msg: fmt.Sprintf(format, args...)}
+// pullPatternErr reports a malformed part of a pull pattern: an *Error naming
+// the part, wrapping ErrMalformed.
+func pullPatternErr(part any, format string, args ...any) error {
+	return errorf(part, ErrMalformed, "pull pattern: "+format, args...)
 }
 
 // PullPattern is a parsed and validated pull pattern. It does not depend on a
@@ -50,7 +28,7 @@ type PullPattern struct {
 	specs    []*pullSpec
 	text     string // the pattern as written, for error messages
 
-	bound boundCache
+	bound pullBindCache
 }
 
 // pullSpec is one attribute of a pattern with its options.
@@ -89,18 +67,18 @@ func (p *PullPattern) String() string { return p.text }
 //
 // Results are maps keyed by edn.Keyword, so an :as value must be a keyword,
 // a string or a symbol; a string or symbol "x" becomes the key Keyword("x").
-// Errors wrap ErrPullPattern in a *PullPatternError naming the offending
-// element.
+// Errors are *Error values naming the offending element and wrapping
+// ErrMalformed.
 func ParsePull(pattern any) (*PullPattern, error) {
 	switch t := pattern.(type) {
 	case *PullPattern:
 		return t, nil
 	case string:
-		v, err := readEDN(t)
+		v, err := qReadEDN(t)
 		if err != nil {
 			return nil, fmt.Errorf("query: pull pattern: %w", err)
 		}
-		p, err := parsePattern(v)
+		p, err := parsePullPattern(v)
 		if err != nil {
 			return nil, err
 		}
@@ -109,11 +87,11 @@ func ParsePull(pattern any) (*PullPattern, error) {
 	case []byte:
 		return ParsePull(string(t))
 	}
-	p, err := parsePattern(pattern)
+	p, err := parsePullPattern(pattern)
 	if err != nil {
 		return nil, err
 	}
-	p.text = ednString(pattern)
+	p.text = qString(pattern)
 	return p, nil
 }
 
@@ -127,8 +105,8 @@ func MustParsePull(pattern any) *PullPattern {
 	return p
 }
 
-// asSlice returns the elements of a vector or list (and of Go slices of any).
-func asSlice(v any) ([]any, bool) {
+// pullSeq returns the elements of a vector or list (and of Go slices of any).
+func pullSeq(v any) ([]any, bool) {
 	switch t := v.(type) {
 	case edn.Vector:
 		return t, true
@@ -140,7 +118,7 @@ func asSlice(v any) ([]any, bool) {
 	return nil, false
 }
 
-func isVector(v any) bool {
+func pullIsVector(v any) bool {
 	switch v.(type) {
 	case edn.Vector, []any:
 		return true
@@ -148,33 +126,33 @@ func isVector(v any) bool {
 	return false
 }
 
-func parsePattern(v any) (*PullPattern, error) {
-	if !isVector(v) {
-		return nil, patternErr(v, "a pattern must be a vector of attribute specs")
+func parsePullPattern(v any) (*PullPattern, error) {
+	if !pullIsVector(v) {
+		return nil, pullPatternErr(v, "a pattern must be a vector of attribute specs")
 	}
-	elems, _ := asSlice(v)
+	elems, _ := pullSeq(v)
 	if len(elems) == 0 {
-		return nil, patternErr(v, "a pattern must name at least one attribute")
+		return nil, pullPatternErr(v, "a pattern must name at least one attribute")
 	}
-	p := &PullPattern{text: ednString(v)}
+	p := &PullPattern{text: qString(v)}
 	for _, el := range elems {
-		if isWildcard(el) {
+		if pullIsWildcard(el) {
 			p.wildcard = true
 			continue
 		}
 		switch t := el.(type) {
 		case edn.Map:
 			for _, e := range t {
-				s, err := parseMapEntry(e.Key, e.Val)
+				s, err := parsePullMapEntry(e.Key, e.Val)
 				if err != nil {
 					return nil, err
 				}
 				p.specs = append(p.specs, s)
 			}
 		case map[any]any:
-			return nil, patternErr(el, "use edn.Map for map specs (Go maps have no order)")
+			return nil, pullPatternErr(el, "use edn.Map for map specs (Go maps have no order)")
 		default:
-			s, err := parseAttrSpec(el)
+			s, err := parsePullAttrSpec(el)
 			if err != nil {
 				return nil, err
 			}
@@ -184,7 +162,7 @@ func parsePattern(v any) (*PullPattern, error) {
 	return p, nil
 }
 
-func isWildcard(v any) bool {
+func pullIsWildcard(v any) bool {
 	switch t := v.(type) {
 	case edn.Symbol:
 		return t == "*"
@@ -194,33 +172,33 @@ func isWildcard(v any) bool {
 	return false
 }
 
-// parseAttrSpec parses attr-name, attr-with-opts or attr-expr.
-func parseAttrSpec(el any) (*pullSpec, error) {
+// parsePullAttrSpec parses attr-name, attr-with-opts or attr-expr.
+func parsePullAttrSpec(el any) (*pullSpec, error) {
 	switch t := el.(type) {
 	case edn.Keyword:
-		return newSpec(t, el)
+		return newPullSpec(t, el)
 	case edn.Vector, edn.List, []any:
-		elems, _ := asSlice(t)
+		elems, _ := pullSeq(t)
 		if len(elems) == 0 {
-			return nil, patternErr(el, "empty attribute expression")
+			return nil, pullPatternErr(el, "empty attribute expression")
 		}
-		if sym, ok := legacyOp(elems[0]); ok {
-			return parseLegacy(sym, elems, el)
+		if sym, ok := pullLegacyOp(elems[0]); ok {
+			return parsePullLegacy(sym, elems, el)
 		}
-		kw, ok := elems[0].(edn.Keyword)
+		pkw, ok := elems[0].(edn.Keyword)
 		if !ok {
-			return nil, patternErr(el, "an attribute expression must start with an attribute keyword, limit or default")
+			return nil, pullPatternErr(el, "an attribute expression must start with an attribute keyword, limit or default")
 		}
-		s, err := newSpec(kw, el)
+		s, err := newPullSpec(pkw, el)
 		if err != nil {
 			return nil, err
 		}
 		opts := elems[1:]
 		if len(opts) == 0 {
-			return nil, patternErr(el, "attribute %s has no options", kw)
+			return nil, pullPatternErr(el, "attribute %s has no options", pkw)
 		}
 		if len(opts)%2 != 0 {
-			return nil, patternErr(el, "options must come in pairs (:as x, :limit n, :default v)")
+			return nil, pullPatternErr(el, "options must come in pairs (:as x, :limit n, :default v)")
 		}
 		for i := 0; i < len(opts); i += 2 {
 			if err := s.setOption(opts[i], opts[i+1], el); err != nil {
@@ -229,12 +207,12 @@ func parseAttrSpec(el any) (*pullSpec, error) {
 		}
 		return s, nil
 	}
-	return nil, patternErr(el, "not an attribute spec (want a keyword, *, a map, [attr options...] or (limit|default ...))")
+	return nil, pullPatternErr(el, "not an attribute spec (want a keyword, *, a map, [attr options...] or (limit|default ...))")
 }
 
-// legacyOp recognizes the operator of (limit ...) and (default ...),
+// pullLegacyOp recognizes the operator of (limit ...) and (default ...),
 // written as a symbol or a string.
-func legacyOp(v any) (string, bool) {
+func pullLegacyOp(v any) (string, bool) {
 	var s string
 	switch t := v.(type) {
 	case edn.Symbol:
@@ -250,15 +228,15 @@ func legacyOp(v any) (string, bool) {
 	return "", false
 }
 
-func parseLegacy(op string, elems []any, el any) (*pullSpec, error) {
+func parsePullLegacy(op string, elems []any, el any) (*pullSpec, error) {
 	if len(elems) != 3 {
-		return nil, patternErr(el, "(%s attr value) takes exactly two arguments", op)
+		return nil, pullPatternErr(el, "(%s attr value) takes exactly two arguments", op)
 	}
-	kw, ok := elems[1].(edn.Keyword)
+	pkw, ok := elems[1].(edn.Keyword)
 	if !ok {
-		return nil, patternErr(el, "%s: %s is not an attribute keyword", op, ednString(elems[1]))
+		return nil, pullPatternErr(el, "%s: %s is not an attribute keyword", op, qString(elems[1]))
 	}
-	s, err := newSpec(kw, el)
+	s, err := newPullSpec(pkw, el)
 	if err != nil {
 		return nil, err
 	}
@@ -268,18 +246,18 @@ func parseLegacy(op string, elems []any, el any) (*pullSpec, error) {
 	return s, nil
 }
 
-func newSpec(kw edn.Keyword, part any) (*pullSpec, error) {
-	if kw == "" {
-		return nil, patternErr(part, "empty attribute name")
+func newPullSpec(pkw edn.Keyword, part any) (*pullSpec, error) {
+	if pkw == "" {
+		return nil, pullPatternErr(part, "empty attribute name")
 	}
-	s := &pullSpec{name: kw, attr: kw, key: kw, part: part}
-	if kw == "db/id" {
+	s := &pullSpec{name: pkw, attr: pkw, key: pkw, part: part}
+	if pkw == "db/id" {
 		s.dbID = true
 		return s, nil
 	}
-	if name := kw.Name(); strings.HasPrefix(name, "_") && len(name) > 1 {
+	if name := pkw.Name(); strings.HasPrefix(name, "_") && len(name) > 1 {
 		s.reverse = true
-		if ns := kw.Namespace(); ns != "" {
+		if ns := pkw.Namespace(); ns != "" {
 			s.attr = edn.Keyword(ns + "/" + name[1:])
 		} else {
 			s.attr = edn.Keyword(name[1:])
@@ -298,7 +276,7 @@ func (s *pullSpec) setOption(k, v any, part any) error {
 	case string:
 		opt = edn.Keyword(t)
 	default:
-		return patternErr(part, "%s is not an option name (:as, :limit, :default)", ednString(k))
+		return pullPatternErr(part, "%s is not an option name (:as, :limit, :default)", qString(k))
 	}
 	switch opt {
 	case "as":
@@ -310,36 +288,36 @@ func (s *pullSpec) setOption(k, v any, part any) error {
 		case edn.Symbol:
 			s.key = edn.Keyword(t)
 		default:
-			return patternErr(part, ":as %s: results are keyed by keyword, so :as takes a keyword, string or symbol", ednString(v))
+			return pullPatternErr(part, ":as %s: results are keyed by keyword, so :as takes a keyword, string or symbol", qString(v))
 		}
 		if s.key == "" {
-			return patternErr(part, ":as needs a non-empty name")
+			return pullPatternErr(part, ":as needs a non-empty name")
 		}
 	case "limit":
 		if s.dbID {
-			return patternErr(part, ":limit does not apply to :db/id")
+			return pullPatternErr(part, ":limit does not apply to :db/id")
 		}
 		if v == nil {
 			s.limit = -1
 			return nil
 		}
-		n, ok := positiveInt(v)
+		n, ok := pullPositiveInt(v)
 		if !ok {
-			return patternErr(part, ":limit %s: want a positive number or nil", ednString(v))
+			return pullPatternErr(part, ":limit %s: want a positive number or nil", qString(v))
 		}
 		s.limit = n
 	case "default":
 		if s.dbID {
-			return patternErr(part, ":default does not apply to :db/id")
+			return pullPatternErr(part, ":default does not apply to :db/id")
 		}
 		s.def, s.hasDef = v, true
 	default:
-		return patternErr(part, "unknown option %s (want :as, :limit or :default)", ednString(k))
+		return pullPatternErr(part, "unknown option %s (want :as, :limit or :default)", qString(k))
 	}
 	return nil
 }
 
-func positiveInt(v any) (int, bool) {
+func pullPositiveInt(v any) (int, bool) {
 	var n int64
 	switch t := v.(type) {
 	case int64:
@@ -357,92 +335,39 @@ func positiveInt(v any) (int, bool) {
 	return int(n), true
 }
 
-// parseMapEntry parses one entry of a map-spec: the key is attr-name,
+// parsePullMapEntry parses one entry of a map-spec: the key is attr-name,
 // attr-with-opts or attr-expr; the value a pattern or a recursion limit.
-func parseMapEntry(k, v any) (*pullSpec, error) {
-	s, err := parseAttrSpec(k)
+func parsePullMapEntry(k, v any) (*pullSpec, error) {
+	s, err := parsePullAttrSpec(k)
 	if err != nil {
 		return nil, err
 	}
 	part := edn.Map{{Key: k, Val: v}}
 	s.part = part
 	if s.dbID {
-		return nil, patternErr(part, ":db/id cannot have a nested pattern")
+		return nil, pullPatternErr(part, ":db/id cannot have a nested pattern")
 	}
 	switch t := v.(type) {
 	case edn.Symbol:
 		if t != "..." {
-			return nil, patternErr(part, "recursion limit %s: want a positive number or ...", t)
+			return nil, pullPatternErr(part, "recursion limit %s: want a positive number or ...", t)
 		}
 		s.recurse = true
 	case int64, int, int32:
-		n, ok := positiveInt(t)
+		n, ok := pullPositiveInt(t)
 		if !ok {
-			return nil, patternErr(part, "recursion limit %s: want a positive number or ...", ednString(v))
+			return nil, pullPatternErr(part, "recursion limit %s: want a positive number or ...", qString(v))
 		}
 		s.recurse, s.maxDepth = true, n
 	default:
-		if !isVector(v) {
-			return nil, patternErr(part, "the value of a map spec must be a pattern vector, a positive number or ...")
+		if !pullIsVector(v) {
+			return nil, pullPatternErr(part, "the value of a map spec must be a pattern vector, a positive number or ...")
 		}
-		sub, err := parsePattern(v)
+		sub, err := parsePullPattern(v)
 		if err != nil {
 			return nil, err
 		}
 		s.sub = sub
 	}
 	return s, nil
-}
-
-// ednString renders a pattern element for error messages and String. It is
-// not a general EDN printer: it covers the shapes patterns are made of.
-func ednString(v any) string {
-	var b strings.Builder
-	writeEDN(&b, v)
-	return b.String()
-}
-
-func writeEDN(b *strings.Builder, v any) {
-	switch t := v.(type) {
-	case nil:
-		b.WriteString("nil")
-	case edn.Keyword:
-		b.WriteString(t.String())
-	case edn.Symbol:
-		b.WriteString(string(t))
-	case string:
-		fmt.Fprintf(b, "%q", t)
-	case edn.Vector:
-		writeSeq(b, "[", "]", t)
-	case []any:
-		writeSeq(b, "[", "]", t)
-	case edn.List:
-		writeSeq(b, "(", ")", t)
-	case edn.Set:
-		writeSeq(b, "#{", "}", t)
-	case edn.Map:
-		b.WriteString("{")
-		for i, e := range t {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeEDN(b, e.Key)
-			b.WriteString(" ")
-			writeEDN(b, e.Val)
-		}
-		b.WriteString("}")
-	default:
-		fmt.Fprintf(b, "%v", t)
-	}
-}
-
-func writeSeq(b *strings.Builder, open, close string, elems []any) {
-	b.WriteString(open)
-	for i, e := range elems {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		writeEDN(b, e)
-	}
-	b.WriteString(close)
 }
