@@ -1,0 +1,52 @@
+// Package query is accrete's Datalog engine: Datomic's query language (and,
+// in pull.go, its pull API) evaluated in the reader's process over any
+// number of database values and plain Go collections.
+//
+// A query goes through three stages, each handing a typed result to the
+// next, split by file rather than by package so the syntax tree stays
+// unexported:
+//
+//   - parse.go, rules.go: EDN (text or values) → a validated *Query whose
+//     variables are numbered slots. Parse errors wrap ErrMalformed.
+//   - plan.go: clauses + the variables bound so far → ordered steps. The
+//     planner is greedy and cost-based: predicates, functions and negation
+//     run as soon as their inputs are bound (predicates are fused into the
+//     scan that binds their last variable); otherwise it takes the cheapest
+//     connected pattern, or or rule call, estimated with Counter when the
+//     Source offers it. Each pattern picks its index from its bound
+//     positions (EAVT for a known entity, AVET/VAET for a known value of an
+//     indexed/ref attribute, AEVT for a known attribute), and comparisons of
+//     an indexed attribute's value with a constant become an IndexRange.
+//     Explain shows the plan.
+//   - eval.go, rules_eval.go, find.go: steps over relations of slot-indexed
+//     rows (no per-row maps): index nested-loop lookups when the bound
+//     positions lead an index, hash joins on byte keys otherwise, and
+//     semi-naive, magic-seeded evaluation of rules that terminates on
+//     cycles. find.go shapes the result (aggregates, :with, pull, :keys).
+//
+// The engine never imports a storage package: it reads through Source
+// (source.go), which reader/ implements over its indices and MemSource
+// implements over a slice.
+//
+// It is not a server and not a query cache; it does not write, and it
+// keeps nothing between calls. Full-text search is not supported.
+//
+// # Semantics
+//
+// Results follow Datomic and DataScript: relations are sets (Relation, in
+// an unspecified but deterministic order), values are typed as stored
+// (entity ids int64, idents edn.Keyword), an attribute variable binds the
+// attribute's ident keyword (as in Datahike), and = compares type and
+// value (1 and 1.0 differ; use == for numeric equality). Aggregates run
+// over the distinct tuples of the :find and :with variables.
+//
+// # Concurrency and lifetimes
+//
+// A *Query, *Rules and a Funcs that is no longer being registered into are
+// immutable and safe for concurrent use. Each Q call has its own state and
+// may run concurrently with others over the same sources. Results are
+// freshly allocated and belong to the caller; values inside them may be
+// shared with the Source (strings, big numbers) and MUST NOT be modified.
+// Q checks its context between steps, inside scans and once per fixpoint
+// iteration.
+package query

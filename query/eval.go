@@ -1,0 +1,691 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// This file is the third stage: running a plan over a relation of
+// slot-indexed rows. Rows never map variable names; joins hash byte keys
+// built by appendKey.
+
+// run applies steps in order to in.
+func (ex *exec) run(steps []*step, in *rel) (*rel, error) {
+	cur := in
+	for _, st := range steps {
+		if err := ex.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		if cur.n == 0 {
+			return cur, nil
+		}
+		var err error
+		switch st.kind {
+		case stepPattern:
+			cur, err = ex.evalPattern(st, cur)
+		case stepPred:
+			cur, err = ex.evalPred(st, cur)
+		case stepFn:
+			cur, err = ex.evalFn(st, cur)
+		case stepNot:
+			cur, err = ex.evalNot(st, cur)
+		case stepOr:
+			cur, err = ex.evalOr(st, cur)
+		case stepRule:
+			cur, err = ex.evalRule(st, cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ex.opts.MaxRows > 0 && cur.n > ex.opts.MaxRows {
+			return nil, errorf(st.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
+		}
+	}
+	return cur, nil
+}
+
+// datomValue returns what position i of a pattern binds for d.
+func datomValue(src *dbSrc, i int, d *datom.Datom) any {
+	switch i {
+	case 0:
+		return d.E
+	case 1:
+		return src.identOf(d.A)
+	case 2:
+		return d.V
+	case 3:
+		return d.Tx
+	}
+	return d.Added
+}
+
+// rowValue returns the value a known position (constant or bound) has for
+// row.
+func rowValue(p *pos, row []any) any {
+	if p.kind == posConst {
+		return p.val
+	}
+	return row[p.slot]
+}
+
+// scanState carries one pattern scan's output and first error.
+type scanState struct {
+	ex   *exec
+	st   *step
+	src  *dbSrc
+	out  *rel
+	err  error
+	seen map[string]struct{}
+}
+
+// emit appends row extended by d if d matches the positions the index did
+// not already constrain, and the fused filters accept it.
+func (s *scanState) emit(row []any, d *datom.Datom, checked uint8) bool {
+	if err := s.ex.checkCtx(); err != nil {
+		s.err = err
+		return false
+	}
+	st := s.st
+	for i := range st.pos {
+		p := &st.pos[i]
+		if checked&(1<<i) != 0 {
+			continue
+		}
+		switch p.kind {
+		case posConst, posBound:
+			if i == 1 {
+				if p.kind == posConst {
+					if d.A != p.val.(int64) {
+						return true
+					}
+				} else if !valuesEqual(s.src.identOf(d.A), row[p.slot]) {
+					if id, ok := row[p.slot].(int64); !ok || id != d.A {
+						return true
+					}
+				}
+				continue
+			}
+			if !valuesEqual(datomValue(s.src, i, d), rowValue(p, row)) {
+				return true
+			}
+		}
+	}
+	dst := s.out.push(row)
+	for i := range st.pos {
+		p := &st.pos[i]
+		switch p.kind {
+		case posFree:
+			dst[p.slot] = datomValue(s.src, i, d)
+		case posSame:
+			if !valuesEqual(dst[p.slot], datomValue(s.src, i, d)) {
+				s.out.pop()
+				return true
+			}
+		}
+	}
+	return s.finish(dst)
+}
+
+// finish runs the fused filters and the duplicate check on the row just
+// pushed.
+func (s *scanState) finish(dst []any) bool {
+	for _, f := range s.st.filters {
+		ok, err := s.ex.test(f, dst)
+		if err != nil {
+			s.err = err
+			return false
+		}
+		if !ok {
+			s.out.pop()
+			return true
+		}
+	}
+	if s.seen != nil {
+		s.ex.keybuf = s.ex.keybuf[:0]
+		for _, v := range dst {
+			s.ex.keybuf = appendKey(s.ex.keybuf, v)
+		}
+		if _, dup := s.seen[string(s.ex.keybuf)]; dup {
+			s.out.pop()
+			return true
+		}
+		s.seen[string(s.ex.keybuf)] = struct{}{}
+	}
+	return true
+}
+
+// access chooses the index and leading components for the known entity,
+// attribute and value (nil = unknown), and reports which positions the
+// components pin (bit i for position i).
+func access(e, a, v any, at *datom.Attribute, buf []any) (datom.Index, []any, uint8) {
+	comps := buf[:0]
+	switch {
+	case e != nil:
+		comps = append(comps, e)
+		pinned := uint8(1)
+		if a != nil {
+			comps = append(comps, a)
+			pinned |= 2
+			if v != nil {
+				comps = append(comps, v)
+				pinned |= 4
+			}
+		}
+		return datom.EAVT, comps, pinned
+	case a != nil && v != nil && at != nil && at.Indexed():
+		return datom.AVET, append(comps, a, v), 2 | 4
+	case a != nil && v != nil && at != nil && at.IsRef():
+		return datom.VAET, append(comps, v, a), 2 | 4
+	case a != nil:
+		return datom.AEVT, append(comps, a), 2
+	}
+	return datom.EAVT, comps, 0
+}
+
+func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
+	out := &rel{width: in.width}
+	if st.empty {
+		return out, nil
+	}
+	if cs, ok := st.src.(*collSrc); ok {
+		return ex.evalCollPattern(st, cs, in, out)
+	}
+	src := st.src.(*dbSrc)
+	s := &scanState{ex: ex, st: st, src: src, out: out}
+	if st.dedup {
+		s.seen = map[string]struct{}{}
+	}
+	var buf [3]any
+	switch {
+	case st.lookup:
+		for i := 0; i < in.n; i++ {
+			row := in.row(i)
+			e, a, v, at, ok := ex.knownEAV(st, src, row)
+			if !ok {
+				continue
+			}
+			idx, comps, pinned := access(e, a, v, at, buf[:])
+			// The values in comps were resolved; re-check only the rest.
+			err := src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool {
+				return s.emit(row, &d, pinned)
+			})
+			if s.err != nil {
+				return nil, s.err
+			}
+			if err != nil {
+				return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
+			}
+		}
+		return out, nil
+	case st.hash:
+		return ex.hashPattern(st, src, in, s)
+	}
+	// No bound variable: one scan, crossed with every input row (usually
+	// the single empty row).
+	var e, a, v any
+	if st.pos[0].kind == posConst {
+		e = st.pos[0].val
+	}
+	if st.pos[1].kind == posConst {
+		a = st.pos[1].val
+	}
+	if st.pos[2].kind == posConst {
+		v = st.pos[2].val
+	}
+	scan := func(fn func(d *datom.Datom) bool) error {
+		if st.hasRange {
+			hi := st.rangeHi
+			return src.s.IndexRange(ex.ctx, st.attr.ID, st.rangeLo, nil, func(d datom.Datom) bool {
+				if hi != nil && compareValues(d.V, hi) > 0 {
+					return false
+				}
+				return fn(&d)
+			})
+		}
+		idx, comps, _ := access(e, a, v, st.attr, buf[:])
+		return src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return fn(&d) })
+	}
+	var err error
+	if in.n == 1 {
+		row := in.row(0)
+		err = scan(func(d *datom.Datom) bool { return s.emit(row, d, 0) })
+	} else {
+		var ds []datom.Datom
+		err = scan(func(d *datom.Datom) bool { ds = append(ds, *d); return true })
+		for i := 0; i < in.n && err == nil && s.err == nil; i++ {
+			row := in.row(i)
+			for j := range ds {
+				if !s.emit(row, &ds[j], 0) {
+					break
+				}
+			}
+		}
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
+	}
+	return out, nil
+}
+
+// knownEAV resolves the entity, attribute and value a lookup step knows for
+// row. ok is false when a bound value cannot name anything in the source.
+func (ex *exec) knownEAV(st *step, src *dbSrc, row []any) (e, a, v any, at *datom.Attribute, ok bool) {
+	at = st.attr
+	if p := &st.pos[1]; p.kind == posConst {
+		a = p.val
+	} else if p.kind == posBound {
+		at = src.attr(row[p.slot])
+		if at == nil {
+			return nil, nil, nil, nil, false
+		}
+		a = at.ID
+	}
+	if p := &st.pos[0]; p.kind == posConst || p.kind == posBound {
+		x := rowValue(p, row)
+		if _, isID := x.(int64); !isID {
+			id, found := src.entity(ex, x)
+			if !found {
+				return nil, nil, nil, nil, false
+			}
+			x = id
+		}
+		e = x
+	}
+	if p := &st.pos[2]; p.kind == posConst || p.kind == posBound {
+		x := rowValue(p, row)
+		if at != nil && at.IsRef() {
+			if _, isID := x.(int64); !isID {
+				id, found := src.entity(ex, x)
+				if !found {
+					return nil, nil, nil, nil, false
+				}
+				x = id
+			}
+		}
+		v = x
+	}
+	return e, a, v, at, true
+}
+
+// hashPattern scans the pattern's constants once, indexes the matches by
+// the bound positions, and probes with every input row.
+func (ex *exec) hashPattern(st *step, src *dbSrc, in *rel, s *scanState) (*rel, error) {
+	var e, a, v any
+	if st.pos[0].kind == posConst {
+		e = st.pos[0].val
+	}
+	if st.pos[1].kind == posConst {
+		a = st.pos[1].val
+	}
+	if st.pos[2].kind == posConst {
+		v = st.pos[2].val
+	}
+	var buf [3]any
+	idx, comps, _ := access(e, a, v, st.attr, buf[:])
+	var ds []datom.Datom
+	index := map[string][]int32{}
+	var key []byte
+	err := src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool {
+		if s.err = ex.checkCtx(); s.err != nil {
+			return false
+		}
+		key = key[:0]
+		for i := range st.pos {
+			if st.pos[i].kind == posBound {
+				key = appendKey(key, datomValue(src, i, &d))
+			}
+		}
+		index[string(key)] = append(index[string(key)], int32(len(ds)))
+		ds = append(ds, d)
+		return true
+	})
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
+	}
+	for r := 0; r < in.n; r++ {
+		row := in.row(r)
+		key = key[:0]
+		for i := range st.pos {
+			if st.pos[i].kind == posBound {
+				key = appendKey(key, row[st.pos[i].slot])
+			}
+		}
+		for _, j := range index[string(key)] {
+			if !s.emit(row, &ds[j], 0) {
+				break
+			}
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+	}
+	return s.out, nil
+}
+
+// evalCollPattern matches a pattern positionally against a collection of
+// tuples.
+func (ex *exec) evalCollPattern(st *step, cs *collSrc, in *rel, out *rel) (*rel, error) {
+	s := &scanState{ex: ex, st: st, out: out, seen: map[string]struct{}{}}
+	n := 0
+	for i := range st.pos {
+		if st.pos[i].kind != posAbsent {
+			n = i + 1
+		}
+	}
+	match := func(row []any, t []any) bool {
+		if len(t) < n {
+			return true
+		}
+		for i := 0; i < n; i++ {
+			p := &st.pos[i]
+			if (p.kind == posConst || p.kind == posBound) && !valuesEqual(t[i], rowValue(p, row)) {
+				return true
+			}
+		}
+		dst := s.out.push(row)
+		for i := 0; i < n; i++ {
+			p := &st.pos[i]
+			switch p.kind {
+			case posFree:
+				dst[p.slot] = t[i]
+			case posSame:
+				if !valuesEqual(dst[p.slot], t[i]) {
+					s.out.pop()
+					return true
+				}
+			}
+		}
+		return s.finish(dst)
+	}
+	if !st.hash {
+		for r := 0; r < in.n; r++ {
+			row := in.row(r)
+			for _, t := range cs.tuples {
+				if err := ex.checkCtx(); err != nil {
+					return nil, err
+				}
+				if !match(row, t) {
+					return nil, s.err
+				}
+			}
+		}
+		return out, s.err
+	}
+	index := map[string][]int{}
+	var key []byte
+	for j, t := range cs.tuples {
+		if len(t) < n {
+			continue
+		}
+		key = key[:0]
+		for i := 0; i < n; i++ {
+			if st.pos[i].kind == posBound {
+				key = appendKey(key, t[i])
+			}
+		}
+		index[string(key)] = append(index[string(key)], j)
+	}
+	for r := 0; r < in.n; r++ {
+		row := in.row(r)
+		key = key[:0]
+		for i := 0; i < n; i++ {
+			if st.pos[i].kind == posBound {
+				key = appendKey(key, row[st.pos[i].slot])
+			}
+		}
+		for _, j := range index[string(key)] {
+			if !match(row, cs.tuples[j]) {
+				return nil, s.err
+			}
+		}
+	}
+	return out, s.err
+}
+
+// call evaluates a predicate or function step on row.
+func (ex *exec) call(st *step, row []any) (any, error) {
+	var buf [8]any
+	args := buf[:0]
+	for i, a := range st.args {
+		switch a.kind {
+		case termConst:
+			args = append(args, a.val)
+		case termVar:
+			args = append(args, row[a.slot])
+		case termSrc:
+			if d, ok := st.argSrc[i].(*dbSrc); ok && st.user != nil {
+				args = append(args, d.s)
+			} else {
+				args = append(args, st.argSrc[i])
+			}
+		default:
+			args = append(args, nil)
+		}
+	}
+	var v any
+	var err error
+	if st.user != nil {
+		v, err = st.user(args)
+	} else {
+		v, err = st.fn(ex, args)
+	}
+	if err != nil {
+		if errors.Is(err, ErrArity) {
+			return nil, &Error{Clause: qString(st.c.raw()), Err: err}
+		}
+		return nil, &Error{Clause: qString(st.c.raw()), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
+	}
+	return v, nil
+}
+
+// test evaluates a predicate on row.
+func (ex *exec) test(st *step, row []any) (bool, error) {
+	v, err := ex.call(st, row)
+	return truthy(v), err
+}
+
+func (ex *exec) evalPred(st *step, in *rel) (*rel, error) {
+	out := &rel{width: in.width}
+	for i := 0; i < in.n; i++ {
+		if err := ex.checkCtx(); err != nil {
+			return nil, err
+		}
+		row := in.row(i)
+		ok, err := ex.test(st, row)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out.push(row)
+		}
+	}
+	return out, nil
+}
+
+func (ex *exec) evalFn(st *step, in *rel) (*rel, error) {
+	out := &rel{width: in.width}
+	b := st.bind
+	put := func(row []any, vals []any) {
+		for j, t := range b.terms {
+			if t.kind == termVar && st.bindOld[j] && !valuesEqual(row[t.slot], vals[j]) {
+				return
+			}
+		}
+		dst := out.push(row)
+		for j, t := range b.terms {
+			if t.kind == termVar {
+				dst[t.slot] = vals[j]
+			}
+		}
+	}
+	for i := 0; i < in.n; i++ {
+		if err := ex.checkCtx(); err != nil {
+			return nil, err
+		}
+		row := in.row(i)
+		v, err := ex.call(st, row)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		switch b.kind {
+		case bindScalar:
+			put(row, []any{v})
+		case bindTuple:
+			t, ok := asSeq(v)
+			if !ok || len(t) < len(b.terms) {
+				return nil, errorf(st.c.raw(), ErrArity, "cannot bind %s to a tuple of %d", qString(v), len(b.terms))
+			}
+			put(row, t)
+		case bindColl:
+			xs, ok := asSeq(v)
+			if !ok {
+				return nil, errorf(st.c.raw(), ErrArity, "cannot bind %s to a collection", qString(v))
+			}
+			for _, x := range xs {
+				put(row, []any{x})
+			}
+		case bindRel:
+			xs, ok := asSeq(v)
+			if !ok {
+				return nil, errorf(st.c.raw(), ErrArity, "cannot bind %s to a relation", qString(v))
+			}
+			for _, x := range xs {
+				t, ok := asSeq(x)
+				if !ok || len(t) < len(b.terms) {
+					return nil, errorf(st.c.raw(), ErrArity, "cannot bind %s to a tuple of %d", qString(x), len(b.terms))
+				}
+				put(row, t)
+			}
+		}
+	}
+	return dedupRel(ex, out), nil
+}
+
+// dedupRel removes duplicate rows.
+func dedupRel(ex *exec, r *rel) *rel {
+	if r.n < 2 {
+		return r
+	}
+	out := &rel{width: r.width}
+	seen := make(map[string]struct{}, r.n)
+	for i := 0; i < r.n; i++ {
+		row := r.row(i)
+		ex.keybuf = ex.keybuf[:0]
+		for _, v := range row {
+			ex.keybuf = appendKey(ex.keybuf, v)
+		}
+		if _, ok := seen[string(ex.keybuf)]; ok {
+			continue
+		}
+		seen[string(ex.keybuf)] = struct{}{}
+		out.push(row)
+	}
+	return out
+}
+
+func (ex *exec) keyOf(row []any, slots []int) string {
+	ex.keybuf = ex.keybuf[:0]
+	for _, s := range slots {
+		ex.keybuf = appendKey(ex.keybuf, row[s])
+	}
+	return string(ex.keybuf)
+}
+
+// project returns the distinct rows of in restricted to slots (the other
+// slots nil).
+func (ex *exec) project(in *rel, slots []int) *rel {
+	out := &rel{width: in.width}
+	seen := map[string]struct{}{}
+	for i := 0; i < in.n; i++ {
+		row := in.row(i)
+		k := ex.keyOf(row, slots)
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		dst := out.push(nil)
+		for _, s := range slots {
+			dst[s] = row[s]
+		}
+	}
+	return out
+}
+
+// evalNot removes the rows for which the body has a solution. Rule calls
+// inside the body are computed to completion first (stratification).
+func (ex *exec) evalNot(st *step, in *rel) (*rel, error) {
+	ex.negDepth++
+	saved := ex.re
+	ex.re = nil
+	defer func() { ex.negDepth--; ex.re = saved }()
+	if ex.negDepth > 64 {
+		return nil, errorf(st.c.raw(), ErrLimit, "rules recurse through negation")
+	}
+	res, err := ex.run(st.sub[0], ex.project(in, st.join))
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]struct{}, res.n)
+	for i := 0; i < res.n; i++ {
+		found[ex.keyOf(res.row(i), st.join)] = struct{}{}
+	}
+	out := &rel{width: in.width}
+	for i := 0; i < in.n; i++ {
+		row := in.row(i)
+		if _, ok := found[ex.keyOf(row, st.join)]; !ok {
+			out.push(row)
+		}
+	}
+	return out, nil
+}
+
+// evalOr unions its branches over the join variables and joins the union
+// back into the input.
+func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
+	proj := ex.project(in, st.joinBound)
+	union := &rel{width: in.width}
+	seen := map[string]struct{}{}
+	for _, br := range st.sub {
+		res, err := ex.run(br, proj)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < res.n; i++ {
+			row := res.row(i)
+			k := ex.keyOf(row, st.join)
+			if _, ok := seen[k]; ok {
+				continue
+			}
+			seen[k] = struct{}{}
+			union.push(row)
+		}
+	}
+	index := map[string][]int{}
+	for i := 0; i < union.n; i++ {
+		k := ex.keyOf(union.row(i), st.joinBound)
+		index[k] = append(index[k], i)
+	}
+	out := &rel{width: in.width}
+	for i := 0; i < in.n; i++ {
+		row := in.row(i)
+		for _, j := range index[ex.keyOf(row, st.joinBound)] {
+			src := union.row(j)
+			dst := out.push(row)
+			for _, s := range st.joinFree {
+				dst[s] = src[s]
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,444 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// Options tunes one evaluation. The zero value means: built-in functions
+// only, no row limit.
+type Options struct {
+	// Funcs holds user functions and aggregates; nil means none.
+	Funcs *Funcs
+	// MaxRows bounds the rows of any intermediate relation; a query that
+	// exceeds it fails with ErrLimit. 0 means no limit.
+	MaxRows int
+}
+
+// Relation is the result of a relation :find: a set of tuples (no two are
+// equal), each holding the :find elements in order. Its order is
+// unspecified but deterministic for a given query, inputs and data. With
+// :with and no aggregate it is a bag, as in Datomic.
+type Relation [][]any
+
+// Q evaluates query q (a *Query, EDN text or an EDN value) against inputs,
+// which bind the :in elements in order; without :in the query reads one
+// source, $, the first input. A Source binds a $name; a slice of tuples
+// may also bind a $name and is then matched positionally by patterns.
+// Rule sets bind % (EDN text, an EDN vector or *Rules). Other inputs are
+// Go or EDN values bound to scalars, tuples, collections and relations.
+//
+// The result is Relation for a relation :find, []any for a collection or a
+// tuple (nil when there is no result), any for a scalar (nil when none),
+// and []map[edn.Keyword]any, []map[string]any or []map[edn.Symbol]any with
+// :keys, :strs, :syms. Values are typed as stored: entity ids are int64,
+// attribute variables bind ident keywords.
+//
+// Q checks ctx between steps and inside scans and fixpoint iterations, and
+// returns ctx.Err() (wrapped) when it is done.
+func Q(ctx context.Context, q any, inputs ...any) (any, error) {
+	return QWith(ctx, Options{}, q, inputs...)
+}
+
+// QWith is Q with options (user functions, limits).
+func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error) {
+	pq, err := Parse(q)
+	if err != nil {
+		return nil, err
+	}
+	ex := newExec(ctx, opts)
+	start, sc, err := ex.bindInputs(pq, inputs)
+	if err != nil {
+		return nil, err
+	}
+	steps, err := ex.plan(pq.where, sc, boundOf(pq, start, sc))
+	if err != nil {
+		return nil, err
+	}
+	out, err := ex.run(steps, start)
+	if err != nil {
+		return nil, err
+	}
+	return ex.find(pq, out)
+}
+
+// exec is the state of one evaluation. It is used by one goroutine only.
+type exec struct {
+	ctx      context.Context
+	opts     Options
+	sources  map[edn.Symbol]any // *dbSrc or *collSrc
+	rules    *Rules
+	re       *ruleEval // the fixpoint being computed, if any
+	negDepth int
+	counts   map[string]int
+	keybuf   []byte
+	ticks    int
+}
+
+func newExec(ctx context.Context, opts Options) *exec {
+	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}, counts: map[string]int{}}
+}
+
+// checkCtx is called in inner loops; it consults ctx every 4096 calls.
+func (ex *exec) checkCtx() error {
+	ex.ticks++
+	if ex.ticks&4095 != 0 {
+		return nil
+	}
+	if err := ex.ctx.Err(); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return nil
+}
+
+// scope describes the variable space a plan is built for.
+type scope struct {
+	names   []edn.Symbol
+	scalars map[int]any // slots bound to one known value (scalar inputs)
+	srcOf   edn.Symbol  // what $ means here (rule bodies called with $x)
+}
+
+func (sc *scope) width() int { return len(sc.names) }
+
+func (sc *scope) src(name edn.Symbol) edn.Symbol {
+	if name == "$" && sc.srcOf != "" {
+		return sc.srcOf
+	}
+	return name
+}
+
+// rel is an intermediate relation: n rows of width values, flattened.
+// Which slots are bound is known to the plan, not stored here.
+type rel struct {
+	width int
+	n     int
+	data  []any
+}
+
+func unitRel(width int) *rel { return &rel{width: width, n: 1, data: make([]any, width)} }
+
+func (r *rel) row(i int) []any { return r.data[i*r.width : (i+1)*r.width : (i+1)*r.width] }
+
+// push appends a copy of src (or an empty row if src is nil) and returns it.
+func (r *rel) push(src []any) []any {
+	r.data = append(r.data, src...)
+	if src == nil {
+		for i := 0; i < r.width; i++ {
+			r.data = append(r.data, nil)
+		}
+	}
+	r.n++
+	return r.row(r.n - 1)
+}
+
+// pop removes the last row.
+func (r *rel) pop() {
+	r.n--
+	clear(r.data[r.n*r.width:])
+	r.data = r.data[:r.n*r.width]
+}
+
+func boundOf(q *Query, start *rel, sc *scope) []bool {
+	b := make([]bool, sc.width())
+	for _, in := range q.in {
+		for _, t := range in.terms {
+			if t.kind == termVar {
+				b[t.slot] = true
+			}
+		}
+	}
+	return b
+}
+
+// bindInputs turns the inputs into sources, rules and the starting
+// relation (the product of the input bindings).
+func (ex *exec) bindInputs(q *Query, inputs []any) (*rel, *scope, error) {
+	sc := &scope{names: q.vars.names, scalars: map[int]any{}}
+	if q.defaultIn {
+		if len(inputs) > 1 {
+			return nil, nil, errorf(nil, ErrArity, "query has no :in but got %d inputs", len(inputs))
+		}
+		if len(inputs) == 1 {
+			if err := ex.bindSource("$", inputs[0]); err != nil {
+				return nil, nil, err
+			}
+		}
+		return unitRel(sc.width()), sc, nil
+	}
+	if len(inputs) != len(q.in) {
+		return nil, nil, errorf(nil, ErrArity, ":in has %d elements but got %d inputs", len(q.in), len(inputs))
+	}
+	cur := unitRel(sc.width())
+	bound := make([]bool, sc.width())
+	for i, in := range q.in {
+		v := inputs[i]
+		switch in.kind {
+		case inBlank:
+			continue
+		case inSrc:
+			if err := ex.bindSource(in.name, v); err != nil {
+				return nil, nil, err
+			}
+			continue
+		case inRules:
+			r, err := ParseRules(v)
+			if err != nil {
+				return nil, nil, err
+			}
+			ex.rules = r
+			continue
+		}
+		rows, err := inputRows(in, normalize(v))
+		if err != nil {
+			return nil, nil, err
+		}
+		if in.kind == inScalar && in.terms[0].kind == termVar {
+			sc.scalars[in.terms[0].slot] = rows[0][0]
+		}
+		cur = product(cur, in.terms, rows, bound)
+		for _, t := range in.terms {
+			if t.kind == termVar {
+				bound[t.slot] = true
+			}
+		}
+	}
+	return cur, sc, nil
+}
+
+func (ex *exec) bindSource(name edn.Symbol, v any) error {
+	switch s := v.(type) {
+	case Source:
+		ex.sources[name] = newDBSrc(s)
+		return nil
+	case nil:
+		return errorf(name, ErrInput, "source is nil")
+	}
+	xs, ok := asSeq(v)
+	if !ok {
+		return errorf(name, ErrInput, "a source is a Source or a collection of tuples, got %T", v)
+	}
+	cs := &collSrc{tuples: make([][]any, 0, len(xs))}
+	for _, x := range xs {
+		t, ok := asSeq(x)
+		if !ok {
+			return errorf(name, ErrInput, "a collection source holds tuples, got %T", x)
+		}
+		for i := range t {
+			t[i] = normalize(t[i])
+		}
+		cs.tuples = append(cs.tuples, t)
+	}
+	ex.sources[name] = cs
+	return nil
+}
+
+// inputRows converts an input value into the rows its binding form binds.
+func inputRows(in inBinding, v any) ([][]any, error) {
+	switch in.kind {
+	case inScalar:
+		return [][]any{{v}}, nil
+	case inTuple:
+		t, ok := asSeq(v)
+		if !ok || len(t) != len(in.terms) {
+			return nil, errorf(in.form, ErrInput, "want a tuple of %d values, got %s", len(in.terms), qString(v))
+		}
+		return [][]any{normalizeAll(t)}, nil
+	case inColl:
+		xs, ok := asSeq(v)
+		if !ok {
+			return nil, errorf(in.form, ErrInput, "want a collection, got %T", v)
+		}
+		rows := make([][]any, len(xs))
+		for i, x := range xs {
+			rows[i] = []any{normalize(x)}
+		}
+		return rows, nil
+	case inRel:
+		xs, ok := asSeq(v)
+		if !ok {
+			return nil, errorf(in.form, ErrInput, "want a relation, got %T", v)
+		}
+		rows := make([][]any, len(xs))
+		for i, x := range xs {
+			t, ok := asSeq(x)
+			if !ok || len(t) != len(in.terms) {
+				return nil, errorf(in.form, ErrInput, "want tuples of %d values, got %s", len(in.terms), qString(x))
+			}
+			rows[i] = normalizeAll(t)
+		}
+		return rows, nil
+	}
+	return nil, errorf(in.form, ErrInput, "unsupported binding")
+}
+
+func normalizeAll(t []any) []any {
+	out := make([]any, len(t))
+	for i, x := range t {
+		out[i] = normalize(x)
+	}
+	return out
+}
+
+// product joins cur with rows bound to terms: a cross product, or a filter
+// on variables bound already.
+func product(cur *rel, terms []term, rows [][]any, bound []bool) *rel {
+	out := &rel{width: cur.width}
+	for i := 0; i < cur.n; i++ {
+		base := cur.row(i)
+	next:
+		for _, r := range rows {
+			for j, t := range terms {
+				if t.kind == termVar && bound[t.slot] && !valuesEqual(base[t.slot], r[j]) {
+					continue next
+				}
+			}
+			dst := out.push(base)
+			for j, t := range terms {
+				if t.kind == termVar {
+					dst[t.slot] = r[j]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// dbSrc is a Source as the engine uses it, with per-query caches of
+// resolved idents and lookup refs.
+type dbSrc struct {
+	s       Source
+	schema  *datom.Schema
+	counter Counter
+	idents  map[datom.ID]any
+	attrs   map[any]*datom.Attribute
+	ents    map[string]entRes
+}
+
+type entRes struct {
+	id datom.ID
+	ok bool
+}
+
+func newDBSrc(s Source) *dbSrc {
+	d := &dbSrc{s: s, schema: s.Schema(), idents: map[datom.ID]any{}, attrs: map[any]*datom.Attribute{}, ents: map[string]entRes{}}
+	d.counter, _ = s.(Counter)
+	return d
+}
+
+// identOf returns the value an attribute variable binds for attribute id a:
+// its ident keyword, or the id when it has none.
+func (d *dbSrc) identOf(a datom.ID) any {
+	if v, ok := d.idents[a]; ok {
+		return v
+	}
+	var v any = a
+	if d.schema != nil {
+		if kw, ok := d.schema.Ident(a); ok {
+			v = kw
+		}
+	}
+	d.idents[a] = v
+	return v
+}
+
+// attr resolves an attribute given as an ident keyword, a string (taken as
+// a keyword, as DataScript's schema-less attributes) or an id.
+func (d *dbSrc) attr(v any) *datom.Attribute {
+	switch v.(type) {
+	case edn.Keyword, string, int64:
+	default:
+		return nil
+	}
+	if a, ok := d.attrs[v]; ok {
+		return a
+	}
+	var a *datom.Attribute
+	if d.schema != nil {
+		switch x := v.(type) {
+		case edn.Keyword:
+			a = d.schema.AttrByIdent(x)
+		case string:
+			a = d.schema.AttrByIdent(edn.Keyword(x))
+		case int64:
+			a = d.schema.Attr(x)
+		}
+	}
+	d.attrs[v] = a
+	return a
+}
+
+// entity resolves an entity given as an id, an ident keyword or a lookup
+// ref [attr value].
+func (d *dbSrc) entity(ex *exec, v any) (datom.ID, bool) {
+	if id, ok := v.(int64); ok {
+		return id, true
+	}
+	switch v.(type) {
+	case edn.Keyword, edn.Vector, []any, edn.List:
+	default:
+		return 0, false
+	}
+	ex.keybuf = appendKey(ex.keybuf[:0], v)
+	if r, ok := d.ents[string(ex.keybuf)]; ok {
+		return r.id, r.ok
+	}
+	key := string(ex.keybuf)
+	var r entRes
+	switch x := v.(type) {
+	case edn.Keyword:
+		if d.schema != nil {
+			r.id, r.ok = d.schema.Entid(x)
+		}
+	default:
+		ref, _ := asSeq(x)
+		if len(ref) == 2 {
+			if a := d.attr(ref[0]); a != nil {
+				val := normalize(ref[1])
+				idx, comps := datom.AEVT, []any{a.ID}
+				if a.Indexed() {
+					idx, comps = datom.AVET, []any{a.ID, val}
+				}
+				_ = d.s.Datoms(ex.ctx, idx, comps, func(dd datom.Datom) bool {
+					if dd.Added && valuesEqual(dd.V, val) {
+						r.id, r.ok = dd.E, true
+						return false
+					}
+					return true
+				})
+			}
+		}
+	}
+	d.ents[key] = r
+	return r.id, r.ok
+}
+
+// count estimates how many datoms a scan yields; def when the source
+// cannot tell.
+func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
+	if d.counter == nil {
+		return def
+	}
+	b := append(ex.keybuf[:0], byte(idx))
+	for _, c := range comps {
+		b = appendKey(b, c)
+	}
+	key := fmt.Sprintf("%p/%s", d, b)
+	ex.keybuf = b
+	if n, ok := ex.counts[key]; ok {
+		return n
+	}
+	n, err := d.counter.Count(ex.ctx, idx, comps)
+	if err != nil {
+		n = def
+	}
+	ex.counts[key] = n
+	return n
+}
+
+// collSrc is a collection of tuples bound to a $name.
+type collSrc struct {
+	tuples [][]any
+}

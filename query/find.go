@@ -1,0 +1,216 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// This file is the last stage: the relation left by :where → the shape
+// :find asks for (aggregates, pull, :keys).
+
+func (ex *exec) find(q *Query, r *rel) (any, error) {
+	rows, err := ex.findRows(q, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := ex.pullRows(q, rows); err != nil {
+		return nil, err
+	}
+	switch q.kind {
+	case findScalar:
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		return rows[0][0], nil
+	case findColl:
+		out := make([]any, len(rows))
+		for i, t := range rows {
+			out[i] = t[0]
+		}
+		return out, nil
+	case findTuple:
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		return rows[0], nil
+	}
+	switch q.keysKind {
+	case keysKeywords:
+		out := make([]map[edn.Keyword]any, len(rows))
+		for i, t := range rows {
+			m := make(map[edn.Keyword]any, len(t))
+			for j, k := range q.keys {
+				m[k.(edn.Keyword)] = t[j]
+			}
+			out[i] = m
+		}
+		return out, nil
+	case keysStrings:
+		out := make([]map[string]any, len(rows))
+		for i, t := range rows {
+			m := make(map[string]any, len(t))
+			for j, k := range q.keys {
+				m[k.(string)] = t[j]
+			}
+			out[i] = m
+		}
+		return out, nil
+	case keysSymbols:
+		out := make([]map[edn.Symbol]any, len(rows))
+		for i, t := range rows {
+			m := make(map[edn.Symbol]any, len(t))
+			for j, k := range q.keys {
+				m[k.(edn.Symbol)] = t[j]
+			}
+			out[i] = m
+		}
+		return out, nil
+	}
+	return Relation(rows), nil
+}
+
+// findRows projects r onto :find (and :with), deduplicates, and applies
+// aggregates per group.
+func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
+	// The basis: :find variables, then :with variables.
+	slots := make([]int, 0, len(q.find)+len(q.with))
+	for _, f := range q.find {
+		slots = append(slots, f.slot)
+	}
+	slots = append(slots, q.with...)
+	seen := make(map[string]struct{}, r.n)
+	basis := make([][]any, 0, r.n)
+	for i := 0; i < r.n; i++ {
+		if err := ex.checkCtx(); err != nil {
+			return nil, err
+		}
+		row := r.row(i)
+		k := ex.keyOf(row, slots)
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		t := make([]any, len(slots))
+		for j, s := range slots {
+			t[j] = row[s]
+		}
+		basis = append(basis, t)
+	}
+	n := len(q.find)
+	if !q.hasAgg {
+		for i := range basis {
+			basis[i] = basis[i][:n:n]
+		}
+		return basis, nil
+	}
+	// Group by the non-aggregate :find elements.
+	var keyCols []int
+	for j, f := range q.find {
+		if f.kind != elemAgg {
+			keyCols = append(keyCols, j)
+		}
+	}
+	type group struct {
+		first []any
+		vals  [][]any // per :find column
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for _, t := range basis {
+		ex.keybuf = ex.keybuf[:0]
+		for _, c := range keyCols {
+			ex.keybuf = appendKey(ex.keybuf, t[c])
+		}
+		g, ok := byKey[string(ex.keybuf)]
+		if !ok {
+			g = &group{first: t, vals: make([][]any, n)}
+			byKey[string(ex.keybuf)] = g
+			groups = append(groups, g)
+		}
+		for j, f := range q.find {
+			if f.kind == elemAgg {
+				g.vals[j] = append(g.vals[j], t[j])
+			}
+		}
+	}
+	if len(groups) == 0 && len(keyCols) == 0 {
+		// Aggregates over nothing: Datomic returns no result.
+		return nil, nil
+	}
+	out := make([][]any, 0, len(groups))
+	for _, g := range groups {
+		t := make([]any, n)
+		for j, f := range q.find {
+			if f.kind != elemAgg {
+				t[j] = g.first[j]
+				continue
+			}
+			v, err := ex.aggregate(f, g.vals[j])
+			if err != nil {
+				return nil, err
+			}
+			t[j] = v
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (ex *exec) aggregate(f findElem, vals []any) (any, error) {
+	if ex.opts.Funcs != nil {
+		if agg := ex.opts.Funcs.aggs[f.fn]; agg != nil {
+			v, err := agg(f.consts, vals)
+			if err != nil {
+				return nil, &Error{Clause: qString(f.form), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
+			}
+			return v, nil
+		}
+	}
+	agg := aggregates[f.fn]
+	if agg == nil {
+		return nil, errorf(f.form, ErrUnknownFunction, "aggregate %s", f.fn)
+	}
+	v, err := agg(f.consts, vals)
+	if err != nil {
+		return nil, &Error{Clause: qString(f.form), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
+	}
+	return v, nil
+}
+
+// pullRows replaces the entity of every pull element by its pulled map.
+func (ex *exec) pullRows(q *Query, rows [][]any) error {
+	for j, f := range q.find {
+		if f.kind != elemPull {
+			continue
+		}
+		s, ok := ex.sources[f.src]
+		if !ok {
+			return errorf(f.form, ErrMissingSource, "%s is not bound by :in", f.src)
+		}
+		d, ok := s.(*dbSrc)
+		if !ok {
+			return errorf(f.form, ErrInput, "pull needs a database source")
+		}
+		for _, t := range rows {
+			id, ok := d.entity(ex, t[j])
+			if !ok {
+				t[j] = nil
+				continue
+			}
+			v, err := pullFind(ex.ctx, d.s, f.pattern, id)
+			if err != nil {
+				return &Error{Clause: qString(f.form), Err: err}
+			}
+			t[j] = v
+		}
+	}
+	return nil
+}
+
+// pullFind is the seam to pull (query/pull.go).
+func pullFind(ctx context.Context, src Source, pattern any, e datom.ID) (any, error) {
+	return nil, fmt.Errorf("%w: pull in :find is not available yet", ErrUnknownFunction)
+}

@@ -1,0 +1,694 @@
+package query
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// Func is a user function callable in :where as a predicate [(f ?x)] or a
+// function expression [(f ?x) ?y]. It receives the argument values (a
+// source argument $ arrives as the Source) and returns the result: for a
+// predicate, nil and false reject the row; for a function, a nil result
+// drops the row. A Func MUST be safe for concurrent use and MUST NOT keep
+// args. An error aborts the query (wrapped in ErrFunction).
+type Func func(args []any) (any, error)
+
+// AggregateFunc is a user aggregate callable in :find as (name consts… ?x).
+// consts are the constant arguments before the variable; vals are the
+// variable's values in the group (a bag: one per distinct basis tuple).
+type AggregateFunc func(consts []any, vals []any) (any, error)
+
+// Funcs holds user functions and aggregates, looked up by symbol before the
+// built-ins, so a user may also override a built-in. The zero value is
+// ready to use. Register everything before the first query that uses the
+// Funcs; after that it is read-only and safe for concurrent use.
+type Funcs struct {
+	fns  map[edn.Symbol]Func
+	aggs map[edn.Symbol]AggregateFunc
+}
+
+// Register makes fn callable as name in :where clauses.
+func (f *Funcs) Register(name string, fn Func) {
+	if f.fns == nil {
+		f.fns = map[edn.Symbol]Func{}
+	}
+	f.fns[edn.Symbol(name)] = fn
+}
+
+// RegisterAggregate makes agg callable as name in :find.
+func (f *Funcs) RegisterAggregate(name string, agg AggregateFunc) {
+	if f.aggs == nil {
+		f.aggs = map[edn.Symbol]AggregateFunc{}
+	}
+	f.aggs[edn.Symbol(name)] = agg
+}
+
+// builtin is a built-in function; it may read sources through ex.
+type builtin func(ex *exec, args []any) (any, error)
+
+var errNotNumber = errors.New("argument is not a number")
+
+// builtins is the table of Datomic's built-in functions and predicates.
+// It is the package's only global and is never modified after init.
+var builtins map[edn.Symbol]builtin
+
+func init() {
+	builtins = map[edn.Symbol]builtin{
+		"=":        pure(func(a []any) (any, error) { return chainEq(a, valuesEqual), nil }),
+		"==":       pure(func(a []any) (any, error) { return chainEq(a, numEq), nil }),
+		"not=":     pure(func(a []any) (any, error) { return !chainEq(a, valuesEqual), nil }),
+		"!=":       pure(func(a []any) (any, error) { return !chainEq(a, valuesEqual), nil }),
+		"<":        cmpChain(func(c int) bool { return c < 0 }),
+		">":        cmpChain(func(c int) bool { return c > 0 }),
+		"<=":       cmpChain(func(c int) bool { return c <= 0 }),
+		">=":       cmpChain(func(c int) bool { return c >= 0 }),
+		"+":        arith('+'),
+		"-":        arith('-'),
+		"*":        arith('*'),
+		"/":        arith('/'),
+		"quot":     intOp("quot"),
+		"rem":      intOp("rem"),
+		"mod":      intOp("mod"),
+		"inc":      unaryArith(1),
+		"dec":      unaryArith(-1),
+		"max":      extreme(1),
+		"min":      extreme(-1),
+		"abs":      fixed(1, func(a []any) (any, error) { return numAbs(a[0]) }),
+		"zero?":    numPred(func(c int) bool { return c == 0 }),
+		"pos?":     numPred(func(c int) bool { return c > 0 }),
+		"neg?":     numPred(func(c int) bool { return c < 0 }),
+		"even?":    fixed(1, func(a []any) (any, error) { return parity(a[0], 0) }),
+		"odd?":     fixed(1, func(a []any) (any, error) { return parity(a[0], 1) }),
+		"str":      pure(func(a []any) (any, error) { return strOf(a), nil }),
+		"subs":     pure(subs),
+		"re-find":  fixed(2, reFind),
+		"re-matches": fixed(2, reMatches),
+		"re-seq":   fixed(2, reSeq),
+		"re-pattern": fixed(1, func(a []any) (any, error) { return toRegexp(a[0]) }),
+		"ground":   fixed(1, func(a []any) (any, error) { return a[0], nil }),
+		"identity": fixed(1, func(a []any) (any, error) { return a[0], nil }),
+		"tuple":    pure(func(a []any) (any, error) { return edn.Vector(append([]any(nil), a...)), nil }),
+		"untuple":  fixed(1, untuple),
+		"vector":   pure(func(a []any) (any, error) { return edn.Vector(append([]any(nil), a...)), nil }),
+		"list":     pure(func(a []any) (any, error) { return edn.List(append([]any(nil), a...)), nil }),
+		"count":    fixed(1, countOf),
+		"true?":    fixed(1, func(a []any) (any, error) { return a[0] == true, nil }),
+		"false?":   fixed(1, func(a []any) (any, error) { return a[0] == false, nil }),
+		"nil?":     fixed(1, func(a []any) (any, error) { return a[0] == nil, nil }),
+		"some?":    fixed(1, func(a []any) (any, error) { return a[0] != nil, nil }),
+		"not":      fixed(1, func(a []any) (any, error) { return !truthy(a[0]), nil }),
+		"boolean":  fixed(1, func(a []any) (any, error) { return truthy(a[0]), nil }),
+		"compare":  fixed(2, func(a []any) (any, error) { return int64(compareValues(a[0], a[1])), nil }),
+		"identical?": fixed(2, func(a []any) (any, error) { return valuesEqual(a[0], a[1]), nil }),
+		"keyword":  pure(keywordOf),
+		"name":     fixed(1, nameOf),
+		"namespace": fixed(1, namespaceOf),
+		"contains?": fixed(2, containsKey),
+		"-differ?": pure(differ),
+		"clojure.string/blank?":      fixed(1, func(a []any) (any, error) { s, ok := a[0].(string); return a[0] == nil || ok && strings.TrimSpace(s) == "", nil }),
+		"clojure.string/includes?":   strPred(strings.Contains),
+		"clojure.string/starts-with?": strPred(strings.HasPrefix),
+		"clojure.string/ends-with?":  strPred(strings.HasSuffix),
+		"clojure.string/lower-case":  strFn(strings.ToLower),
+		"clojure.string/upper-case":  strFn(strings.ToUpper),
+		"clojure.string/trim":        strFn(strings.TrimSpace),
+		"get-else": getElse,
+		"get-some": getSome,
+		"missing?": missing,
+	}
+}
+
+func pure(f func([]any) (any, error)) builtin {
+	return func(_ *exec, a []any) (any, error) { return f(a) }
+}
+
+func fixed(n int, f func([]any) (any, error)) builtin {
+	return func(_ *exec, a []any) (any, error) {
+		if len(a) != n {
+			return nil, fmt.Errorf("%w: takes %d arguments, got %d", ErrArity, n, len(a))
+		}
+		return f(a)
+	}
+}
+
+func truthy(v any) bool { return v != nil && v != false }
+
+func chainEq(a []any, eq func(x, y any) bool) bool {
+	for i := 1; i < len(a); i++ {
+		if !eq(a[i-1], a[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNum(v any) bool {
+	switch v.(type) {
+	case int64, float64, *big.Int, *apd.Decimal:
+		return true
+	}
+	return false
+}
+
+func numEq(x, y any) bool { return isNum(x) && isNum(y) && compareValues(x, y) == 0 }
+
+func cmpChain(ok func(int) bool) builtin {
+	return func(_ *exec, a []any) (any, error) {
+		if len(a) == 0 {
+			return nil, fmt.Errorf("%w: takes at least 1 argument", ErrArity)
+		}
+		for i := 1; i < len(a); i++ {
+			if !ok(compareValues(a[i-1], a[i])) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+}
+
+// arith folds + - * / over int64 (checked for overflow) and float64; any
+// float makes the result a float, and an inexact integer division too.
+func arith(op byte) builtin {
+	return func(_ *exec, a []any) (any, error) {
+		if len(a) == 0 {
+			switch op {
+			case '+':
+				return int64(0), nil
+			case '*':
+				return int64(1), nil
+			}
+			return nil, fmt.Errorf("%w: %c takes at least 1 argument", ErrArity, op)
+		}
+		acc := a[0]
+		if !isNum(acc) {
+			return nil, errNotNumber
+		}
+		if len(a) == 1 {
+			switch op {
+			case '-':
+				return arith2('-', int64(0), acc)
+			case '/':
+				return arith2('/', int64(1), acc)
+			}
+			return acc, nil
+		}
+		for _, x := range a[1:] {
+			var err error
+			if acc, err = arith2(op, acc, x); err != nil {
+				return nil, err
+			}
+		}
+		return acc, nil
+	}
+}
+
+func arith2(op byte, x, y any) (any, error) {
+	xi, xok := x.(int64)
+	yi, yok := y.(int64)
+	if xok && yok {
+		switch op {
+		case '+':
+			r := xi + yi
+			if (r > xi) != (yi > 0) {
+				return nil, errors.New("integer overflow")
+			}
+			return r, nil
+		case '-':
+			r := xi - yi
+			if (r < xi) != (yi > 0) {
+				return nil, errors.New("integer overflow")
+			}
+			return r, nil
+		case '*':
+			if xi != 0 && yi != 0 {
+				r := xi * yi
+				if r/yi != xi || (xi == -1 && yi == math.MinInt64) || (yi == -1 && xi == math.MinInt64) {
+					return nil, errors.New("integer overflow")
+				}
+				return r, nil
+			}
+			return int64(0), nil
+		case '/':
+			if yi == 0 {
+				return nil, errors.New("divide by zero")
+			}
+			if xi%yi == 0 {
+				return xi / yi, nil
+			}
+			return float64(xi) / float64(yi), nil
+		}
+	}
+	xf, ok1 := toFloat(x)
+	yf, ok2 := toFloat(y)
+	if !ok1 || !ok2 {
+		return nil, errNotNumber
+	}
+	switch op {
+	case '+':
+		return xf + yf, nil
+	case '-':
+		return xf - yf, nil
+	case '*':
+		return xf * yf, nil
+	}
+	if yf == 0 {
+		return nil, errors.New("divide by zero")
+	}
+	return xf / yf, nil
+}
+
+func unaryArith(d int64) builtin {
+	return fixed(1, func(a []any) (any, error) { return arith2('+', a[0], d) })
+}
+
+func intOp(name string) builtin {
+	return fixed(2, func(a []any) (any, error) {
+		x, ok1 := a[0].(int64)
+		y, ok2 := a[1].(int64)
+		if !ok1 || !ok2 {
+			xf, ok1 := toFloat(a[0])
+			yf, ok2 := toFloat(a[1])
+			if !ok1 || !ok2 {
+				return nil, errNotNumber
+			}
+			if yf == 0 {
+				return nil, errors.New("divide by zero")
+			}
+			switch name {
+			case "quot":
+				return math.Trunc(xf / yf), nil
+			case "rem":
+				return math.Mod(xf, yf), nil
+			}
+			m := math.Mod(xf, yf)
+			if m != 0 && (m < 0) != (yf < 0) {
+				m += yf
+			}
+			return m, nil
+		}
+		if y == 0 {
+			return nil, errors.New("divide by zero")
+		}
+		switch name {
+		case "quot":
+			return x / y, nil
+		case "rem":
+			return x % y, nil
+		}
+		m := x % y
+		if m != 0 && (m < 0) != (y < 0) {
+			m += y
+		}
+		return m, nil
+	})
+}
+
+func extreme(sign int) builtin {
+	return func(_ *exec, a []any) (any, error) {
+		if len(a) == 0 {
+			return nil, fmt.Errorf("%w: takes at least 1 argument", ErrArity)
+		}
+		best := a[0]
+		for _, x := range a[1:] {
+			if compareValues(x, best)*sign > 0 {
+				best = x
+			}
+		}
+		return best, nil
+	}
+}
+
+func numAbs(v any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return -x, nil
+		}
+		return x, nil
+	case float64:
+		return math.Abs(x), nil
+	}
+	return nil, errNotNumber
+}
+
+func numPred(ok func(int) bool) builtin {
+	return fixed(1, func(a []any) (any, error) {
+		if !isNum(a[0]) {
+			return nil, errNotNumber
+		}
+		return ok(compareValues(a[0], int64(0))), nil
+	})
+}
+
+func parity(v any, want int64) (any, error) {
+	x, ok := v.(int64)
+	if !ok {
+		return nil, errors.New("argument is not an integer")
+	}
+	return x&1 == want, nil
+}
+
+// strOf is Clojure's str: nil prints as nothing, strings and characters as
+// themselves, everything else as EDN.
+func strOf(a []any) string {
+	var b strings.Builder
+	for _, x := range a {
+		switch v := x.(type) {
+		case nil:
+		case string:
+			b.WriteString(v)
+		case edn.Char:
+			b.WriteRune(rune(v))
+		default:
+			qWrite(&b, v)
+		}
+	}
+	return b.String()
+}
+
+func subs(a []any) (any, error) {
+	if len(a) != 2 && len(a) != 3 {
+		return nil, fmt.Errorf("%w: subs takes 2 or 3 arguments", ErrArity)
+	}
+	s, ok := a[0].(string)
+	if !ok {
+		return nil, errors.New("subs: not a string")
+	}
+	r := []rune(s)
+	start, ok := a[1].(int64)
+	end := int64(len(r))
+	if len(a) == 3 {
+		e, ok2 := a[2].(int64)
+		ok = ok && ok2
+		end = e
+	}
+	if !ok || start < 0 || end > int64(len(r)) || start > end {
+		return nil, errors.New("subs: index out of range")
+	}
+	return string(r[start:end]), nil
+}
+
+func toRegexp(v any) (*regexp.Regexp, error) {
+	switch x := v.(type) {
+	case *regexp.Regexp:
+		return x, nil
+	case string:
+		return regexp.Compile(x)
+	}
+	return nil, errors.New("not a regex")
+}
+
+func matchResult(m []string) any {
+	if m == nil {
+		return nil
+	}
+	if len(m) == 1 {
+		return m[0]
+	}
+	out := make(edn.Vector, len(m))
+	for i, s := range m {
+		out[i] = s
+	}
+	return out
+}
+
+func reFind(a []any) (any, error) {
+	re, err := toRegexp(a[0])
+	if err != nil {
+		return nil, err
+	}
+	s, ok := a[1].(string)
+	if !ok {
+		return nil, errors.New("re-find: not a string")
+	}
+	return matchResult(re.FindStringSubmatch(s)), nil
+}
+
+func reMatches(a []any) (any, error) {
+	re, err := toRegexp(a[0])
+	if err != nil {
+		return nil, err
+	}
+	s, ok := a[1].(string)
+	if !ok {
+		return nil, errors.New("re-matches: not a string")
+	}
+	full, err := regexp.Compile(`^(?:` + re.String() + `)$`)
+	if err != nil {
+		return nil, err
+	}
+	return matchResult(full.FindStringSubmatch(s)), nil
+}
+
+func reSeq(a []any) (any, error) {
+	re, err := toRegexp(a[0])
+	if err != nil {
+		return nil, err
+	}
+	s, ok := a[1].(string)
+	if !ok {
+		return nil, errors.New("re-seq: not a string")
+	}
+	ms := re.FindAllStringSubmatch(s, -1)
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	out := make(edn.List, len(ms))
+	for i, m := range ms {
+		out[i] = matchResult(m)
+	}
+	return out, nil
+}
+
+func untuple(a []any) (any, error) {
+	if xs, ok := asSeq(a[0]); ok {
+		return edn.Vector(xs), nil
+	}
+	return nil, errors.New("untuple: not a tuple")
+}
+
+func countOf(a []any) (any, error) {
+	switch x := a[0].(type) {
+	case nil:
+		return int64(0), nil
+	case string:
+		return int64(utf8.RuneCountInString(x)), nil
+	case edn.Map:
+		return int64(len(x)), nil
+	}
+	if xs, ok := asSeq(a[0]); ok {
+		return int64(len(xs)), nil
+	}
+	return nil, errors.New("count: not a collection")
+}
+
+func keywordOf(a []any) (any, error) {
+	switch len(a) {
+	case 1:
+		switch x := a[0].(type) {
+		case string:
+			return edn.Keyword(x), nil
+		case edn.Keyword:
+			return x, nil
+		case edn.Symbol:
+			return edn.Keyword(x), nil
+		}
+	case 2:
+		ns, ok1 := a[0].(string)
+		n, ok2 := a[1].(string)
+		if ok1 && ok2 {
+			if ns == "" {
+				return edn.Keyword(n), nil
+			}
+			return edn.Keyword(ns + "/" + n), nil
+		}
+	default:
+		return nil, fmt.Errorf("%w: keyword takes 1 or 2 arguments", ErrArity)
+	}
+	return nil, errors.New("keyword: bad argument")
+}
+
+func nameOf(a []any) (any, error) {
+	switch x := a[0].(type) {
+	case string:
+		return x, nil
+	case edn.Keyword:
+		return x.Name(), nil
+	case edn.Symbol:
+		return x.Name(), nil
+	}
+	return nil, errors.New("name: not a keyword, symbol or string")
+}
+
+func namespaceOf(a []any) (any, error) {
+	var ns string
+	switch x := a[0].(type) {
+	case edn.Keyword:
+		ns = x.Namespace()
+	case edn.Symbol:
+		ns = x.Namespace()
+	default:
+		return nil, errors.New("namespace: not a keyword or symbol")
+	}
+	if ns == "" {
+		return nil, nil
+	}
+	return ns, nil
+}
+
+func containsKey(a []any) (any, error) {
+	switch c := a[0].(type) {
+	case edn.Map:
+		_, ok := c.Get(a[1])
+		return ok, nil
+	case edn.Set:
+		for _, x := range c {
+			if valuesEqual(x, a[1]) {
+				return true, nil
+			}
+		}
+		return false, nil
+	case nil:
+		return false, nil
+	}
+	if xs, ok := asSeq(a[0]); ok {
+		i, isInt := a[1].(int64)
+		return isInt && i >= 0 && i < int64(len(xs)), nil
+	}
+	return nil, errors.New("contains?: not a collection")
+}
+
+func differ(a []any) (any, error) {
+	if len(a)%2 != 0 {
+		return nil, fmt.Errorf("%w: -differ? takes an even number of arguments", ErrArity)
+	}
+	h := len(a) / 2
+	for i := 0; i < h; i++ {
+		if !valuesEqual(a[i], a[h+i]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func strPred(f func(s, sub string) bool) builtin {
+	return fixed(2, func(a []any) (any, error) {
+		s, ok1 := a[0].(string)
+		t, ok2 := a[1].(string)
+		if !ok1 || !ok2 {
+			return nil, errors.New("not a string")
+		}
+		return f(s, t), nil
+	})
+}
+
+func strFn(f func(string) string) builtin {
+	return fixed(1, func(a []any) (any, error) {
+		s, ok := a[0].(string)
+		if !ok {
+			return nil, errors.New("not a string")
+		}
+		return f(s), nil
+	})
+}
+
+// srcAttrArgs checks the ($ ?e :attr…) arguments of get-else, get-some
+// and missing?.
+func srcEntity(ex *exec, a []any, name string) (*dbSrc, datom.ID, bool, error) {
+	if len(a) < 3 {
+		return nil, 0, false, fmt.Errorf("%w: %s takes a source, an entity and an attribute", ErrArity, name)
+	}
+	src, ok := a[0].(*dbSrc)
+	if !ok {
+		return nil, 0, false, fmt.Errorf("%s: first argument must be a database source", name)
+	}
+	e, ok := src.entity(ex, a[1])
+	return src, e, ok, nil
+}
+
+// firstValue returns the first value of attribute attr on entity e.
+func firstValue(ex *exec, src *dbSrc, e datom.ID, attr any) (any, bool, *datom.Attribute, error) {
+	at := src.attr(attr)
+	if at == nil {
+		return nil, false, nil, fmt.Errorf("unknown attribute %s", qString(attr))
+	}
+	var v any
+	found := false
+	err := src.s.Datoms(ex.ctx, datom.EAVT, []any{e, at.ID}, func(d datom.Datom) bool {
+		if d.Added {
+			v, found = d.V, true
+			return false
+		}
+		return true
+	})
+	return v, found, at, err
+}
+
+func getElse(ex *exec, a []any) (any, error) {
+	if len(a) != 4 {
+		return nil, fmt.Errorf("%w: get-else takes $, ?e, :attr and a default", ErrArity)
+	}
+	src, e, ok, err := srcEntity(ex, a, "get-else")
+	if err != nil {
+		return nil, err
+	}
+	if a[3] == nil {
+		return nil, errors.New("get-else: the default must not be nil")
+	}
+	if !ok {
+		return a[3], nil
+	}
+	if at := src.attr(a[2]); at != nil && at.Cardinality == datom.CardinalityMany {
+		return nil, errors.New("get-else: attribute must be cardinality one")
+	}
+	v, found, _, err := firstValue(ex, src, e, a[2])
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return a[3], nil
+	}
+	return v, nil
+}
+
+func getSome(ex *exec, a []any) (any, error) {
+	src, e, ok, err := srcEntity(ex, a, "get-some")
+	if err != nil || !ok {
+		return nil, err
+	}
+	for _, attr := range a[2:] {
+		v, found, at, err := firstValue(ex, src, e, attr)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return edn.Vector{at.Ident, v}, nil
+		}
+	}
+	return nil, nil
+}
+
+func missing(ex *exec, a []any) (any, error) {
+	if len(a) != 3 {
+		return nil, fmt.Errorf("%w: missing? takes $, ?e and :attr", ErrArity)
+	}
+	src, e, ok, err := srcEntity(ex, a, "missing?")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return true, nil
+	}
+	_, found, _, err := firstValue(ex, src, e, a[2])
+	return !found, err
+}

@@ -1,0 +1,214 @@
+package query
+
+import (
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// MemSource is a Source over datoms held in memory, one sorted slice per
+// index. It serves tests (the engine's, pull's and the reference
+// evaluator's) and users who want to query plain data with the same
+// engine. It is immutable after NewMemSource and safe for concurrent use.
+type MemSource struct {
+	schema  *datom.Schema
+	history bool
+	idx     [datom.TEAV + 1][]datom.Datom
+}
+
+var (
+	_ Source  = (*MemSource)(nil)
+	_ Counter = (*MemSource)(nil)
+)
+
+// NewMemSource builds a source from datoms under schema. With history
+// false, datoms are replayed in transaction order and only the facts true
+// at the end are kept (a retraction cancels the earlier assertion); with
+// history true every datom is kept, with its Added flag. AVET holds the
+// datoms of indexed attributes and VAET those of ref attributes, as in a
+// stored database. NewMemSource keeps no reference to datoms.
+func NewMemSource(schema *datom.Schema, datoms []datom.Datom, history bool) *MemSource {
+	m := &MemSource{schema: schema, history: history}
+	var all []datom.Datom
+	if history {
+		all = slices.Clone(datoms)
+	} else {
+		ordered := slices.Clone(datoms)
+		slices.SortStableFunc(ordered, func(a, b datom.Datom) int { return cmpInt(a.Tx, b.Tx) })
+		live := map[string]int{}
+		var buf []byte
+		for _, d := range ordered {
+			buf = datom.AppendValueKey(datom.AppendValueKey(datom.AppendValueKey(buf[:0], d.E), d.A), d.V)
+			if d.Added {
+				if _, ok := live[string(buf)]; !ok {
+					live[string(buf)] = len(all)
+					d.Added = true
+					all = append(all, d)
+				}
+				continue
+			}
+			if i, ok := live[string(buf)]; ok {
+				all[i].Added = false // tombstone, dropped below
+				delete(live, string(buf))
+			}
+		}
+		all = slices.DeleteFunc(all, func(d datom.Datom) bool { return !d.Added })
+	}
+	for _, ix := range []datom.Index{datom.EAVT, datom.AEVT, datom.AVET, datom.VAET, datom.TEAV} {
+		var ds []datom.Datom
+		for _, d := range all {
+			switch ix {
+			case datom.AVET:
+				if a := m.attr(d.A); a == nil || !a.Indexed() {
+					continue
+				}
+			case datom.VAET:
+				if a := m.attr(d.A); a == nil || !a.IsRef() {
+					continue
+				}
+			}
+			ds = append(ds, d)
+		}
+		slices.SortFunc(ds, datom.Comparator(ix))
+		m.idx[ix] = ds
+	}
+	return m
+}
+
+func (m *MemSource) attr(id datom.ID) *datom.Attribute {
+	if m.schema == nil {
+		return nil
+	}
+	return m.schema.Attr(id)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Schema returns the schema given to NewMemSource.
+func (m *MemSource) Schema() *datom.Schema { return m.schema }
+
+// History reports whether the source keeps retractions.
+func (m *MemSource) History() bool { return m.history }
+
+// component returns the i-th component of d in index idx's order.
+func component(idx datom.Index, d *datom.Datom, i int) any {
+	var order [4]byte
+	switch idx {
+	case datom.EAVT:
+		order = [4]byte{'e', 'a', 'v', 't'}
+	case datom.AEVT:
+		order = [4]byte{'a', 'e', 'v', 't'}
+	case datom.AVET:
+		order = [4]byte{'a', 'v', 'e', 't'}
+	case datom.VAET:
+		order = [4]byte{'v', 'a', 'e', 't'}
+	default:
+		order = [4]byte{'t', 'e', 'a', 'v'}
+	}
+	switch order[i] {
+	case 'e':
+		return d.E
+	case 'a':
+		return d.A
+	case 'v':
+		return d.V
+	}
+	return d.Tx
+}
+
+// cmpPrefix compares d's leading components with comps.
+func cmpPrefix(idx datom.Index, d *datom.Datom, comps []any) int {
+	for i, c := range comps {
+		x := component(idx, d, i)
+		if xi, ok := x.(int64); ok {
+			if ci, ok := c.(int64); ok {
+				if r := cmpInt(xi, ci); r != 0 {
+					return r
+				}
+				continue
+			}
+		}
+		if r := datom.CompareValues(x, c); r != 0 {
+			return r
+		}
+	}
+	return 0
+}
+
+func (m *MemSource) span(idx datom.Index, comps []any) (int, int) {
+	if int(idx) >= len(m.idx) {
+		return 0, 0
+	}
+	ds := m.idx[idx]
+	if len(comps) > 4 {
+		comps = comps[:4]
+	}
+	lo := sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) >= 0 })
+	hi := sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) > 0 })
+	return lo, hi
+}
+
+// Datoms calls fn for the datoms of index idx whose leading components
+// equal components, in index order.
+func (m *MemSource) Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error {
+	lo, hi := m.span(idx, components)
+	ds := m.idx[idx]
+	for i := lo; i < hi; i++ {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !fn(ds[i]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// IndexRange calls fn for the AVET datoms of attribute a with start <= V <
+// end (nil bounds are open).
+func (m *MemSource) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
+	ds := m.idx[datom.AVET]
+	lo := sort.Search(len(ds), func(i int) bool {
+		d := &ds[i]
+		if d.A != a {
+			return d.A > a
+		}
+		return start == nil || datom.CompareValues(d.V, start) >= 0
+	})
+	for i := lo; i < len(ds) && ds[i].A == a; i++ {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if end != nil && datom.CompareValues(ds[i].V, end) >= 0 {
+			return nil
+		}
+		if !fn(ds[i]) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Count returns exactly how many datoms Datoms would yield.
+func (m *MemSource) Count(ctx context.Context, idx datom.Index, components []any) (int, error) {
+	lo, hi := m.span(idx, components)
+	return hi - lo, nil
+}
+
+// All returns every datom of the source in EAVT order. The slice is shared:
+// callers MUST NOT modify it.
+func (m *MemSource) All() []datom.Datom { return m.idx[datom.EAVT] }

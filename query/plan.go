@@ -1,0 +1,583 @@
+package query
+
+import (
+	"math"
+	"time"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// This file is the second stage: a clause list and the set of variables
+// bound before it → an ordered list of steps. The planner is greedy: it
+// runs every predicate, function and negation as soon as its variables are
+// bound (predicates are fused into the scan that binds their last
+// variable), and otherwise picks the cheapest pattern, or or rule call
+// that shares a variable with what is bound, using Counter estimates.
+
+type stepKind uint8
+
+const (
+	stepPattern stepKind = iota
+	stepPred
+	stepFn
+	stepNot
+	stepOr
+	stepRule
+)
+
+type posKind uint8
+
+const (
+	posAbsent posKind = iota // the pattern is shorter
+	posBlank                 // _
+	posConst                 // a resolved constant
+	posBound                 // a variable bound before the step
+	posFree                  // a variable this step binds
+	posSame                  // a variable bound earlier in this same pattern
+)
+
+type pos struct {
+	kind posKind
+	slot int
+	val  any
+}
+
+// step is one operation of a plan.
+type step struct {
+	kind stepKind
+	c    clause
+
+	// stepPattern
+	src      any // *dbSrc or *collSrc
+	pos      [5]pos
+	attr     *datom.Attribute // the constant attribute, if any
+	lookup   bool             // per-row index lookups on bound positions
+	hash     bool             // one scan, then a hash join on bound positions
+	dedup    bool             // the pattern projects positions away: remove duplicate rows
+	empty    bool             // a constant did not resolve: no datom can match
+	rangeLo  any              // pushed-down bounds on V (AVET IndexRange)
+	rangeHi  any
+	hasRange bool
+	filters  []*step // predicates fused into this scan
+	est      int
+
+	// stepPred, stepFn
+	fn      builtin
+	user    Func
+	args    []term
+	argSrc  []any // per argument: the source of a termSrc argument
+	bind    *binding
+	bindOld []bool // per binding term: already bound (unify instead of bind)
+
+	// stepNot, stepOr
+	join      []int // join variables
+	joinBound []int // join variables bound before the step
+	joinFree  []int // join variables the step binds (or)
+	sub       [][]*step
+
+	// stepRule
+	call     *ruleCall
+	key      tableKey
+	rsrc     edn.Symbol
+	argBound []bool // per argument: constant or bound before the call
+}
+
+func (st *step) binds(bound []bool) {
+	switch st.kind {
+	case stepPattern:
+		for _, p := range st.pos {
+			if p.kind == posFree {
+				bound[p.slot] = true
+			}
+		}
+	case stepFn:
+		for _, t := range st.bind.terms {
+			if t.kind == termVar {
+				bound[t.slot] = true
+			}
+		}
+	case stepOr:
+		for _, s := range st.join {
+			bound[s] = true
+		}
+	case stepRule:
+		for _, t := range st.call.args {
+			if t.kind == termVar {
+				bound[t.slot] = true
+			}
+		}
+	}
+}
+
+func allBound(ts []term, bound []bool) (int, bool) {
+	for _, t := range ts {
+		if t.kind == termVar && !bound[t.slot] {
+			return t.slot, false
+		}
+	}
+	return 0, true
+}
+
+func slotsBound(slots []int, bound []bool) (int, bool) {
+	for _, s := range slots {
+		if !bound[s] {
+			return s, false
+		}
+	}
+	return 0, true
+}
+
+// plan orders cs given the variables bound before them.
+func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
+	bound := append([]bool(nil), bound0...)
+	remaining := append([]clause(nil), cs...)
+	var steps []*step
+	anyBound := func() bool {
+		for _, b := range bound {
+			if b {
+				return true
+			}
+		}
+		return false
+	}
+	for len(remaining) > 0 {
+		// Predicates, functions and negations run as soon as they can.
+		progressed := true
+		for progressed {
+			progressed = false
+			for i := 0; i < len(remaining); i++ {
+				st, ready, err := ex.planEager(remaining[i], sc, bound)
+				if err != nil {
+					return nil, err
+				}
+				if !ready {
+					continue
+				}
+				remaining = append(remaining[:i], remaining[i+1:]...)
+				i--
+				progressed = true
+				if st.kind == stepPred && len(steps) > 0 && steps[len(steps)-1].kind == stepPattern {
+					last := steps[len(steps)-1]
+					last.filters = append(last.filters, st)
+					continue
+				}
+				st.binds(bound)
+				steps = append(steps, st)
+			}
+		}
+		if len(remaining) == 0 {
+			break
+		}
+		best, bestScore := -1, math.MaxInt
+		var bestStep *step
+		ab := anyBound()
+		for i, c := range remaining {
+			st, ready, err := ex.planScan(c, sc, bound)
+			if err != nil {
+				return nil, err
+			}
+			if !ready {
+				continue
+			}
+			score := st.est
+			if ab && !connected(c, bound) {
+				score = satAdd(score, 1<<40)
+			}
+			if score < bestScore {
+				best, bestScore, bestStep = i, score, st
+			}
+		}
+		if best < 0 {
+			return nil, ex.unreadyError(remaining, sc, bound)
+		}
+		remaining = append(remaining[:best], remaining[best+1:]...)
+		if bestStep.kind == stepPattern {
+			ex.pushRange(bestStep, remaining, sc)
+		}
+		bestStep.binds(bound)
+		steps = append(steps, bestStep)
+	}
+	return steps, nil
+}
+
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+func connected(c clause, bound []bool) bool {
+	found := false
+	vars := 0
+	clauseVars(c, func(s int) {
+		vars++
+		if bound[s] {
+			found = true
+		}
+	})
+	return found || vars == 0
+}
+
+// unreadyError explains why none of the remaining clauses can run.
+func (ex *exec) unreadyError(cs []clause, sc *scope, bound []bool) error {
+	c := cs[0]
+	name := func(s int) edn.Symbol { return sc.names[s] }
+	switch x := c.(type) {
+	case *fnClause:
+		s, _ := allBound(x.args, bound)
+		return errorf(x.form, ErrUnboundVariable, "%s is not bound before the call", name(s))
+	case *notClause:
+		s, _ := slotsBound(x.join, bound)
+		return errorf(x.form, ErrUnboundVariable, "join variable %s of not is not bound", name(s))
+	case *orClause:
+		s, _ := slotsBound(x.required, bound)
+		return errorf(x.form, ErrInsufficientBindings, "required variable %s of or-join is not bound", name(s))
+	case *ruleCall:
+		return errorf(x.form, ErrInsufficientBindings, "the rule's required arguments are not bound")
+	}
+	return errorf(c.raw(), ErrMalformed, "cannot schedule clause")
+}
+
+// planEager returns a step for c if c is a predicate, function or not whose
+// inputs are all bound.
+func (ex *exec) planEager(c clause, sc *scope, bound []bool) (*step, bool, error) {
+	switch x := c.(type) {
+	case *fnClause:
+		st, err := ex.fnStep(x, sc, bound)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, ok := allBound(x.args, bound); !ok {
+			return nil, false, nil
+		}
+		return st, true, nil
+	case *notClause:
+		if _, ok := slotsBound(x.join, bound); !ok {
+			return nil, false, nil
+		}
+		st := &step{kind: stepNot, c: x, join: x.join}
+		inner := make([]bool, len(bound))
+		for _, s := range x.join {
+			inner[s] = true
+		}
+		sub, err := ex.plan(x.body, sc, inner)
+		if err != nil {
+			return nil, false, err
+		}
+		st.sub = [][]*step{sub}
+		return st, true, nil
+	}
+	return nil, false, nil
+}
+
+func (ex *exec) fnStep(x *fnClause, sc *scope, bound []bool) (*step, error) {
+	st := &step{kind: stepPred, c: x, args: x.args, bind: x.bind}
+	if x.bind != nil {
+		st.kind = stepFn
+		st.bindOld = make([]bool, len(x.bind.terms))
+		for i, t := range x.bind.terms {
+			st.bindOld[i] = t.kind == termVar && bound[t.slot]
+		}
+	}
+	if ex.opts.Funcs != nil {
+		st.user = ex.opts.Funcs.fns[x.fn]
+	}
+	if st.user == nil {
+		st.fn = builtins[x.fn]
+		if st.fn == nil {
+			if x.fn == "fulltext" {
+				return nil, errorf(x.form, ErrUnknownFunction, "fulltext is not supported")
+			}
+			return nil, errorf(x.form, ErrUnknownFunction, "%s", x.fn)
+		}
+	}
+	st.argSrc = make([]any, len(x.args))
+	for i, a := range x.args {
+		if a.kind == termSrc {
+			s, ok := ex.sources[sc.src(a.name)]
+			if !ok {
+				return nil, errorf(x.form, ErrMissingSource, "%s is not bound by :in", a.name)
+			}
+			st.argSrc[i] = s
+		}
+	}
+	return st, nil
+}
+
+// planScan returns a step for a pattern, or or rule call, with its cost.
+func (ex *exec) planScan(c clause, sc *scope, bound []bool) (*step, bool, error) {
+	switch x := c.(type) {
+	case *patternClause:
+		st, err := ex.patternStep(x, sc, bound)
+		return st, err == nil, err
+	case *orClause:
+		if _, ok := slotsBound(x.required, bound); !ok {
+			return nil, false, nil
+		}
+		st := &step{kind: stepOr, c: x, join: x.join, est: 100000}
+		inner := make([]bool, len(bound))
+		for _, s := range x.join {
+			if bound[s] {
+				st.joinBound = append(st.joinBound, s)
+				inner[s] = true
+				st.est = 50
+			} else {
+				st.joinFree = append(st.joinFree, s)
+			}
+		}
+		for _, br := range x.branches {
+			sub, err := ex.plan(br, sc, inner)
+			if err != nil {
+				return nil, false, err
+			}
+			after := append([]bool(nil), inner...)
+			for _, s := range sub {
+				s.binds(after)
+			}
+			if s, ok := slotsBound(st.joinFree, after); !ok {
+				return nil, false, errorf(x.form, ErrUnboundVariable, "a branch of or does not bind %s", sc.names[s])
+			}
+			st.sub = append(st.sub, sub)
+		}
+		return st, true, nil
+	case *ruleCall:
+		st, ready, err := ex.ruleStep(x, sc, bound)
+		return st, ready, err
+	}
+	return nil, false, nil
+}
+
+// patternStep resolves the constants of a data pattern and decides how it
+// will be scanned given the bound variables.
+func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, error) {
+	srcName := sc.src(pc.src)
+	src, ok := ex.sources[srcName]
+	if !ok {
+		return nil, errorf(pc.form, ErrMissingSource, "%s is not bound by :in", srcName)
+	}
+	st := &step{kind: stepPattern, c: pc, src: src}
+	seen := map[int]bool{}
+	for i, t := range pc.terms {
+		switch t.kind {
+		case termBlank:
+			st.pos[i] = pos{kind: posBlank}
+		case termConst:
+			st.pos[i] = pos{kind: posConst, val: t.val}
+		case termVar:
+			switch {
+			case bound[t.slot]:
+				st.pos[i] = pos{kind: posBound, slot: t.slot}
+			case seen[t.slot]:
+				st.pos[i] = pos{kind: posSame, slot: t.slot}
+			default:
+				st.pos[i] = pos{kind: posFree, slot: t.slot}
+				seen[t.slot] = true
+			}
+		}
+	}
+	for i := len(pc.terms); i < 5; i++ {
+		st.pos[i] = pos{kind: posAbsent}
+	}
+	known := func(i int) bool { return st.pos[i].kind == posConst || st.pos[i].kind == posBound }
+	if cs, ok := src.(*collSrc); ok {
+		n := len(cs.tuples)
+		for i := range st.pos {
+			if known(i) {
+				n /= 4
+			}
+		}
+		st.est = n + 1
+		st.hash = anyBound(st)
+		return st, nil
+	}
+	d := src.(*dbSrc)
+	if d.s.History() && len(pc.terms) == 5 {
+		// fine: the fifth position is the added flag
+	} else if len(pc.terms) == 5 {
+		return nil, errorf(pc.form, ErrMalformed, "the fifth position (added) needs a history source")
+	}
+	// Resolve constants.
+	if st.pos[1].kind == posConst {
+		st.attr = d.attr(st.pos[1].val)
+		if st.attr == nil {
+			st.empty = true
+		} else {
+			st.pos[1].val = st.attr.ID
+		}
+	}
+	if st.pos[0].kind == posConst {
+		if id, ok := d.entity(ex, st.pos[0].val); ok {
+			st.pos[0].val = id
+		} else {
+			st.empty = true
+		}
+	}
+	if st.pos[2].kind == posConst && st.attr != nil && st.attr.IsRef() {
+		if id, ok := d.entity(ex, st.pos[2].val); ok {
+			st.pos[2].val = id
+		} else {
+			st.empty = true
+		}
+	}
+	if st.pos[3].kind == posConst {
+		if _, ok := st.pos[3].val.(int64); !ok {
+			st.empty = true
+		}
+	}
+	// Duplicates appear when a blank or missing position is projected away
+	// from datoms that differ only there.
+	for i := 0; i < 3; i++ {
+		if k := st.pos[i].kind; k == posBlank || k == posAbsent {
+			st.dedup = true
+		}
+	}
+	if d.s.History() && (st.pos[3].kind == posBlank || st.pos[3].kind == posAbsent || st.pos[4].kind == posBlank || st.pos[4].kind == posAbsent) {
+		st.dedup = true
+	}
+	if st.empty {
+		st.est = 0
+		return st, nil
+	}
+	// Choose the access path and estimate.
+	indexedAttr := st.attr != nil && (st.attr.Indexed() || st.attr.IsRef())
+	switch {
+	case st.pos[0].kind == posConst:
+		st.est = 1
+		if st.attr == nil {
+			st.est = 20
+		}
+	case st.pos[0].kind == posBound:
+		st.lookup = true
+		st.est = 2
+		if st.attr == nil {
+			st.est = 20
+		}
+	case st.attr != nil && st.pos[2].kind == posConst:
+		base := ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+		switch {
+		case st.attr.Indexed():
+			st.est = ex.count(d, datom.AVET, []any{st.attr.ID, st.pos[2].val}, 10)
+		case st.attr.IsRef():
+			st.est = ex.count(d, datom.VAET, []any{st.pos[2].val, st.attr.ID}, 10)
+		default:
+			st.est = base/4 + 1
+		}
+	case st.attr != nil && st.pos[2].kind == posBound:
+		if indexedAttr {
+			st.lookup = true
+			st.est = 5
+		} else {
+			st.hash = true
+			st.est = ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+		}
+	case st.attr != nil:
+		st.est = ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+		if st.pos[1].kind == posBound {
+			st.lookup = true
+		}
+	default:
+		st.est = ex.count(d, datom.EAVT, nil, 1000000)
+		if st.pos[1].kind == posBound && st.pos[0].kind != posBound {
+			st.lookup = true // the attribute comes from each row
+			st.est /= 10
+		} else if anyBound(st) {
+			st.hash = true
+		}
+	}
+	if !st.lookup && !st.hash && anyBound(st) {
+		st.hash = true
+	}
+	return st, nil
+}
+
+func anyBound(st *step) bool {
+	for _, p := range st.pos {
+		if p.kind == posBound {
+			return true
+		}
+	}
+	return false
+}
+
+// pushRange looks for comparisons of the pattern's free value variable
+// against a constant among the remaining clauses and, when the attribute
+// is in AVET, scans only that range. The predicates stay as filters.
+func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
+	d, ok := st.src.(*dbSrc)
+	if !ok || st.attr == nil || !st.attr.Indexed() || st.pos[2].kind != posFree || st.pos[0].kind == posConst || st.pos[0].kind == posBound {
+		return
+	}
+	v := st.pos[2].slot
+	for _, c := range remaining {
+		fc, ok := c.(*fnClause)
+		if !ok || fc.bind != nil || len(fc.args) != 2 {
+			continue
+		}
+		op := string(fc.fn)
+		if op != "<" && op != ">" && op != "<=" && op != ">=" {
+			continue
+		}
+		a, b := fc.args[0], fc.args[1]
+		var other term
+		switch {
+		case a.kind == termVar && a.slot == v:
+			other = b
+		case b.kind == termVar && b.slot == v:
+			other = a
+			op = map[string]string{"<": ">", ">": "<", "<=": ">=", ">=": "<="}[op]
+		default:
+			continue
+		}
+		var val any
+		switch other.kind {
+		case termConst:
+			val = other.val
+		case termVar:
+			x, ok := sc.scalars[other.slot]
+			if !ok {
+				continue
+			}
+			val = x
+		default:
+			continue
+		}
+		if !sameFamily(st.attr.ValueType, val) {
+			continue
+		}
+		switch op {
+		case ">", ">=":
+			if st.rangeLo == nil || compareValues(val, st.rangeLo) > 0 {
+				st.rangeLo = val
+			}
+		default:
+			if st.rangeHi == nil || compareValues(val, st.rangeHi) < 0 {
+				st.rangeHi = val
+			}
+		}
+		st.hasRange = true
+	}
+	if st.hasRange {
+		st.est = st.est/3 + 1
+		_ = d
+	}
+}
+
+// sameFamily reports whether v has the Go type attributes of type vt hold,
+// so that a range over v agrees with the index order.
+func sameFamily(vt datom.ValueType, v any) bool {
+	switch v.(type) {
+	case int64:
+		return vt == datom.TypeLong
+	case float64:
+		return vt == datom.TypeDouble
+	case string:
+		return vt == datom.TypeString
+	case edn.Keyword:
+		return vt == datom.TypeKeyword
+	case time.Time:
+		return vt == datom.TypeInstant
+	}
+	return false
+}
