@@ -1,10 +1,8 @@
 package query
 
 import (
-	"context"
 	"fmt"
 
-	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
 )
 
@@ -180,7 +178,8 @@ func (ex *exec) aggregate(f findElem, vals []any) (any, error) {
 	return v, nil
 }
 
-// pullRows replaces the entity of every pull element by its pulled map.
+// pullRows replaces the entity of every pull element by its pulled map
+// (nil when the entity has none of the pulled attributes).
 func (ex *exec) pullRows(q *Query, rows [][]any) error {
 	for j, f := range q.find {
 		if f.kind != elemPull {
@@ -194,23 +193,21 @@ func (ex *exec) pullRows(q *Query, rows [][]any) error {
 		if !ok {
 			return errorf(f.form, ErrInput, "pull needs a database source")
 		}
-		for _, t := range rows {
-			id, ok := d.entity(ex, t[j])
-			if !ok {
+		eids := make([]any, len(rows))
+		for i, t := range rows {
+			eids[i] = t[j]
+		}
+		maps, err := PullMany(ex.ctx, d.s, f.pattern, eids)
+		if err != nil {
+			return &Error{Clause: qString(f.form), Err: err}
+		}
+		for i, t := range rows {
+			if maps[i] == nil {
 				t[j] = nil
-				continue
+			} else {
+				t[j] = maps[i]
 			}
-			v, err := pullFind(ex.ctx, d.s, f.pattern, id)
-			if err != nil {
-				return &Error{Clause: qString(f.form), Err: err}
-			}
-			t[j] = v
 		}
 	}
 	return nil
-}
-
-// pullFind is the seam to pull (query/pull.go).
-func pullFind(ctx context.Context, src Source, pattern any, e datom.ID) (any, error) {
-	return nil, fmt.Errorf("%w: pull in :find is not available yet", ErrUnknownFunction)
 }

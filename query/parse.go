@@ -463,7 +463,11 @@ func (p *Query) parseFindElem(x any) (findElem, error) {
 			return e, errorf(x, ErrMalformed, "pull's entity must be a variable")
 		}
 		e.slot = p.vars.slot(v)
-		e.pattern = args[1]
+		pp, err := ParsePull(args[1])
+		if err != nil {
+			return e, &Error{Clause: qString(x), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+		}
+		e.pattern = pp
 		return e, nil
 	}
 	e := findElem{kind: elemAgg, fn: fn, form: x}
