@@ -1,18 +1,17 @@
 package datom
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"math/big"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/accretedb/accrete/edn"
 	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // DatomsVersion is the first byte of EncodeDatoms output.
@@ -53,36 +52,66 @@ func (c *IndexCodec) ID() string { return c.id }
 func (c *IndexCodec) Index() Index { return c.idx }
 
 // EncodeKey writes one datom. It fails with ErrUnencodable when V has no
-// encoding (see ErrUnencodable).
+// encoding (see ErrUnencodable), writing nothing.
 func (c *IndexCodec) EncodeKey(enc *msgpack.Encoder, d Datom) error {
-	return encodeDatom(enc, d)
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
+	b, err := appendDatom((*bp)[:0], d)
+	*bp = b
+	if err != nil {
+		return err
+	}
+	if _, err := enc.Writer().Write(b); err != nil {
+		return fmt.Errorf("datom: write datom: %w", err)
+	}
+	return nil
 }
+
+// scratchPool holds encoding buffers for EncodeKey, which must hand its
+// bytes to an io.Writer (so a stack buffer would escape).
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 // DecodeKey reads one datom, returning an error matching ErrCorrupt (never
 // panicking) on malformed or non-canonical input.
 func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
-	return decodeDatom(dec)
+	raw, err := dec.DecodeRaw()
+	if err != nil {
+		return Datom{}, corruptf("read datom: %v", err)
+	}
+	p := parser{b: raw}
+	d, err := p.datom()
+	if err == nil && p.remaining() != 0 {
+		err = corruptf("datom: %d bytes after the datom", p.remaining())
+	}
+	return d, err
+}
+
+// AppendDatom appends the encoding of d (one msgpack array, as EncodeKey
+// writes it) to b. It fails with ErrUnencodable when V has no encoding.
+func AppendDatom(b []byte, d Datom) ([]byte, error) { return appendDatom(b, d) }
+
+// DecodeDatom decodes one datom from the start of b, as written by
+// AppendDatom, and returns it with the number of bytes it took.
+func DecodeDatom(b []byte) (Datom, int, error) {
+	p := parser{b: b}
+	d, err := p.datom()
+	return d, p.off, err
 }
 
 // EncodeDatoms encodes a list of datoms, in the given order, as the
 // DatomsVersion byte followed by a msgpack array of datoms: the payload of a
 // transaction log tail node. The output is deterministic.
 func EncodeDatoms(datoms []Datom) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(1 + 24*len(datoms))
-	buf.WriteByte(DatomsVersion)
-	enc := msgpack.GetEncoder()
-	defer msgpack.PutEncoder(enc)
-	enc.Reset(&buf)
-	if err := enc.EncodeArrayLen(len(datoms)); err != nil {
-		return nil, fmt.Errorf("datom: encode datoms: %w", err)
-	}
+	b := make([]byte, 0, 6+20*len(datoms))
+	b = append(b, DatomsVersion)
+	b = appendArrayLen(b, len(datoms))
+	var err error
 	for i, d := range datoms {
-		if err := encodeDatom(enc, d); err != nil {
+		if b, err = appendDatom(b, d); err != nil {
 			return nil, fmt.Errorf("datom: encode datom %d: %w", i, err)
 		}
 	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // DecodeDatoms decodes the output of EncodeDatoms. Any malformed input,
@@ -95,60 +124,41 @@ func DecodeDatoms(b []byte) ([]Datom, error) {
 	if b[0] != DatomsVersion {
 		return nil, corruptf("datoms: unknown version %d", b[0])
 	}
-	r := bytes.NewReader(b[1:])
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
-	dec.Reset(r)
-	n, err := readArrayLen(dec)
+	p := parser{b: b, off: 1}
+	n, err := p.listLen(minDatomBytes)
 	if err != nil {
 		return nil, fmt.Errorf("datom: datoms: %w", err)
 	}
-	// Each datom takes at least 8 bytes: bound the allocation by the input.
-	if n > r.Len()/8+1 {
-		return nil, corruptf("datoms: %d datoms in %d bytes", n, r.Len())
-	}
-	out := make([]Datom, 0, n)
-	for i := 0; i < n; i++ {
-		d, err := decodeDatom(dec)
-		if err != nil {
+	out := make([]Datom, n)
+	for i := range out {
+		if out[i], err = p.datom(); err != nil {
 			return nil, fmt.Errorf("datom: datoms[%d]: %w", i, err)
 		}
-		out = append(out, d)
 	}
-	if r.Len() != 0 {
-		return nil, corruptf("datoms: %d trailing bytes", r.Len())
+	if p.remaining() != 0 {
+		return nil, corruptf("datoms: %d trailing bytes", p.remaining())
 	}
 	return out, nil
 }
 
-func encodeDatom(enc *msgpack.Encoder, d Datom) error {
+// minDatomBytes is the size of the smallest encoded datom.
+const minDatomBytes = 9
+
+func appendDatom(b []byte, d Datom) ([]byte, error) {
 	k, err := payloadObjects(d.V, false)
 	if err != nil {
-		return err
+		return b, err
 	}
-	if err := enc.EncodeArrayLen(datomFixedObjects + k); err != nil {
-		return err
-	}
-	if err := encodeSplitID(enc, d.E); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(d.A); err != nil {
-		return err
-	}
-	if err := encodeValue(enc, d.V); err != nil {
-		return err
-	}
-	if err := encodeSplitID(enc, d.Tx); err != nil {
-		return err
-	}
-	return enc.EncodeBool(d.Added)
+	b = appendArrayLen(b, datomFixedObjects+k)
+	b = appendSplitID(b, d.E)
+	b = appendInt(b, d.A)
+	b = appendValue(b, d.V)
+	b = appendSplitID(b, d.Tx)
+	return appendBool(b, d.Added), nil
 }
 
-func encodeSplitID(enc *msgpack.Encoder, id ID) error {
-	if err := enc.EncodeInt(id >> PartShift); err != nil {
-		return err
-	}
-	return enc.EncodeInt(id & maxN)
+func appendSplitID(b []byte, id ID) []byte {
+	return appendInt(appendInt(b, id>>PartShift), id&maxN)
 }
 
 func isRefForm(x int64) bool {
@@ -219,54 +229,41 @@ func payloadObjects(v any, inTuple bool) (int, error) {
 	return 0, fmt.Errorf("%w: %T %s", ErrUnencodable, v, shortValue(v))
 }
 
-// encodeValue writes v's tag and payload; v was validated by payloadObjects.
-func encodeValue(enc *msgpack.Encoder, v any) error {
-	tag := uint64(rank(v))
-	if x, ok := v.(int64); ok && isRefForm(x) {
-		tag = uint64(TypeRef)
-	}
-	if err := enc.EncodeUint(tag); err != nil {
-		return err
-	}
+// appendValue writes v's tag and payload; v was validated by payloadObjects.
+func appendValue(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
-		return nil
+		return append(b, 0)
 	case bool:
-		return enc.EncodeBool(x)
+		return appendBool(append(b, byte(TypeBoolean)), x)
 	case int64:
-		if tag == uint64(TypeRef) {
-			return encodeSplitID(enc, x)
+		if isRefForm(x) {
+			return appendSplitID(append(b, byte(TypeRef)), x)
 		}
-		return enc.EncodeInt(x)
+		return appendInt(append(b, byte(TypeLong)), x)
 	case *big.Int:
-		if err := enc.EncodeBool(x.Sign() < 0); err != nil {
-			return err
-		}
-		return enc.EncodeBytes(new(big.Int).Abs(x).Bytes())
+		b = appendBool(append(b, byte(TypeBigInt)), x.Sign() < 0)
+		return appendBin(b, new(big.Int).Abs(x).Bytes())
 	case float64:
-		return enc.EncodeFloat64(x)
+		return appendFloat64(append(b, byte(TypeDouble)), x)
 	case *apd.Decimal:
-		if err := enc.EncodeBool(x.Negative); err != nil {
-			return err
-		}
-		if err := enc.EncodeInt(int64(x.Exponent)); err != nil {
-			return err
-		}
-		return enc.EncodeBytes(x.Coeff.Bytes())
+		b = appendBool(append(b, byte(TypeBigDec)), x.Negative)
+		b = appendInt(b, int64(x.Exponent))
+		return appendBin(b, x.Coeff.Bytes())
 	case time.Time:
-		return enc.EncodeInt(x.UnixMilli())
+		return appendInt(append(b, byte(TypeInstant)), x.UnixMilli())
 	case uuid.UUID:
-		return enc.EncodeBytes(x[:])
+		return appendBin(append(b, byte(TypeUUID)), x[:])
 	case string:
-		return enc.EncodeString(x)
+		return appendStr(append(b, byte(TypeString)), x)
 	case edn.Keyword:
-		return enc.EncodeString(string(x))
+		return appendStr(append(b, byte(TypeKeyword)), x)
 	case edn.Symbol:
-		return enc.EncodeString(string(x))
+		return appendStr(append(b, byte(TypeSymbol)), x)
 	case *url.URL:
-		return enc.EncodeString(x.String())
+		return appendStr(append(b, byte(TypeURI)), x.String())
 	case []byte:
-		return enc.EncodeBytes(x)
+		return appendBin(append(b, byte(TypeBytes)), x)
 	case edn.Vector, []any:
 		t, _ := asTuple(v)
 		n := 0
@@ -274,35 +271,31 @@ func encodeValue(enc *msgpack.Encoder, v any) error {
 			k, _ := payloadObjects(e, true)
 			n += 1 + k
 		}
-		if err := enc.EncodeArrayLen(n); err != nil {
-			return err
-		}
+		b = appendArrayLen(append(b, byte(TypeTuple)), n)
 		for _, e := range t {
-			if err := encodeValue(enc, e); err != nil {
-				return err
-			}
+			b = appendValue(b, e)
 		}
-		return nil
+		return b
 	}
-	return fmt.Errorf("%w: %T", ErrUnencodable, v) // unreachable after payloadObjects
+	return b // unreachable after payloadObjects
 }
 
-func decodeDatom(dec *msgpack.Decoder) (Datom, error) {
+func (p *parser) datom() (Datom, error) {
 	var d Datom
-	n, err := readArrayLen(dec)
+	n, err := p.arrayLen()
 	if err != nil {
 		return d, err
 	}
 	if n < datomFixedObjects+1 || n > datomFixedObjects+3 {
 		return d, corruptf("datom of %d fields", n)
 	}
-	if d.E, err = readSplitID(dec); err != nil {
+	if d.E, err = p.splitID(); err != nil {
 		return d, fmt.Errorf("e: %w", err)
 	}
-	if d.A, err = readInt(dec); err != nil {
+	if d.A, err = p.int(); err != nil {
 		return d, fmt.Errorf("a: %w", err)
 	}
-	v, k, err := decodeValue(dec, false)
+	v, k, err := p.value(false)
 	if err != nil {
 		return d, fmt.Errorf("v: %w", err)
 	}
@@ -310,19 +303,46 @@ func decodeDatom(dec *msgpack.Decoder) (Datom, error) {
 	if n != datomFixedObjects+k {
 		return d, corruptf("datom of %d fields, value has %d", n, k)
 	}
-	if d.Tx, err = readSplitID(dec); err != nil {
+	if d.Tx, err = p.splitID(); err != nil {
 		return d, fmt.Errorf("tx: %w", err)
 	}
-	if d.Added, err = readBool(dec); err != nil {
+	if d.Added, err = p.bool(); err != nil {
 		return d, fmt.Errorf("added: %w", err)
 	}
 	return d, nil
 }
 
-// decodeValue reads a tag and its payload, returning the value and the
-// number of payload objects read.
-func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
-	tag, err := readInt(dec)
+func (p *parser) splitID() (ID, error) {
+	part, err := p.int()
+	if err != nil {
+		return 0, err
+	}
+	n, err := p.int()
+	if err != nil {
+		return 0, err
+	}
+	if part < minPart || part > maxPart || n < 0 || n > maxN {
+		return 0, corruptf("id part %d n %d out of range", part, n)
+	}
+	return MakeID(part, n), nil
+}
+
+// magnitude reads a big-endian magnitude without leading zero bytes.
+func (p *parser) magnitude() ([]byte, error) {
+	b, err := p.bin()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 && b[0] == 0 {
+		return nil, corruptf("magnitude with a leading zero byte")
+	}
+	return b, nil
+}
+
+// value reads a tag and its payload, returning the value and the number of
+// payload objects read.
+func (p *parser) value(inTuple bool) (any, int, error) {
+	tag, err := p.int()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -332,26 +352,26 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 			return nil, 0, nil
 		}
 	case TypeBoolean:
-		b, err := readBool(dec)
+		b, err := p.bool()
 		return b, 1, err
 	case TypeLong:
-		x, err := readInt(dec)
+		x, err := p.int()
 		if err == nil && isRefForm(x) {
 			err = corruptf("long %d must use the ref form", x)
 		}
 		return x, 1, err
 	case TypeRef:
-		x, err := readSplitID(dec)
+		x, err := p.splitID()
 		if err == nil && !isRefForm(x) {
 			err = corruptf("ref %d must use the long form", x)
 		}
 		return x, 2, err
 	case TypeBigInt:
-		neg, err := readBool(dec)
+		neg, err := p.bool()
 		if err != nil {
 			return nil, 0, err
 		}
-		mag, err := readMagnitude(dec)
+		mag, err := p.magnitude()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -364,21 +384,21 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		}
 		return x, 2, nil
 	case TypeDouble:
-		f, err := readFloat64(dec)
+		f, err := p.float64()
 		return f, 1, err
 	case TypeBigDec:
-		neg, err := readBool(dec)
+		neg, err := p.bool()
 		if err != nil {
 			return nil, 0, err
 		}
-		exp, err := readInt(dec)
+		exp, err := p.int()
 		if err != nil {
 			return nil, 0, err
 		}
 		if exp < math.MinInt32 || exp > math.MaxInt32 {
 			return nil, 0, corruptf("bigdec exponent %d", exp)
 		}
-		mag, err := readMagnitude(dec)
+		mag, err := p.magnitude()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -386,10 +406,10 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		d.Coeff.SetBytes(mag)
 		return d, 3, nil
 	case TypeInstant:
-		ms, err := readInt(dec)
+		ms, err := p.int()
 		return time.UnixMilli(ms).UTC(), 1, err
 	case TypeUUID:
-		b, err := readBin(dec)
+		b, err := p.bin()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -398,10 +418,10 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		}
 		return uuid.UUID(b), 1, nil
 	case TypeString:
-		s, err := readStr(dec)
+		s, err := p.str()
 		return s, 1, err
 	case TypeKeyword, TypeSymbol:
-		s, err := readStr(dec)
+		s, err := p.str()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -413,7 +433,7 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		}
 		return edn.Symbol(s), 1, nil
 	case TypeURI:
-		s, err := readStr(dec)
+		s, err := p.str()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -423,13 +443,13 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		}
 		return u, 1, nil
 	case TypeBytes:
-		b, err := readBin(dec)
+		b, err := p.bin()
 		return b, 1, err
 	case TypeTuple:
 		if inTuple {
 			return nil, 0, corruptf("nested tuple")
 		}
-		m, err := readArrayLen(dec)
+		m, err := p.arrayLen()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -438,7 +458,7 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 			if len(t) == MaxTupleLen {
 				return nil, 0, corruptf("tuple longer than %d", MaxTupleLen)
 			}
-			e, k, err := decodeValue(dec, true)
+			e, k, err := p.value(true)
 			if err != nil {
 				return nil, 0, fmt.Errorf("tuple element %d: %w", len(t), err)
 			}
@@ -454,132 +474,4 @@ func decodeValue(dec *msgpack.Decoder, inTuple bool) (any, int, error) {
 		return t, 1, nil
 	}
 	return nil, 0, corruptf("unknown value tag %d", tag)
-}
-
-func peek(dec *msgpack.Decoder) (byte, error) {
-	c, err := dec.PeekCode()
-	if err != nil {
-		return 0, corruptf("truncated: %v", err)
-	}
-	return c, nil
-}
-
-func wrapRead(err error) error {
-	if err != nil {
-		return corruptf("%v", err)
-	}
-	return nil
-}
-
-func readInt(dec *msgpack.Decoder) (int64, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case msgpcode.IsFixedNum(c), c >= msgpcode.Uint8 && c <= msgpcode.Uint32, c >= msgpcode.Int8 && c <= msgpcode.Int64:
-	case c == msgpcode.Uint64:
-		u, err := dec.DecodeUint64()
-		if err == nil && u > math.MaxInt64 {
-			return 0, corruptf("integer %d out of range", u)
-		}
-		return int64(u), wrapRead(err)
-	default:
-		return 0, corruptf("want an integer, got code %#x", c)
-	}
-	n, err := dec.DecodeInt64()
-	return n, wrapRead(err)
-}
-
-func readSplitID(dec *msgpack.Decoder) (ID, error) {
-	part, err := readInt(dec)
-	if err != nil {
-		return 0, err
-	}
-	n, err := readInt(dec)
-	if err != nil {
-		return 0, err
-	}
-	if part < minPart || part > maxPart || n < 0 || n > maxN {
-		return 0, corruptf("id part %d n %d out of range", part, n)
-	}
-	return MakeID(part, n), nil
-}
-
-func readBool(dec *msgpack.Decoder) (bool, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return false, err
-	}
-	if c != msgpcode.True && c != msgpcode.False {
-		return false, corruptf("want a bool, got code %#x", c)
-	}
-	b, err := dec.DecodeBool()
-	return b, wrapRead(err)
-}
-
-func readFloat64(dec *msgpack.Decoder) (float64, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return 0, err
-	}
-	if c != msgpcode.Double {
-		return 0, corruptf("want a float64, got code %#x", c)
-	}
-	f, err := dec.DecodeFloat64()
-	return f, wrapRead(err)
-}
-
-func readStr(dec *msgpack.Decoder) (string, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return "", err
-	}
-	if !msgpcode.IsString(c) {
-		return "", corruptf("want a string, got code %#x", c)
-	}
-	s, err := dec.DecodeString()
-	return s, wrapRead(err)
-}
-
-func readBin(dec *msgpack.Decoder) ([]byte, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return nil, err
-	}
-	if !msgpcode.IsBin(c) {
-		return nil, corruptf("want bytes, got code %#x", c)
-	}
-	b, err := dec.DecodeBytes()
-	if err != nil {
-		return nil, wrapRead(err)
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return b, nil
-}
-
-// readMagnitude reads a big-endian magnitude without leading zero bytes.
-func readMagnitude(dec *msgpack.Decoder) ([]byte, error) {
-	b, err := readBin(dec)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > 0 && b[0] == 0 {
-		return nil, corruptf("magnitude with a leading zero byte")
-	}
-	return b, nil
-}
-
-func readArrayLen(dec *msgpack.Decoder) (int, error) {
-	c, err := peek(dec)
-	if err != nil {
-		return 0, err
-	}
-	if !msgpcode.IsFixedArray(c) && c != msgpcode.Array16 && c != msgpcode.Array32 {
-		return 0, corruptf("want an array, got code %#x", c)
-	}
-	n, err := dec.DecodeArrayLen()
-	return n, wrapRead(err)
 }

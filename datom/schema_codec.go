@@ -1,12 +1,10 @@
 package datom
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 
 	"github.com/accretedb/accrete/edn"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // SchemaVersion is the first byte of MarshalSchema output.
@@ -32,18 +30,6 @@ const (
 // flags: 1 :db/index, 2 :db/isComponent, 4 :db/noHistory. Built-ins are
 // included, so a decoded schema is self-contained.
 func MarshalSchema(s *Schema) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(SchemaVersion)
-	enc := msgpack.GetEncoder()
-	defer msgpack.PutEncoder(enc)
-	enc.Reset(&buf)
-	if err := marshalSchema(enc, s); err != nil {
-		return nil, fmt.Errorf("datom: marshal schema: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func marshalSchema(enc *msgpack.Encoder, s *Schema) error {
 	ids := s.Idents()
 	aliases := make([]edn.Keyword, 0)
 	for kw, id := range s.entids {
@@ -54,21 +40,21 @@ func marshalSchema(enc *msgpack.Encoder, s *Schema) error {
 	slices.Sort(aliases)
 	attrs := s.Attrs()
 
-	errs := []error{
-		enc.EncodeArrayLen(4),
-		enc.EncodeBool(s.schemaOnRead),
-		enc.EncodeArrayLen(len(ids)),
-	}
+	b := make([]byte, 0, 64+32*len(ids)+16*len(attrs))
+	b = append(b, SchemaVersion)
+	b = appendArrayLen(b, 4)
+	b = appendBool(b, s.schemaOnRead)
+	b = appendArrayLen(b, len(ids))
 	for _, id := range ids {
-		errs = append(errs, enc.EncodeArrayLen(2), enc.EncodeInt(id), enc.EncodeString(string(s.idents[id])))
+		b = appendStr(appendInt(appendArrayLen(b, 2), id), s.idents[id])
 	}
-	errs = append(errs, enc.EncodeArrayLen(len(aliases)))
+	b = appendArrayLen(b, len(aliases))
 	for _, kw := range aliases {
-		errs = append(errs, enc.EncodeArrayLen(2), enc.EncodeString(string(kw)), enc.EncodeInt(s.entids[kw]))
+		b = appendInt(appendStr(appendArrayLen(b, 2), kw), s.entids[kw])
 	}
-	errs = append(errs, enc.EncodeArrayLen(len(attrs)))
+	b = appendArrayLen(b, len(attrs))
 	for _, a := range attrs {
-		flags := 0
+		flags := uint64(0)
 		if a.Index {
 			flags |= flagIndex
 		}
@@ -78,24 +64,23 @@ func marshalSchema(enc *msgpack.Encoder, s *Schema) error {
 		if a.NoHistory {
 			flags |= flagNoHistory
 		}
-		errs = append(errs,
-			enc.EncodeArrayLen(8), enc.EncodeInt(a.ID), enc.EncodeUint(uint64(a.ValueType)),
-			enc.EncodeUint(uint64(a.Cardinality)), enc.EncodeUint(uint64(a.Unique)), enc.EncodeUint(uint64(flags)),
-			enc.EncodeString(a.Doc), enc.EncodeArrayLen(len(a.TupleAttrs)))
+		b = appendArrayLen(b, 8)
+		b = appendInt(b, a.ID)
+		b = appendUint(b, uint64(a.ValueType))
+		b = appendUint(b, uint64(a.Cardinality))
+		b = appendUint(b, uint64(a.Unique))
+		b = appendUint(b, flags)
+		b = appendStr(b, a.Doc)
+		b = appendArrayLen(b, len(a.TupleAttrs))
 		for _, id := range a.TupleAttrs {
-			errs = append(errs, enc.EncodeInt(id))
+			b = appendInt(b, id)
 		}
-		errs = append(errs, enc.EncodeArrayLen(len(a.TupleTypes)))
+		b = appendArrayLen(b, len(a.TupleTypes))
 		for _, vt := range a.TupleTypes {
-			errs = append(errs, enc.EncodeUint(uint64(vt)))
+			b = appendUint(b, uint64(vt))
 		}
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return b, nil
 }
 
 // UnmarshalSchema decodes the output of MarshalSchema and validates it: the
@@ -109,79 +94,41 @@ func UnmarshalSchema(b []byte) (*Schema, error) {
 	if b[0] != SchemaVersion {
 		return nil, corruptf("schema: unknown version %d", b[0])
 	}
-	r := bytes.NewReader(b[1:])
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
-	dec.Reset(r)
-	s, err := unmarshalSchema(dec, r.Len())
+	p := parser{b: b, off: 1}
+	s, err := p.schema()
 	if err != nil {
 		return nil, fmt.Errorf("datom: schema: %w", err)
 	}
-	if r.Len() != 0 {
-		return nil, corruptf("schema: %d trailing bytes", r.Len())
+	if p.remaining() != 0 {
+		return nil, corruptf("schema: %d trailing bytes", p.remaining())
 	}
 	return s, nil
 }
 
-func readFixedArray(dec *msgpack.Decoder, want int) error {
-	n, err := readArrayLen(dec)
-	if err != nil {
-		return err
-	}
-	if n != want {
-		return corruptf("array of %d, want %d", n, want)
-	}
-	return nil
-}
-
-// readListLen reads an array header whose elements take at least min bytes
-// each, rejecting lengths the remaining input cannot hold.
-func readListLen(dec *msgpack.Decoder, size, min int) (int, error) {
-	n, err := readArrayLen(dec)
-	if err != nil {
-		return 0, err
-	}
-	if n > size/min+1 {
-		return 0, corruptf("list of %d in %d bytes", n, size)
-	}
-	return n, nil
-}
-
-func readSmall(dec *msgpack.Decoder, max int64) (int64, error) {
-	n, err := readInt(dec)
-	if err != nil {
-		return 0, err
-	}
-	if n < 0 || n > max {
-		return 0, corruptf("value %d outside 0..%d", n, max)
-	}
-	return n, nil
-}
-
-func unmarshalSchema(dec *msgpack.Decoder, size int) (*Schema, error) {
-	if err := readFixedArray(dec, 4); err != nil {
+func (p *parser) schema() (*Schema, error) {
+	if err := p.fixedArray(4); err != nil {
 		return nil, err
 	}
-	onRead, err := readBool(dec)
+	onRead, err := p.bool()
 	if err != nil {
 		return nil, err
 	}
 	s := &Schema{schemaOnRead: onRead, attrs: map[ID]*Attribute{}, entids: map[edn.Keyword]ID{}, idents: map[ID]edn.Keyword{}}
 
-	n, err := readListLen(dec, size, 3)
+	n, err := p.listLen(3)
 	if err != nil {
 		return nil, err
 	}
 	prevID := ID(-1 << 63)
 	for i := 0; i < n; i++ {
-		if err := readFixedArray(dec, 2); err != nil {
+		if err := p.fixedArray(2); err != nil {
 			return nil, err
 		}
-		id, err := readInt(dec)
+		id, err := p.int()
 		if err != nil {
 			return nil, err
 		}
-		str, err := readStr(dec)
+		str, err := p.str()
 		if err != nil {
 			return nil, err
 		}
@@ -196,19 +143,19 @@ func unmarshalSchema(dec *msgpack.Decoder, size int) (*Schema, error) {
 		s.idents[id], s.entids[kw] = kw, id
 	}
 
-	if n, err = readListLen(dec, size, 3); err != nil {
+	if n, err = p.listLen(3); err != nil {
 		return nil, err
 	}
 	var prevKw edn.Keyword
 	for i := 0; i < n; i++ {
-		if err := readFixedArray(dec, 2); err != nil {
+		if err := p.fixedArray(2); err != nil {
 			return nil, err
 		}
-		str, err := readStr(dec)
+		str, err := p.str()
 		if err != nil {
 			return nil, err
 		}
-		id, err := readInt(dec)
+		id, err := p.int()
 		if err != nil {
 			return nil, err
 		}
@@ -226,11 +173,11 @@ func unmarshalSchema(dec *msgpack.Decoder, size int) (*Schema, error) {
 		s.entids[kw] = id
 	}
 
-	if n, err = readListLen(dec, size, 9); err != nil {
+	if n, err = p.listLen(9); err != nil {
 		return nil, err
 	}
 	for i := 0; i < n; i++ {
-		a, err := readAttr(dec, s)
+		a, err := p.attr(s)
 		if err != nil {
 			return nil, err
 		}
@@ -246,37 +193,37 @@ func unmarshalSchema(dec *msgpack.Decoder, size int) (*Schema, error) {
 	return s, nil
 }
 
-func readAttr(dec *msgpack.Decoder, s *Schema) (*Attribute, error) {
-	if err := readFixedArray(dec, 8); err != nil {
+func (p *parser) attr(s *Schema) (*Attribute, error) {
+	if err := p.fixedArray(8); err != nil {
 		return nil, err
 	}
 	var a Attribute
 	var err error
-	if a.ID, err = readInt(dec); err != nil {
+	if a.ID, err = p.int(); err != nil {
 		return nil, err
 	}
-	vt, err := readSmall(dec, int64(TypeTuple))
+	vt, err := p.small(int64(TypeTuple))
 	if err != nil {
 		return nil, err
 	}
-	card, err := readSmall(dec, int64(CardinalityMany))
+	card, err := p.small(int64(CardinalityMany))
 	if err != nil {
 		return nil, err
 	}
-	uniq, err := readSmall(dec, int64(UniqueIdentity))
+	uniq, err := p.small(int64(UniqueIdentity))
 	if err != nil {
 		return nil, err
 	}
-	flags, err := readSmall(dec, flagsAll)
+	flags, err := p.small(flagsAll)
 	if err != nil {
 		return nil, err
 	}
-	if a.Doc, err = readStr(dec); err != nil {
+	if a.Doc, err = p.str(); err != nil {
 		return nil, err
 	}
 	a.ValueType, a.Cardinality, a.Unique = ValueType(vt), Cardinality(card), Unique(uniq)
 	a.Index, a.IsComponent, a.NoHistory = flags&flagIndex != 0, flags&flagIsComponent != 0, flags&flagNoHistory != 0
-	n, err := readArrayLen(dec)
+	n, err := p.arrayLen()
 	if err != nil {
 		return nil, err
 	}
@@ -284,20 +231,20 @@ func readAttr(dec *msgpack.Decoder, s *Schema) (*Attribute, error) {
 		return nil, corruptf("attribute %d: %d tuple attrs", a.ID, n)
 	}
 	for j := 0; j < n; j++ {
-		id, err := readInt(dec)
+		id, err := p.int()
 		if err != nil {
 			return nil, err
 		}
 		a.TupleAttrs = append(a.TupleAttrs, id)
 	}
-	if n, err = readArrayLen(dec); err != nil {
+	if n, err = p.arrayLen(); err != nil {
 		return nil, err
 	}
 	if n != 0 && (n < MinTupleLen || n > MaxTupleLen) {
 		return nil, corruptf("attribute %d: %d tuple types", a.ID, n)
 	}
 	for j := 0; j < n; j++ {
-		vt, err := readSmall(dec, int64(TypeTuple)-1)
+		vt, err := p.small(int64(TypeTuple) - 1)
 		if err != nil {
 			return nil, err
 		}

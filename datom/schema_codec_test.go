@@ -25,7 +25,9 @@ func schemaEqual(a, b *Schema) bool {
 func testSchemas(t testing.TB) []*Schema {
 	boot, _ := Bootstrap(false)
 	bootRead, _ := Bootstrap(true)
-	d := func(e int64, a ID, v any) Datom { return Datom{E: MakeID(PartDB, e), A: a, V: v, Tx: TxID(1), Added: true} }
+	d := func(e int64, a ID, v any) Datom {
+		return Datom{E: MakeID(PartDB, e), A: a, V: v, Tx: TxID(1), Added: true}
+	}
 	s, err := boot.Apply([]Datom{
 		d(100, DBIdent, edn.Keyword("person/name")), d(100, DBValueType, TypeEntity(TypeString)),
 		d(100, DBCardinality, DBCardinalityOne), d(100, DBUnique, DBUniqueIdentity), d(100, DBDoc, "name"),

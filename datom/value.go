@@ -110,8 +110,36 @@ func CompareValues(a, b any) int {
 		if y, ok := b.(string); ok {
 			return strings.Compare(x, y)
 		}
+	case edn.Keyword:
+		if y, ok := b.(edn.Keyword); ok {
+			return compareKeywords(string(x), string(y))
+		}
 	}
 	return compareSlow(a, b)
+}
+
+// compareKeywords orders keywords by namespace, then name, with the split
+// rule of edn.Keyword.Namespace (the first slash after position 0).
+func compareKeywords(a, b string) int {
+	if a == b {
+		return 0
+	}
+	ia, ib := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+	var nsa, nsb, na, nb string
+	if ia > 0 {
+		nsa, na = a[:ia], a[ia+1:]
+	} else {
+		na = a
+	}
+	if ib > 0 {
+		nsb, nb = b[:ib], b[ib+1:]
+	} else {
+		nb = b
+	}
+	if c := strings.Compare(nsa, nsb); c != 0 {
+		return c
+	}
+	return strings.Compare(na, nb)
 }
 
 // EqualValues reports whether CompareValues(a, b) == 0.
@@ -162,8 +190,7 @@ func compareSlow(a, b any) int {
 	case string:
 		return strings.Compare(x, b.(string))
 	case edn.Keyword:
-		y := b.(edn.Keyword)
-		return compareNamed(string(x), string(y), x.Namespace(), y.Namespace(), x.Name(), y.Name())
+		return compareKeywords(string(x), string(b.(edn.Keyword)))
 	case edn.Symbol:
 		y := b.(edn.Symbol)
 		return compareNamed(string(x), string(y), x.Namespace(), y.Namespace(), x.Name(), y.Name())
