@@ -310,8 +310,7 @@ func TestPullErrorsMatchSentinels(t *testing.T) {
 	if !errors.Is(err, ErrInput) {
 		t.Errorf("bad eid: got %v, want an error matching ErrInput", err)
 	}
-	hist := pullPeopleSource()
-	hist.history = true
+	hist := newPullSourceHistory(pullPeopleAttrs, nil, [][3]any{{1001, pkw("name"), "Petr"}}, true)
 	_, err = Pull(ctx, hist, `[:name]`, 1001)
 	if !errors.Is(err, ErrInput) {
 		t.Errorf("history source: got %v, want an error matching ErrInput", err)
@@ -461,8 +460,8 @@ func TestPullScans(t *testing.T) {
 		if _, err := Pull(ctx, src, tc.pattern, 1001); err != nil {
 			t.Fatal(err)
 		}
-		if src.scans != tc.want {
-			t.Errorf("%s: %d scans, want %d", tc.pattern, src.scans, tc.want)
+		if got := src.scans.Load(); got != int64(tc.want) {
+			t.Errorf("%s: %d scans, want %d", tc.pattern, got, tc.want)
 		}
 	}
 }
@@ -491,34 +490,39 @@ func FuzzParsePull(f *testing.F) {
 }
 
 // BenchmarkPull runs DataScript's pull benches over its wide tree (depth 4,
-// width 5: 781 entities) from the root.
+// width 5: 781 entities) from the root, on MemSource and on a lean
+// hash-per-entity source that shows pull's own cost.
 func BenchmarkPull(b *testing.B) {
-	src := pullTreeSource(4, 5)
+	mem := pullTreeSource(4, 5).MemSource
+	sources := []struct {
+		name string
+		src  Source
+	}{{"mem", mem}, {"lean", newPullLeanSource(mem)}}
 	ctx := context.Background()
-	for _, bc := range []struct{ name, pattern string }{
-		{"pull-one", `[:name {:follows ...}]`},
-		{"pull-many", `[:db/id :last-name :alias :sex :age :salary {:follows ...}]`},
-		{"pull-wildcard", `[* {:follows ...}]`},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			p := MustParsePull(bc.pattern)
-			m, err := p.Pull(ctx, src, pullTreeBase+1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if n := pullCountEntities(m); n != 781 {
-				b.Fatalf("pulled %d entities, want 781", n)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := p.Pull(ctx, src, pullTreeBase+1); err != nil {
+	for _, sc := range sources {
+		for _, bc := range []struct{ name, pattern string }{
+			{"pull-one", `[:name {:follows ...}]`},
+			{"pull-many", `[:db/id :last-name :alias :sex :age :salary {:follows ...}]`},
+			{"pull-wildcard", `[* {:follows ...}]`},
+		} {
+			b.Run(sc.name+"/"+bc.name, func(b *testing.B) {
+				p := MustParsePull(bc.pattern)
+				m, err := p.Pull(ctx, sc.src, pullTreeBase+1)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/pull")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/781, "ns/entity")
-		})
+				if n := pullCountEntities(m); n != 781 {
+					b.Fatalf("pulled %d entities, want 781", n)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.Pull(ctx, sc.src, pullTreeBase+1); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/781, "ns/entity")
+			})
+		}
 	}
 }
 
