@@ -119,7 +119,6 @@ func (t *txn) build() error {
 	}
 
 	// Explicit retractions, then implied ones.
-	t.retIdx = make(map[string]int32)
 	addRet := func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool) error {
 		k := t.key(d.E, d.A, d.V)
 		if _, ok := t.addIdx[k]; ok {
@@ -131,6 +130,9 @@ func (t *txn) build() error {
 		}
 		if _, ok := t.retIdx[k]; ok {
 			return nil
+		}
+		if t.retIdx == nil {
+			t.retIdx = make(map[string]int32)
 		}
 		t.retIdx[k] = int32(len(t.retracts))
 		t.retracts = append(t.retracts, fact{e: d.E, a: d.A, v: d.V, attr: attr, op: oi, old: d, explict: explicit})

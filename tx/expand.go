@@ -256,22 +256,23 @@ func (t *txn) casOp(ex, ax, oldx, newx any, form any) error {
 // identifiable (has :db/id or a unique attribute), as a nested map must be
 // unless it is a component.
 func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
+	var form any = m // boxed once: every op of the map shares it
 	var e eref
 	have := false
 	for _, en := range m {
 		if k, ok := en.Key.(edn.Keyword); ok && k == "db/id" {
 			if have {
-				return eref{}, false, t.errAt(m, fmt.Errorf("%w: :db/id given twice", ErrInvalidForm))
+				return eref{}, false, t.errAt(form, fmt.Errorf("%w: :db/id given twice", ErrInvalidForm))
 			}
 			var err error
-			if e, err = t.entity(en.Val, m); err != nil {
-				return eref{}, false, t.errAt(m, err)
+			if e, err = t.entity(en.Val, form); err != nil {
+				return eref{}, false, t.errAt(form, err)
 			}
 			have = true
 		}
 	}
 	if !have {
-		e = t.newTemp(m)
+		e = t.newTemp(form)
 	}
 	identifiable := have
 	for _, en := range m {
@@ -280,7 +281,7 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 		}
 		attr, rev, err := t.attribute(en.Key, true)
 		if err != nil {
-			return eref{}, false, t.errAt(m, err)
+			return eref{}, false, t.errAt(form, err)
 		}
 		if !rev && attr.Unique != datom.UniqueNone {
 			identifiable = true
@@ -295,10 +296,10 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 					if src, _, err = t.expandMap(mm); err != nil {
 						return eref{}, false, err
 					}
-				} else if src, err = t.entity(x, m); err != nil {
-					return eref{}, false, t.errAt(m, err)
+				} else if src, err = t.entity(x, form); err != nil {
+					return eref{}, false, t.errAt(form, err)
 				}
-				if err := t.addOp(src, attr, nil, e, m); err != nil {
+				if err := t.addOp(src, attr, nil, e, form); err != nil {
 					return eref{}, false, err
 				}
 				continue
@@ -311,16 +312,16 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 				if !ok && !attr.IsComponent {
 					return eref{}, false, t.errAt(mm, fmt.Errorf("%w: nested map under %s must be a component, have :db/id, or have a unique attribute", ErrInvalidForm, attr.Ident))
 				}
-				if err := t.addOp(e, attr, nil, child, m); err != nil {
+				if err := t.addOp(e, attr, nil, child, form); err != nil {
 					return eref{}, false, err
 				}
 				continue
 			}
-			v, ve, err := t.value(attr, x, m)
+			v, ve, err := t.value(attr, x, form)
 			if err != nil {
-				return eref{}, false, t.errAt(m, err)
+				return eref{}, false, t.errAt(form, err)
 			}
-			if err := t.addOp(e, attr, v, ve, m); err != nil {
+			if err := t.addOp(e, attr, v, ve, form); err != nil {
 				return eref{}, false, err
 			}
 		}
@@ -333,7 +334,7 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 // A vector stays one value when it is a tuple or a lookup ref.
 func (t *txn) split(attr *datom.Attribute, rev bool, x any) []any {
 	if !rev && attr.Cardinality != datom.CardinalityMany {
-		return []any{x}
+		return t.single(x)
 	}
 	var xs []any
 	switch c := x.(type) {
@@ -346,15 +347,23 @@ func (t *txn) split(attr *datom.Attribute, rev bool, x any) []any {
 	case []any:
 		xs = c
 	default:
-		return []any{x}
+		return t.single(x)
 	}
 	if (rev || attr.IsRef()) && t.isLookupRef(xs) {
-		return []any{x}
+		return t.single(x)
 	}
 	if !rev && attr.ValueType == datom.TypeTuple && (len(xs) == 0 || !isColl(xs[0])) {
-		return []any{x}
+		return t.single(x)
 	}
 	return xs
+}
+
+// single returns x as a one-element slice without allocating. The slice is
+// scratch space, valid until the next call: callers read its element
+// before expanding anything else.
+func (t *txn) single(x any) []any {
+	t.one[0] = x
+	return t.one[:]
 }
 
 func isColl(x any) bool {

@@ -44,15 +44,19 @@ func (db *memDB) Datoms(ctx context.Context, idx datom.Index, comps []any, fn fu
 	if int(idx) >= len(db.idx) {
 		return fmt.Errorf("memdb: index %v not supported", idx)
 	}
-	for _, d := range db.idx[idx] {
+	ds := db.idx[idx]
+	// Binary search to the first datom whose leading fields are >= comps.
+	i, _ := slices.BinarySearchFunc(ds, comps, func(d datom.Datom, c []any) int { return prefixCompare(idx, d, c) })
+	for ; i < len(ds); i++ {
+		d := ds[i]
+		if prefixCompare(idx, d, comps) != 0 {
+			break
+		}
 		a := db.schema.Attr(d.A)
 		if idx == datom.AVET && (a == nil || !a.Indexed()) {
 			continue
 		}
 		if idx == datom.VAET && (a == nil || !a.IsRef()) {
-			continue
-		}
-		if !matches(idx, d, comps) {
 			continue
 		}
 		if !fn(d) {
@@ -62,7 +66,8 @@ func (db *memDB) Datoms(ctx context.Context, idx datom.Index, comps []any, fn fu
 	return nil
 }
 
-func matches(idx datom.Index, d datom.Datom, comps []any) bool {
+// prefixCompare compares the leading fields of d, in index order, with comps.
+func prefixCompare(idx datom.Index, d datom.Datom, comps []any) int {
 	var fields [4]any
 	switch idx {
 	case datom.EAVT:
@@ -75,11 +80,11 @@ func matches(idx datom.Index, d datom.Datom, comps []any) bool {
 		fields = [4]any{d.V, d.A, d.E, d.Tx}
 	}
 	for i, c := range comps {
-		if datom.CompareValues(fields[i], c) != 0 {
-			return false
+		if r := datom.CompareValues(fields[i], c); r != 0 {
+			return r
 		}
 	}
-	return true
+	return 0
 }
 
 func (db *memDB) insert(ds []datom.Datom) {

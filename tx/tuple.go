@@ -12,21 +12,25 @@ type addFunc func(e datom.ID, attr *datom.Attribute, v any, oi int32) error
 // the entity's values after the transaction, or retracts it when every
 // component is absent.
 func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
-	byComp := make(map[datom.ID][]*datom.Attribute)
+	var tas []*datom.Attribute
 	if err := t.scan(datom.AEVT, []any{t.tupleAttrsID}, func(d datom.Datom) bool {
 		if a := t.schema.Attr(d.E); a != nil && len(a.TupleAttrs) > 0 {
-			for _, c := range a.TupleAttrs {
-				if l := byComp[c]; len(l) == 0 || l[len(l)-1] != a {
-					byComp[c] = append(l, a)
-				}
-			}
+			tas = append(tas, a)
 		}
 		return true
 	}); err != nil {
 		return &Error{Index: -1, Err: err}
 	}
-	if len(byComp) == 0 {
+	if len(tas) == 0 {
 		return nil
+	}
+	byComp := make(map[datom.ID][]*datom.Attribute)
+	for _, a := range tas {
+		for _, c := range a.TupleAttrs {
+			if l := byComp[c]; len(l) == 0 || l[len(l)-1] != a {
+				byComp[c] = append(l, a)
+			}
+		}
 	}
 	type target struct {
 		e  datom.ID

@@ -135,6 +135,7 @@ type txn struct {
 	// ids of the built-in attributes and enums tx needs.
 	identID, cardID, cardOneID, txInstantID, tupleAttrsID datom.ID
 
+	one     [1]any // scratch for split
 	ops     []op
 	temps   []tempInfo
 	tempIdx map[any]int32
