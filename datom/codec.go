@@ -206,7 +206,7 @@ func payloadObjects(v any, inTuple bool) (int, error) {
 		}
 	case *url.URL:
 		if x != nil {
-			if u, err := url.Parse(x.String()); err != nil || u.String() != x.String() {
+			if !canonicalURL(x) {
 				return 0, fmt.Errorf("%w: uri %q does not parse back to itself", ErrUnencodable, x.String())
 			}
 			return 1, nil

@@ -143,12 +143,12 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 			if x == nil {
 				return fail("nil *apd.Decimal")
 			}
-			if x.Form != apd.Finite {
+			if x.Form != apd.Finite || x.Coeff.Sign() < 0 {
 				return fail("not finite")
 			}
 			return x, nil
 		case apd.Decimal:
-			if x.Form != apd.Finite {
+			if x.Form != apd.Finite || x.Coeff.Sign() < 0 {
 				return fail("not finite")
 			}
 			return new(apd.Decimal).Set(&x), nil
@@ -188,8 +188,14 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 			if x == nil {
 				return fail("nil *url.URL")
 			}
+			if !canonicalURL(x) {
+				return fail("does not parse back from its String form")
+			}
 			return x, nil
 		case url.URL:
+			if !canonicalURL(&x) {
+				return fail("does not parse back from its String form")
+			}
 			return &x, nil
 		}
 	case TypeBytes:
@@ -398,7 +404,7 @@ func coerceJSONScalar(vt ValueType, v any) (out any, ok bool, err error) {
 			return edn.Symbol(x), true, nil
 		case TypeURI:
 			u, err := url.Parse(x)
-			if err != nil {
+			if err != nil || !canonicalURL(u) {
 				return fail("not a uri")
 			}
 			return u, true, nil
@@ -411,4 +417,12 @@ func coerceJSONScalar(vt ValueType, v any) (out any, ok bool, err error) {
 		}
 	}
 	return nil, false, nil
+}
+
+// canonicalURL reports whether u prints as text that parses back to the
+// same text: the only uris the codec can store.
+func canonicalURL(u *url.URL) bool {
+	s := u.String()
+	p, err := url.Parse(s)
+	return err == nil && p.String() == s
 }

@@ -46,10 +46,14 @@
 //
 // An int64 V is written with the ref tag when its partition is 1..255 (the
 // shorter form) and with the long tag otherwise; both decode to int64.
-// Encoding is deterministic and decoding accepts only the canonical form:
-// every field is range-checked, big numbers have no leading zero bytes,
-// uris must print back to the same text, tuples hold 2..8 non-tuple
-// elements, instants have millisecond precision. EncodeDatoms writes a
+// Encoding is deterministic (always the smallest msgpack int, string, bin
+// and array forms). Decoding checks every field and accepts only canonical
+// representation choices — ids in range, the ref form exactly for
+// partitions 1..255, big numbers without leading zero bytes, uris that print
+// back to the same text, 2..8 non-tuple tuple elements — though it does
+// accept msgpack integers and lengths wider than needed. Instants must have
+// millisecond precision. AppendDatom and DecodeDatom expose the same
+// encoding on byte slices. EncodeDatoms writes a
 // version byte (1) and a msgpack array of datoms, the transaction log tail.
 // MarshalSchema writes a version byte (1) and the schema (see
 // schema_codec.go).
