@@ -1,0 +1,289 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/accretedb/accrete/edn"
+)
+
+func mustEntity(t *testing.T, src Source, eid any) *Entity {
+	t.Helper()
+	en, err := EntityOf(context.Background(), src, eid)
+	if err != nil {
+		t.Fatalf("EntityOf(%v): %v", eid, err)
+	}
+	if en == nil {
+		t.Fatalf("EntityOf(%v) = nil, want an entity", eid)
+	}
+	return en
+}
+
+func mustGet(t *testing.T, en *Entity, kw edn.Keyword) any {
+	t.Helper()
+	v, err := en.Get(context.Background(), kw)
+	if err != nil {
+		t.Fatalf("Get(%s) on %v: %v", kw, en, err)
+	}
+	return v
+}
+
+// entityIDs returns the ids of a set of *Entity values.
+func entityIDs(t *testing.T, v any) []int64 {
+	t.Helper()
+	set, ok := v.(edn.Set)
+	if !ok {
+		t.Fatalf("got %T (%v), want edn.Set of *Entity", v, v)
+	}
+	var ids []int64
+	for _, x := range set {
+		e, ok := x.(*Entity)
+		if !ok {
+			t.Fatalf("set element %T, want *Entity", x)
+		}
+		ids = append(ids, e.ID())
+	}
+	return ids
+}
+
+func TestEntityOfResolves(t *testing.T) {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	for _, tc := range []struct {
+		eid  any
+		want int64
+	}{
+		{int64(1001), 1001},
+		{1002, 1002},
+		{edn.Keyword("gender/male"), 200},
+		{edn.Vector{edn.Keyword("name"), "Thomas"}, 1003},
+		{edn.Vector{edn.Keyword("email"), "petr@x"}, 1001},
+		{int64(5555), 5555}, // ids always give an entity, as in Datomic
+	} {
+		if got := mustEntity(t, src, tc.eid).ID(); got != tc.want {
+			t.Errorf("EntityOf(%v).ID() = %d, want %d", tc.eid, got, tc.want)
+		}
+	}
+	for _, eid := range []any{edn.Keyword("no/such"), edn.Vector{edn.Keyword("name"), "Nobody"}} {
+		en, err := EntityOf(ctx, src, eid)
+		if en != nil || err != nil {
+			t.Errorf("EntityOf(%v) = %v, %v; want nil, nil", eid, en, err)
+		}
+	}
+	for _, eid := range []any{"Petr", nil, edn.Vector{edn.Keyword("aka"), "Devil"}, edn.Vector{edn.Keyword("name")}} {
+		if _, err := EntityOf(ctx, src, eid); !errors.Is(err, ErrInput) {
+			t.Errorf("EntityOf(%v): got %v, want an error matching ErrInput", eid, err)
+		}
+	}
+	hist := newPullSourceHistory(pullPeopleAttrs, nil, [][3]any{{1001, pkw("name"), "Petr"}}, true)
+	if _, err := EntityOf(ctx, hist, 1001); !errors.Is(err, ErrInput) {
+		t.Errorf("history source: got %v, want ErrInput", err)
+	}
+}
+
+func TestEntityGet(t *testing.T) {
+	src := pullPeopleSource()
+	petr := mustEntity(t, src, 1001)
+	if got := mustGet(t, petr, "name"); got != "Petr" {
+		t.Errorf(":name = %v, want Petr", got)
+	}
+	if got := mustGet(t, petr, "age"); got != int64(44) {
+		t.Errorf(":age = %#v, want int64(44)", got)
+	}
+	if got, want := mustGet(t, petr, "aka"), (edn.Set{"Devil", "Tupen"}); !slices.Equal(got.(edn.Set), want) {
+		t.Errorf(":aka = %v, want %v", got, want)
+	}
+	if got := mustGet(t, petr, "db/id"); got != int64(1001) {
+		t.Errorf(":db/id = %v, want 1001", got)
+	}
+	if got := mustGet(t, petr, "gender"); got != edn.Keyword("gender/male") {
+		t.Errorf(":gender = %#v, want the ident :gender/male", got)
+	}
+	if got, want := entityIDs(t, mustGet(t, petr, "child")), []int64{1002, 1003}; !slices.Equal(got, want) {
+		t.Errorf(":child = %v, want %v", got, want)
+	}
+	if got := mustGet(t, petr, "father"); got != nil {
+		t.Errorf(":father = %v, want nil (absent)", got)
+	}
+
+	// Navigation: Matthew's father's father is Petr.
+	matthew := mustEntity(t, src, 1006)
+	thomas, ok := mustGet(t, matthew, "father").(*Entity)
+	if !ok {
+		t.Fatalf(":father is %T, want *Entity", mustGet(t, matthew, "father"))
+	}
+	grand := mustGet(t, thomas, "father").(*Entity)
+	if got := mustGet(t, grand, "name"); got != "Petr" {
+		t.Errorf("father of father of Matthew: %v, want Petr", got)
+	}
+
+	// Reverse references.
+	if got, want := entityIDs(t, mustGet(t, petr, "_father")), []int64{1002, 1003}; !slices.Equal(got, want) {
+		t.Errorf(":_father = %v, want %v", got, want)
+	}
+	if got := mustGet(t, mustEntity(t, src, 1002), "_father"); got != nil {
+		t.Errorf("David :_father = %v, want nil", got)
+	}
+	owner, ok := mustGet(t, mustEntity(t, src, 1011), "_part").(*Entity)
+	if !ok || owner.ID() != 1010 {
+		t.Errorf(":_part of a component = %v, want the single owner entity 1010", owner)
+	}
+	male := mustEntity(t, src, edn.Keyword("gender/male"))
+	if got, want := entityIDs(t, mustGet(t, male, "_gender")), []int64{1001}; !slices.Equal(got, want) {
+		t.Errorf(":_gender of :gender/male = %v, want %v", got, want)
+	}
+
+	ctx := context.Background()
+	for _, kw := range []edn.Keyword{"nope", "_nope", "_name"} {
+		if _, err := petr.Get(ctx, kw); !errors.Is(err, ErrInput) {
+			t.Errorf("Get(%s): got %v, want ErrInput", kw, err)
+		}
+	}
+}
+
+func TestEntityKeysAndMap(t *testing.T) {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	petr := mustEntity(t, src, 1001)
+	keys, err := petr.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []edn.Keyword{"name", "aka", "age", "child", "friend", "gender", "email"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("Keys = %v, want %v", keys, want)
+	}
+	m, err := mustEntity(t, src, 1002).Map(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 4 || m["name"] != "David" || m["age"] != int64(20) || m["father"].(*Entity).ID() != 1001 {
+		t.Errorf("Map of David = %v, want name, age, father 1001 and friend", m)
+	}
+	none, err := mustEntity(t, src, 5555).Keys(ctx)
+	if err != nil || len(none) != 0 {
+		t.Errorf("Keys of an entity without datoms = %v, %v; want none", none, err)
+	}
+}
+
+// TestEntityLaziness pins when an Entity reads: nothing at EntityOf, one
+// scan at the first Get, none after; Touch reads the components too.
+func TestEntityLaziness(t *testing.T) {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	petr := mustEntity(t, src, 1001)
+	if n := src.scans.Load(); n != 0 {
+		t.Errorf("EntityOf by id made %d scans, want 0", n)
+	}
+	mustGet(t, petr, "name")
+	mustGet(t, petr, "aka")
+	if _, err := petr.Keys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := src.scans.Load(); n != 1 {
+		t.Errorf("three reads made %d scans, want 1", n)
+	}
+	mustGet(t, petr, "_father")
+	mustGet(t, petr, "_father")
+	if n := src.scans.Load(); n != 2 {
+		t.Errorf("reverse ref read twice: %d scans in all, want 2", n)
+	}
+
+	// Touch on Part A loads its 7-entity component tree.
+	partA := mustEntity(t, src, 1010)
+	before := src.scans.Load()
+	if err := partA.Touch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := src.scans.Load() - before; n != 7 {
+		t.Errorf("Touch made %d scans, want 7 (one per part)", n)
+	}
+	var names []string
+	var walk func(e *Entity)
+	walk = func(e *Entity) {
+		names = append(names, mustGet(t, e, "name").(string))
+		if parts, ok := mustGet(t, e, "part").(edn.Set); ok {
+			for _, p := range parts {
+				walk(p.(*Entity))
+			}
+		}
+	}
+	before = src.scans.Load()
+	walk(partA)
+	if n := src.scans.Load() - before; n != 0 {
+		t.Errorf("walking a touched tree made %d scans, want 0", n)
+	}
+	if len(names) != 7 || names[0] != "Part A" || names[6] != "Part A.B.A" {
+		t.Errorf("walked %v, want the 7 parts in order", names)
+	}
+}
+
+func TestEntityConcurrent(t *testing.T) {
+	src := pullPeopleSource()
+	petr := mustEntity(t, src, 1001)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			v, err := petr.Get(context.Background(), "name")
+			if err == nil && v != "Petr" {
+				err = fmt.Errorf("got %v, want Petr", v)
+			}
+			if err == nil {
+				_, err = petr.Get(context.Background(), "_father")
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := src.scans.Load(); n != 2 {
+		t.Errorf("16 concurrent readers made %d scans, want 2 (one load, one reverse read)", n)
+	}
+}
+
+func TestEntityCancelled(t *testing.T) {
+	src := pullPeopleSource()
+	en := mustEntity(t, src, 1001)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := en.Get(ctx, "name"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Get with a cancelled context: got %v, want context.Canceled", err)
+	}
+	// A failed load is not remembered: a later call succeeds.
+	if got := mustGet(t, en, "name"); got != "Petr" {
+		t.Errorf("after a cancelled load: %v, want Petr", got)
+	}
+}
+
+func ExampleEntityOf() {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	david, _ := EntityOf(ctx, src, edn.Vector{edn.Keyword("name"), "David"})
+	father, _ := david.Get(ctx, "father")
+	name, _ := father.(*Entity).Get(ctx, "name")
+	gender, _ := father.(*Entity).Get(ctx, "gender")
+	fmt.Println(name, gender)
+	// Output: Petr :gender/male
+}
+
+func ExamplePull() {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	m, err := Pull(ctx, src, `[:name {:child [:name]} [:aka :limit 1]]`, edn.Vector{edn.Keyword("name"), "Petr"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(m["name"], m["aka"], m["child"])
+	// Output: Petr [Devil] [map[:name:David] map[:name:Thomas]]
+}
