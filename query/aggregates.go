@@ -150,7 +150,7 @@ func extremeAgg(sign int) aggregate {
 		if err != nil {
 			return nil, err
 		}
-		s := distinctValues(v)
+		s := slices.Clone(v) // a bag: with :with, equal values count separately
 		slices.SortFunc(s, func(a, b any) int { return -sign * compareValues(a, b) })
 		if n < len(s) {
 			s = s[:n]
