@@ -47,8 +47,8 @@ func (s *Schema) Apply(datoms []Datom) (*Schema, error) {
 }
 
 // ChangedConstraints returns, sorted, the existing attributes of old whose
-// constraints are tighter in s: cardinality many → one, or :db/unique added
-// or changed. The writer checks the data of these before committing.
+// constraints are tighter in s: cardinality many → one, or :db/unique
+// added. The writer checks the data of these before committing.
 func (s *Schema) ChangedConstraints(old *Schema) []ID {
 	var out []ID
 	for id, a := range s.attrs {
@@ -57,7 +57,7 @@ func (s *Schema) ChangedConstraints(old *Schema) []ID {
 			continue
 		}
 		if (o.Cardinality == CardinalityMany && a.Cardinality == CardinalityOne) ||
-			(a.Unique != UniqueNone && a.Unique != o.Unique) {
+			(o.Unique == UniqueNone && a.Unique != UniqueNone) {
 			out = append(out, id)
 		}
 	}
@@ -67,9 +67,9 @@ func (s *Schema) ChangedConstraints(old *Schema) []ID {
 
 // entityChanges holds the schema datoms of one entity in a transaction.
 type entityChanges struct {
-	e                   ID
-	retracts, asserts   []Datom
-	identSet, identGone bool
+	e                 ID
+	retracts, asserts []Datom
+	identGone         bool
 }
 
 func (s *Schema) apply(datoms []Datom, bootstrap bool) (*Schema, error) {
@@ -146,26 +146,6 @@ func (s *Schema) name(e ID) string {
 
 func (s *Schema) applyIdents(c *entityChanges) error {
 	e := c.e
-	for _, d := range c.retracts {
-		if d.A != DBIdent {
-			continue
-		}
-		kw, ok := d.V.(edn.Keyword)
-		if !ok || s.entids[kw] != e {
-			continue // retracting a fact that does not hold changes nothing
-		}
-		if s.idents[e] == kw {
-			for k, id := range s.entids {
-				if id == e {
-					delete(s.entids, k)
-				}
-			}
-			delete(s.idents, e)
-			c.identGone = true
-		} else {
-			delete(s.entids, kw) // an old name
-		}
-	}
 	var newIdent edn.Keyword
 	for _, d := range c.asserts {
 		if d.A != DBIdent {
@@ -179,6 +159,30 @@ func (s *Schema) applyIdents(c *entityChanges) error {
 			return schemaErrorf("entity %d: two values for :db/ident in one transaction: %s and %s", e, newIdent, kw)
 		}
 		newIdent = kw
+	}
+	for _, d := range c.retracts {
+		if d.A != DBIdent {
+			continue
+		}
+		kw, ok := d.V.(edn.Keyword)
+		if !ok || s.entids[kw] != e {
+			continue // retracting a fact that does not hold changes nothing
+		}
+		switch {
+		case s.idents[e] != kw:
+			delete(s.entids, kw) // an old name
+		case newIdent != "":
+			// Retraction of the current ident alongside a new one (how a
+			// cardinality-one change arrives): a rename, below.
+		default:
+			for k, id := range s.entids {
+				if id == e {
+					delete(s.entids, k)
+				}
+			}
+			delete(s.idents, e)
+			c.identGone = true
+		}
 	}
 	if newIdent == "" {
 		return nil
@@ -194,8 +198,6 @@ func (s *Schema) applyIdents(c *entityChanges) error {
 	}
 	s.idents[e] = newIdent
 	s.entids[newIdent] = e
-	c.identSet = true
-	c.identGone = false
 	return nil
 }
 

@@ -160,6 +160,31 @@ func TestSchemaApply(t *testing.T) {
 					t.Errorf("Ident = %s", k)
 				}
 			}},
+		{"rename as retract + assert keeps old ident", []op{{name, "-db/ident", kw("person/name")}, {name, "db/ident", kw("person/full-name")}},
+			func(t *testing.T, s *Schema) {
+				if a := s.AttrByIdent("person/name"); a == nil || a.ID != name || a.Ident != "person/full-name" {
+					t.Errorf("old name: %+v", a)
+				}
+				if a := s.AttrByIdent("person/full-name"); a == nil || a.ID != name {
+					t.Errorf("new name: %+v", a)
+				}
+			}},
+		{"old ident reused by another entity", []op{{name, "db/ident", kw("person/full-name")}, {enum, "-db/ident", kw("color/red")}, {enum, "db/ident", kw("color/crimson")}},
+			func(t *testing.T, s *Schema) {
+				s2, err := s.Apply([]Datom{{E: MakeID(PartDB, 130), A: DBIdent, V: kw("person/name"), Tx: TxID(2), Added: true}})
+				if err != nil {
+					t.Fatalf("reuse old name: %v", err)
+				}
+				if id, _ := s2.Entid("person/name"); id != 130 {
+					t.Errorf("Entid(person/name) = %d, want 130", id)
+				}
+				if a := s2.AttrByIdent("person/full-name"); a == nil || a.ID != name {
+					t.Errorf("renamed attribute lost: %+v", a)
+				}
+				if id, _ := s.Entid("color/red"); id != enum {
+					t.Errorf("enum's old name: Entid = %d, want %d", id, enum)
+				}
+			}},
 		{"retract enum ident", []op{{enum, "-db/ident", kw("color/red")}},
 			func(t *testing.T, s *Schema) {
 				if _, ok := s.Entid("color/red"); ok {

@@ -161,3 +161,32 @@ func TestTypeOf(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValueKeyOrder decodes two datoms from arbitrary bytes and checks that
+// their values' keys order as CompareValues does, on values no generator
+// thought of.
+func FuzzValueKeyOrder(f *testing.F) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for range 30 {
+		a, _ := AppendDatom(nil, randDatom(r))
+		b, _ := AppendDatom(nil, randDatom(r))
+		f.Add(a, b)
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		da, _, err := DecodeDatom(a)
+		if err != nil {
+			return
+		}
+		db, _, err := DecodeDatom(b)
+		if err != nil {
+			return
+		}
+		c := CompareValues(da.V, db.V)
+		if c != -CompareValues(db.V, da.V) {
+			t.Fatalf("not antisymmetric: %#v vs %#v", da.V, db.V)
+		}
+		if got := bytes.Compare(AppendValueKey(nil, da.V), AppendValueKey(nil, db.V)); got != c {
+			t.Fatalf("key order %d, CompareValues %d: %#v vs %#v", got, c, da.V, db.V)
+		}
+	})
+}
