@@ -1,6 +1,7 @@
 package tx
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -145,7 +146,7 @@ func (t *txn) expandCall(xs []any, form any, depth int) error {
 	if depth >= t.maxDepth {
 		return t.errAt(form, fmt.Errorf("%w: %s: functions nested deeper than %d", ErrTxFunc, name, t.maxDepth))
 	}
-	out, err := fn(t.ctx, t.db, xs[1:]...)
+	out, err := callFunc(t.ctx, fn, t.db, xs[1:])
 	if err != nil {
 		return t.errAt(form, fmt.Errorf("%w: %s: %w", ErrTxFunc, name, err))
 	}
@@ -155,6 +156,18 @@ func (t *txn) expandCall(xs []any, form any, depth int) error {
 		}
 	}
 	return nil
+}
+
+// callFunc calls a transaction function, turning a panic in it into an
+// error: a function is user code, and its bug must fail the transaction,
+// not the process that applies it.
+func callFunc(ctx context.Context, fn Func, db Snapshot, args []any) (out []any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(ctx, db, args...)
 }
 
 // concrete resolves x to an existing entity; tempids are not allowed.

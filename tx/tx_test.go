@@ -318,6 +318,14 @@ func TestTxFunctions(t *testing.T) {
 			return []any{edn.Vector{edn.Keyword("my/inc"), args[0], args[1]}}, nil
 		},
 		"my/fail": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) { return nil, boom },
+		"my/panic": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {
+			var m map[string]int
+			m["x"] = 1
+			return nil, nil
+		},
+		"my/forms": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {
+			return []any{edn.Map{{Key: edn.Keyword("person/name"), Val: args[0]}}, edn.Vector{edn.Keyword("db/add"), "n", edn.Keyword("person/age"), args[1]}, edn.Vector{edn.Keyword("db/add"), "n", edn.Keyword("person/name"), "N"}}, nil
+		},
 		"my/loop": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {
 			return []any{edn.Vector{edn.Keyword("my/loop")}}, nil
 		},
@@ -329,6 +337,13 @@ func TestTxFunctions(t *testing.T) {
 	wantErr(t, err, ErrTxFunc, 0)
 	if !errors.Is(err, boom) {
 		t.Errorf("error %v does not wrap the function's own error", err)
+	}
+	_, err = db.transact(parseTx(t, `[[:my/panic]]`))
+	wantErr(t, err, ErrTxFunc, 0)
+	r := db.mustTx(t, `[[:my/forms "M" 5]]`)
+	checkVals(t, db, r.TempIDs["n"], "person/age", int64(5))
+	if db.entid(t, "person/name", "M") == 0 {
+		t.Errorf("map returned by a function was not transacted")
 	}
 	_, err = db.transact(parseTx(t, `[{:person/name "ok"} [:my/loop]]`))
 	wantErr(t, err, ErrTxFunc, 1)
