@@ -48,10 +48,12 @@ func (d *Decoder) Decode() (any, error) {
 		p := parser{
 			data:   d.buf[d.start:],
 			atEOF:  d.eof,
-			base:   d.base + d.start,
+			base:   d.base,
+			line:   d.line,
+			col:    d.col,
+			pre:    d.buf[:d.start],
 			intern: d.intern,
 		}
-		p.line, p.col = d.position(d.start)
 		v, end, err := p.next(0, 0)
 		d.intern = p.intern
 		switch {
@@ -79,20 +81,6 @@ func (d *Decoder) Decode() (any, error) {
 	}
 }
 
-// position returns the line and column of buf[off].
-func (d *Decoder) position(off int) (line, col int) {
-	line, col = d.line, d.col
-	for _, r := range string(d.buf[:off]) {
-		if r == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return line, col
-}
-
 // fill drops consumed input and reads at least as much again as is
 // unread, so that re-parsing a long value after each read stays linear
 // overall.
@@ -104,7 +92,7 @@ func (d *Decoder) fill() error {
 	if d.start > 0 {
 		// Consumed input always ends after a whole value, so the column
 		// count never splits a UTF-8 sequence.
-		d.line, d.col = d.position(d.start)
+		d.line, d.col = advance(d.line, d.col, d.buf[:d.start])
 		d.base += d.start
 		n := copy(d.buf, d.buf[d.start:])
 		d.buf = d.buf[:n]

@@ -67,9 +67,12 @@ type parser struct {
 	// lastStart is the offset where the last value read by next began.
 	lastStart int
 
-	// base, line and col give the stream position of data[0], so that
-	// errors from a Decoder carry stream-wide positions.
+	// base, line and col give the stream position of data[0], or, if pre
+	// is set, of pre[0], pre being the input just before data[0]. They let
+	// errors from a Decoder carry stream-wide positions; pre lets the
+	// Decoder defer counting lines to when an error happens.
 	base, line, col int
+	pre             []byte
 
 	intern map[string]any
 }
@@ -79,8 +82,14 @@ func (p *parser) errAt(off int, msg string) *SyntaxError {
 	if off > len(p.data) {
 		off = len(p.data)
 	}
-	line, col := p.line, p.col
-	for _, r := range string(p.data[:off]) {
+	line, col := advance(p.line, p.col, p.pre)
+	line, col = advance(line, col, p.data[:off])
+	return &SyntaxError{Line: line, Col: col, Offset: p.base + len(p.pre) + off, Msg: msg}
+}
+
+// advance returns the position after b, starting at line and col.
+func advance(line, col int, b []byte) (int, int) {
+	for _, r := range string(b) {
 		if r == '\n' {
 			line++
 			col = 1
@@ -88,7 +97,7 @@ func (p *parser) errAt(off int, msg string) *SyntaxError {
 			col++
 		}
 	}
-	return &SyntaxError{Line: line, Col: col, Offset: p.base + off, Msg: msg}
+	return line, col
 }
 
 func (p *parser) errorf(off int, format string, args ...any) *SyntaxError {
@@ -231,13 +240,13 @@ func (p *parser) value() (any, error) {
 	start := p.pos
 	switch c := p.data[p.pos]; c {
 	case '(':
-		items, _, err := p.seq(')', false)
+		items, _, err := p.seq(')', false, start)
 		if err != nil {
 			return nil, err
 		}
 		return List(items), nil
 	case '[':
-		items, _, err := p.seq(']', false)
+		items, _, err := p.seq(']', false, start)
 		if err != nil {
 			return nil, err
 		}
@@ -259,13 +268,10 @@ func (p *parser) value() (any, error) {
 }
 
 // seq reads the elements of a collection up to closer; p.pos is at its
-// opening delimiter (for "#{", at the brace). With offsets it also returns
-// where each element began, for errors about duplicates.
-func (p *parser) seq(closer byte, offsets bool) ([]any, []int, error) {
-	open := p.pos
-	if p.data[open] == '{' && open > 0 && p.data[open-1] == '#' && closer == '}' {
-		open-- // report sets at their '#'
-	}
+// opening delimiter (for "#{", at the brace), and open is where the
+// collection began, for errors. With offsets it also returns where each
+// element began, for errors about duplicates.
+func (p *parser) seq(closer byte, offsets bool, open int) ([]any, []int, error) {
 	p.pos++
 	if p.depth++; p.depth > maxDepth {
 		return nil, nil, p.errorf(open, "nesting deeper than %d", maxDepth)
@@ -291,7 +297,7 @@ func (p *parser) seq(closer byte, offsets bool) ([]any, []int, error) {
 
 func (p *parser) readMap() (any, error) {
 	open := p.pos
-	items, offs, err := p.seq('}', true)
+	items, offs, err := p.seq('}', true, open)
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +317,8 @@ func (p *parser) readMap() (any, error) {
 	return m, nil
 }
 
-func (p *parser) readSet() (any, error) {
-	items, offs, err := p.seq('}', true)
+func (p *parser) readSet(open int) (any, error) {
+	items, offs, err := p.seq('}', true, open)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +338,7 @@ func (p *parser) dispatch() (any, error) {
 	switch c := p.data[p.pos+1]; {
 	case c == '{':
 		p.pos++
-		return p.readSet()
+		return p.readSet(start)
 	case c == '"':
 		p.pos++
 		return p.readRegex(start)
