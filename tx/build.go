@@ -39,6 +39,15 @@ func (t *txn) opErr(i int32, err error) error {
 	return &Error{Index: o.index, Form: o.form, Err: err}
 }
 
+// factErr is opErr for an error about fact f: implied facts (composite
+// tuples) are named by their datom form.
+func (t *txn) factErr(f *fact, err error) error {
+	if f.op < 0 {
+		return &Error{Index: -1, Form: datomForm("db/add", f.e, f.attr, f.v), Err: err}
+	}
+	return t.opErr(f.op, err)
+}
+
 // datomForm renders a fact as the datom form that caused an error.
 func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
 	return edn.Vector{edn.Keyword(op), e, attr.Ident, v}
@@ -343,7 +352,7 @@ func (t *txn) checkUnique() error {
 		}
 		k := t.key(0, f.a, f.v)
 		if prev, ok := seen[k]; ok && prev != f.e {
-			return t.opErr(f.op, fmt.Errorf("%w: %s %s asserted for entities %d and %d", ErrUniqueConflict,
+			return t.factErr(f, fmt.Errorf("%w: %s %s asserted for entities %d and %d", ErrUniqueConflict,
 				f.attr.Ident, formText(f.v), prev, f.e))
 		}
 		seen[k] = f.e
@@ -359,7 +368,7 @@ func (t *txn) checkUnique() error {
 			return t.opErr(f.op, err)
 		}
 		if held {
-			return t.opErr(f.op, fmt.Errorf("%w: %s %s already belongs to entity %d", ErrUniqueConflict,
+			return t.factErr(f, fmt.Errorf("%w: %s %s already belongs to entity %d", ErrUniqueConflict,
 				f.attr.Ident, formText(f.v), holder))
 		}
 	}

@@ -269,7 +269,64 @@ func (t *txn) result() (*Result, error) {
 		if err != nil {
 			return nil, &Error{Index: -1, Err: fmt.Errorf("%w: %w", ErrSchema, err)}
 		}
+		if err := t.checkConstraints(s); err != nil {
+			return nil, err
+		}
 		r.Schema = s
 	}
 	return r, nil
+}
+
+// checkConstraints verifies the data of the attributes whose constraints
+// the transaction tightens (cardinality many to one, :db/unique added), as
+// datom.Schema.ChangedConstraints asks: the values after the transaction
+// must satisfy the new schema, else the change fails with ErrSchema.
+func (t *txn) checkConstraints(ns *datom.Schema) error {
+	for _, id := range ns.ChangedConstraints(t.schema) {
+		a := ns.Attr(id)
+		if a == nil {
+			continue
+		}
+		perE := make(map[datom.ID]any)
+		perV := make(map[string]datom.ID)
+		var bad error
+		check := func(e datom.ID, v any) bool {
+			if a.Cardinality == datom.CardinalityOne {
+				if prev, ok := perE[e]; ok {
+					bad = &Error{Index: -1, Form: datomForm("db/add", e, a, v), Err: fmt.Errorf("%w: %w: %s of %d has values %s and %s, cannot become cardinality one",
+						ErrSchema, ErrCardinalityConflict, a.Ident, e, formText(prev), formText(v))}
+					return false
+				}
+				perE[e] = v
+			}
+			if a.Unique != datom.UniqueNone {
+				k := string(datom.AppendValueKey(nil, v))
+				if prev, ok := perV[k]; ok && prev != e {
+					bad = &Error{Index: -1, Form: datomForm("db/add", e, a, v), Err: fmt.Errorf("%w: %w: %s %s is held by %d and %d, cannot become unique",
+						ErrSchema, ErrUniqueConflict, a.Ident, formText(v), prev, e)}
+					return false
+				}
+				perV[k] = e
+			}
+			return true
+		}
+		if err := t.scan(datom.AEVT, []any{id}, func(d datom.Datom) bool {
+			if t.hasRet(d.E, d.A, d.V) {
+				return true
+			}
+			return check(d.E, d.V)
+		}); err != nil {
+			return &Error{Index: -1, Err: err}
+		}
+		for i := range t.adds {
+			f := &t.adds[i]
+			if bad == nil && f.a == id && !f.elided {
+				check(f.e, f.v)
+			}
+		}
+		if bad != nil {
+			return bad
+		}
+	}
+	return nil
 }

@@ -389,6 +389,29 @@ func TestSchemaTransactions(t *testing.T) {
 	}
 }
 
+func TestSchemaIdempotentAndConstraints(t *testing.T) {
+	db := newTestDB(t)
+	before := db.schema
+	r := db.mustTx(t, testSchema)
+	if len(r.Datoms) != 1 || r.Schema != before {
+		t.Errorf("re-transacting the schema gave %d datoms (want only txInstant) and schema changed: %v", len(r.Datoms), r.Schema != before)
+	}
+	a := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/aliases ["x" "y"]} {:db/id "b" :person/name "A"}]`).TempIDs["a"]
+	// Tightening constraints the data violates fails.
+	_, err := db.transact(parseTx(t, `[{:db/ident :person/aliases :db/cardinality :db.cardinality/one}]`))
+	wantErr(t, err, ErrCardinalityConflict, -1)
+	if !errors.Is(err, ErrSchema) {
+		t.Errorf("got %v, want ErrSchema too", err)
+	}
+	_, err = db.transact(parseTx(t, `[{:db/ident :person/name :db/unique :db.unique/value}]`))
+	wantErr(t, err, ErrUniqueConflict, -1)
+	// ... and succeeds once the data fits, in the same transaction.
+	db.mustTx(t, fmt.Sprintf(`[{:db/ident :person/aliases :db/cardinality :db.cardinality/one} [:db/retract %d :person/aliases "y"]]`, a))
+	if got := db.schema.AttrByIdent("person/aliases").Cardinality; got != datom.CardinalityOne {
+		t.Errorf("cardinality = %v, want one", got)
+	}
+}
+
 func TestSchemaOnRead(t *testing.T) {
 	db := newMemDB(t, true)
 	r := db.mustTx(t, `[{:db/id "a" :any/thing 42 :any/name "x"} {:db/ident :any/tags :db/cardinality :db.cardinality/many}]`)
