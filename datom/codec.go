@@ -1,7 +1,9 @@
 package datom
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"net/url"
@@ -73,7 +75,16 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return 
 
 // DecodeKey reads one datom, returning an error matching ErrCorrupt (never
 // panicking) on malformed or non-canonical input.
+//
+// When the decoder reads from a *bytes.Reader (as node does), the datom is
+// parsed from a stack window of the reader's bytes without intermediate
+// allocations; otherwise it goes through msgpack's DecodeRaw.
 func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
+	if r, ok := dec.Buffered().(*bytes.Reader); ok {
+		if d, ok, err := decodeFromReader(r); ok {
+			return d, err
+		}
+	}
 	raw, err := dec.DecodeRaw()
 	if err != nil {
 		return Datom{}, corruptf("read datom: %v", err)
@@ -84,6 +95,34 @@ func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
 		err = corruptf("datom: %d bytes after the datom", p.remaining())
 	}
 	return d, err
+}
+
+// decodeWindow bounds the bytes decodeFromReader parses in place; larger
+// datoms take the DecodeRaw path.
+const decodeWindow = 128
+
+// decodeFromReader parses one datom from the unread bytes of r and advances
+// r past it. ok is false, with r untouched, when the datom may extend past
+// the window.
+func decodeFromReader(r *bytes.Reader) (d Datom, ok bool, err error) {
+	n := r.Len()
+	var win [decodeWindow]byte
+	w := win[:min(n, decodeWindow)]
+	if _, err := r.ReadAt(w, r.Size()-int64(n)); err != nil && len(w) > 0 {
+		return d, false, nil
+	}
+	p := parser{b: w}
+	d, err = p.datom()
+	if err != nil {
+		if n > decodeWindow {
+			return d, false, nil
+		}
+		return d, true, err
+	}
+	if _, err := r.Seek(int64(p.off), io.SeekCurrent); err != nil {
+		return d, true, corruptf("advance reader: %v", err)
+	}
+	return d, true, nil
 }
 
 // AppendDatom appends the encoding of d (one msgpack array, as EncodeKey

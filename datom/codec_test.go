@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math"
 	"math/big"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,4 +235,48 @@ func FuzzDecodeDatoms(f *testing.F) {
 			}
 		}
 	})
+}
+
+// onlyReader hides every method but Read, forcing msgpack's own buffering
+// and DecodeKey's DecodeRaw path.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// TestDecodeKeySequence decodes many datoms in a row from one decoder, over
+// a *bytes.Reader (in-place path, with datoms larger than its window) and
+// over a plain io.Reader (DecodeRaw path).
+func TestDecodeKeySequence(t *testing.T) {
+	r := newRand(t)
+	var ds []Datom
+	for i := 0; i < 500; i++ {
+		d := randDatom(r)
+		if i%7 == 0 {
+			d.V = strings.Repeat("x", r.IntN(400))
+		}
+		ds = append(ds, d)
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	for _, d := range ds {
+		if err := Codec(AVET).EncodeKey(enc, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc.EncodeInt(7) // a trailing value the caller reads itself
+	for name, rd := range map[string]io.Reader{"bytes.Reader": bytes.NewReader(buf.Bytes()), "io.Reader": onlyReader{bytes.NewReader(buf.Bytes())}} {
+		dec := msgpack.NewDecoder(rd)
+		for i, want := range ds {
+			got, err := Codec(AVET).DecodeKey(dec)
+			if err != nil || !datomEqual(got, want) {
+				t.Fatalf("%s: datom %d = %+v, %v; want %+v", name, i, got, err, want)
+			}
+		}
+		if n, err := dec.DecodeInt64(); err != nil || n != 7 {
+			t.Fatalf("%s: trailing value = %d, %v; want 7", name, n, err)
+		}
+		if _, err := Codec(AVET).DecodeKey(dec); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("%s: DecodeKey at end of input: err = %v, want ErrCorrupt", name, err)
+		}
+	}
 }
