@@ -28,7 +28,6 @@ var _ Snapshot = (*memDB)(nil)
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newMemDB(t testing.TB, schemaOnRead bool) *memDB {
-	t.Helper()
 	s, ds := datom.Bootstrap(schemaOnRead)
 	db := &memDB{schema: s, nextDB: datom.DBReserved}
 	db.insert(ds)
@@ -134,24 +133,37 @@ func (db *memDB) transact(data []any) (*Result, error) {
 }
 
 // mustTx transacts EDN text (a vector of forms) and fails the test on error.
+// A nil t (examples) panics instead.
 func (db *memDB) mustTx(t testing.TB, text string) *Result {
-	t.Helper()
+	if t != nil {
+		t.Helper()
+	}
 	r, err := db.transact(parseTx(t, text))
 	if err != nil {
-		t.Fatalf("transact %s: %v", text, err)
+		failf(t, "transact %s: %v", text, err)
 	}
 	return r
 }
 
-func parseTx(t testing.TB, text string) []any {
+func failf(t testing.TB, format string, args ...any) {
+	if t == nil {
+		panic(fmt.Sprintf(format, args...))
+	}
 	t.Helper()
+	t.Fatalf(format, args...)
+}
+
+func parseTx(t testing.TB, text string) []any {
+	if t != nil {
+		t.Helper()
+	}
 	v, err := edn.ReadString(text)
 	if err != nil {
-		t.Fatalf("parse %s: %v", text, err)
+		failf(t, "parse %s: %v", text, err)
 	}
 	vec, ok := v.(edn.Vector)
 	if !ok {
-		t.Fatalf("parse %s: got %T, want a vector of forms", text, v)
+		failf(t, "parse %s: got %T, want a vector of forms", text, v)
 	}
 	return vec
 }
