@@ -56,6 +56,7 @@ func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
 // build turns the resolved operations into datoms (T2–T6).
 func (t *txn) build() error {
 	t.addIdx = make(map[string]int32, len(t.ops)+len(t.autoDs)+1)
+	t.adds = make([]fact, 0, len(t.ops)+len(t.autoDs)+1)
 	t.cardOne = make(map[eaKey]int32)
 	cardOne := t.cardOne
 	addFact := func(e datom.ID, attr *datom.Attribute, v any, oi int32) error {

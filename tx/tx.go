@@ -103,6 +103,15 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 	if err != nil {
 		return nil, err
 	}
+	n := 4
+	for _, f := range data {
+		if m, ok := f.(edn.Map); ok {
+			n += len(m)
+		} else {
+			n++
+		}
+	}
+	t.ops = make([]op, 0, n)
 	for i, f := range data {
 		t.cur = i
 		if err := t.expand(f, 0); err != nil {
