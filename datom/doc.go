@@ -52,11 +52,15 @@
 // partitions 1..255, big numbers without leading zero bytes, uris that print
 // back to the same text, 2..8 non-tuple tuple elements — though it does
 // accept msgpack integers and lengths wider than needed. Instants must have
-// millisecond precision. AppendDatom and DecodeDatom expose the same
-// encoding on byte slices. EncodeDatoms writes a
-// version byte (1) and a msgpack array of datoms, the transaction log tail.
-// MarshalSchema writes a version byte (1) and the schema (see
-// schema_codec.go).
+// millisecond precision, and V must be in its canonical Go type (Coerce
+// first), else encoding fails with ErrUnencodable.
+//
+// Codec(idx) returns an *IndexCodec, which implements node.KeyCodec[Datom]
+// (this package does not import node, so that it builds on its own).
+// AppendDatom and DecodeDatom expose the same encoding on byte slices.
+// EncodeDatoms writes a version byte (1) and a msgpack array of datoms, the
+// transaction log tail. MarshalSchema writes a version byte (1) and the
+// schema (layout on MarshalSchema).
 //
 // # Schema
 //
