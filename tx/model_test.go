@@ -50,7 +50,7 @@ type model struct {
 
 // mop is one generated operation.
 type mop struct {
-	kind    string // new add retract retractAttr retractEntity cas
+	kind    string // new add retract retractAttr retractEntity cas addLookup reverse
 	e       int64  // entity (n of PartUser) for all but new
 	a       edn.Keyword
 	v       any
@@ -93,6 +93,10 @@ func (o mop) form(i int) any {
 		return edn.Vector{edn.Keyword("db/" + o.kind), eid(o.e), o.a, v}
 	case "retractAttr":
 		return edn.Vector{edn.Keyword("db/retract"), eid(o.e), o.a}
+	case "addLookup": // e is an ssn here
+		return edn.Vector{edn.Keyword("db/add"), edn.Vector{edn.Keyword("person/ssn"), o.e}, o.a, o.v}
+	case "reverse": // {:db/id e :person/_friend v}
+		return edn.Map{{Key: edn.Keyword("db/id"), Val: eid(o.e)}, {Key: edn.Keyword("person/_friend"), Val: eid(o.v.(int64))}}
 	case "retractEntity":
 		return edn.Vector{edn.Keyword("db/retractEntity"), eid(o.e)}
 	case "cas":
@@ -120,7 +124,11 @@ func genOp(rng *rand.Rand, m *model) mop {
 		return o
 	}
 	e := rng.Int64N(m.nextUser)
-	switch rng.IntN(12) {
+	switch rng.IntN(14) {
+	case 12:
+		return mop{kind: "addLookup", e: int64(rng.IntN(8)), a: "person/aliases", v: pick("a", 4)}
+	case 13:
+		return mop{kind: "reverse", e: e, v: rng.Int64N(m.nextUser)}
 	case 0, 1:
 		return mop{kind: "add", e: e, a: "person/name", v: pick("n", 4)}
 	case 2, 3:
@@ -221,6 +229,14 @@ func (m *model) eval(ops []mop) (after map[mfact]bool, newIDs map[int]int64, nex
 			}
 		case "add":
 			asserted[mfact{o.e, o.a, o.v}] = true
+		case "addLookup":
+			if e, ok := holder("person/ssn", o.e); ok {
+				asserted[mfact{e, o.a, o.v}] = true
+			} else {
+				errs = append(errs, ErrLookupRef)
+			}
+		case "reverse":
+			asserted[mfact{o.v.(int64), "person/friend", o.e}] = true
 		case "retract":
 			explicit[mfact{o.e, o.a, o.v}] = true
 		case "retractAttr":
