@@ -50,8 +50,21 @@
 //     every component is absent. Users may not assert composite tuples.
 //   - T7 (schema-on-read): when Schema().SchemaOnRead() is true an undeclared
 //     attribute keyword is installed on first use as a cardinality-one
-//     attribute in PartDB with no value type; values of such attributes are
-//     typed by datom.TypeOf. Declared attributes are enforced as usual.
+//     attribute in PartDB with no value type ([id :db/ident kw] and
+//     [id :db/cardinality :db.cardinality/one] are part of Result.Datoms);
+//     values of such attributes are typed by themselves (datom.TypeOf).
+//     Declared attributes are enforced as usual. Keywords in the :db
+//     namespace and names starting with "_" (reverse refs) are never
+//     installed this way.
+//   - T8 (schema): schema entities are data. A new entity asserting
+//     :db/ident goes to PartDB; :db/ident is a unique identity, so
+//     re-transacting a schema map upserts and changes nothing. The schema
+//     after the transaction comes from datom.Schema.Apply; when it tightens
+//     an existing attribute (datom.Schema.ChangedConstraints: cardinality
+//     many to one, :db/unique added) Apply checks the data after the
+//     transaction and fails with ErrSchema (and ErrCardinalityConflict or
+//     ErrUniqueConflict) if it does not fit. Attributes and idents
+//     installed by a transaction are usable from the next one.
 //
 // Result.Datoms is sorted by entity, attribute, value (datom.CompareValues)
 // and retractions before assertions, so equal inputs give equal outputs.
@@ -59,9 +72,13 @@
 // # Errors
 //
 // Every error Apply returns for invalid data is an *Error naming the
-// offending form (its index in data and its EDN text); errors.Is sees the
-// sentinel inside it (ErrUnknownAttribute, ErrWrongType, …). Errors from the
-// Snapshot and from ctx are returned wrapped, also through *Error.
+// offending form (its index in data and its EDN text; Index -1 and a datom
+// form for facts the transaction implies, such as composite tuples);
+// errors.Is sees the sentinel inside it (ErrUnknownAttribute, ErrWrongType,
+// …). Errors from the Snapshot and from ctx are returned wrapped, also
+// through *Error. A panic in a transaction function is recovered and
+// returned as ErrTxFunc: functions are user code and must not take the
+// writer down.
 //
 // # Concurrency and lifetimes
 //
