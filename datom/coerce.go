@@ -67,8 +67,9 @@ func CoerceTuple(types []ValueType, v any) (any, error) {
 //   - uuid: its canonical string; keyword: "ns/name" with or without the
 //     leading colon; symbol, uri: string; bytes: standard base64 string;
 //   - tuple: a JSON array, elements coerced with CoerceJSON against
-//     types (or inferred when types is nil: numbers become longs when
-//     integral, else doubles).
+//     types (or inferred when types is nil, as for TypeInvalid);
+//   - TypeInvalid (schema-on-read): numbers become longs when integral
+//     (within ±2^53), else doubles; strings stay strings; booleans stay.
 //
 // Values already in a Go representation Coerce accepts are accepted too.
 func CoerceJSON(vt ValueType, types []ValueType, v any) (any, error) {
@@ -251,6 +252,9 @@ func NormalizeInstant(t time.Time) time.Time {
 }
 
 func inferType(v any, js bool) (ValueType, bool) {
+	if f, ok := v.(float64); ok && js && f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return TypeLong, true // JSON cannot tell 1 from 1.0
+	}
 	if t, ok := TypeOf(v); ok {
 		return t, true
 	}

@@ -160,6 +160,14 @@ func TestCoerceJSON(t *testing.T) {
 			t.Errorf("CoerceJSON(%s, %#v) = %#v, %v; want %#v", tc.vt, tc.in, got, err, tc.want)
 		}
 	}
+	for _, tc := range []struct{ in, want any }{{2.0, int64(2)}, {2.5, 2.5}, {decoded[0], int64(12)}, {decoded[2], 1.5}, {"s", "s"}, {true, true}} {
+		if got, err := CoerceJSON(TypeInvalid, nil, tc.in); err != nil || !EqualValues(got, tc.want) {
+			t.Errorf("CoerceJSON(untyped, %#v) = %#v, %v; want %#v", tc.in, got, err, tc.want)
+		}
+	}
+	if got, err := CoerceJSON(TypeTuple, nil, []any{1.0, 0.5}); err != nil || !EqualValues(got, edn.Vector{int64(1), 0.5}) {
+		t.Errorf("CoerceJSON(untyped tuple) = %#v, %v", got, err)
+	}
 	if got, err := CoerceJSON(TypeTuple, []ValueType{TypeLong, TypeKeyword}, []any{1.0, ":k"}); err != nil || !EqualValues(got, edn.Vector{int64(1), edn.Keyword("k")}) {
 		t.Errorf("CoerceJSON(tuple) = %#v, %v", got, err)
 	}
