@@ -68,14 +68,14 @@ func (c *checker[K]) node(n *tnode[K], root bool, after *K, path string) (int, e
 		}
 		return len(n.keys), nil
 	}
-	if len(n.addrs) != len(n.keys) || len(n.counts) != len(n.keys) || (n.mems != nil && len(n.mems) != len(n.keys)) {
+	if (n.addrs != nil && len(n.addrs) != len(n.keys)) || len(n.counts) != len(n.keys) || (n.mems != nil && len(n.mems) != len(n.keys)) {
 		return 0, c.errf(path, "branch slices of unequal length")
 	}
 	total := 0
 	for i := range n.keys {
 		cp := fmt.Sprintf("%s/%d", path, i)
 		// T6: every child is reachable.
-		if n.mem(i) == nil && n.addrs[i].IsZero() {
+		if n.mem(i) == nil && n.addr(i).IsZero() {
 			return 0, c.errf(cp, "child neither in memory nor stored")
 		}
 		ch, err := c.s.child(c.ctx, n, i)

@@ -38,8 +38,9 @@
 //
 // A Set may be used by any number of goroutines at once, and all versions
 // stay valid while newer ones are made. An Iter belongs to one goroutine.
-// Keys handed to Update and Build are retained (as values) by the new
-// version; keys returned by Get, First, Last, Iter.Key and Slice are shared
+// Keys handed to Update and Build are copied into the new version as values:
+// if K holds references (a []byte, a pointer), what they point to must not
+// change afterwards. Keys returned by Get, First, Last, Iter.Key and Slice are shared
 // with the Set and any NodeStore cache: do not modify what they point to.
 // NodeStore implementations must be safe for concurrent use.
 //

@@ -2,8 +2,8 @@ package pss
 
 import (
 	"cmp"
-	"errors"
 	"context"
+	"errors"
 	"flag"
 	"slices"
 	"testing"

@@ -348,7 +348,7 @@ func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 		}
 		if n.mem(j) == nil {
 			idx = append(idx, j)
-			addrs = append(addrs, n.addrs[j])
+			addrs = append(addrs, n.addr(j))
 		}
 	}
 	if len(addrs) < 2 {

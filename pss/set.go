@@ -15,7 +15,9 @@ import (
 // key under child i, counts[i] its number of keys, addrs[i] its address if it
 // is stored (zero if it exists only in memory) and mems[i] the in-memory child
 // (nil if it must be loaded through the store). For every i, addrs[i] is
-// non-zero or mems[i] is non-nil. mems is nil when no child is in memory.
+// non-zero or mems[i] is non-nil. mems is nil when no child is in memory;
+// addrs is nil when no child is stored (in-memory trees save 32 bytes per
+// child that way).
 type tnode[K any] struct {
 	level  int
 	keys   []K
@@ -26,6 +28,14 @@ type tnode[K any] struct {
 }
 
 func (n *tnode[K]) leaf() bool { return n.level == 0 }
+
+// addr returns the address of child i, zero if it is not stored.
+func (n *tnode[K]) addr(i int) node.Address {
+	if n.addrs == nil {
+		return node.Address{}
+	}
+	return n.addrs[i]
+}
 
 // mem returns the in-memory child i or nil.
 func (n *tnode[K]) mem(i int) *tnode[K] {
@@ -117,7 +127,7 @@ func (s *Set[K]) child(ctx context.Context, n *tnode[K], i int) (*tnode[K], erro
 	if c := n.mem(i); c != nil {
 		return c, nil
 	}
-	addr := n.addrs[i]
+	addr := n.addr(i)
 	if s.cfg.store == nil {
 		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}

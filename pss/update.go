@@ -88,7 +88,7 @@ func (s Set[K]) Update(ctx context.Context, adds, removes []K) (Set[K], error) {
 	r := out[0]
 	var addr node.Address
 	for !r.leaf() && len(r.keys) == 1 {
-		addr = r.addrs[0]
+		addr = r.addr(0)
 		if r, err = s.child(ctx, r, 0); err != nil {
 			return s, fmt.Errorf("pss: update: %w", err)
 		}
@@ -116,7 +116,7 @@ func entryFor[K any](n *tnode[K]) entry[K] {
 }
 
 func entryAt[K any](n *tnode[K], i int) entry[K] {
-	return entry[K]{key: n.keys[i], addr: n.addrs[i], count: n.counts[i], mem: n.mem(i)}
+	return entry[K]{key: n.keys[i], addr: n.addr(i), count: n.counts[i], mem: n.mem(i)}
 }
 
 // update applies ops (sorted, all routed to n) to the subtree n. It returns
@@ -132,8 +132,12 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		}
 		return cfg.splitLeaves(keys, cfg.width), true, nil
 	}
-	var es []entry[K]
-	next := 0 // children before next are already in es
+	type change struct {
+		i   int
+		out []*tnode[K]
+	}
+	var changes []change
+	simple := true // every changed child became one node of legal size
 	last := len(n.keys) - 1
 	for pos := 0; pos < len(ops); {
 		i := search(cfg.cmp, n.keys, ops[pos].key, false)
@@ -155,19 +159,47 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		if !changed {
 			continue
 		}
-		if es == nil {
-			es = make([]entry[K], 0, len(n.keys)+len(out))
-		}
-		for ; next < i; next++ {
-			es = append(es, entryAt(n, next))
-		}
-		next = i + 1
-		for _, o := range out {
-			es = append(es, entryFor(o))
+		changes = append(changes, change{i, out})
+		if len(out) != 1 || len(out[0].keys) < cfg.min {
+			simple = false
 		}
 	}
-	if es == nil {
+	if len(changes) == 0 {
 		return nil, false, nil
+	}
+	if simple {
+		// The common case: copy this node and swap in the new children.
+		cp := &tnode[K]{
+			level:  n.level,
+			keys:   slices.Clone(n.keys),
+			addrs:  slices.Clone(n.addrs), // nil stays nil
+			counts: slices.Clone(n.counts),
+			mems:   make([]*tnode[K], len(n.keys)),
+			count:  n.count,
+		}
+		copy(cp.mems, n.mems)
+		for _, ch := range changes {
+			o := ch.out[0]
+			cp.keys[ch.i] = o.keys[len(o.keys)-1]
+			if cp.addrs != nil {
+				cp.addrs[ch.i] = node.Address{}
+			}
+			cp.count += o.count - int(cp.counts[ch.i])
+			cp.counts[ch.i] = uint64(o.count)
+			cp.mems[ch.i] = o
+		}
+		return []*tnode[K]{cp}, true, nil
+	}
+	es := make([]entry[K], 0, len(n.keys)+len(changes))
+	next := 0 // children before next are already in es
+	for _, ch := range changes {
+		for ; next < ch.i; next++ {
+			es = append(es, entryAt(n, next))
+		}
+		next = ch.i + 1
+		for _, o := range ch.out {
+			es = append(es, entryFor(o))
+		}
 	}
 	for ; next < len(n.keys); next++ {
 		es = append(es, entryAt(n, next))
@@ -334,12 +366,16 @@ func makeBranch[K any](level int, es []entry[K]) *tnode[K] {
 	n := &tnode[K]{
 		level:  level,
 		keys:   make([]K, len(es)),
-		addrs:  make([]node.Address, len(es)),
 		counts: make([]uint64, len(es)),
 	}
 	for i, e := range es {
 		n.keys[i] = e.key
-		n.addrs[i] = e.addr
+		if !e.addr.IsZero() {
+			if n.addrs == nil {
+				n.addrs = make([]node.Address, len(es))
+			}
+			n.addrs[i] = e.addr
+		}
 		n.counts[i] = e.count
 		n.count += int(e.count)
 		if e.mem != nil {
