@@ -251,6 +251,20 @@ func TestEntityConcurrent(t *testing.T) {
 	}
 }
 
+// TestPullAcceptsEntity pulls from an *Entity, as a caller navigating
+// entities would.
+func TestPullAcceptsEntity(t *testing.T) {
+	src := pullPeopleSource()
+	david := mustEntity(t, src, edn.Vector{edn.Keyword("name"), "David"})
+	m, err := Pull(context.Background(), src, `[:name {:father [:name]}]`, david)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pullCanon(m), `{:father {:name "Petr"} :name "David"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
 func TestEntityCancelled(t *testing.T) {
 	src := pullPeopleSource()
 	en := mustEntity(t, src, 1001)

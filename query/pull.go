@@ -13,8 +13,8 @@ import (
 // Pull applies pattern to one entity of src and returns its map, as
 // Datomic's pull does. pattern is anything ParsePull accepts (EDN text, an
 // EDN value or a *PullPattern); eid is an entity id (datom.ID, or any Go
-// integer), an ident keyword (edn.Keyword) or a lookup ref
-// (edn.Vector{attr, value} on a unique attribute).
+// integer), an ident keyword (edn.Keyword), a lookup ref
+// (edn.Vector{attr, value} on a unique attribute) or an *Entity.
 //
 // The result is nil, with a nil error, when the entity does not exist (an
 // ident or lookup ref that resolves to nothing, an id with no datoms) or has
@@ -49,7 +49,7 @@ func PullMany(ctx context.Context, src Source, pattern any, eids []any) ([]map[e
 	for i, eid := range eids {
 		e, ok, err := resolveEntityID(ctx, src, eid)
 		if err != nil {
-			return nil, fmt.Errorf("pull-many: entity %d: %w", i, err)
+			return nil, fmt.Errorf("query: pull-many: eids[%d]: %w", i, err)
 		}
 		if !ok {
 			continue
@@ -116,6 +116,11 @@ func resolveEntityID(ctx context.Context, src Source, eid any) (datom.ID, bool, 
 	case edn.Keyword:
 		id, ok := pullSchemaEntid(src.Schema(), t)
 		return id, ok, nil
+	case *Entity:
+		if t == nil {
+			return 0, false, fmt.Errorf("query: pull: %w: entity identifier nil *Entity", ErrInput)
+		}
+		return t.ID(), true, nil
 	case edn.Vector, edn.List, []any:
 		elems, _ := pullSeq(t)
 		return resolveLookupRefID(ctx, src, elems, eid)
