@@ -2,7 +2,9 @@ package tx
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/accretedb/accrete/edn"
@@ -119,5 +121,37 @@ func BenchmarkApplyUpdate(b *testing.B) {
 func reportCPU(b *testing.B, cpu0 int64) {
 	if cpu1 := cpuTime(); cpu0 > 0 && cpu1 > cpu0 {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// BenchmarkApplyAddAll is DataScript's add-all shape, scaled down: one
+// transaction of 1,000 person maps (about 9,500 datoms).
+func BenchmarkApplyAddAll(b *testing.B) {
+	db := newMemDB(b, false)
+	db.mustTx(b, benchSchema)
+	var data []any
+	for i, p := range benchPeople(1000) {
+		m := slices.Clone(p[0].(edn.Map))
+		m[0].Val = fmt.Sprintf("p%d", i)
+		data = append(data, m)
+	}
+	ctx := context.Background()
+	in := db.input()
+	datoms := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		r, err := Apply(ctx, db, data, in, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		datoms += len(r.Datoms)
+	}
+	b.StopTimer()
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(datoms)/b.Elapsed().Seconds(), "datoms/s")
+	if cpu := cpuTime() - cpu0; cpu0 > 0 && cpu > 0 {
+		b.ReportMetric(float64(datoms)/(float64(cpu)/1e9), "datoms/cpu-s")
 	}
 }

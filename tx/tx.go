@@ -106,7 +106,16 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 	n := 4
 	for _, f := range data {
 		if m, ok := f.(edn.Map); ok {
-			n += len(m)
+			for _, en := range m {
+				switch c := en.Val.(type) {
+				case edn.Vector:
+					n += len(c)
+				case edn.Set:
+					n += len(c)
+				default:
+					n++
+				}
+			}
 		} else {
 			n++
 		}
