@@ -95,8 +95,8 @@ func joinClauses(cs []rclause) string {
 type diffGen struct {
 	r      *rand.Rand
 	output []string // variables that may be found but not joined
-	ents  []int64
-	nvars int
+	ents   []int64
+	nvars  int
 }
 
 func (g *diffGen) newVar() string { g.nvars++; return fmt.Sprintf("?v%d", g.nvars) }

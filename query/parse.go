@@ -53,8 +53,8 @@ type clause interface {
 
 type clauseBase struct{ form any }
 
-func (clauseBase) clauseNode()  {}
-func (c clauseBase) raw() any { return c.form }
+func (clauseBase) clauseNode() {}
+func (c clauseBase) raw() any  { return c.form }
 
 // patternClause is a data pattern [$src e a v tx added].
 type patternClause struct {
@@ -176,16 +176,16 @@ const (
 // it can be evaluated any number of times, concurrently, with different
 // inputs.
 type Query struct {
-	form     any
-	kind     findKind
-	find     []findElem
-	keysKind keysKind
-	keys     []any
-	with     []int
-	in       []inBinding
-	where    []clause
-	vars     *varTable
-	hasAgg   bool
+	form      any
+	kind      findKind
+	find      []findElem
+	keysKind  keysKind
+	keys      []any
+	with      []int
+	in        []inBinding
+	where     []clause
+	vars      *varTable
+	hasAgg    bool
 	defaultIn bool // no :in was given: the query reads $ only
 }
 
