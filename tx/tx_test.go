@@ -486,3 +486,58 @@ func wantErr(t *testing.T, err error, want error, index int) {
 		t.Errorf("error %v names form %d, want %d", err, e.Index, index)
 	}
 }
+
+func TestGoValueInput(t *testing.T) {
+	db := newTestDB(t)
+	data := []any{
+		[]any{edn.Keyword("db/add"), -1, edn.Keyword("person/name"), "A"},
+		[]any{edn.Keyword("db/add"), -1, edn.Keyword("person/age"), 7},
+		edn.List{edn.Keyword("db/add"), "b", edn.Keyword("person/friend"), -1},
+		edn.Map{{Key: edn.Keyword("db/id"), Val: "b"}, {Key: edn.Keyword("person/aliases"), Val: []any{"x", "y"}}},
+	}
+	r, err := db.transact(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := r.TempIDs[int64(-1)]
+	if !ok {
+		t.Fatalf("TempIDs = %v, want the key int64(-1) for the Go int tempid -1", r.TempIDs)
+	}
+	checkVals(t, db, a, "person/age", int64(7))
+	checkVals(t, db, r.TempIDs["b"], "person/friend", a)
+	checkVals(t, db, r.TempIDs["b"], "person/aliases", "x", "y")
+	// An int entity id works like an int64 one.
+	db.mustTx(t, "[]")
+	if _, err := db.transact([]any{[]any{edn.Keyword("db/add"), int(a), edn.Keyword("person/age"), int64(8)}}); err != nil {
+		t.Fatal(err)
+	}
+	checkVals(t, db, a, "person/age", int64(8))
+}
+
+func TestFunctionsSeeSnapshotBefore(t *testing.T) {
+	db := newTestDB(t)
+	a := db.mustTx(t, `[{:db/id "a" :person/name "old"}]`).TempIDs["a"]
+	var seen []any
+	db.opts = &Options{Funcs: map[edn.Keyword]Func{
+		"my/peek": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {
+			err := s.Datoms(ctx, datom.EAVT, []any{a, s.Schema().AttrByIdent("person/name").ID}, func(d datom.Datom) bool {
+				seen = append(seen, d.V)
+				return true
+			})
+			return nil, err
+		},
+	}}
+	db.mustTx(t, fmt.Sprintf(`[[:db/add %d :person/name "new"] [:my/peek]]`, a))
+	if len(seen) != 1 || seen[0] != "old" {
+		t.Errorf("function saw %v, want [old] (the database before the transaction)", seen)
+	}
+	checkVals(t, db, a, "person/name", "new")
+}
+
+func TestEmptyTransaction(t *testing.T) {
+	db := newTestDB(t)
+	r := db.mustTx(t, `[]`)
+	if len(r.Datoms) != 1 || r.Datoms[0].E != r.TxID {
+		t.Errorf("empty transaction datoms = %v, want only the txInstant", r.Datoms)
+	}
+}
