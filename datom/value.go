@@ -121,10 +121,22 @@ func CompareValues(a, b any) int {
 // compareKeywords orders keywords by namespace, then name, with the split
 // rule of edn.Keyword.Namespace (the first slash after position 0).
 func compareKeywords(a, b string) int {
-	if a == b {
+	// Walk the common prefix: a slash in it is the first slash of both, so
+	// it settles the namespaces without searching.
+	n := min(len(a), len(b))
+	i := 0
+	for ; i < n && a[i] == b[i]; i++ {
+		if a[i] == '/' {
+			if i == 0 {
+				return strings.Compare(a, b) // neither has a namespace
+			}
+			return strings.Compare(a[i+1:], b[i+1:]) // same namespace
+		}
+	}
+	if i == len(a) && i == len(b) {
 		return 0
 	}
-	ia, ib := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+	ia, ib := indexSlashFrom(a, i), indexSlashFrom(b, i)
 	var nsa, nsb, na, nb string
 	if ia > 0 {
 		nsa, na = a[:ia], a[ia+1:]
@@ -140,6 +152,15 @@ func compareKeywords(a, b string) int {
 		return c
 	}
 	return strings.Compare(na, nb)
+}
+
+// indexSlashFrom returns the index of the first '/' in s at or after from,
+// or -1; s[:from] is known to hold none.
+func indexSlashFrom(s string, from int) int {
+	if j := strings.IndexByte(s[from:], '/'); j >= 0 {
+		return from + j
+	}
+	return -1
 }
 
 // EqualValues reports whether CompareValues(a, b) == 0.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +190,25 @@ func FuzzValueKeyOrder(f *testing.F) {
 			t.Fatalf("key order %d, CompareValues %d: %#v vs %#v", got, c, da.V, db.V)
 		}
 	})
+}
+
+// TestCompareKeywordsOddSlashes checks the keyword fast path against the
+// definition (namespace, then name, as edn.Keyword splits them) on keywords
+// with slashes in unusual places.
+func TestCompareKeywordsOddSlashes(t *testing.T) {
+	kws := []edn.Keyword{"", "/", "//", "/a", "a", "a/", "a/b", "a/b/c", "a//b", "ab", "ab/c", "a.b/c", "b", "b/a", "/a/b", "a/a"}
+	for _, a := range kws {
+		for _, b := range kws {
+			want := strings.Compare(a.Namespace(), b.Namespace())
+			if want == 0 {
+				want = strings.Compare(a.Name(), b.Name())
+			}
+			if got := CompareValues(a, b); got != want {
+				t.Errorf("CompareValues(%q, %q) = %d, want %d", a, b, got, want)
+			}
+			if got := bytes.Compare(AppendValueKey(nil, a), AppendValueKey(nil, b)); got != want {
+				t.Errorf("key order of %q vs %q = %d, want %d", a, b, got, want)
+			}
+		}
+	}
 }
