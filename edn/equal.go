@@ -219,30 +219,62 @@ func mapEqual(x, y Map, nanEq bool) bool {
 	return true
 }
 
-// firstDup returns the indexes i < j of the first pair of Equal values in
-// xs, or (-1, -1).
-func firstDup(xs []any) (int, int) {
-	if len(xs) <= smallColl {
-		for j := 1; j < len(xs); j++ {
+// firstDup returns the indexes i < j of the first pair of Equal values
+// among at(0), …, at(n-1), or (-1, -1). Keyword-only collections (the usual
+// map keys) take a fast path.
+func firstDup(n int, at func(int) any) (int, int) {
+	if n < 2 {
+		return -1, -1
+	}
+	if n <= 4*smallColl {
+		if i, j, ok := firstDupKeywords(n, at); ok {
+			return i, j
+		}
+	}
+	if n <= smallColl {
+		for j := 1; j < n; j++ {
 			for i := 0; i < j; i++ {
-				if equal(xs[i], xs[j], false) {
+				if equal(at(i), at(j), false) {
 					return i, j
 				}
 			}
 		}
 		return -1, -1
 	}
-	idx := make(map[uint64][]int, len(xs))
-	for j, x := range xs {
+	idx := make(map[uint64][]int, n)
+	for j := range n {
+		x := at(j)
 		h := hashOf(x)
 		for _, i := range idx[h] {
-			if equal(xs[i], x, false) {
+			if equal(at(i), x, false) {
 				return i, j
 			}
 		}
 		idx[h] = append(idx[h], j)
 	}
 	return -1, -1
+}
+
+// firstDupKeywords is firstDup for collections of keywords only (ok false
+// otherwise), comparing the strings pairwise without canon or hashing.
+func firstDupKeywords(n int, at func(int) any) (int, int, bool) {
+	var buf [4 * smallColl]Keyword
+	ks := buf[:n]
+	for i := range ks {
+		k, ok := at(i).(Keyword)
+		if !ok {
+			return 0, 0, false
+		}
+		ks[i] = k
+	}
+	for j := 1; j < n; j++ {
+		for i := 0; i < j; i++ {
+			if ks[i] == ks[j] {
+				return i, j, true
+			}
+		}
+	}
+	return -1, -1, true
 }
 
 // canon turns the Go values Marshal accepts besides the EDN types (int,

@@ -75,6 +75,11 @@ type parser struct {
 	pre             []byte
 
 	intern map[string]any
+
+	// stack and offs hold the elements of the collections being read, and
+	// their offsets (see seq).
+	stack []any
+	offs  []int
 }
 
 // errAt returns a *SyntaxError for the byte offset off of p.data.
@@ -240,17 +245,17 @@ func (p *parser) value() (any, error) {
 	start := p.pos
 	switch c := p.data[p.pos]; c {
 	case '(':
-		items, _, err := p.seq(')', false, start)
+		base, err := p.seq(')', start)
 		if err != nil {
 			return nil, err
 		}
-		return List(items), nil
+		return List(p.popItems(base)), nil
 	case '[':
-		items, _, err := p.seq(']', false, start)
+		base, err := p.seq(']', start)
 		if err != nil {
 			return nil, err
 		}
-		return Vector(items), nil
+		return Vector(p.popItems(base)), nil
 	case '{':
 		return p.readMap()
 	case '"':
@@ -269,63 +274,80 @@ func (p *parser) value() (any, error) {
 
 // seq reads the elements of a collection up to closer; p.pos is at its
 // opening delimiter (for "#{", at the brace), and open is where the
-// collection began, for errors. With offsets it also returns where each
-// element began, for errors about duplicates.
-func (p *parser) seq(closer byte, offsets bool, open int) ([]any, []int, error) {
+// collection began, for errors. It leaves the elements on p.stack[base:]
+// and where each began on p.offs[base:]; the caller copies them out and
+// truncates both stacks to base. The shared stacks mean one exact-size
+// allocation per collection instead of a growing slice each.
+func (p *parser) seq(closer byte, open int) (base int, err error) {
 	p.pos++
 	if p.depth++; p.depth > maxDepth {
-		return nil, nil, p.errorf(open, "nesting deeper than %d", maxDepth)
+		return 0, p.errorf(open, "nesting deeper than %d", maxDepth)
 	}
-	var items []any
-	var offs []int
+	base = len(p.stack)
 	for {
 		v, end, err := p.next(closer, open)
 		if err != nil {
-			return nil, nil, err
+			return 0, err
 		}
 		if end {
 			break
 		}
-		items = append(items, v)
-		if offsets {
-			offs = append(offs, p.lastStart)
-		}
+		p.stack = append(p.stack, v)
+		p.offs = append(p.offs, p.lastStart)
 	}
 	p.depth--
-	return items, offs, nil
+	return base, nil
+}
+
+// popItems copies p.stack[base:] into a new slice (nil if empty) and
+// truncates the stacks.
+func (p *parser) popItems(base int) []any {
+	var items []any
+	if n := len(p.stack) - base; n > 0 {
+		items = make([]any, n)
+		copy(items, p.stack[base:])
+	}
+	p.truncate(base)
+	return items
+}
+
+func (p *parser) truncate(base int) {
+	clear(p.stack[base:]) // drop references for the garbage collector
+	p.stack = p.stack[:base]
+	p.offs = p.offs[:base]
 }
 
 func (p *parser) readMap() (any, error) {
 	open := p.pos
-	items, offs, err := p.seq('}', true, open)
+	base, err := p.seq('}', open)
 	if err != nil {
 		return nil, err
 	}
+	items := p.stack[base:]
 	if len(items)%2 != 0 {
 		return nil, p.errorf(open, "map has %d forms; it needs an even number (key value pairs)", len(items))
 	}
 	m := make(Map, len(items)/2)
-	keys := make([]any, len(m))
 	for i := range m {
 		m[i] = MapEntry{Key: items[2*i], Val: items[2*i+1]}
-		keys[i] = items[2*i]
 	}
-	if i, j := firstDup(keys); j >= 0 {
-		_ = i
-		return nil, p.errorf(offs[2*j], "duplicate map key %s", String(keys[j]))
+	if _, j := firstDup(len(m), func(i int) any { return m[i].Key }); j >= 0 {
+		return nil, p.errorf(p.offs[base+2*j], "duplicate map key %s", String(m[j].Key))
 	}
+	p.truncate(base)
 	return m, nil
 }
 
 func (p *parser) readSet(open int) (any, error) {
-	items, offs, err := p.seq('}', true, open)
+	base, err := p.seq('}', open)
 	if err != nil {
 		return nil, err
 	}
-	if _, j := firstDup(items); j >= 0 {
-		return nil, p.errorf(offs[j], "duplicate set element %s", String(items[j]))
+	items := p.stack[base:]
+	if _, j := firstDup(len(items), func(i int) any { return items[i] }); j >= 0 {
+		return nil, p.errorf(p.offs[base+j], "duplicate set element %s", String(items[j]))
 	}
-	return Set(items), nil
+	return Set(p.popItems(base)), nil
 }
 
 // dispatch reads a form that starts with '#': a set, a tagged element, a

@@ -107,7 +107,7 @@ func (p *printer) value(v any, depth int) error {
 	case []any:
 		return p.seq('[', ']', x, depth)
 	case Set:
-		if i, _ := firstDup(x); i >= 0 {
+		if i, _ := firstDup(len(x), func(i int) any { return x[i] }); i >= 0 {
 			return unsupported("set has duplicate element %s", String(x[i]))
 		}
 		p.buf = append(p.buf, '#')
@@ -270,12 +270,8 @@ func (p *printer) seq(open, close byte, xs []any, depth int) error {
 
 func (p *printer) ednMap(m Map, depth int) error {
 	if len(m) > 1 {
-		keys := make([]any, len(m))
-		for i, e := range m {
-			keys[i] = e.Key
-		}
-		if i, _ := firstDup(keys); i >= 0 {
-			return unsupported("map has duplicate key %s", String(keys[i]))
+		if i, _ := firstDup(len(m), func(i int) any { return m[i].Key }); i >= 0 {
+			return unsupported("map has duplicate key %s", String(m[i].Key))
 		}
 	}
 	p.buf = append(p.buf, '{')
@@ -404,11 +400,7 @@ func (p *printer) goMap(rv reflect.Value, depth int) error {
 	}
 	sort.Slice(entries, func(i, j int) bool { return bytes.Compare(entries[i].key, entries[j].key) < 0 })
 	if rv.Type().Key().Kind() == reflect.Interface && len(entries) > 1 {
-		keys := make([]any, len(entries))
-		for i, e := range entries {
-			keys[i] = e.k
-		}
-		if i, _ := firstDup(keys); i >= 0 {
+		if i, _ := firstDup(len(entries), func(i int) any { return entries[i].k }); i >= 0 {
 			return unsupported("map has duplicate key %s", entries[i].key)
 		}
 	}
