@@ -11,13 +11,12 @@ import (
 
 // fact is one assertion or retraction being built.
 type fact struct {
-	e, a    datom.ID
-	v       any
-	attr    *datom.Attribute
-	op      int32 // index in t.ops, -1 when implied
-	elided  bool  // assertion already true (T2)
-	old     datom.Datom
-	explict bool // retraction written in the data (T4)
+	e, a   datom.ID
+	v      any
+	attr   *datom.Attribute
+	op     int32 // index in t.ops, -1 when implied
+	elided bool  // assertion already true (T2)
+	old    datom.Datom
 }
 
 type eaKey struct{ e, a datom.ID }
@@ -145,7 +144,7 @@ func (t *txn) build() error {
 			t.retIdx = make(map[string]int32)
 		}
 		t.retIdx[k] = int32(len(t.retracts))
-		t.retracts = append(t.retracts, fact{e: d.E, a: d.A, v: d.V, attr: attr, op: oi, old: d, explict: explicit})
+		t.retracts = append(t.retracts, fact{e: d.E, a: d.A, v: d.V, attr: attr, op: oi, old: d})
 		return nil
 	}
 	for _, oi := range deferred {

@@ -54,7 +54,7 @@ func (t *txn) settle(r int32, id datom.ID) error {
 	return nil
 }
 
-// refValue returns the concrete value of an op whose tempids may be
+// opValue returns the concrete value of an op whose tempids may be
 // resolved: ok is false while its ref value is an unresolved tempid.
 func (t *txn) opValue(o *op) (any, bool) {
 	if !o.attr.IsRef() {
