@@ -193,11 +193,12 @@ type pullBound struct {
 
 type pullBoundSpec struct {
 	*pullSpec
-	a      *datom.Attribute // nil for :db/id
-	many   bool             // the result is a vector
-	sub    *pullBound
-	parent *pullBound // the pattern a recursion re-applies
-	recIdx int        // index of this recursion spec's depth counter
+	reverse bool             // shadows pullSpec.reverse: false for a literal :ns/_x attribute
+	a       *datom.Attribute // nil for :db/id
+	many    bool             // the result is a vector
+	sub     *pullBound
+	parent  *pullBound // the pattern a recursion re-applies
+	recIdx  int        // index of this recursion spec's depth counter
 }
 
 // pullBindCache remembers the binding for the last schema seen, so that the
@@ -242,12 +243,19 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 		if ps.dbID {
 			continue
 		}
+		bs.reverse = ps.reverse
 		a, ok := pullSchemaAttrByIdent(s, ps.attr)
+		if ps.reverse {
+			// An attribute really named :ns/_x is pulled forward.
+			if lit, isLit := pullSchemaAttrByIdent(s, ps.name); isLit {
+				a, ok, bs.reverse = lit, true, false
+			}
+		}
 		if !ok {
 			return pullPatternErr(ps.part, "unknown attribute %s", ps.attr)
 		}
 		bs.a = a
-		if ps.reverse {
+		if bs.reverse {
 			if !a.IsRef() {
 				return pullPatternErr(ps.part, "reverse reference %s: attribute %s is not a ref", ps.name, ps.attr)
 			}

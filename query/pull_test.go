@@ -24,6 +24,7 @@ var pullPeopleAttrs = []pullTestAttr{
 	{ident: "spec", vt: datom.TypeRef, component: true},
 	{ident: "gender", vt: datom.TypeRef},
 	{ident: "email", vt: datom.TypeString, unique: datom.UniqueValue},
+	{ident: "odd/_x", vt: datom.TypeString}, // named like a reverse ref
 }
 
 // pullPeopleSource is DataScript's pull_api test data (entity n of DataScript
@@ -36,7 +37,7 @@ func pullPeopleSource() *pullSource {
 		{1001, pkw("child"), 1002}, {1001, pkw("child"), 1003}, {1001, pkw("friend"), 1002}, {1001, pkw("gender"), 200}, {1001, pkw("email"), "petr@x"},
 		{1002, pkw("name"), "David"}, {1002, pkw("father"), 1001}, {1002, pkw("age"), 20}, {1002, pkw("friend"), 1003},
 		{1003, pkw("name"), "Thomas"}, {1003, pkw("father"), 1001}, {1003, pkw("friend"), 1001},
-		{1004, pkw("name"), "Lucy"}, {1004, pkw("gender"), 201},
+		{1004, pkw("name"), "Lucy"}, {1004, pkw("odd/_x"), "weird"}, {1004, pkw("gender"), 201},
 		{1006, pkw("name"), "Matthew"}, {1006, pkw("father"), 1003},
 		{1010, pkw("name"), "Part A"}, {1010, pkw("part"), 1011}, {1010, pkw("part"), 1015},
 		{1011, pkw("name"), "Part A.A"}, {1011, pkw("part"), 1012},
