@@ -31,7 +31,16 @@ import (
 func Equal(a, b any) bool { return equal(a, b, false) }
 
 // equal is Equal; with nanEq, NaN equals NaN (for round-trip tests).
-func equal(a, b any, nanEq bool) bool {
+func equal(a, b any, nanEq bool) bool { return eq(a, b, nanEq, 0) }
+
+// maxEqualDepth stops Equal and hashOf on values nested deeper than any
+// reader output (a cyclic []any built in Go): such values compare unequal.
+const maxEqualDepth = 2 * maxDepth
+
+func eq(a, b any, nanEq bool, depth int) bool {
+	if depth > maxEqualDepth {
+		return false
+	}
 	a, b = canon(a), canon(b)
 	switch x := a.(type) {
 	case nil:
@@ -80,15 +89,15 @@ func equal(a, b any, nanEq bool) bool {
 		y, ok := b.(Char)
 		return ok && x == y
 	case List:
-		return seqEqual(x, b, nanEq)
+		return seqEqual(x, b, nanEq, depth+1)
 	case Vector:
-		return seqEqual(x, b, nanEq)
+		return seqEqual(x, b, nanEq, depth+1)
 	case Set:
 		y, ok := b.(Set)
-		return ok && setEqual(x, y, nanEq)
+		return ok && setEqual(x, y, nanEq, depth+1)
 	case Map:
 		y, ok := b.(Map)
-		return ok && mapEqual(x, y, nanEq)
+		return ok && mapEqual(x, y, nanEq, depth+1)
 	case time.Time:
 		y, ok := b.(time.Time)
 		return ok && x.Equal(y)
@@ -106,12 +115,12 @@ func equal(a, b any, nanEq bool) bool {
 		return ok && x.String() == y.String()
 	case Tagged:
 		y, ok := b.(Tagged)
-		return ok && x.Tag == y.Tag && equal(x.Value, y.Value, nanEq)
+		return ok && x.Tag == y.Tag && eq(x.Value, y.Value, nanEq, depth+1)
 	}
 	return reflect.DeepEqual(a, b)
 }
 
-func seqEqual(x []any, b any, nanEq bool) bool {
+func seqEqual(x []any, b any, nanEq bool, depth int) bool {
 	var y []any
 	switch b := b.(type) {
 	case List:
@@ -125,7 +134,7 @@ func seqEqual(x []any, b any, nanEq bool) bool {
 		return false
 	}
 	for i := range x {
-		if !equal(x[i], y[i], nanEq) {
+		if !eq(x[i], y[i], nanEq, depth) {
 			return false
 		}
 	}
@@ -136,18 +145,25 @@ func seqEqual(x []any, b any, nanEq bool) bool {
 // rather than through a hash index.
 const smallColl = 8
 
-func setEqual(x, y Set, nanEq bool) bool {
+func setEqual(x, y Set, nanEq bool, depth int) bool {
 	if len(x) != len(y) {
 		return false
 	}
-	return subset(x, y, nanEq) && subset(y, x, nanEq)
+	return subset(x, y, nanEq, depth) && subset(y, x, nanEq, depth)
 }
 
 // subset reports whether every element of x is in y.
-func subset(x, y []any, nanEq bool) bool {
+func subset(x, y []any, nanEq bool, depth int) bool {
 	if len(y) <= smallColl {
 		for _, e := range x {
-			if indexOf(y, e, nanEq) < 0 {
+			found := false
+			for _, f := range y {
+				if eq(e, f, nanEq, depth) {
+					found = true
+					break
+				}
+			}
+			if !found {
 				return false
 			}
 		}
@@ -157,7 +173,7 @@ func subset(x, y []any, nanEq bool) bool {
 	for _, e := range x {
 		found := false
 		for _, i := range idx[hashOf(e)] {
-			if equal(e, y[i], nanEq) {
+			if eq(e, y[i], nanEq, depth) {
 				found = true
 				break
 			}
@@ -187,13 +203,13 @@ func hashIndex(n int, at func(int) any) map[uint64][]int {
 	return idx
 }
 
-func mapEqual(x, y Map, nanEq bool) bool {
+func mapEqual(x, y Map, nanEq bool, depth int) bool {
 	if len(x) != len(y) {
 		return false
 	}
 	find := func(k any) int {
 		for i, e := range y {
-			if equal(e.Key, k, nanEq) {
+			if eq(e.Key, k, nanEq, depth) {
 				return i
 			}
 		}
@@ -203,7 +219,7 @@ func mapEqual(x, y Map, nanEq bool) bool {
 		idx := hashIndex(len(y), func(i int) any { return y[i].Key })
 		find = func(k any) int {
 			for _, i := range idx[hashOf(k)] {
-				if equal(y[i].Key, k, nanEq) {
+				if eq(y[i].Key, k, nanEq, depth) {
 					return i
 				}
 			}
@@ -212,7 +228,7 @@ func mapEqual(x, y Map, nanEq bool) bool {
 	}
 	for _, e := range x {
 		i := find(e.Key)
-		if i < 0 || !equal(e.Val, y[i].Val, nanEq) {
+		if i < 0 || !eq(e.Val, y[i].Val, nanEq, depth) {
 			return false
 		}
 	}
@@ -396,7 +412,12 @@ func hashString(h uint64, s string) uint64 {
 	return h
 }
 
-func hashOf(v any) uint64 {
+func hashOf(v any) uint64 { return hashDepth(v, 0) }
+
+func hashDepth(v any, depth int) uint64 {
+	if depth > maxEqualDepth {
+		return 0
+	}
 	switch x := canon(v).(type) {
 	case nil:
 		return mix(hashBasis, 1)
@@ -436,19 +457,19 @@ func hashOf(v any) uint64 {
 	case Char:
 		return mix(mix(hashBasis, 14), uint64(x))
 	case List:
-		return hashSeq(x)
+		return hashSeq(x, depth+1)
 	case Vector:
-		return hashSeq(x)
+		return hashSeq(x, depth+1)
 	case Set:
 		var sum uint64
 		for _, e := range x {
-			sum += hashOf(e)
+			sum += hashDepth(e, depth+1)
 		}
 		return mix(mix(hashBasis, 16), sum)
 	case Map:
 		var sum uint64
 		for _, e := range x {
-			sum += mix(hashOf(e.Key), hashOf(e.Val))
+			sum += mix(hashDepth(e.Key, depth+1), hashDepth(e.Val, depth+1))
 		}
 		return mix(mix(hashBasis, 17), sum)
 	case time.Time:
@@ -462,15 +483,15 @@ func hashOf(v any) uint64 {
 	case *regexp.Regexp:
 		return hashString(mix(hashBasis, 22), x.String())
 	case Tagged:
-		return mix(hashString(mix(hashBasis, 23), string(x.Tag)), hashOf(x.Value))
+		return mix(hashString(mix(hashBasis, 23), string(x.Tag)), hashDepth(x.Value, depth+1))
 	}
 	return 0
 }
 
-func hashSeq(xs []any) uint64 {
+func hashSeq(xs []any, depth int) uint64 {
 	h := mix(hashBasis, 15)
 	for _, e := range xs {
-		h = mix(h, hashOf(e))
+		h = mix(h, hashDepth(e, depth))
 	}
 	return h
 }

@@ -133,3 +133,17 @@ func TestMapGet(t *testing.T) {
 		t.Fatalf("Get(:b) = %v, %v; want nil, false", v, ok)
 	}
 }
+
+// TestEqualCycle: a cyclic Go value (never produced by the reader) must
+// not overflow the stack; it compares unequal.
+func TestEqualCycle(t *testing.T) {
+	cyc := []any{nil}
+	cyc[0] = cyc
+	if Equal(cyc, cyc) {
+		t.Fatal("Equal(cyclic, cyclic) = true, want false")
+	}
+	_ = hashOf(cyc)
+	if got := String(cyc); got == "" {
+		t.Fatal("String(cyclic) is empty")
+	}
+}

@@ -461,6 +461,11 @@ func (p *parser) tagged(tag Symbol, v any, start, elemAt int) (any, error) {
 		if err != nil {
 			return nil, p.errorf(elemAt, "invalid #uri %q: %v", s, err)
 		}
+		// The printer writes u.String(); refuse the (so far hypothetical)
+		// URI that would not read back as itself.
+		if u2, err := url.Parse(u.String()); err != nil || u2.String() != u.String() {
+			return nil, p.errorf(elemAt, "invalid #uri %q: does not survive re-printing", s)
+		}
 		return u, nil
 	default: // bytes
 		b, err := base64.StdEncoding.DecodeString(s)

@@ -3,6 +3,7 @@ package edn
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -54,11 +55,18 @@ func Write(w io.Writer, v any) error {
 // value Marshal refuses is formatted with %v.
 func String(v any) string {
 	b, err := Marshal(v)
+	if errors.Is(err, errTooDeep) {
+		// %v would recurse forever on a cyclic value.
+		return fmt.Sprintf("<%T nested deeper than %d>", v, maxDepth)
+	}
 	if err != nil {
 		return fmt.Sprintf("%v", v)
 	}
 	return string(b)
 }
+
+// errTooDeep marks printing errors caused by nesting (possibly a cycle).
+var errTooDeep = fmt.Errorf("nesting deeper than %d (a cycle?): %w", maxDepth, ErrUnsupported)
 
 type printer struct {
 	buf []byte
@@ -70,7 +78,7 @@ func unsupported(format string, args ...any) error {
 
 func (p *printer) value(v any, depth int) error {
 	if depth > maxDepth {
-		return unsupported("nesting deeper than %d (a cycle?)", maxDepth)
+		return fmt.Errorf("edn: %w", errTooDeep)
 	}
 	switch x := v.(type) {
 	case nil:
