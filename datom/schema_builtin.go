@@ -46,8 +46,8 @@ func TypeEntity(vt ValueType) ID { return DBTypeBase + ID(vt) }
 // change.
 func IsReserved(id ID) bool { return id >= 0 && id < MakeID(PartDB, DBReserved) }
 
-// BootstrapTx is the transaction that holds the bootstrap datoms.
-var BootstrapTx = TxID(0)
+// BootstrapTx is the transaction that holds the bootstrap datoms: TxID(0).
+const BootstrapTx ID = PartTx << PartShift
 
 type builtinAttr struct {
 	id    ID
