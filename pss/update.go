@@ -79,7 +79,7 @@ func (s Set[K]) Update(ctx context.Context, adds, removes []K) (Set[K], error) {
 		for i, o := range out {
 			es[i] = entryFor(o)
 		}
-		out = s.cfg.splitBranches(out[0].level+1, es, s.cfg.width)
+		out = s.cfg.splitBranches(out[0].level+1, es, s.cfg.fill)
 	}
 	ns := Set[K]{cfg: s.cfg}
 	if len(out) == 0 {
@@ -130,7 +130,7 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		if !changed {
 			return nil, false, nil
 		}
-		return cfg.splitLeaves(keys, cfg.width), true, nil
+		return cfg.splitLeaves(keys, cfg.fill), true, nil
 	}
 	type change struct {
 		i   int
@@ -208,7 +208,7 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 	if err != nil {
 		return nil, false, err
 	}
-	return cfg.splitBranches(n.level, es, cfg.width), true, nil
+	return cfg.splitBranches(n.level, es, cfg.fill), true, nil
 }
 
 // searchOps returns the first i with ops[i].key > k.
@@ -286,7 +286,7 @@ func (s *Set[K]) fixSmall(ctx context.Context, childLevel int, es []entry[K]) ([
 		if childLevel == 0 {
 			keys := make([]K, 0, len(na.keys)+len(nb.keys))
 			keys = append(append(keys, na.keys...), nb.keys...)
-			merged = cfg.splitLeaves(keys, cfg.width)
+			merged = cfg.splitLeaves(keys, cfg.fill)
 		} else {
 			m := make([]entry[K], 0, len(na.keys)+len(nb.keys))
 			for j := range na.keys {
@@ -300,7 +300,7 @@ func (s *Set[K]) fixSmall(ctx context.Context, childLevel int, es []entry[K]) ([
 			if m, err = s.fixSmall(ctx, childLevel-1, m); err != nil {
 				return nil, err
 			}
-			merged = cfg.splitBranches(childLevel, m, cfg.width)
+			merged = cfg.splitBranches(childLevel, m, cfg.fill)
 		}
 		repl := make([]entry[K], len(merged))
 		for j, t := range merged {
@@ -321,9 +321,14 @@ func (s *Set[K]) entryNode(ctx context.Context, e entry[K], level int) (*tnode[K
 	return s.child(ctx, tmp, 0)
 }
 
-// chunkCount returns how many nodes n entries go into, aiming at target per
-// node but keeping each node within [min, width] (T3) when there are several.
+// chunkCount returns how many nodes n entries go into: one if they fit in a
+// node, else about n/target, keeping each node within [min, width] (T3).
+// Update and Build both aim at the fill target (3/4 of the width) when they
+// split, so that split nodes have room for the next inserts.
 func (c *config[K]) chunkCount(n, target int) int {
+	if n <= c.width {
+		return 1
+	}
 	k := (n + target - 1) / target
 	if k > 1 && n/k < c.min {
 		k = (n + c.width - 1) / c.width
