@@ -11,7 +11,12 @@ import "github.com/vmihailenco/msgpack/v5"
 // Comparer's name).
 type KeyCodec[K any] interface {
 	ID() string
+	// EncodeKey writes k as one or more msgpack values. It MUST be
+	// deterministic (equal keys give equal bytes, since node addresses are
+	// hashes of the bytes) and write at least one byte.
 	EncodeKey(enc *msgpack.Encoder, k K) error
-	// DecodeKey MUST return an error, never panic, on malformed input.
+	// DecodeKey MUST return an error, never panic, on malformed input, and
+	// must not allocate far more than the bytes it consumes justify (bound
+	// declared lengths, as BytesCodec does): Decode runs on untrusted bytes.
 	DecodeKey(dec *msgpack.Decoder) (K, error)
 }
