@@ -1,0 +1,51 @@
+// Package writer is the transactor: it turns transactions into datoms,
+// makes them durable in the bucket and moves the branch head.
+//
+// # Write path: a log tail in front of the index trees
+//
+// Rewriting the path from leaf to root in each of the nine index trees on
+// every commit is what makes small transactions slow in Datahike (each
+// commit writes depth+1 nodes per tree). accrete instead keeps recent
+// novelty in a log tail:
+//
+//   - Every commit writes exactly three objects: one tail node (the
+//     transactions since the last merge, cumulative, content-addressed),
+//     one commit record (roots, tail address, schema, counters, parent) and
+//     the branch head (which inlines the commit). The index trees are not
+//     touched, yet the head moves on every commit, so every reader sees the
+//     transaction at once.
+//   - When the tail passes Options.TailBytes (default 32 KiB encoded), the
+//     commit first merges the tail into the trees in one sorted batch (one
+//     path copy per touched leaf, amortized over all the commits of the
+//     tail), flushes the new tree nodes, and starts an empty tail.
+//   - Readers rebuild the tail's small in-memory overlay when they open a
+//     commit and merge it into every index scan (see package reader), so a
+//     cold reader pays one GET for the head, one for the tail and one per
+//     tree level it descends.
+//
+// A small transaction therefore costs three PUTs and, on average, half the
+// tail threshold in bytes, plus its share of the next merge.
+//
+// # Commit protocol
+//
+// Writes are ordered so that a crash at any point leaves the head naming
+// the old or the new commit, and every node the head names present:
+// tree nodes and the tail node first (in parallel, all durable), then the
+// commit record, then the head by compare-and-swap (package branch). A
+// swap that loses to another writer re-reads the head, re-applies the
+// transaction data (not the datoms) to the new database value, so that
+// :db/cas and transaction functions see the truth, and tries again, up to
+// Options.MaxRetries times. Nodes uploaded by a lost attempt are orphans
+// that garbage collection removes; nothing is ever deleted on a failure.
+//
+// # Group commit
+//
+// Transactions submitted concurrently are committed together: the
+// committer goroutine takes every queued transaction, applies them one
+// after another to the in-memory database value (each gets its own t,
+// datoms and report; a failing one fails alone), and makes them durable
+// with one tail write and one head swap.
+//
+// Concurrency: a Writer is safe for concurrent use. Database values it
+// returns are immutable.
+package writer
