@@ -3,6 +3,7 @@ package tx
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. Apply returns them wrapped in an *Error; test for them
@@ -64,12 +65,17 @@ type Error struct {
 	Err error
 }
 
-// Error implements error: "tx: form 3 [:db/add "a" :person/age "x"]: …".
+// Error implements error:
+// "tx: form 3 [:db/add "a" :person/age "x"]: wrong value type: …".
 func (e *Error) Error() string {
-	if e.Form == nil {
-		return fmt.Sprintf("tx: form %d: %v", e.Index, e.Err)
+	msg := "<nil>"
+	if e.Err != nil {
+		msg = strings.TrimPrefix(e.Err.Error(), "tx: ")
 	}
-	return fmt.Sprintf("tx: form %d %s: %v", e.Index, formText(e.Form), e.Err)
+	if e.Form == nil {
+		return fmt.Sprintf("tx: form %d: %s", e.Index, msg)
+	}
+	return fmt.Sprintf("tx: form %d %s: %s", e.Index, formText(e.Form), msg)
 }
 
 // Unwrap returns Err.
