@@ -85,6 +85,15 @@ func (a *azureCAS) readVersioned(ctx context.Context, key string) ([]byte, Versi
 	return data, Version(*resp.ETag), nil
 }
 
+var _ createOnlyWriter = (*azureCAS)(nil)
+
+// putIfAbsent is a create-only upload (If-None-Match: *), done natively; see
+// createOnlyWriter for why.
+func (a *azureCAS) putIfAbsent(ctx context.Context, key string, data []byte) error {
+	_, err := a.swap(ctx, key, "", data)
+	return err
+}
+
 func (a *azureCAS) swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
 	mac := &azblobblob.ModifiedAccessConditions{}
 	if old == "" {

@@ -32,18 +32,9 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// conditionalReader mirrors the optional ConditionalReader interface that
-// the Store declares in backend.go (backends that can skip the body of an
-// unchanged mutable key; S3 answers a GET with If-None-Match 304). It is
-// repeated here, unexported and with the same signature, only so the
-// compile-time check below holds whichever of the two files lands first.
-type conditionalReader interface {
-	ReadVersionedIfChanged(ctx context.Context, key string, v Version) (data []byte, nv Version, changed bool, err error)
-}
-
 var (
 	_ Backend           = (*Bucket)(nil)
-	_ conditionalReader = (*Bucket)(nil)
+	_ ConditionalReader = (*Bucket)(nil)
 )
 
 // contentType is set on every object so that gocloud does not sniff bytes.
@@ -59,6 +50,15 @@ type casStrategy interface {
 	readVersioned(ctx context.Context, key string) ([]byte, Version, error)
 	// swap writes data under key if its current version is old ("" = absent).
 	swap(ctx context.Context, key string, old Version, data []byte) (Version, error)
+}
+
+// createOnlyWriter is implemented by strategies whose provider needs a
+// native create-only write. Azure does: gocloud v0.47.0's azureblob writer
+// dereferences a nil pipe in Close (a panic) whenever the upload fails, as a
+// create-only write of an existing key does. Errors must be classifiable by
+// gcerrors.Code or wrap ErrConflict for "already exists".
+type createOnlyWriter interface {
+	putIfAbsent(ctx context.Context, key string, data []byte) error
 }
 
 // ifChangedReader is implemented by strategies that can make a conditional
@@ -139,8 +139,13 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // object under a content address holds the right bytes.
 func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) error {
 	full := b.full(key)
-	err := b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
-	if err == nil || gcerrors.Code(err) == gcerrors.FailedPrecondition {
+	var err error
+	if p, ok := b.cas.(createOnlyWriter); ok {
+		err = p.putIfAbsent(ctx, full, data)
+	} else {
+		err = b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
+	}
+	if err == nil || gcerrors.Code(err) == gcerrors.FailedPrecondition || errors.Is(err, ErrConflict) {
 		return nil
 	}
 	if ctx.Err() == nil {

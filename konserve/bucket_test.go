@@ -1,0 +1,172 @@
+package konserve_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/accretedb/accrete/internal/blobtest"
+	"github.com/accretedb/accrete/konserve"
+)
+
+// openBackend opens the Backend for rawURL through konserve.Open.
+// The caller (or RunConformance) closes it.
+func openBackend(t testing.TB, rawURL string) konserve.Backend {
+	t.Helper()
+	s, err := konserve.Open(context.Background(), rawURL, nil)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", rawURL, err)
+	}
+	return s.Backend()
+}
+
+func TestMemConformance(t *testing.T) {
+	blobtest.RunConformance(t, func(t *testing.T) konserve.Backend {
+		return openBackend(t, "mem://")
+	})
+}
+
+// TestMemNamedConformance runs the suite on named buckets, each subtest
+// under its own prefix, so shared-registry code paths are covered too.
+func TestMemNamedConformance(t *testing.T) {
+	blobtest.RunConformance(t, func(t *testing.T) konserve.Backend {
+		return openBackend(t, "mem://conformance/"+sanitizeName(t.Name()))
+	})
+}
+
+func sanitizeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// TestMemNamedShared: two Opens of one mem://name share data and swap
+// versions; mem:// without a name is private.
+func TestMemNamedShared(t *testing.T) {
+	ctx := context.Background()
+	a := openBackend(t, "mem://shared-test")
+	b := openBackend(t, "mem://shared-test")
+	defer a.Close()
+	defer b.Close()
+	if err := a.PutImmutable(ctx, "nodes/x", []byte("bytes")); err != nil {
+		t.Fatalf("PutImmutable: %v", err)
+	}
+	got, err := b.Get(ctx, "nodes/x")
+	if err != nil || string(got) != "bytes" {
+		t.Fatalf("second Open Get = %q, %v; want %q, nil", got, err, "bytes")
+	}
+	v1, err := a.Swap(ctx, "branches/main/HEAD", "", []byte("h1"))
+	if err != nil {
+		t.Fatalf("Swap: %v", err)
+	}
+	if _, err := b.Swap(ctx, "branches/main/HEAD", "", []byte("h1 again")); !errors.Is(err, konserve.ErrConflict) {
+		t.Errorf("create-swap through second Open = %v, want ErrConflict", err)
+	}
+	v2, err := b.Swap(ctx, "branches/main/HEAD", v1, []byte("h2"))
+	if err != nil {
+		t.Fatalf("Swap through second Open from first Open's version: %v", err)
+	}
+	if _, err := a.Swap(ctx, "branches/main/HEAD", v1, []byte("h3")); !errors.Is(err, konserve.ErrConflict) {
+		t.Errorf("stale swap through first Open = %v, want ErrConflict", err)
+	}
+	data, v, err := a.ReadVersioned(ctx, "branches/main/HEAD")
+	if err != nil || string(data) != "h2" || v != v2 {
+		t.Errorf("ReadVersioned = %q, %q, %v; want %q, %q, nil", data, v, err, "h2", v2)
+	}
+	// Closing one Open must not empty the shared bucket for the other.
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got, err := b.Get(ctx, "nodes/x"); err != nil || string(got) != "bytes" {
+		t.Errorf("Get after the other Open closed = %q, %v; want %q, nil", got, err, "bytes")
+	}
+
+	p := openBackend(t, "mem://")
+	defer p.Close()
+	if _, err := p.Get(ctx, "nodes/x"); !errors.Is(err, konserve.ErrNotFound) {
+		t.Errorf("private mem:// Get = %v, want ErrNotFound", err)
+	}
+}
+
+// TestMemVersionNeverRepeats: writing the same bytes again, or deleting and
+// recreating a head, gives a new version, so a stale swap cannot succeed
+// (no ABA), unlike S3 where the ETag is the MD5 of the bytes.
+func TestMemVersionNeverRepeats(t *testing.T) {
+	ctx := context.Background()
+	b := openBackend(t, "mem://")
+	defer b.Close()
+	const key = "branches/aba/HEAD"
+	v1, err := b.Swap(ctx, key, "", []byte("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := b.Swap(ctx, key, v1, []byte("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1 == v2 {
+		t.Errorf("rewriting the same bytes kept version %q", v1)
+	}
+	if err := b.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	v3, err := b.Swap(ctx, key, "", []byte("same"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v3 == v1 || v3 == v2 {
+		t.Errorf("recreated head got old version %q (v1 %q, v2 %q)", v3, v1, v2)
+	}
+	if _, err := b.Swap(ctx, key, v1, []byte("x")); !errors.Is(err, konserve.ErrConflict) {
+		t.Errorf("swap from a version of a deleted incarnation = %v, want ErrConflict", err)
+	}
+}
+
+// TestPrefixIsolation: databases under different prefixes of one bucket do
+// not see each other, and List returns keys without the prefix.
+func TestPrefixIsolation(t *testing.T) {
+	testPrefixIsolation(t, "mem://prefix-test/db1", "mem://prefix-test/db2")
+}
+
+func testPrefixIsolation(t *testing.T, url1, url2 string) {
+	t.Helper()
+	ctx := context.Background()
+	a := openBackend(t, url1)
+	b := openBackend(t, url2)
+	defer a.Close()
+	defer b.Close()
+	if err := a.PutImmutable(ctx, "nodes/aa/1", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Swap(ctx, "branches/main/HEAD", "", []byte("ha")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Swap(ctx, "branches/main/HEAD", "", []byte("hb")); err != nil {
+		t.Errorf("create-swap of the same key under another prefix = %v, want nil", err)
+	}
+	if _, err := b.Get(ctx, "nodes/aa/1"); !errors.Is(err, konserve.ErrNotFound) {
+		t.Errorf("Get under another prefix = %v, want ErrNotFound", err)
+	}
+	var keys []string
+	if err := a.List(ctx, "", func(o konserve.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	if want := []string{"branches/main/HEAD", "nodes/aa/1"}; !slices.Equal(keys, want) {
+		t.Errorf("List = %q, want %q", keys, want)
+	}
+}
+
+func TestOpenRejectsBadPrefix(t *testing.T) {
+	for _, u := range []string{"mem://x/a/../b", "mem://x/./a", "mem://x/a//b"} {
+		_, err := konserve.Open(context.Background(), u, nil)
+		if !errors.Is(err, konserve.ErrUnsupportedURL) {
+			t.Errorf("Open(%q) = %v, want ErrUnsupportedURL", u, err)
+		}
+	}
+}
