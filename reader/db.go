@@ -1,0 +1,353 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/konserve"
+	"github.com/accretedb/accrete/node"
+	"github.com/accretedb/accrete/pss"
+)
+
+// Options configure Open. The zero value (or nil) means defaults.
+type Options struct {
+	// Branch to open; "" means branch.Default ("main").
+	Branch string
+	// CacheBytes bounds the decoded-node cache of a store Open creates
+	// (0: konserve's default, 256 MiB).
+	CacheBytes int64
+	// Width is the node width of index trees this database value builds
+	// when its tail is merged (0: pss.DefaultWidth). It does not affect
+	// reading trees built with another width.
+	Width int
+}
+
+// Validate reports whether the options are usable.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.Branch != "" && !branch.ValidName(o.Branch) {
+		return fmt.Errorf("reader: %w: %q", branch.ErrBadName, o.Branch)
+	}
+	if o.CacheBytes < 0 {
+		return fmt.Errorf("reader: CacheBytes %d is negative", o.CacheBytes)
+	}
+	if o.Width != 0 && (o.Width < pss.MinWidth || o.Width > pss.MaxWidth) {
+		return fmt.Errorf("reader: Width %d outside [%d,%d]", o.Width, pss.MinWidth, pss.MaxWidth)
+	}
+	return nil
+}
+
+func (o *Options) branchName() string {
+	if o == nil || o.Branch == "" {
+		return branch.Default
+	}
+	return o.Branch
+}
+
+func (o *Options) width() int {
+	if o == nil {
+		return 0
+	}
+	return o.Width
+}
+
+// ErrNoDatabase is returned by Open when the bucket holds no database on
+// the branch.
+var ErrNoDatabase = errors.New("reader: no database")
+
+// view restricts what a database value shows: a point in time, novelty
+// since a point, or the whole history.
+type view struct {
+	asOf    int64 // show only what was true at this t; math.MaxInt64: now
+	since   int64 // show only datoms added after this t; -1: all
+	history bool  // show assertions and retractions alike
+}
+
+var nowView = view{asOf: math.MaxInt64, since: -1}
+
+// overlay is the log tail's novelty, kept in small in-memory sets merged
+// into every scan: additions per tree, and deletions of stored current
+// datoms. Sets are values, so sharing an overlay between database values is
+// safe.
+type overlay struct {
+	adds [nTrees]pss.Set[datom.Datom]
+	dels [nCur]pss.Set[datom.Datom]
+}
+
+func emptyOverlay() *overlay {
+	o := &overlay{}
+	for i := range o.adds {
+		o.adds[i], _ = pss.New(overlayOptions(i))
+	}
+	for i := range o.dels {
+		o.dels[i], _ = pss.New(overlayOptions(i))
+	}
+	return o
+}
+
+func (o *overlay) empty() bool {
+	for i := range o.adds {
+		if o.adds[i].Len() > 0 {
+			return false
+		}
+	}
+	for i := range o.dels {
+		if o.dels[i].Len() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// tailTx is one transaction of the log tail.
+type tailTx struct {
+	t         int64
+	datoms    []datom.Datom
+	retracted []datom.Datom
+	enc       []byte // its encoding in the tail node, made once
+}
+
+// DB is a database value: an immutable snapshot of one commit, possibly
+// extended in memory by With, and possibly viewed as of a point in time,
+// since one, or as history. Every method is safe for concurrent use, and
+// every value derived from a DB (AsOf, Since, History, With) is a new DB
+// that shares its structure.
+type DB struct {
+	st     *konserve.Store
+	width  int
+	head   *branch.Head // the head it was opened from; nil if never committed
+	base   *branch.Commit
+	dbid   string
+	schema *datom.Schema
+
+	basisT           int64
+	nextUser, nextDB int64
+	lastInstant      time.Time
+
+	trees     [nTrees]*lazyTree
+	ov        *overlay
+	tail      []tailTx
+	tailBytes int64 // encoded size of tail, as tailTx.enc are filled in
+	merged    bool  // trees were rebuilt in memory and need a flush
+
+	v view
+}
+
+// Open opens the database on a branch of the bucket at rawURL
+// ("file:///data/people", "s3://bucket/prefix?region=…", "mem://name").
+// It reads the head (which inlines the commit) and the log tail; index
+// nodes are fetched lazily as queries touch them. The store is closed when
+// ctx's job is done only by the caller: use OpenStore to share one store
+// (and its cache) between values.
+func Open(ctx context.Context, rawURL string, opts *Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var kopts *konserve.Options
+	if opts != nil && opts.CacheBytes != 0 {
+		kopts = &konserve.Options{CacheBytes: opts.CacheBytes}
+	}
+	st, err := konserve.Open(ctx, rawURL, kopts)
+	if err != nil {
+		return nil, fmt.Errorf("reader: open %s: %w", rawURL, err)
+	}
+	db, err := OpenStore(ctx, st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenStore opens the database on a branch of an open store. Values opened
+// from one store share its node cache.
+func OpenStore(ctx context.Context, st *konserve.Store, opts *Options) (*DB, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	h, err := branch.Read(ctx, st, opts.branchName())
+	if err != nil {
+		if errors.Is(err, branch.ErrNoBranch) {
+			return nil, fmt.Errorf("reader: %w on branch %q: %w", ErrNoDatabase, opts.branchName(), err)
+		}
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	return FromHead(ctx, st, h, opts.width())
+}
+
+// FromHead opens the database value a head names. The writer uses it after
+// reading a head; most callers want Open.
+func FromHead(ctx context.Context, st *konserve.Store, h *branch.Head, width int) (*DB, error) {
+	db, err := fromCommit(ctx, st, h.Commit, width)
+	if err != nil {
+		return nil, fmt.Errorf("reader: open commit %s of branch %q: %w", h.Addr, h.Branch, err)
+	}
+	db.head = h
+	return db, nil
+}
+
+// FromCommit opens the database value of a stored commit (for walking a
+// branch's history).
+func FromCommit(ctx context.Context, st *konserve.Store, addr konserve.Hash, width int) (*DB, error) {
+	c, err := branch.LoadCommit(ctx, st, addr)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	db, err := fromCommit(ctx, st, c, width)
+	if err != nil {
+		return nil, fmt.Errorf("reader: open commit %s: %w", addr, err)
+	}
+	db.head = &branch.Head{Addr: addr, Commit: c}
+	return db, nil
+}
+
+func fromCommit(ctx context.Context, st *konserve.Store, c *branch.Commit, width int) (*DB, error) {
+	schema, err := datom.UnmarshalSchema(c.Schema)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{st: st, width: width, base: c, dbid: c.DBID, schema: schema,
+		basisT: c.BasisT, nextUser: c.NextUser, nextDB: c.NextDB,
+		ov: emptyOverlay(), v: nowView}
+	if c.TxInstant != 0 {
+		db.lastInstant = time.UnixMilli(c.TxInstant).UTC()
+	}
+	for i := range db.trees {
+		r, ok := c.Root(treeNames[i])
+		if !ok {
+			return nil, fmt.Errorf("%w: commit has no root %q", branch.ErrFormat, treeNames[i])
+		}
+		db.trees[i] = &lazyTree{addr: node.Address(r.Addr), opts: treeOptions(st, i, width)}
+	}
+	if !c.Tail.IsZero() {
+		data, err := st.GetNode(ctx, c.Tail)
+		if err != nil {
+			return nil, fmt.Errorf("load log tail: %w", err)
+		}
+		txs, err := decodeTail(data)
+		if err != nil {
+			return nil, fmt.Errorf("log tail %s: %w", c.Tail, err)
+		}
+		for _, t := range txs {
+			if db, err = db.applyTail(ctx, t); err != nil {
+				return nil, fmt.Errorf("log tail %s, t %d: %w", c.Tail, t.t, err)
+			}
+		}
+	}
+	return db, nil
+}
+
+// Schema returns the schema of the database value.
+func (db *DB) Schema() *datom.Schema { return db.schema }
+
+// BasisT returns the t of the newest transaction in the value (before any
+// AsOf restriction).
+func (db *DB) BasisT() int64 { return db.basisT }
+
+// AsOfT returns the t the value is restricted to by AsOf, and false if it
+// is not.
+func (db *DB) AsOfT() (int64, bool) { return db.v.asOf, db.v.asOf != math.MaxInt64 }
+
+// SinceT returns the t given to Since, and false if the value is not
+// restricted by Since.
+func (db *DB) SinceT() (int64, bool) { return db.v.since, db.v.since >= 0 }
+
+// IsHistory reports whether the value is a history view.
+func (db *DB) IsHistory() bool { return db.v.history }
+
+// Head returns the head the value was opened from (nil for a value that was
+// never committed). Values made by With keep their origin's head.
+func (db *DB) Head() *branch.Head { return db.head }
+
+// Store returns the store the value reads from.
+func (db *DB) Store() *konserve.Store { return db.st }
+
+// ID returns the database id, the same for every branch and copy.
+func (db *DB) ID() string { return db.dbid }
+
+// derive returns a shallow copy of db with view v.
+func (db *DB) derive(v view) *DB {
+	c := *db
+	c.v = v
+	return &c
+}
+
+// AsOf returns the value as it was right after transaction t: later
+// assertions and retractions are invisible. t may be a basis t or a
+// transaction entity id.
+func (db *DB) AsOf(t int64) *DB {
+	t = normalizeT(t)
+	v := db.v
+	if t < v.asOf {
+		v.asOf = t
+	}
+	return db.derive(v)
+}
+
+// Since returns the value restricted to datoms added after transaction t
+// (a basis t or a transaction entity id).
+func (db *DB) Since(t int64) *DB {
+	t = normalizeT(t)
+	v := db.v
+	if t > v.since {
+		v.since = t
+	}
+	return db.derive(v)
+}
+
+// History returns a view of every assertion and retraction ever made (up to
+// AsOf, after Since), each datom carrying its Added flag.
+func (db *DB) History() *DB {
+	v := db.v
+	v.history = true
+	return db.derive(v)
+}
+
+// normalizeT accepts a basis t or a transaction entity id.
+func normalizeT(t int64) int64 {
+	if datom.Part(t) == datom.PartTx {
+		return datom.TxT(t)
+	}
+	return t
+}
+
+// AsOfTime returns the value as of the last transaction whose :db/txInstant
+// is at or before tm.
+func (db *DB) AsOfTime(ctx context.Context, tm time.Time) (*DB, error) {
+	t, err := db.tAt(ctx, tm)
+	if err != nil {
+		return nil, err
+	}
+	return db.AsOf(t), nil
+}
+
+// SinceTime returns the value restricted to transactions after the last one
+// at or before tm.
+func (db *DB) SinceTime(ctx context.Context, tm time.Time) (*DB, error) {
+	t, err := db.tAt(ctx, tm)
+	if err != nil {
+		return nil, err
+	}
+	return db.Since(t), nil
+}
+
+// tAt returns the t of the last transaction at or before tm (-1 if none).
+func (db *DB) tAt(ctx context.Context, tm time.Time) (int64, error) {
+	now := db.derive(nowView)
+	end := datom.NormalizeInstant(tm).Add(time.Millisecond)
+	t := int64(-1)
+	err := now.IndexRange(ctx, datom.DBTxInstant, nil, end, func(d datom.Datom) bool {
+		if dt := datom.TxT(d.E); dt > t {
+			t = dt
+		}
+		return true
+	})
+	return t, err
+}

@@ -1,0 +1,180 @@
+package reader
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// Datoms calls fn, in the order of index idx, for every datom of the value
+// whose leading components equal components (EAVT takes e, a, v, tx; AEVT
+// a, e, v, tx; AVET a, v, e, tx; VAET v, a, e, tx), until fn returns false.
+// AVET holds only indexed attributes and VAET only refs. It satisfies
+// query.Source and tx.Snapshot.
+//
+// The datom passed to fn is a copy; its V is shared with the index and must
+// not be modified.
+func (db *DB) Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error {
+	if idx > datom.VAET {
+		if idx == datom.TEAV {
+			return db.logDatoms(ctx, components, fn)
+		}
+		return fmt.Errorf("reader: datoms: unknown index %d", idx)
+	}
+	components = normalizeComponents(idx, components)
+	lo, hi := bounds(idx, components)
+	return db.scan(ctx, curTree(idx), lo, hi, fn)
+}
+
+// SeekDatoms calls fn for the datoms of index idx from the position of
+// components onwards, to the end of the index, until fn returns false
+// (Datomic's seek-datoms).
+func (db *DB) SeekDatoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error {
+	if idx > datom.VAET {
+		return fmt.Errorf("reader: seek datoms: unknown index %d", idx)
+	}
+	components = normalizeComponents(idx, components)
+	lo, _ := bounds(idx, components)
+	_, hi := bounds(idx, nil)
+	return db.scan(ctx, curTree(idx), lo, hi, fn)
+}
+
+// IndexRange calls fn, in AVET order, for the datoms of the indexed
+// attribute a whose value v satisfies start <= v < end (a nil bound is
+// open), until fn returns false.
+func (db *DB) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
+	lo, hi := bounds(datom.AVET, []any{a})
+	if start != nil {
+		lo.V = normalizeComponents(datom.AVET, []any{a, start})[1]
+	}
+	var endV any
+	if end != nil {
+		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
+	}
+	return db.scan(ctx, curAVET, lo, hi, func(d datom.Datom) bool {
+		if endV != nil && datom.CompareValues(d.V, endV) >= 0 {
+			return false
+		}
+		return fn(d)
+	})
+}
+
+// scan applies the value's view to current tree i (and its history tree).
+func (db *DB) scan(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	v := db.v
+	switch {
+	case !v.history && v.asOf == math.MaxInt64:
+		if v.since < 0 {
+			return db.scanTree(ctx, i, lo, hi, fn)
+		}
+		return db.scanTree(ctx, i, lo, hi, func(d datom.Datom) bool {
+			if datom.TxT(d.Tx) <= v.since {
+				return true
+			}
+			return fn(d)
+		})
+	case v.history:
+		return db.scanUnion(ctx, i, lo, hi, func(d datom.Datom) bool {
+			t := datom.TxT(d.Tx)
+			if t > v.asOf || t <= v.since {
+				return true
+			}
+			return fn(d)
+		})
+	default:
+		return db.scanAsOf(ctx, i, lo, hi, fn)
+	}
+}
+
+// scanAsOf yields the datoms true at v.asOf: the union of current and
+// history is sorted so that all operations on one fact (e, a, v) are
+// adjacent and in transaction order, so the fact's state at asOf is its
+// last operation at or before asOf.
+func (db *DB) scanAsOf(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	v := db.v
+	var pending datom.Datom
+	has := false
+	stopped := false
+	flush := func() bool {
+		if has && pending.Added && datom.TxT(pending.Tx) > v.since {
+			has = false
+			return fn(pending)
+		}
+		has = false
+		return true
+	}
+	err := db.scanUnion(ctx, i, lo, hi, func(d datom.Datom) bool {
+		if datom.TxT(d.Tx) > v.asOf {
+			return true
+		}
+		if has && !sameFact(pending, d) {
+			if !flush() {
+				stopped = true
+				return false
+			}
+		}
+		pending, has = d, true
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if !stopped {
+		flush()
+	}
+	return nil
+}
+
+func sameFact(a, b datom.Datom) bool {
+	return a.E == b.E && a.A == b.A && datom.EqualValues(a.V, b.V)
+}
+
+// Count estimates how many datoms Datoms would yield for the same
+// arguments, from subtree counts, without reading the datoms (exact for the
+// current value; an upper bound for history, as-of and since views). It
+// satisfies query.Counter.
+func (db *DB) Count(ctx context.Context, idx datom.Index, components []any) (int, error) {
+	if idx > datom.VAET {
+		return 0, fmt.Errorf("reader: count: unknown index %d", idx)
+	}
+	components = normalizeComponents(idx, components)
+	lo, hi := bounds(idx, components)
+	i := curTree(idx)
+	n, err := db.countTree(ctx, i, lo, hi)
+	if err != nil || (!db.v.history && db.v.asOf == math.MaxInt64) {
+		return n, err
+	}
+	h, err := db.countTree(ctx, i+nCur, lo, hi)
+	return n + h, err
+}
+
+func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom) (int, error) {
+	tree, err := db.trees[i].get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := tree.Count(ctx, lo, hi)
+	if err != nil {
+		return 0, err
+	}
+	a, _ := db.ov.adds[i].Count(ctx, lo, hi)
+	n += a
+	if i < nCur {
+		d, _ := db.ov.dels[i].Count(ctx, lo, hi)
+		n -= d
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n, nil
+}
+
+// logDatoms scans the transaction log (TEAV): every datom ever
+// transacted, in transaction order, whatever the view.
+func (db *DB) logDatoms(ctx context.Context, components []any, fn func(datom.Datom) bool) error {
+	components = normalizeComponents(datom.TEAV, components)
+	lo, hi := bounds(datom.TEAV, components)
+	return db.scanTree(ctx, logTEAV, lo, hi, fn)
+}

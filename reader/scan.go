@@ -1,0 +1,200 @@
+package reader
+
+import (
+	"context"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/pss"
+)
+
+// treeIter walks one index tree merged with the overlay of the log tail,
+// pull-style, over the inclusive range [lo, hi]: the stored tree's datoms
+// minus the overlay's deletions, plus the overlay's additions, in index
+// order. With an empty overlay it is a plain tree iterator.
+type treeIter struct {
+	cmp        func(a, b datom.Datom) int
+	hi         datom.Datom
+	t, a, d    *pss.Iter[datom.Datom]
+	tOK, aOK   bool
+	dOK        bool
+	cur        datom.Datom
+	started    bool
+	lo         datom.Datom
+	err        error
+	onlyTree   bool
+	onlyAdds   bool
+	checkDel   bool
+	exhausted  bool
+	openIters  []*pss.Iter[datom.Datom]
+}
+
+func (db *DB) newTreeIter(ctx context.Context, i int, lo, hi datom.Datom) (*treeIter, error) {
+	tree, err := db.trees[i].get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	it := &treeIter{cmp: datom.Comparator(treeIndex(i)), lo: lo, hi: hi}
+	adds := db.ov.adds[i]
+	hasAdds := adds.Len() > 0
+	hasDels := i < nCur && db.ov.dels[i].Len() > 0
+	if tree.Len() > 0 {
+		it.t = tree.NewIter(ctx, nil)
+		it.openIters = append(it.openIters, it.t)
+	}
+	if hasAdds {
+		it.a = adds.NewIter(ctx, nil)
+		it.openIters = append(it.openIters, it.a)
+	}
+	if hasDels && it.t != nil {
+		it.d = db.ov.dels[i].NewIter(ctx, nil)
+		it.openIters = append(it.openIters, it.d)
+		it.checkDel = true
+	}
+	it.onlyTree = it.a == nil && it.d == nil
+	it.onlyAdds = it.t == nil
+	return it, nil
+}
+
+func (it *treeIter) start() {
+	it.started = true
+	if it.t != nil {
+		it.tOK = it.t.SeekGE(it.lo) && it.cmp(it.t.Key(), it.hi) <= 0
+	}
+	if it.a != nil {
+		it.aOK = it.a.SeekGE(it.lo) && it.cmp(it.a.Key(), it.hi) <= 0
+	}
+	if it.d != nil {
+		it.dOK = it.d.SeekGE(it.lo)
+	}
+}
+
+// next moves to the next datom; it returns false at the end or on error
+// (see close).
+func (it *treeIter) next() bool {
+	if !it.started {
+		it.start()
+	} else if it.onlyTree {
+		it.tOK = it.tOK && it.t.Next() && it.cmp(it.t.Key(), it.hi) <= 0
+	}
+	if it.onlyTree {
+		if it.tOK {
+			it.cur = it.t.Key()
+		}
+		return it.tOK
+	}
+	if it.onlyAdds {
+		if it.started && it.exhausted {
+			return false
+		}
+		if !it.aOK {
+			it.exhausted = true
+			return false
+		}
+		it.cur = it.a.Key()
+		it.aOK = it.a.Next() && it.cmp(it.a.Key(), it.hi) <= 0
+		return true
+	}
+	for it.tOK || it.aOK {
+		var c int
+		switch {
+		case !it.aOK:
+			c = -1
+		case !it.tOK:
+			c = 1
+		default:
+			c = it.cmp(it.t.Key(), it.a.Key())
+		}
+		if c > 0 {
+			it.cur = it.a.Key()
+			it.aOK = it.a.Next() && it.cmp(it.a.Key(), it.hi) <= 0
+			return true
+		}
+		d := it.t.Key()
+		it.tOK = it.t.Next() && it.cmp(it.t.Key(), it.hi) <= 0
+		if c == 0 {
+			it.aOK = it.a.Next() && it.cmp(it.a.Key(), it.hi) <= 0
+		}
+		if it.checkDel && it.deleted(d) {
+			continue
+		}
+		it.cur = d
+		return true
+	}
+	return false
+}
+
+// deleted reports whether d is in the overlay's deletions. Calls come in
+// increasing order, so the deletion iterator only moves forward.
+func (it *treeIter) deleted(d datom.Datom) bool {
+	for it.dOK {
+		c := it.cmp(it.d.Key(), d)
+		if c == 0 {
+			return true
+		}
+		if c > 0 {
+			return false
+		}
+		it.dOK = it.d.Next()
+	}
+	return false
+}
+
+// close releases the iterators and returns the first error any of them met.
+func (it *treeIter) close() error {
+	var first error
+	for _, i := range it.openIters {
+		if err := i.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// scanTree calls fn for each datom of tree i (with its overlay) in
+// [lo, hi], in order, until fn returns false.
+func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	it, err := db.newTreeIter(ctx, i, lo, hi)
+	if err != nil {
+		return err
+	}
+	for it.next() {
+		if !fn(it.cur) {
+			break
+		}
+	}
+	return it.close()
+}
+
+// scanUnion walks the current tree i and its history tree together, in
+// order: every assertion and retraction ever made, within [lo, hi].
+func (db *DB) scanUnion(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	c, err := db.newTreeIter(ctx, i, lo, hi)
+	if err != nil {
+		return err
+	}
+	h, err := db.newTreeIter(ctx, i+nCur, lo, hi)
+	if err != nil {
+		c.close()
+		return err
+	}
+	cmp := c.cmp
+	cOK, hOK := c.next(), h.next()
+	for cOK || hOK {
+		var d datom.Datom
+		if hOK && (!cOK || cmp(h.cur, c.cur) < 0) {
+			d = h.cur
+			hOK = h.next()
+		} else {
+			d = c.cur
+			cOK = c.next()
+		}
+		if !fn(d) {
+			break
+		}
+	}
+	err1, err2 := c.close(), h.close()
+	if err1 != nil {
+		return err1
+	}
+	return err2
+}

@@ -1,0 +1,432 @@
+package writer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/konserve"
+	"github.com/accretedb/accrete/reader"
+	"github.com/accretedb/accrete/tx"
+)
+
+// Sentinel errors.
+var (
+	// ErrExists is returned by Create when the branch already holds a
+	// database.
+	ErrExists = errors.New("writer: database exists")
+	// ErrConflict is returned by Transact when the transaction could not be
+	// committed because other writers kept moving the head (after
+	// Options.MaxRetries rebases). The transaction was not applied.
+	ErrConflict = fmt.Errorf("writer: too many concurrent commits: %w", konserve.ErrConflict)
+	// ErrClosed is returned by Transact after Close.
+	ErrClosed = errors.New("writer: closed")
+)
+
+// Options configure a Writer. The zero value (or nil) means defaults.
+type Options struct {
+	// Branch to write; "" means "main".
+	Branch string
+	// TailBytes is the log tail size past which a commit merges the tail
+	// into the index trees (0: reader.DefaultTailBytes, 32 KiB).
+	TailBytes int64
+	// MaxRetries bounds how often one batch is re-applied after losing the
+	// head to another writer (0: 32).
+	MaxRetries int
+	// MaxBatch bounds how many queued transactions one commit takes (0: 1024).
+	MaxBatch int
+	// Funcs are the transaction functions callable by name.
+	Funcs map[edn.Keyword]tx.Func
+	// Width is the node width of the index trees (0: pss.DefaultWidth).
+	Width int
+	// CacheBytes bounds the node cache of a store the writer opens.
+	CacheBytes int64
+	// SchemaOnRead makes Create make a schema-on-read database.
+	SchemaOnRead bool
+	// Now is the clock for :db/txInstant (nil: time.Now).
+	Now func() time.Time
+}
+
+// Validate reports whether the options are usable.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.Branch != "" && !branch.ValidName(o.Branch) {
+		return fmt.Errorf("writer: %w: %q", branch.ErrBadName, o.Branch)
+	}
+	if o.TailBytes < 0 || o.MaxRetries < 0 || o.MaxBatch < 0 || o.CacheBytes < 0 {
+		return fmt.Errorf("writer: negative option")
+	}
+	return (&reader.Options{Width: o.Width}).Validate()
+}
+
+func (o Options) withDefaults() Options {
+	if o.Branch == "" {
+		o.Branch = branch.Default
+	}
+	if o.TailBytes == 0 {
+		o.TailBytes = reader.DefaultTailBytes
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 32
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Writer commits transactions to one branch of a database. It is safe for
+// concurrent use; transactions submitted concurrently are committed
+// together (group commit), each with its own report.
+type Writer struct {
+	st       *konserve.Store
+	ownStore bool
+	opts     Options
+	id       string
+
+	mu     sync.Mutex
+	db     *reader.DB // newest value this writer knows is committed
+	closed bool
+
+	queue chan *request
+	done  chan struct{}
+	wg    sync.WaitGroup
+}
+
+type request struct {
+	ctx   context.Context
+	forms []any
+	rep   *reader.Report
+	err   error
+	ready chan struct{}
+}
+
+// Create makes a new, empty database on a branch of the bucket at rawURL
+// and returns a writer for it. It fails with ErrExists if the branch holds
+// one.
+func Create(ctx context.Context, rawURL string, opts *Options) (*Writer, error) {
+	st, err := openStore(ctx, rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	w, err := CreateStore(ctx, st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	w.ownStore = true
+	return w, nil
+}
+
+// Open returns a writer for the existing database on a branch of the
+// bucket at rawURL.
+func Open(ctx context.Context, rawURL string, opts *Options) (*Writer, error) {
+	st, err := openStore(ctx, rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	w, err := OpenStore(ctx, st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	w.ownStore = true
+	return w, nil
+}
+
+func openStore(ctx context.Context, rawURL string, opts *Options) (*konserve.Store, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var kopts *konserve.Options
+	if opts != nil && opts.CacheBytes != 0 {
+		kopts = &konserve.Options{CacheBytes: opts.CacheBytes}
+	}
+	st, err := konserve.Open(ctx, rawURL, kopts)
+	if err != nil {
+		return nil, fmt.Errorf("writer: open %s: %w", rawURL, err)
+	}
+	return st, nil
+}
+
+// CreateStore is Create on an open store (which the writer does not close).
+func CreateStore(ctx context.Context, st *konserve.Store, opts *Options) (*Writer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := deref(opts).withDefaults()
+	if _, err := branch.Read(ctx, st, o.Branch); err == nil {
+		return nil, fmt.Errorf("%w on branch %q", ErrExists, o.Branch)
+	} else if !errors.Is(err, branch.ErrNoBranch) {
+		return nil, fmt.Errorf("writer: create: %w", err)
+	}
+	db, err := reader.NewEmpty(ctx, st, o.SchemaOnRead, o.Width)
+	if err != nil {
+		return nil, err
+	}
+	w := newWriter(st, o)
+	db, c, err := db.Persist(ctx, reader.PersistOptions{Branch: o.Branch, Merge: true, Writer: w.id, TxTs: []int64{0}})
+	if err != nil {
+		return nil, fmt.Errorf("writer: create: %w", err)
+	}
+	h, err := branch.Advance(ctx, st, o.Branch, nil, c)
+	if err != nil {
+		if errors.Is(err, branch.ErrExists) {
+			return nil, fmt.Errorf("%w on branch %q", ErrExists, o.Branch)
+		}
+		return nil, fmt.Errorf("writer: create: %w", err)
+	}
+	w.db = db.Committed(h)
+	w.start()
+	return w, nil
+}
+
+// OpenStore is Open on an open store (which the writer does not close).
+func OpenStore(ctx context.Context, st *konserve.Store, opts *Options) (*Writer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := deref(opts).withDefaults()
+	db, err := reader.OpenStore(ctx, st, &reader.Options{Branch: o.Branch, Width: o.Width})
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	w := newWriter(st, o)
+	w.db = db
+	w.start()
+	return w, nil
+}
+
+func deref(o *Options) Options {
+	if o == nil {
+		return Options{}
+	}
+	return *o
+}
+
+func newWriter(st *konserve.Store, o Options) *Writer {
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	return &Writer{st: st, opts: o, id: hex.EncodeToString(id[:]),
+		queue: make(chan *request, o.MaxBatch), done: make(chan struct{})}
+}
+
+func (w *Writer) start() {
+	w.wg.Add(1)
+	go w.loop()
+}
+
+// DB returns the newest database value this writer has committed or seen.
+func (w *Writer) DB() *reader.DB {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.db
+}
+
+// Store returns the writer's store.
+func (w *Writer) Store() *konserve.Store { return w.st }
+
+// Transact commits transaction data (EDN text, or parsed forms as []any or
+// edn.Vector) and returns its report once it is durable and the branch
+// head names it. An invalid transaction fails alone with an error naming
+// the form at fault (see package tx) and writes nothing. If ctx ends first,
+// Transact returns ctx's error and the transaction may still commit.
+func (w *Writer) Transact(ctx context.Context, data any) (*reader.Report, error) {
+	forms, err := reader.TxForms(data)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{ctx: ctx, forms: forms, ready: make(chan struct{})}
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	select {
+	case w.queue <- r:
+	case <-w.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-r.ready:
+		return r.rep, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close stops the writer after the queued transactions are committed, and
+// closes the store if the writer opened it.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	close(w.done)
+	w.wg.Wait()
+	if w.ownStore {
+		return w.st.Close()
+	}
+	return nil
+}
+
+func (w *Writer) loop() {
+	defer w.wg.Done()
+	for {
+		var first *request
+		select {
+		case first = <-w.queue:
+		case <-w.done:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case r := <-w.queue:
+					w.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*request{first}
+	fill:
+		for len(batch) < w.opts.MaxBatch {
+			select {
+			case r := <-w.queue:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+// commit applies a batch to the newest known value, makes it durable and
+// moves the head; on losing the head to another writer it rebases the
+// batch onto the new head and tries again.
+func (w *Writer) commit(batch []*request) {
+	ctx := context.Background()
+	base := w.DB()
+	for attempt := 0; ; attempt++ {
+		db := base
+		var ts []int64
+		live := 0
+		now := w.opts.Now()
+		for _, r := range batch {
+			r.rep, r.err = nil, nil
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				continue
+			}
+			rep, err := db.Transact(r.ctx, r.forms, &reader.TxOptions{Funcs: w.opts.Funcs, Now: now})
+			if err != nil {
+				r.err = err
+				continue
+			}
+			r.rep = rep
+			db = rep.DBAfter
+			ts = append(ts, rep.T)
+			live++
+		}
+		if live == 0 {
+			finish(batch)
+			return
+		}
+		persisted, c, err := db.Persist(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
+			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts})
+		if err != nil {
+			failLive(batch, fmt.Errorf("writer: commit: %w", err))
+			return
+		}
+		h, err := branch.Advance(ctx, w.st, w.opts.Branch, base.Head(), c)
+		if err == nil {
+			committed := persisted.Committed(h)
+			w.mu.Lock()
+			w.db = committed
+			w.mu.Unlock()
+			// The last report's value is the committed one; earlier ones
+			// are the in-memory values between the batch's transactions.
+			for i := len(batch) - 1; i >= 0; i-- {
+				if batch[i].rep != nil {
+					batch[i].rep.DBAfter = committed
+					break
+				}
+			}
+			finish(batch)
+			return
+		}
+		if !errors.Is(err, branch.ErrConflict) {
+			// The swap's outcome is unknown even after konserve re-read
+			// the head: look once more before giving up.
+			if cur, rerr := branch.Read(ctx, w.st, w.opts.Branch); rerr == nil && cur.Commit.BasisT >= c.BasisT && isOurs(cur, c) {
+				w.mu.Lock()
+				w.db = persisted.Committed(cur)
+				w.mu.Unlock()
+				finish(batch)
+				return
+			}
+			failLive(batch, fmt.Errorf("writer: commit: %w", err))
+			return
+		}
+		if attempt >= w.opts.MaxRetries {
+			failLive(batch, ErrConflict)
+			return
+		}
+		// Another writer moved the head: rebase onto it.
+		h, err = branch.Read(ctx, w.st, w.opts.Branch)
+		if err == nil {
+			base, err = reader.FromHead(ctx, w.st, h, w.opts.Width)
+		}
+		if err != nil {
+			failLive(batch, fmt.Errorf("writer: rebase: %w", err))
+			return
+		}
+		w.mu.Lock()
+		w.db = base
+		w.mu.Unlock()
+		backoff(attempt)
+	}
+}
+
+func isOurs(h *branch.Head, c *branch.Commit) bool {
+	return h.Commit.Writer == c.Writer && h.Commit.Seq == c.Seq && h.Commit.BasisT == c.BasisT
+}
+
+func backoff(attempt int) {
+	d := time.Duration(1<<min(attempt, 6)) * 100 * time.Microsecond
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	time.Sleep(d + time.Duration(b[0])*d/256)
+}
+
+func finish(batch []*request) {
+	for _, r := range batch {
+		close(r.ready)
+	}
+}
+
+func failLive(batch []*request, err error) {
+	for _, r := range batch {
+		if r.err == nil {
+			r.rep, r.err = nil, err
+		}
+	}
+	finish(batch)
+}
