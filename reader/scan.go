@@ -12,20 +12,20 @@ import (
 // minus the overlay's deletions, plus the overlay's additions, in index
 // order. With an empty overlay it is a plain tree iterator.
 type treeIter struct {
-	cmp        func(a, b datom.Datom) int
-	hi         datom.Datom
-	t, a, d    *pss.Iter[datom.Datom]
-	tOK, aOK   bool
-	dOK        bool
-	cur        datom.Datom
-	started    bool
-	lo         datom.Datom
-	err        error
-	onlyTree   bool
-	onlyAdds   bool
-	checkDel   bool
-	exhausted  bool
-	openIters  []*pss.Iter[datom.Datom]
+	cmp       func(a, b datom.Datom) int
+	hi        datom.Datom
+	t, a, d   *pss.Iter[datom.Datom]
+	tOK, aOK  bool
+	dOK       bool
+	cur       datom.Datom
+	started   bool
+	lo        datom.Datom
+	err       error
+	onlyTree  bool
+	onlyAdds  bool
+	checkDel  bool
+	exhausted bool
+	openIters []*pss.Iter[datom.Datom]
 }
 
 func (db *DB) newTreeIter(ctx context.Context, i int, lo, hi datom.Datom) (*treeIter, error) {
