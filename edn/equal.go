@@ -294,8 +294,9 @@ func firstDupKeywords(n int, at func(int) any) (int, int, bool) {
 }
 
 // canon turns the Go values Marshal accepts besides the EDN types (int,
-// uint64, float32, []any, map[string]any, typed nil pointers, …) into
-// the EDN representation they print as.
+// uint64, float32, []any, map[string]any, typed nil pointers, named types
+// of basic kinds such as `type Email string`, …) into the EDN
+// representation they print as.
 func canon(v any) any {
 	switch x := v.(type) {
 	case nil, bool, int64, float64, string, Keyword, Symbol, Char, List, Vector, Set, Map,
@@ -370,6 +371,16 @@ func canon(v any) any {
 		if rv.IsNil() {
 			return nil
 		}
+	case reflect.String:
+		return rv.String()
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return canonUint(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		return rv.Float()
 	}
 	return v
 }

@@ -23,8 +23,9 @@ import (
 
 // Marshal returns v as EDN text, such that Read of the result is Equal to v.
 // Besides the EDN types (see value.go) it accepts Go's integer and float
-// types, []any and other slices (as vectors; []byte is #bytes), arrays, and
-// maps of any key type (printed with their entries sorted by the text of
+// types, named types of basic kinds (type Email string prints as a string),
+// []any and other slices (as vectors; []byte is #bytes), arrays, and maps of
+// any key type (printed with their entries sorted by the text of
 // their keys, so that output is deterministic). Nil pointers and nil
 // interfaces print as nil. Other types, and values that would not read
 // back equal, give an error wrapping ErrUnsupported.
@@ -362,10 +363,11 @@ func (p *printer) regex(s string) error {
 }
 
 // reflectValue prints the Go values with no case of their own: other
-// integer and float kinds, slices and arrays, maps, and nil pointers.
+// integer and float kinds, named types of basic kinds, slices and arrays,
+// maps, and nil pointers.
 func (p *printer) reflectValue(v any, depth int) error {
 	switch c := canon(v).(type) {
-	case int64, float64, *big.Int, nil:
+	case int64, float64, *big.Int, nil, string, bool:
 		return p.value(c, depth)
 	}
 	rv := reflect.ValueOf(v)

@@ -104,6 +104,11 @@ func TestMarshalText(t *testing.T) {
 		{map[int]string{10: "a", 9: "b"}, `{10 "a", 9 "b"}`},
 		{nilMap, `{}`},
 		{(*int)(nil), "nil"},
+		{email("a@b.c"), `"a@b.c"`},
+		{onOff(true), "true"},
+		{level(3), "3"},
+		{ratio(0.5), "0.5"},
+		{[]email{"x"}, `["x"]`},
 	}
 	for _, tc := range tests {
 		got, err := Marshal(tc.in)
@@ -186,6 +191,13 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("failing writer: got %v, want it to wrap %v", err, werr)
 	}
 }
+
+type (
+	email string
+	onOff bool
+	level uint16
+	ratio float32
+)
 
 type failWriter struct{ err error }
 
