@@ -304,14 +304,38 @@ func (m *model) eval(ops []mop) (after map[mfact]bool, newIDs map[int]int64, nex
 	return after, newIDs, next, errs
 }
 
+// modelReadSchema declares, for a schema-on-read database, only what the
+// model needs beyond typing by value; :person/name, :person/age and
+// :address/city are installed on first use (T7).
+const modelReadSchema = `[
+ {:db/ident :person/email   :db/unique :db.unique/value}
+ {:db/ident :person/ssn     :db/unique :db.unique/identity}
+ {:db/ident :person/aliases :db/cardinality :db.cardinality/many}
+ {:db/ident :person/friend  :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :person/address :db/valueType :db.type/ref :db/isComponent true}
+]`
+
 func TestModel(t *testing.T) {
 	seed := *modelSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
+	t.Run("schema-on-write", func(t *testing.T) { runModel(t, seed, newTestDB(t)) })
+	t.Run("schema-on-read", func(t *testing.T) {
+		db := newMemDB(t, true)
+		db.mustTx(t, modelReadSchema)
+		runModel(t, seed, db)
+		for _, kw := range []edn.Keyword{"person/name", "person/age"} {
+			if a := db.schema.AttrByIdent(kw); a == nil || a.ValueType != datom.TypeInvalid {
+				t.Errorf("%s = %+v, want an attribute installed on first use, typed by its values", kw, a)
+			}
+		}
+	})
+}
+
+func runModel(t *testing.T, seed uint64, db *memDB) {
 	t.Logf("seed %d (rerun with -tx.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	db := newTestDB(t)
 	m := &model{facts: map[mfact]bool{}}
 	var failed, ok int
 	for i := range *modelTxs {
