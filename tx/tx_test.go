@@ -440,6 +440,9 @@ func TestCompositeTuples(t *testing.T) {
 	checkVals(t, db, e, "reg/key", edn.Vector{"math", "ann"})
 	db.mustTx(t, fmt.Sprintf(`[[:db/add %d :reg/student "bob"]]`, e))
 	checkVals(t, db, e, "reg/key", edn.Vector{"math", "bob"})
+	// A composite tuple works in a lookup ref.
+	db.mustTx(t, `[[:db/add [:reg/key ["math" "bob"]] :person/name "reg"]]`)
+	checkVals(t, db, e, "person/name", "reg")
 	db.mustTx(t, fmt.Sprintf(`[[:db/retract %d :reg/course "math"]]`, e))
 	checkVals(t, db, e, "reg/key", edn.Vector{nil, "bob"})
 	db.mustTx(t, fmt.Sprintf(`[[:db/retract %d :reg/student "bob"]]`, e))
