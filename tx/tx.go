@@ -62,7 +62,9 @@ type Input struct {
 	TxInstant time.Time
 	// NextUser and NextDB are the next free n of partitions PartUser and
 	// PartDB. Entity ids at or past them, or transaction ids past T, are
-	// invalid in the data (ErrInvalidEntity).
+	// invalid in the data (ErrInvalidEntity). NextDB below
+	// datom.DBReserved counts as datom.DBReserved: the built-in ids exist
+	// in every database and are never allocated.
 	NextUser, NextDB int64
 }
 
@@ -194,6 +196,9 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 	}
 	if t.maxDepth <= 0 {
 		t.maxDepth = DefaultMaxDepth
+	}
+	if t.in.NextDB < datom.DBReserved {
+		t.in.NextDB, t.nextDB = datom.DBReserved, datom.DBReserved
 	}
 	for _, b := range []struct {
 		kw  edn.Keyword

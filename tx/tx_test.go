@@ -544,3 +544,19 @@ func TestEmptyTransaction(t *testing.T) {
 		t.Errorf("empty transaction datoms = %v, want only the txInstant", r.Datoms)
 	}
 }
+
+func TestNextDBBelowReserved(t *testing.T) {
+	db := newMemDB(t, false)
+	in := db.input()
+	in.NextDB = 0
+	r, err := Apply(context.Background(), db, parseTx(t, `[{:db/ident :a/b :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`), in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := r.Schema.AttrByIdent("a/b").ID, datom.MakeID(datom.PartDB, datom.DBReserved); got != want {
+		t.Errorf(":a/b id = %d, want %d (the first id past the built-ins)", got, want)
+	}
+	if r.NextDB != datom.DBReserved+1 {
+		t.Errorf("NextDB = %d, want %d", r.NextDB, datom.DBReserved+1)
+	}
+}
