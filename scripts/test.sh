@@ -161,7 +161,10 @@ fail() {
 check_gofmt() {
 	log "gofmt"
 	local bad
-	bad=$(find . -path ./.testenv -prune -o -path ./.git -prune -o -name '*.go' -print0 | xargs -0 gofmt -l)
+	if ! bad=$(find . -path ./.testenv -prune -o -path ./.git -prune -o -name '*.go' -print0 | xargs -0 gofmt -l); then
+		echo "gofmt could not read or parse every file"
+		return 1
+	fi
 	if [[ -n $bad ]]; then
 		printf 'not gofmt-ed:\n%s\n' "$bad"
 		return 1
