@@ -192,10 +192,12 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	return data, nil
 }
 
-// classifyFileErr maps "no such file" (and a file where a directory was
-// expected) to ErrNotFound, keeping the OS error in the chain.
+// classifyFileErr maps "no such file" to ErrNotFound, keeping the OS error
+// in the chain. A file where a directory was expected, and a directory
+// where a file was expected (a key that is only a prefix of other keys), are
+// not objects either, as in a bucket.
 func classifyFileErr(err error) error {
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) {
 		return fmt.Errorf("%w (%w)", ErrNotFound, err)
 	}
 	return err
@@ -233,6 +235,15 @@ func (b *fileBackend) putFile(p string, data []byte) error {
 		return nil
 	}
 	tmp, err := writeTemp(dir, data)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The directory was removed behind our back (by hand, or by
+		// another tool): forget it, recreate it and try once more.
+		b.dirs.Delete(dir)
+		if err := b.ensureDir(dir); err != nil {
+			return err
+		}
+		tmp, err = writeTemp(dir, data)
+	}
 	if err != nil {
 		return err
 	}
@@ -399,6 +410,11 @@ func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
 				err = fmt.Errorf("konserve: file: delete %s: %w", key, uerr)
 			}
 		}()
+	}
+	// A directory is not an object: never remove one (this process
+	// remembers which directories exist, see ensureDir).
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		return nil
 	}
 	if err := os.Remove(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {

@@ -157,6 +157,23 @@ func testNotFound(t *testing.T, b konserve.Backend) {
 	if _, err := b.Get(ctx, "nodes/44/file/child"); !errors.Is(err, konserve.ErrNotFound) {
 		t.Errorf("Get(below an object) error = %v, want ErrNotFound", err)
 	}
+	// A prefix of other keys is not an object either, and deleting it
+	// must not disturb them.
+	if _, err := b.Get(ctx, "nodes/44"); !errors.Is(err, konserve.ErrNotFound) {
+		t.Errorf("Get(a prefix of keys) error = %v, want ErrNotFound", err)
+	}
+	if _, _, err := b.ReadVersioned(ctx, "nodes/44"); !errors.Is(err, konserve.ErrNotFound) {
+		t.Errorf("ReadVersioned(a prefix of keys) error = %v, want ErrNotFound", err)
+	}
+	if err := b.Delete(ctx, "nodes/44"); err != nil {
+		t.Errorf("Delete(a prefix of keys) = %v, want nil", err)
+	}
+	if err := b.PutImmutable(ctx, "nodes/44/file2", []byte("y")); err != nil {
+		t.Errorf("PutImmutable next to a deleted prefix = %v, want nil", err)
+	}
+	if got, err := b.Get(ctx, "nodes/44/file"); err != nil || string(got) != "x" {
+		t.Errorf("Get after Delete of its prefix = %q, %v; want %q, nil", got, err, "x")
+	}
 }
 
 func testSwap(t *testing.T, b konserve.Backend) {
