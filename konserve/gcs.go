@@ -22,10 +22,12 @@ import (
 // Swap writes through the native *storage.Client (from bucket.As) with a
 // generation precondition: DoesNotExist to create, GenerationMatch otherwise.
 // Version is the object generation in decimal. A 412 (and a 404 on
-// GenerationMatch) → ErrConflict; anything else is ambiguous. The storage
-// client retries conditional writes, since they are idempotent, so a
-// successful swap whose reply was lost can come back as 412: the Store
-// re-reads the head after any failure.
+// GenerationMatch) → ErrConflict; anything else is ambiguous. Heads are
+// written in one request without a buffer (ChunkSize 0), so the storage
+// client does not retry them itself; a lost reply surfaces as an ambiguous
+// error and the Store re-reads the head. (A retry by any layer could turn
+// our own success into a 412, which is why the Store also re-reads after a
+// conflict before it rebases.)
 //
 // GCS allows about one write per second to one object name; a single head
 // key is therefore limited to that rate (see DESIGN-NOTES, "GCS and very high
@@ -101,7 +103,8 @@ func (c *gcsCAS) swap(ctx context.Context, key string, old Version, data []byte)
 	defer cancel()
 	w := c.bkt.Object(key).If(cond).NewWriter(wctx)
 	w.ContentType = contentType
-	// One request, no resumable session: heads are small.
+	// One request, no resumable session and no client-side retry: heads
+	// are small, and a retry could only blur the outcome.
 	w.ChunkSize = 0
 	if _, err := w.Write(data); err != nil {
 		cancel()
