@@ -124,6 +124,9 @@ func (p *parser) number(tok []byte, start int) (any, error) {
 			}
 		}
 		if i == len(tok)-1 && tok[i] == 'M' {
+			if d, ok := smallDecimal(tok[:i]); ok {
+				return d, nil
+			}
 			d, _, err := apd.NewFromString(string(tok[:i]))
 			if err != nil {
 				return nil, p.errorf(start, "invalid decimal %s: %v", tok, err)
@@ -139,6 +142,51 @@ func (p *parser) number(tok []byte, start int) (any, error) {
 		}
 	}
 	return nil, p.errorf(start, "invalid number %s", tok)
+}
+
+// smallDecimal builds the decimal for s (a valid EDN float without its M)
+// directly when its digits fit an int64 and its exponent is small, which is
+// what apd.NewFromString would return, without its string handling.
+func smallDecimal(s []byte) (*apd.Decimal, bool) {
+	neg := false
+	if s[0] == '+' || s[0] == '-' {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	var coeff int64
+	digits, exp := 0, int64(0)
+	i := 0
+	for ; i < len(s) && (isDigit(s[i]) || s[i] == '.'); i++ {
+		if s[i] == '.' {
+			continue
+		}
+		if digits++; digits > 18 {
+			return nil, false
+		}
+		coeff = coeff*10 + int64(s[i]-'0')
+	}
+	if dot := bytesIndexByte(s[:i], '.'); dot >= 0 {
+		exp = -int64(i - dot - 1)
+	}
+	if i < len(s) { // exponent: [eE][+-]?digits
+		e, err := strconv.ParseInt(string(s[i+1:]), 10, 32)
+		if err != nil || e > 10000 || e < -10000 {
+			return nil, false
+		}
+		exp += e
+	}
+	d := apd.New(coeff, int32(exp))
+	d.Negative = neg
+	return d, true
+}
+
+func bytesIndexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
 }
 
 func (p *parser) bigInt(tok []byte, start int) (any, error) {
