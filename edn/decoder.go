@@ -1,6 +1,7 @@
 package edn
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +21,16 @@ type Decoder struct {
 	start int
 	eof   bool  // r has reported io.EOF
 	err   error // sticky error
+	// pending is a read error held back until the data read before it
+	// has been parsed.
+	pending error
 
 	// Stream position of buf[0], for error positions.
 	base, line, col int
 
 	intern map[string]any
+
+	attempts int // parses started, for tests of the re-parse bound
 }
 
 // NewDecoder returns a Decoder reading from r. It buffers r itself.
@@ -36,7 +42,9 @@ func NewDecoder(r io.Reader) *Decoder {
 const minRead = 32 << 10
 
 // Decode returns the next value in the stream, or io.EOF when only
-// whitespace, comments and discarded forms remain. Syntax errors are
+// whitespace, comments and discarded forms remain. It returns a value once
+// the input after it has arrived (a newline will do), since a number or
+// symbol at the very end of what has been read so far might continue. Syntax errors are
 // *SyntaxError with positions counted from the start of the stream; errors
 // from the underlying reader are wrapped. After an error, Decode returns the
 // same error again.
@@ -45,6 +53,7 @@ func (d *Decoder) Decode() (any, error) {
 		return nil, d.err
 	}
 	for {
+		d.attempts++
 		p := parser{
 			data:   d.buf[d.start:],
 			atEOF:  d.eof,
@@ -85,6 +94,9 @@ func (d *Decoder) Decode() (any, error) {
 // unread, so that re-parsing a long value after each read stays linear
 // overall.
 func (d *Decoder) fill() error {
+	if d.pending != nil {
+		return d.pending
+	}
 	if d.eof {
 		// Unreachable: a parser at EOF does not ask for more.
 		return errors.New("edn: internal error: read past end of input")
@@ -116,11 +128,20 @@ func (d *Decoder) fill() error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("edn: read: %w", err)
+			err = fmt.Errorf("edn: read: %w", err)
+			if n > 0 || len(d.buf) > 0 {
+				// Let the parser return the values read before the failure;
+				// the next fill reports it.
+				d.pending = err
+				return nil
+			}
+			return err
 		}
-		if n > 0 && unread < minRead {
-			// A small value may be complete already: let the parser try
-			// rather than wait for a full chunk (interactive input).
+		if n > 0 && unread < minRead && bytes.IndexByte(d.buf[len(d.buf)-n:], '\n') >= 0 {
+			// A small value may be complete at the end of a line: let the
+			// parser try rather than wait for a full chunk (interactive
+			// input). Waiting for a newline bounds the re-parsing when the
+			// reader hands out tiny pieces.
 			return nil
 		}
 	}

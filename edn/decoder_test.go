@@ -189,3 +189,27 @@ func TestDecoderBoundedBuffer(t *testing.T) {
 		t.Fatalf("buffer grew to %d bytes for a %d-byte stream of small values; want <= %d", c, total, 4*minRead)
 	}
 }
+
+// TestDecoderReparseBound: a big value delivered one byte at a time is
+// parsed a bounded number of times (once per line while small, then once
+// per doubling of the buffer), not once per byte.
+func TestDecoderReparseBound(t *testing.T) {
+	data := benchTx(2 << 20)
+	d := NewDecoder(iotest.OneByteReader(&sliceReader{b: data}))
+	v, err := d.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Equal(v, want) {
+		t.Fatal("decoded value differs from Read's")
+	}
+	lines := bytes.Count(data[:minRead], []byte("\n"))
+	if limit := lines + 20; d.attempts > limit {
+		t.Fatalf("%d parse attempts for a %d-byte value; want at most %d", d.attempts, len(data), limit)
+	}
+	t.Logf("%d parse attempts for %d bytes", d.attempts, len(data))
+}

@@ -428,3 +428,13 @@ func (p *printer) goMap(rv reflect.Value, depth int) error {
 	p.buf = append(p.buf, '}')
 	return nil
 }
+
+// String returns the character as EDN text, such as \a or \newline (or
+// Char(0x…) for a value that is not a valid character).
+func (c Char) String() string {
+	var p printer
+	if err := p.char(c); err != nil {
+		return fmt.Sprintf("Char(%#x)", rune(c))
+	}
+	return string(p.buf)
+}

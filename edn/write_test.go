@@ -211,3 +211,14 @@ func TestString(t *testing.T) {
 		t.Errorf("String of unsupported = %q, want the %%v text %q", got, want)
 	}
 }
+
+func TestCharString(t *testing.T) {
+	for c, want := range map[Char]string{'a': `\a`, '\n': `\newline`, 0xD800: "Char(0xd800)"} {
+		if got := c.String(); got != want {
+			t.Errorf("Char(%#x).String() = %q, want %q", rune(c), got, want)
+		}
+		if got := String(c); got != want {
+			t.Errorf("String(Char(%#x)) = %q, want %q", rune(c), got, want)
+		}
+	}
+}
