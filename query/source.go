@@ -23,7 +23,7 @@ type Source interface {
 	// Iteration stops early, without error, when fn returns false. AVET
 	// holds only indexed attributes (Attribute.Indexed) and VAET only refs.
 	//
-	// For a history value (History() == true) it yields assertions and
+	// For a history value (IsHistory() == true) it yields assertions and
 	// retractions alike, each with its Added flag; otherwise only the
 	// datoms true in this value, with Added == true.
 	Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
@@ -36,7 +36,7 @@ type Source interface {
 
 	// History reports whether this is a history value, whose patterns may
 	// bind the fifth position (added).
-	History() bool
+	IsHistory() bool
 }
 
 // Counter is an optional interface of a Source: a cheap estimate of how many
