@@ -57,7 +57,7 @@ type entityRev struct {
 // nil error. Malformed identifiers and history sources give an error
 // wrapping ErrInput.
 func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
-	if src.History() {
+	if src.IsHistory() {
 		return nil, fmt.Errorf("query: entity: %w: entities are not defined on a history value", ErrInput)
 	}
 	e, ok, err := resolveEntityID(ctx, src, eid)

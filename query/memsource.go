@@ -98,7 +98,7 @@ func cmpInt(a, b int64) int {
 func (m *MemSource) Schema() *datom.Schema { return m.schema }
 
 // History reports whether the source keeps retractions.
-func (m *MemSource) History() bool { return m.history }
+func (m *MemSource) IsHistory() bool { return m.history }
 
 // component returns the i-th component of d in index idx's order.
 func component(idx datom.Index, d *datom.Datom, i int) any {

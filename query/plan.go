@@ -393,7 +393,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 		return st, nil
 	}
 	d := src.(*dbSrc)
-	if d.s.History() && len(pc.terms) == 5 {
+	if d.s.IsHistory() && len(pc.terms) == 5 {
 		// fine: the fifth position is the added flag
 	} else if len(pc.terms) == 5 {
 		return nil, errorf(pc.form, ErrMalformed, "the fifth position (added) needs a history source")
@@ -433,7 +433,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 			st.dedup = true
 		}
 	}
-	if d.s.History() && (st.pos[3].kind == posBlank || st.pos[3].kind == posAbsent || st.pos[4].kind == posBlank || st.pos[4].kind == posAbsent) {
+	if d.s.IsHistory() && (st.pos[3].kind == posBlank || st.pos[3].kind == posAbsent || st.pos[4].kind == posBlank || st.pos[4].kind == posAbsent) {
 		st.dedup = true
 	}
 	if st.empty {

@@ -213,7 +213,7 @@ type pullBindEntry struct {
 }
 
 func (p *PullPattern) bind(src Source) (*pullBound, error) {
-	if src.History() {
+	if src.IsHistory() {
 		return nil, fmt.Errorf("query: pull: %w: pull is not defined on a history value", ErrInput)
 	}
 	s := src.Schema()

@@ -93,7 +93,7 @@ func newPullLeanSource(m *MemSource) *pullLeanSource {
 }
 
 func (s *pullLeanSource) Schema() *datom.Schema { return s.schema }
-func (s *pullLeanSource) History() bool         { return false }
+func (s *pullLeanSource) IsHistory() bool       { return false }
 
 func (s *pullLeanSource) Datoms(ctx context.Context, idx datom.Index, comps []any, fn func(datom.Datom) bool) error {
 	var ds []datom.Datom
