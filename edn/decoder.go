@@ -29,6 +29,8 @@ type Decoder struct {
 	base, line, col int
 
 	intern map[string]any
+	stack  []any // the parser's element stack, reused across values
+	offs   []int
 
 	attempts int // parses started, for tests of the re-parse bound
 }
@@ -43,11 +45,12 @@ const minRead = 32 << 10
 
 // Decode returns the next value in the stream, or io.EOF when only
 // whitespace, comments and discarded forms remain. It returns a value once
-// the input after it has arrived (a newline will do), since a number or
-// symbol at the very end of what has been read so far might continue. Syntax errors are
-// *SyntaxError with positions counted from the start of the stream; errors
-// from the underlying reader are wrapped. After an error, Decode returns the
-// same error again.
+// some input after it has arrived (a newline will do), since a number or
+// symbol at the very end of what has been read so far might continue.
+// Syntax errors are *SyntaxError with positions counted from the start of
+// the stream; errors from the underlying reader are wrapped, and reported
+// after the values read before them. After an error, Decode returns the same
+// error again.
 func (d *Decoder) Decode() (any, error) {
 	if d.err != nil {
 		return nil, d.err
@@ -62,9 +65,11 @@ func (d *Decoder) Decode() (any, error) {
 			col:    d.col,
 			pre:    d.buf[:d.start],
 			intern: d.intern,
+			stack:  d.stack[:0],
+			offs:   d.offs[:0],
 		}
 		v, end, err := p.next(0, 0)
-		d.intern = p.intern
+		d.intern, d.stack, d.offs = p.intern, p.stack, p.offs
 		switch {
 		case err == nil && !end:
 			// A value that ends exactly at the end of the buffer might
