@@ -20,3 +20,7 @@ func TestAzureConformance(t *testing.T) {
 func TestAzureCrossProcessCAS(t *testing.T) {
 	runCrossProcessCAS(t, testenv.AzureURL(t), 4, 10, 5)
 }
+
+func TestAzureSwapCreateRace(t *testing.T) {
+	testSwapCreateRace(t, testenv.AzureURL(t), 10, 8)
+}

@@ -3,7 +3,9 @@ package konserve_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/accretedb/accrete/internal/blobtest"
@@ -169,4 +171,55 @@ func TestOpenRejectsBadPrefix(t *testing.T) {
 			t.Errorf("Open(%q) = %v, want ErrUnsupportedURL", u, err)
 		}
 	}
+}
+
+// testSwapCreateRace: per round, racers create the same fresh head with
+// If-None-Match semantics (old ""); exactly one must win, and the head must
+// hold the winner's bytes under the winner's version.
+func testSwapCreateRace(t *testing.T, rawURL string, rounds, racers int) {
+	t.Helper()
+	ctx := context.Background()
+	b := openBackend(t, rawURL)
+	defer b.Close()
+	for r := range rounds {
+		key := fmt.Sprintf("branches/create-%d/HEAD", r)
+		type result struct {
+			v   konserve.Version
+			err error
+		}
+		res := make([]result, racers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				v, err := b.Swap(ctx, key, "", fmt.Appendf(nil, "created by %d", i))
+				res[i] = result{v, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, rs := range res {
+			switch {
+			case rs.err == nil && winner >= 0:
+				t.Fatalf("round %d: racers %d and %d both created %s", r, winner, i, key)
+			case rs.err == nil:
+				winner = i
+			case !errors.Is(rs.err, konserve.ErrConflict):
+				t.Fatalf("round %d racer %d: %v, want nil or ErrConflict", r, i, rs.err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody created %s", r, key)
+		}
+		data, v, err := b.ReadVersioned(ctx, key)
+		if want := fmt.Sprintf("created by %d", winner); err != nil || string(data) != want || v != res[winner].v {
+			t.Fatalf("round %d: ReadVersioned = %q, %q, %v; want %q, %q, nil", r, data, v, err, want, res[winner].v)
+		}
+	}
+}
+
+func TestMemSwapCreateRace(t *testing.T) {
+	testSwapCreateRace(t, "mem://", 50, 16)
 }

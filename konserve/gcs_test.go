@@ -20,3 +20,7 @@ func TestGCSConformance(t *testing.T) {
 func TestGCSCrossProcessCAS(t *testing.T) {
 	runCrossProcessCAS(t, testenv.GCSURL(t), 4, 10, 5)
 }
+
+func TestGCSSwapCreateRace(t *testing.T) {
+	testSwapCreateRace(t, testenv.GCSURL(t), 10, 8)
+}

@@ -72,3 +72,7 @@ func TestS3VersionIsETag(t *testing.T) {
 		t.Errorf("swap of a deleted key = %v, want ErrConflict", err)
 	}
 }
+
+func TestS3SwapCreateRace(t *testing.T) {
+	testSwapCreateRace(t, testenv.S3URL(t), 10, 8)
+}
