@@ -78,3 +78,28 @@ func BenchmarkReadVersionedIfChanged(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadVersioned: a full read of a 4 KiB head, the baseline for
+// BenchmarkReadVersionedIfChanged.
+func BenchmarkReadVersioned(b *testing.B) {
+	urls := benchURLs()
+	for _, name := range benchBackends {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			be := openBackend(b, urls[name](b))
+			defer be.Close()
+			head := make([]byte, 4096)
+			if _, err := be.Swap(ctx, "branches/bench/HEAD", "", head); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(head)))
+			for b.Loop() {
+				data, _, err := be.ReadVersioned(ctx, "branches/bench/HEAD")
+				if err != nil || len(data) != len(head) {
+					b.Fatalf("ReadVersioned = %d bytes, %v; want %d, nil", len(data), err, len(head))
+				}
+			}
+		})
+	}
+}
