@@ -100,49 +100,108 @@ func (m *MemSource) Schema() *datom.Schema { return m.schema }
 // History reports whether the source keeps retractions.
 func (m *MemSource) IsHistory() bool { return m.history }
 
-// component returns the i-th component of d in index idx's order.
-func component(idx datom.Index, d *datom.Datom, i int) any {
-	var order [4]byte
-	switch idx {
-	case datom.EAVT:
-		order = [4]byte{'e', 'a', 'v', 't'}
-	case datom.AEVT:
-		order = [4]byte{'a', 'e', 'v', 't'}
-	case datom.AVET:
-		order = [4]byte{'a', 'v', 'e', 't'}
-	case datom.VAET:
-		order = [4]byte{'v', 'a', 'e', 't'}
-	default:
-		order = [4]byte{'t', 'e', 'a', 'v'}
+// cmpComp compares one datom field with a component: ids compare as
+// integers, values with datom.CompareValues.
+func cmpID(x int64, c any) int {
+	if ci, ok := c.(int64); ok {
+		return cmpInt(x, ci)
 	}
-	switch order[i] {
-	case 'e':
-		return d.E
-	case 'a':
-		return d.A
-	case 'v':
-		return d.V
-	}
-	return d.Tx
+	return datom.CompareValues(x, c)
 }
 
-// cmpPrefix compares d's leading components with comps.
+func cmpVal(x, c any) int {
+	if xi, ok := x.(int64); ok {
+		if ci, ok := c.(int64); ok {
+			return cmpInt(xi, ci)
+		}
+	}
+	if xs, ok := x.(string); ok {
+		if cs, ok := c.(string); ok {
+			switch {
+			case xs < cs:
+				return -1
+			case xs > cs:
+				return 1
+			}
+			return 0
+		}
+	}
+	return datom.CompareValues(x, c)
+}
+
+// cmpPrefix compares d's leading components, in index idx's order, with
+// comps.
 func cmpPrefix(idx datom.Index, d *datom.Datom, comps []any) int {
 	for i, c := range comps {
-		x := component(idx, d, i)
-		if xi, ok := x.(int64); ok {
-			if ci, ok := c.(int64); ok {
-				if r := cmpInt(xi, ci); r != 0 {
-					return r
-				}
-				continue
+		var r int
+		switch idx {
+		case datom.EAVT:
+			switch i {
+			case 0:
+				r = cmpID(d.E, c)
+			case 1:
+				r = cmpID(d.A, c)
+			case 2:
+				r = cmpVal(d.V, c)
+			default:
+				r = cmpID(d.Tx, c)
+			}
+		case datom.AEVT:
+			switch i {
+			case 0:
+				r = cmpID(d.A, c)
+			case 1:
+				r = cmpID(d.E, c)
+			case 2:
+				r = cmpVal(d.V, c)
+			default:
+				r = cmpID(d.Tx, c)
+			}
+		case datom.AVET:
+			switch i {
+			case 0:
+				r = cmpID(d.A, c)
+			case 1:
+				r = cmpVal(d.V, c)
+			case 2:
+				r = cmpID(d.E, c)
+			default:
+				r = cmpID(d.Tx, c)
+			}
+		case datom.VAET:
+			switch i {
+			case 0:
+				r = cmpVal(d.V, c)
+			case 1:
+				r = cmpID(d.A, c)
+			case 2:
+				r = cmpID(d.E, c)
+			default:
+				r = cmpID(d.Tx, c)
+			}
+		default:
+			switch i {
+			case 0:
+				r = cmpID(d.Tx, c)
+			case 1:
+				r = cmpID(d.E, c)
+			case 2:
+				r = cmpID(d.A, c)
+			default:
+				r = cmpVal(d.V, c)
 			}
 		}
-		if r := datom.CompareValues(x, c); r != 0 {
+		if r != 0 {
 			return r
 		}
 	}
 	return 0
+}
+
+// lower returns the first position whose prefix is >= comps.
+func (m *MemSource) lower(idx datom.Index, comps []any) int {
+	ds := m.idx[idx]
+	return sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) >= 0 })
 }
 
 func (m *MemSource) span(idx datom.Index, comps []any) (int, int) {
@@ -153,17 +212,22 @@ func (m *MemSource) span(idx datom.Index, comps []any) (int, int) {
 	if len(comps) > 4 {
 		comps = comps[:4]
 	}
-	lo := sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) >= 0 })
-	hi := sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) > 0 })
+	lo := m.lower(idx, comps)
+	hi := lo + sort.Search(len(ds)-lo, func(i int) bool { return cmpPrefix(idx, &ds[lo+i], comps) > 0 })
 	return lo, hi
 }
 
 // Datoms calls fn for the datoms of index idx whose leading components
 // equal components, in index order.
 func (m *MemSource) Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error {
-	lo, hi := m.span(idx, components)
+	if int(idx) >= len(m.idx) {
+		return nil
+	}
+	if len(components) > 4 {
+		components = components[:4]
+	}
 	ds := m.idx[idx]
-	for i := lo; i < hi; i++ {
+	for i := m.lower(idx, components); i < len(ds) && cmpPrefix(idx, &ds[i], components) == 0; i++ {
 		if i&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
