@@ -21,8 +21,8 @@
 // Not a Clojure reader: no ratios, no syntax-quote, no metadata (^), no
 // namespaced maps (#:ns{}), no auto-resolved keywords (::k), no octal or hex
 // integers; each is a SyntaxError naming the construct. It does not bind
-// EDN to Go structs; callers walk the generic values. Keywords are kept as
-// written; there is no interning across readers.
+// EDN to Go structs; callers walk the generic values. It does not keep
+// source positions of values (only errors carry positions).
 //
 // # Syntax decisions
 //
@@ -55,7 +55,11 @@
 // # Concurrency and lifetimes
 //
 // Read, Marshal, Equal and the other functions are safe for concurrent use;
-// the package has no mutable global state. A Decoder is for one goroutine.
+// the package has no mutable global state. A Decoder is for one goroutine;
+// it holds the unread part of its stream (one value plus at most one read
+// chunk, 32 KiB or the size of the value, whichever is larger) and re-parses
+// a value that straddles a refill, doubling its buffer each time so that the
+// work stays linear in the value's size.
 // Returned values never alias the input: strings and byte slices are copies,
 // so the caller may reuse the input buffer. Values are plain data; callers
 // must not mutate a value (a Map, *big.Int, *apd.Decimal) while another
