@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -88,11 +89,16 @@ type Bucket struct {
 
 // keyPrefix turns a URL path into the key prefix: no leading or trailing
 // slash, then one trailing slash when non-empty. It refuses "." and ".."
-// segments, which object stores treat literally but file systems do not.
+// segments, which object stores treat literally but file systems do not,
+// empty segments, and bytes that are not UTF-8 (gocloud refuses such keys,
+// so the error belongs at Open, not at the first write).
 func keyPrefix(u *url.URL) (string, error) {
 	p := strings.Trim(u.Path, "/")
 	if p == "" {
 		return "", nil
+	}
+	if !utf8.ValidString(p) {
+		return "", fmt.Errorf("konserve: key prefix %q in %s is not UTF-8: %w", p, u.Redacted(), ErrUnsupportedURL)
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "" || seg == "." || seg == ".." {

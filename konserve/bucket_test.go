@@ -223,3 +223,33 @@ func testSwapCreateRace(t *testing.T, rawURL string, rounds, racers int) {
 func TestMemSwapCreateRace(t *testing.T) {
 	testSwapCreateRace(t, "mem://", 50, 16)
 }
+
+// FuzzMemURLPrefix: any URL path either is refused or becomes a prefix
+// under which a key round-trips through PutImmutable, Get and List.
+func FuzzMemURLPrefix(f *testing.F) {
+	for _, s := range []string{"", "db", "a/b/c", "a/../b", "./x", "a//b", "%2e%2e/x", "x?y=1", "é/ü", "a/b/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		ctx := context.Background()
+		s, err := konserve.Open(ctx, "mem:///"+p, nil)
+		if err != nil {
+			return // refused: fine, as long as it did not panic
+		}
+		b := s.Backend()
+		defer b.Close()
+		if err := b.PutImmutable(ctx, "nodes/k", []byte("v")); err != nil {
+			t.Fatalf("PutImmutable under %q: %v", p, err)
+		}
+		if got, err := b.Get(ctx, "nodes/k"); err != nil || string(got) != "v" {
+			t.Fatalf("Get under %q = %q, %v; want %q, nil", p, got, err, "v")
+		}
+		var keys []string
+		if err := b.List(ctx, "", func(o konserve.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+			t.Fatalf("List under %q: %v", p, err)
+		}
+		if want := []string{"nodes/k"}; !slices.Equal(keys, want) {
+			t.Fatalf("List under %q = %q, want %q", p, keys, want)
+		}
+	})
+}
