@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -233,7 +234,7 @@ func typeName(v any) string {
 	if v == nil {
 		return "nil"
 	}
-	return strings.TrimPrefix(reflectTypeString(v), "edn.")
+	return strings.TrimPrefix(reflect.TypeOf(v).String(), "edn.")
 }
 
 // TestReadErrors checks every reader error: its message and position.

@@ -204,8 +204,10 @@ func (g gen) symbol(keyword bool) string {
 func TestRoundTripRandom(t *testing.T) {
 	seed := testSeed(t)
 	g := gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	seen := map[string]int{}
 	for i := range *rtCount {
 		v := g.value(0)
+		countTypes(v, seen)
 		text, err := Marshal(v)
 		if err != nil {
 			t.Fatalf("seed %d, value %d: Marshal(%#v): %v", seed, i, v, err)
@@ -224,5 +226,41 @@ func TestRoundTripRandom(t *testing.T) {
 		if !equal(v, v, true) || hashOf(v) != hashOf(back) && !hasNaN(v) {
 			t.Fatalf("seed %d, value %d: hash differs for equal values %s", seed, i, text)
 		}
+	}
+
+	// The generator must have produced every type, or the test proves less
+	// than it claims.
+	for _, want := range []string{"nil", "bool", "int64", "*big.Int", "float64", "*apd.Decimal", "string",
+		"Keyword", "Symbol", "Char", "time.Time", "uuid.UUID", "*url.URL", "[]uint8", "*regexp.Regexp",
+		"List", "Vector", "Set", "Map", "Tagged"} {
+		if seen[want] == 0 {
+			t.Errorf("the generator produced no %s in %d values", want, *rtCount)
+		}
+	}
+}
+
+// countTypes counts the types of v and everything inside it.
+func countTypes(v any, seen map[string]int) {
+	seen[typeName(v)]++
+	switch x := v.(type) {
+	case List:
+		for _, e := range x {
+			countTypes(e, seen)
+		}
+	case Vector:
+		for _, e := range x {
+			countTypes(e, seen)
+		}
+	case Set:
+		for _, e := range x {
+			countTypes(e, seen)
+		}
+	case Map:
+		for _, e := range x {
+			countTypes(e.Key, seen)
+			countTypes(e.Val, seen)
+		}
+	case Tagged:
+		countTypes(x.Value, seen)
 	}
 }
