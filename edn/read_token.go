@@ -39,7 +39,8 @@ func (p *parser) token(tok []byte, start int) (any, error) {
 		if !validSymbol(string(name), true) {
 			return nil, p.errorf(start, "invalid keyword %s", tok)
 		}
-		return p.keep(string(tok), Keyword(name)), nil
+		s := string(tok) // one copy serves as the table key and the keyword
+		return p.keep(s, Keyword(s[1:])), nil
 	}
 	switch string(tok) {
 	case "nil":
@@ -55,7 +56,8 @@ func (p *parser) token(tok []byte, start int) (any, error) {
 	if !validSymbol(string(tok), false) {
 		return nil, p.errorf(start, "invalid symbol %s", tok)
 	}
-	return p.keep(string(tok), Symbol(tok)), nil
+	s := string(tok)
+	return p.keep(s, Symbol(s)), nil
 }
 
 // keep interns a keyword or symbol (boxed once) under its token text.
