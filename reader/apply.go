@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,11 @@ import (
 	"github.com/accretedb/accrete/edn"
 	"github.com/accretedb/accrete/tx"
 )
+
+// ErrTimeConflict is returned for a transaction that asserts its own
+// :db/txInstant earlier than the previous transaction's: instants never go
+// back, so AsOfTime stays meaningful.
+var ErrTimeConflict = errors.New("reader: time conflict")
 
 // Report is the outcome of a transaction: the database before and after,
 // the datoms it asserted and retracted, and how its tempids resolved.
@@ -95,18 +101,22 @@ func (db *DB) Transact(ctx context.Context, forms []any, opts *TxOptions) (*Repo
 	if err != nil {
 		return nil, err
 	}
+	for _, d := range res.Datoms {
+		if d.E == res.TxID && d.A == datom.DBTxInstant && d.Added {
+			if t, ok := d.V.(time.Time); ok && t.Before(db.lastInstant) {
+				return nil, fmt.Errorf("reader: %w: :db/txInstant %s is before the previous transaction's %s",
+					ErrTimeConflict, t.Format(time.RFC3339Nano), db.lastInstant.Format(time.RFC3339Nano))
+			}
+			if t, ok := d.V.(time.Time); ok && t.After(inst) {
+				inst = t
+			}
+		}
+	}
 	after, err := db.applyResult(ctx, res)
 	if err != nil {
 		return nil, err
 	}
 	after.lastInstant = inst
-	for _, d := range res.Datoms {
-		if d.E == res.TxID && d.A == datom.DBTxInstant && d.Added {
-			if t, ok := d.V.(time.Time); ok && t.After(after.lastInstant) {
-				after.lastInstant = t
-			}
-		}
-	}
 	return &Report{DBBefore: db, DBAfter: after, TxID: res.TxID, T: in.T, TxData: res.Datoms, TempIDs: res.TempIDs}, nil
 }
 

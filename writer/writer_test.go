@@ -2,7 +2,9 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -82,4 +84,36 @@ func mustEntid(t *testing.T, db *reader.DB, kw string) datom.ID {
 		t.Fatalf("no ident %s", kw)
 	}
 	return id
+}
+
+// TestTxInstantMonotonic: the clock stepping back does not make
+// :db/txInstant go back, and an explicit earlier instant is refused.
+func TestTxInstantMonotonic(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	w, err := Create(ctx, "mem://", &Options{Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Transact(ctx, `[{:db/ident :x/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(-time.Hour) // the clock steps back
+	rep, err := w.Transact(ctx, `[{:x/n 1}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inst time.Time
+	rep.DBAfter.Datoms(ctx, datom.EAVT, []any{rep.TxID, datom.DBTxInstant}, func(d datom.Datom) bool {
+		inst = d.V.(time.Time)
+		return false
+	})
+	if want := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC); !inst.Equal(want) {
+		t.Fatalf("txInstant after a clock step back = %v, want %v", inst, want)
+	}
+	_, err = w.Transact(ctx, `[{:x/n 2} {:db/id "datomic.tx" :db/txInstant #inst "2020-01-01T00:00:00Z"}]`)
+	if !errors.Is(err, reader.ErrTimeConflict) {
+		t.Fatalf("explicit earlier txInstant: %v, want ErrTimeConflict", err)
+	}
 }
