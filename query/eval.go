@@ -72,6 +72,7 @@ func rowValue(p *pos, row []any) any {
 
 // scanState carries one pattern scan's output and first error.
 type scanState struct {
+	cur  datom.Datom // the datom being matched: a field, so callbacks do not allocate
 	ex   *exec
 	st   *step
 	src  *dbSrc
@@ -193,6 +194,11 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		return ex.evalCollPattern(st, cs, in, out)
 	}
 	src := st.src.(*dbSrc)
+	if st.lookup {
+		out.data = make([]any, 0, in.n*in.width)
+	} else if est := st.est; est > 0 && est < 1<<16 {
+		out.data = make([]any, 0, est*in.width)
+	}
 	s := &scanState{ex: ex, st: st, src: src, out: out}
 	if st.dedup {
 		s.seen = map[string]struct{}{}
@@ -209,7 +215,8 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			idx, comps, pinned := access(e, a, v, at, buf[:])
 			// The values in comps were resolved; re-check only the rest.
 			err := src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool {
-				return s.emit(row, &d, pinned)
+				s.cur = d
+				return s.emit(row, &s.cur, pinned)
 			})
 			if s.err != nil {
 				return nil, s.err
@@ -241,11 +248,12 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 				if hi != nil && compareValues(d.V, hi) > 0 {
 					return false
 				}
-				return fn(&d)
+				s.cur = d
+				return fn(&s.cur)
 			})
 		}
 		idx, comps, _ := access(e, a, v, st.attr, buf[:])
-		return src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return fn(&d) })
+		return src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { s.cur = d; return fn(&s.cur) })
 	}
 	var err error
 	if in.n == 1 {

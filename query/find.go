@@ -79,19 +79,47 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 		slots = append(slots, f.slot)
 	}
 	slots = append(slots, q.with...)
-	seen := make(map[string]struct{}, r.n)
 	basis := make([][]any, 0, r.n)
+	backing := make([]any, r.n*len(slots))
+	var seen map[string]struct{}
+	var seen1 map[any]struct{} // one plain-valued column: no key encoding
+	if len(slots) == 1 {
+		seen1 = make(map[any]struct{}, r.n)
+	} else {
+		seen = make(map[string]struct{}, r.n)
+	}
 	for i := 0; i < r.n; i++ {
 		if err := ex.checkCtx(); err != nil {
 			return nil, err
 		}
 		row := r.row(i)
-		k := ex.keyOf(row, slots)
-		if _, ok := seen[k]; ok {
-			continue
+		if seen1 != nil {
+			v := row[slots[0]]
+			switch v.(type) {
+			case int64, string, edn.Keyword, bool, nil:
+				if _, ok := seen1[v]; ok {
+					continue
+				}
+				seen1[v] = struct{}{}
+			default:
+				k := encodedKey(ex.keyOf(row, slots))
+				if _, ok := seen1[k]; ok {
+					continue
+				}
+				seen1[k] = struct{}{}
+			}
+		} else {
+			ex.keybuf = ex.keybuf[:0]
+			for _, s := range slots {
+				ex.keybuf = appendKey(ex.keybuf, row[s])
+			}
+			if _, ok := seen[string(ex.keybuf)]; ok {
+				continue
+			}
+			seen[string(ex.keybuf)] = struct{}{}
 		}
-		seen[k] = struct{}{}
-		t := make([]any, len(slots))
+		t := backing[:len(slots):len(slots)]
+		backing = backing[len(slots):]
 		for j, s := range slots {
 			t[j] = row[s]
 		}
@@ -211,3 +239,7 @@ func (ex *exec) pullRows(q *Query, rows [][]any) error {
 	}
 	return nil
 }
+
+// encodedKey is an appendKey encoding used as a map key next to plain
+// values; its own type keeps it from equalling a string value.
+type encodedKey string
