@@ -371,7 +371,7 @@ func (p *parser) dispatch() (any, error) {
 		}
 		return p.symbolic(p.data[start+2:p.pos], start)
 	case c == '_':
-		// Only reachable through required(); next handles the usual case.
+		// Unreachable: next and required consume #_ before calling value.
 		return nil, p.errorf(start, "#_ is not allowed here")
 	case c == ':':
 		return nil, p.errorf(start, "namespaced map syntax #: is not supported")
