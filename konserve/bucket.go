@@ -90,15 +90,15 @@ type Bucket struct {
 // keyPrefix turns a URL path into the key prefix: no leading or trailing
 // slash, then one trailing slash when non-empty. It refuses "." and ".."
 // segments, which object stores treat literally but file systems do not,
-// empty segments, and bytes that are not UTF-8 (gocloud refuses such keys,
-// so the error belongs at Open, not at the first write).
+// empty segments, and whatever checkKey refuses (better at Open than at the
+// first write).
 func keyPrefix(u *url.URL) (string, error) {
 	p := strings.Trim(u.Path, "/")
 	if p == "" {
 		return "", nil
 	}
-	if !utf8.ValidString(p) {
-		return "", fmt.Errorf("konserve: key prefix %q in %s is not UTF-8: %w", p, u.Redacted(), ErrUnsupportedURL)
+	if err := checkKey(p); err != nil {
+		return "", fmt.Errorf("konserve: key prefix in %s: %w: %w", u.Redacted(), ErrUnsupportedURL, err)
 	}
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "" || seg == "." || seg == ".." {
@@ -117,6 +117,28 @@ func bucketURL(u *url.URL) *url.URL {
 }
 
 func (b *Bucket) full(key string) string { return b.prefix + key }
+
+// errKeyChars is wrapped when a key or prefix holds bytes that a gocloud
+// driver would escape.
+var errKeyChars = errors.New("key holds characters the bucket drivers escape")
+
+// checkKey refuses keys that some gocloud driver escapes before sending
+// (control bytes, DEL, `"#%?\`, "../", a trailing slash, invalid UTF-8).
+// Bucket reaches heads through the native clients, which do not escape, and
+// everything else through the portable API, which does; such a key would
+// name two different objects. konserve's own keys are plain ASCII.
+func checkKey(key string) error {
+	if !utf8.ValidString(key) || strings.Contains(key, "../") || strings.HasSuffix(key, "/") {
+		return fmt.Errorf("konserve: %q: %w", key, errKeyChars)
+	}
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c < 0x20, c == 0x7f, c == '"', c == '#', c == '%', c == '?', c == '\\':
+			return fmt.Errorf("konserve: %q: %w", key, errKeyChars)
+		}
+	}
+	return nil
+}
 
 // classify wraps err from the portable API with op and key, mapping
 // gocloud's codes to konserve sentinels.
@@ -144,6 +166,9 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 // create-only writes of one key) it checks whether the key exists, since any
 // object under a content address holds the right bytes.
 func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	full := b.full(key)
 	var err error
 	if p, ok := b.cas.(createOnlyWriter); ok {
@@ -164,6 +189,9 @@ func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) erro
 
 // ReadVersioned implements Backend.
 func (b *Bucket) ReadVersioned(ctx context.Context, key string) ([]byte, Version, error) {
+	if err := checkKey(key); err != nil {
+		return nil, "", err
+	}
 	data, v, err := b.cas.readVersioned(ctx, b.full(key))
 	if err != nil {
 		return nil, "", fmt.Errorf("konserve: read versioned %s: %w", key, err)
@@ -177,6 +205,9 @@ func (b *Bucket) ReadVersioned(ctx context.Context, key string) ([]byte, Version
 // read the key and compare versions. A missing key is an error wrapping
 // ErrNotFound.
 func (b *Bucket) ReadVersionedIfChanged(ctx context.Context, key string, v Version) ([]byte, Version, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, "", false, err
+	}
 	if r, ok := b.cas.(ifChangedReader); ok && v != "" {
 		data, nv, changed, err := r.readVersionedIfChanged(ctx, b.full(key), v)
 		if err != nil {
@@ -196,6 +227,9 @@ func (b *Bucket) ReadVersionedIfChanged(ctx context.Context, key string, v Versi
 
 // Swap implements Backend.
 func (b *Bucket) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
 	if b.lock != nil {
 		b.lock.Lock()
 		defer b.lock.Unlock()

@@ -165,7 +165,7 @@ func testPrefixIsolation(t *testing.T, url1, url2 string) {
 }
 
 func TestOpenRejectsBadPrefix(t *testing.T) {
-	for _, u := range []string{"mem://x/a/../b", "mem://x/./a", "mem://x/a//b"} {
+	for _, u := range []string{"mem://x/a/../b", "mem://x/./a", "mem://x/a//b", "mem://x/a%23b", "mem://x/a%00"} {
 		_, err := konserve.Open(context.Background(), u, nil)
 		if !errors.Is(err, konserve.ErrUnsupportedURL) {
 			t.Errorf("Open(%q) = %v, want ErrUnsupportedURL", u, err)
@@ -252,4 +252,23 @@ func FuzzMemURLPrefix(f *testing.F) {
 			t.Fatalf("List under %q = %q, want %q", p, keys, want)
 		}
 	})
+}
+
+func TestBucketRefusesEscapedKeys(t *testing.T) {
+	ctx := context.Background()
+	b := openBackend(t, "mem://")
+	defer b.Close()
+	for _, key := range []string{"a#b", "a%2f", "a?b", `a\b`, "a\x00b", "a/../b", "dir/", "a\"b", "\xff"} {
+		if _, err := b.Swap(ctx, key, "", []byte("x")); err == nil {
+			t.Errorf("Swap(%q) succeeded, want an error", key)
+		}
+		if err := b.PutImmutable(ctx, key, []byte("x")); err == nil {
+			t.Errorf("PutImmutable(%q) succeeded, want an error", key)
+		}
+	}
+	for _, key := range []string{"nodes/ab/abcdef", "branches/main/HEAD", "branches/feature-x_1.2/HEAD", "commits/é"} {
+		if _, err := b.Swap(ctx, key, "", []byte("x")); err != nil {
+			t.Errorf("Swap(%q) = %v, want nil", key, err)
+		}
+	}
 }
