@@ -2,6 +2,7 @@ package edn
 
 import (
 	"flag"
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -262,5 +263,45 @@ func countTypes(v any, seen map[string]int) {
 		}
 	case Tagged:
 		countTypes(x.Value, seen)
+	}
+}
+
+// TestConcurrentUse: the package functions share no mutable state (run
+// with -race to check).
+func TestConcurrentUse(t *testing.T) {
+	data := benchTx(64 << 10)
+	want, err := Read(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			v, err := Read(data)
+			if err != nil {
+				errs <- err
+				return
+			}
+			text, err := Marshal(v)
+			if err != nil {
+				errs <- err
+				return
+			}
+			back, err := Read(text)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if !Equal(back, want) {
+				errs <- fmt.Errorf("concurrent round trip differs")
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
