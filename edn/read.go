@@ -1,6 +1,7 @@
 package edn
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 )
@@ -94,16 +95,15 @@ func (p *parser) errAt(off int, msg string) *SyntaxError {
 
 // advance returns the position after b, starting at line and col.
 func advance(line, col int, b []byte) (int, int) {
-	for _, r := range string(b) {
-		if r == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		line += bytes.Count(b, newline)
+		col = 1
+		b = b[i+1:]
 	}
-	return line, col
+	return line, col + utf8.RuneCount(b)
 }
+
+var newline = []byte{'\n'}
 
 func (p *parser) errorf(off int, format string, args ...any) *SyntaxError {
 	return p.errAt(off, fmt.Sprintf(format, args...))
