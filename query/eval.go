@@ -39,6 +39,9 @@ func (ex *exec) run(steps []*step, in *rel) (*rel, error) {
 		if err != nil {
 			return nil, err
 		}
+		if st.live != nil && cur.n > 1 {
+			cur = ex.distinctOn(cur, st.live)
+		}
 		if ex.opts.MaxRows > 0 && cur.n > ex.opts.MaxRows {
 			return nil, errorf(st.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
 		}
@@ -696,4 +699,20 @@ func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
 		}
 	}
 	return out, nil
+}
+
+// distinctOn keeps one row per distinct combination of the live slots.
+func (ex *exec) distinctOn(in *rel, live []int) *rel {
+	out := &rel{width: in.width, data: make([]any, 0, len(in.data))}
+	seen := make(map[string]struct{}, in.n)
+	for i := 0; i < in.n; i++ {
+		row := in.row(i)
+		k := ex.keyOf(row, live)
+		if _, ok := seen[k]; ok {
+			continue
+		}
+		seen[k] = struct{}{}
+		out.push(row)
+	}
+	return out
 }

@@ -54,10 +54,12 @@ func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	steps, err := ex.plan(pq.where, sc, boundOf(pq, start, sc))
+	bound0 := boundOf(pq, start, sc)
+	steps, err := ex.plan(pq.where, sc, bound0)
 	if err != nil {
 		return nil, err
 	}
+	markLive(steps, bound0, pq.needed())
 	out, err := ex.run(steps, start)
 	if err != nil {
 		return nil, err
@@ -441,4 +443,24 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 // collSrc is a collection of tuples bound to a $name.
 type collSrc struct {
 	tuples [][]any
+}
+
+// needed marks the :find and :with variables.
+func (q *Query) needed() []bool {
+	n := make([]bool, len(q.vars.names))
+	for _, f := range q.find {
+		n[f.slot] = true
+	}
+	for _, w := range q.with {
+		n[w] = true
+	}
+	return n
+}
+
+func maskOf(width int, slots []int) []bool {
+	m := make([]bool, width)
+	for _, s := range slots {
+		m[s] = true
+	}
+	return m
 }

@@ -79,10 +79,12 @@ func ExplainWith(ctx context.Context, opts Options, q any, inputs ...any) (Plan,
 	if err != nil {
 		return Plan{}, err
 	}
-	steps, err := ex.plan(pq.where, sc, boundOf(pq, start, sc))
+	bound0 := boundOf(pq, start, sc)
+	steps, err := ex.plan(pq.where, sc, bound0)
 	if err != nil {
 		return Plan{}, err
 	}
+	markLive(steps, bound0, pq.needed())
 	return Plan{Steps: describe(steps)}, nil
 }
 

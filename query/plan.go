@@ -48,6 +48,12 @@ type step struct {
 	kind stepKind
 	c    clause
 
+	// live lists the variables still needed after this step when some
+	// variable bound so far is not: the rows are then deduplicated on
+	// them (early projection), which keeps value joins from multiplying
+	// rows that differ only in dead variables.
+	live []int
+
 	// stepPattern
 	src      any // *dbSrc or *collSrc
 	pos      [5]pos
@@ -266,6 +272,7 @@ func (ex *exec) planEager(c clause, sc *scope, bound []bool) (*step, bool, error
 		if err != nil {
 			return nil, false, err
 		}
+		markLive(sub, inner, maskOf(len(bound), x.join))
 		st.sub = [][]*step{sub}
 		return st, true, nil
 	}
@@ -332,6 +339,7 @@ func (ex *exec) planScan(c clause, sc *scope, bound []bool) (*step, bool, error)
 			if err != nil {
 				return nil, false, err
 			}
+			markLive(sub, inner, maskOf(len(bound), x.join))
 			after := append([]bool(nil), inner...)
 			for _, s := range sub {
 				s.binds(after)
@@ -367,6 +375,9 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 			st.pos[i] = pos{kind: posConst, val: t.val}
 		case termVar:
 			switch {
+			case bound[t.slot] && hasScalar(sc, t.slot):
+				// A scalar input is one value for every row: a constant.
+				st.pos[i] = pos{kind: posConst, val: sc.scalars[t.slot]}
 			case bound[t.slot]:
 				st.pos[i] = pos{kind: posBound, slot: t.slot}
 			case seen[t.slot]:
@@ -580,4 +591,51 @@ func sameFamily(vt datom.ValueType, v any) bool {
 		return vt == datom.TypeInstant
 	}
 	return false
+}
+
+func hasScalar(sc *scope, slot int) bool {
+	if sc.scalars == nil {
+		return false
+	}
+	_, ok := sc.scalars[slot]
+	return ok
+}
+
+// markLive sets step.live where a variable dies: bound before or by the
+// step, but used neither by a later step nor by needed (the :find and
+// :with variables, a rule's head, a not/or's join).
+func markLive(steps []*step, bound0 []bool, needed []bool) {
+	n := len(bound0)
+	// usedAfter[i]: the variables used by steps after i, plus needed.
+	usedAfter := make([][]bool, len(steps))
+	acc := append([]bool(nil), needed...)
+	for i := len(steps) - 1; i >= 0; i-- {
+		usedAfter[i] = append([]bool(nil), acc...)
+		clauseVars(steps[i].c, func(s int) { acc[s] = true })
+		for _, f := range steps[i].filters {
+			clauseVars(f.c, func(s int) { acc[s] = true })
+		}
+	}
+	bound := append([]bool(nil), bound0...)
+	for i, st := range steps {
+		st.binds(bound)
+		dead := false
+		var live []int
+		for s := 0; s < n; s++ {
+			if !bound[s] {
+				continue
+			}
+			if usedAfter[i][s] {
+				live = append(live, s)
+			} else {
+				dead = true
+			}
+		}
+		if dead && st.kind != stepPred && st.kind != stepNot {
+			st.live = live
+			if live == nil {
+				st.live = []int{}
+			}
+		}
+	}
 }
