@@ -230,3 +230,7 @@ func canonResult(kind findKind, keyed bool, v any) string {
 	}
 	return canon(v)
 }
+
+func datomOf(e, a datom.ID, v any) datom.Datom {
+	return datom.Datom{E: e, A: a, V: v, Tx: defaultTx, Added: true}
+}
