@@ -1,0 +1,134 @@
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bin holds the example binaries TestMain builds once, by name.
+var bin string
+
+// examples are the folders TestMain builds; every one must have a test here.
+var examples = []string{"quickstart"}
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "accrete-examples-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = dir
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	for _, e := range examples {
+		args = append(args, "./"+e)
+	}
+	cmd := exec.Command("go", args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// run runs example name with args, waits at most timeout and returns its
+// stdout; it fails the test if the process fails.
+func run(t *testing.T, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	exe := filepath.Join(bin, name)
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), stdout.String())
+	return stdout.String()
+}
+
+// wantLines fails the test unless every line of want occurs in out, in order
+// (other lines may come between them).
+func wantLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	i := 0
+	for _, w := range want {
+		for i < len(lines) && strings.TrimSpace(lines[i]) != w {
+			i++
+		}
+		if i == len(lines) {
+			t.Errorf("output lacks line %q (in this order: %q)", w, want)
+			return
+		}
+		i++
+	}
+}
+
+// wantMatch fails the test unless out matches the regular expression re,
+// and returns its submatches.
+func wantMatch(t *testing.T, out, re string) []string {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(out)
+	if m == nil {
+		t.Errorf("output does not match %s", re)
+	}
+	return m
+}
+
+func fileURL(dir string) string { return "file://" + filepath.ToSlash(dir) }
+
+func TestQuickstart(t *testing.T) {
+	dir := t.TempDir()
+	out := run(t, 30*time.Second, "quickstart", "--dir", dir)
+	wantLines(t, out,
+		"created "+fileURL(dir),
+		"schema: t=1, 11 datoms",
+		"name, age:", `"Ann" 34`, `"Bob" 29`, `"Carol" 41`,
+		"friends of people aged 30 or more (name, friend):", `"Ann" "Bob"`, `"Ann" "Carol"`, `"Carol" "Ann"`,
+		"average age: 34.666666666666664",
+		`Ann: {:person/age 34, :person/friend [{:person/name "Bob"} {:person/name "Carol"}], :person/name "Ann"}`,
+		`Ann now: {:person/age 35, :person/friend [{:person/name "Carol"}], :person/name "Ann"}`,
+		"as of t=2 Ann was 34; at t=3 she is 35",
+		"t=2 :person/age 34 true",
+		"t=2 :person/friend \"Bob\" true",
+		"t=3 :person/age 35 true",
+		"t=3 :person/age 34 false",
+		"t=3 :person/friend \"Bob\" false",
+	)
+	// The second process is another OS process that read the bucket.
+	m := wantMatch(t, out, `\| reader process (\d+) opened (\S+) at t=3\n`)
+	if m != nil {
+		if m[1] == "" || m[2] != fileURL(dir) {
+			t.Errorf("reader process line: got pid %q url %q, want a pid and %q", m[1], m[2], fileURL(dir))
+		}
+	}
+	wantMatch(t, out, `\| name, age:\n  \|   "Ann" 35\n  \|   "Bob" 29\n  \|   "Carol" 41\n`)
+	wantMatch(t, out, `\| Ann has 1 friend\(s\)`)
+
+	// The bucket now holds a database: running again over it is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "quickstart"), "--dir", dir)
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "already holds a database") {
+		t.Errorf("second run over the same --dir: got err %v, output %q; want a failure saying the bucket already holds a database", err, msg)
+	}
+}
