@@ -231,8 +231,12 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed %q into an empty query", text)
 		}
 		// A parsed query re-parses from its printed form.
-		if _, err := Parse(q.String()); err != nil {
-			t.Fatalf("re-parse of %s: %v", q, err)
+		text2, err := edn.Marshal(q.form)
+		if err != nil {
+			return
+		}
+		if _, err := Parse(text2); err != nil {
+			t.Fatalf("re-parse of %s: %v", text2, err)
 		}
 	})
 }
@@ -255,6 +259,32 @@ func FuzzParseRules(f *testing.F) {
 			if len(defs) == 0 || defs[0].name != name {
 				t.Fatalf("rule %s has no definitions", name)
 			}
+		}
+	})
+}
+
+// FuzzQuery evaluates arbitrary query text against the people fixture: it
+// must answer or fail with a *query.Error (or a context error), never
+// panic. Seeds are the conformance queries.
+func FuzzQuery(f *testing.F) {
+	files, _ := filepath.Glob("testdata/query/*.txt")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, part := range strings.Split(string(data), "query:\n")[1:] {
+			f.Add(strings.SplitN(part, "result:", 2)[0])
+		}
+	}
+	db := fixtures(f)["people"]
+	f.Fuzz(func(t *testing.T, text string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		_, err := QWith(ctx, Options{MaxRows: 5000, Funcs: testFuncs()}, text, db)
+		var qe *Error
+		if err != nil && !errors.As(err, &qe) {
+			t.Fatalf("error %v is not a *query.Error", err)
 		}
 	})
 }

@@ -59,7 +59,7 @@ func qWrite(b *strings.Builder, v any) {
 	case *url.URL:
 		b.WriteString(`#uri "` + x.String() + `"`)
 	case *regexp.Regexp:
-		b.WriteString(`#"` + x.String() + `"`)
+		b.WriteString(`#"` + strings.ReplaceAll(x.String(), `"`, `\"`) + `"`)
 	case edn.List:
 		qWriteSeq(b, "(", ")", x)
 	case edn.Vector:

@@ -190,7 +190,7 @@ type Query struct {
 }
 
 // String returns the query as EDN.
-func (q *Query) String() string { return qString(q.form) }
+func (q *Query) String() string { return edn.String(q.form) }
 
 func asVec(x any) ([]any, bool) {
 	switch v := x.(type) {
