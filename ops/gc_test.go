@@ -1,0 +1,112 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/konserve"
+	"github.com/accretedb/accrete/reader"
+)
+
+func TestGCFreesGarbageAndKeepsAnswers(t *testing.T) {
+	ctx := context.Background()
+	url := "file://" + t.TempDir()
+	st := openStore(t, url)
+	buildDB(t, st, 60)
+	before := snapshotURL(t, url)
+	nodesBefore := nodeSet(t, st)
+
+	dry, err := GC(ctx, openStore(t, url), GCOptions{DryRun: true, Now: later})
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if got := len(nodeSet(t, st)); got != len(nodesBefore) {
+		t.Fatalf("dry run: %d nodes stored after, want %d (nothing deleted)", got, len(nodesBefore))
+	}
+	if dry.Swept == 0 || dry.BytesFreed == 0 {
+		t.Fatalf("dry run found nothing to free: %+v", dry)
+	}
+
+	rep, err := GC(ctx, openStore(t, url), GCOptions{Now: later})
+	if err != nil {
+		t.Fatalf("gc: %v", err)
+	}
+	t.Logf("gc: %+v", rep)
+	if rep.Swept != dry.Swept {
+		t.Errorf("swept %d, dry run predicted %d", rep.Swept, dry.Swept)
+	}
+	after := nodeSet(t, st)
+	// The bump commit is new; everything else that remains was there before.
+	if got, want := int64(len(after)), int64(len(nodesBefore))-rep.Swept+1; got != want {
+		t.Errorf("nodes after gc = %d, want %d (before %d - swept %d + bump commit)", got, want, len(nodesBefore), rep.Swept)
+	}
+	if rep.Bumped != 1 || rep.Marked != int64(len(after)) {
+		t.Errorf("bumped %d heads, marked %d; want 1 and %d (every remaining node)", rep.Bumped, rep.Marked, len(after))
+	}
+	if got := snapshotURL(t, url); got != before {
+		t.Fatalf("database answers differently after gc:\n got %d bytes\nwant %d bytes", len(got), len(before))
+	}
+	h, err := branch.Read(ctx, st, branch.Default)
+	if err != nil || h.Commit.GCGen != 1 {
+		t.Fatalf("head after gc: gen %v, err %v; want gen 1", h, err)
+	}
+	vr, err := Verify(ctx, openStore(t, url), VerifyOptions{})
+	if err != nil || !vr.OK() {
+		t.Fatalf("verify after gc: %+v, %v", vr, err)
+	}
+	if vr.HistoryEnds != 1 {
+		t.Errorf("verify: history ends = %d, want 1 (the head's parent is the only retained parent link)", vr.HistoryEnds)
+	}
+	// A second run has nothing left to free.
+	again, err := GC(ctx, openStore(t, url), GCOptions{DryRun: true, Now: later})
+	if err != nil || again.Swept != 0 {
+		t.Fatalf("dry run after gc: swept %d, err %v; want 0", again.Swept, err)
+	}
+}
+
+func TestGCKeepLastAndKeepSince(t *testing.T) {
+	ctx := context.Background()
+	url := "file://" + t.TempDir()
+	st := openStore(t, url)
+	buildDB(t, st, 20)
+	h, err := branch.Read(ctx, st, branch.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []konserve.Hash
+	branch.Walk(ctx, st, h.Addr, func(a konserve.Hash, c *branch.Commit) (bool, error) {
+		chain = append(chain, a)
+		return true, nil
+	})
+	if _, err := GC(ctx, st, GCOptions{KeepLast: 5, Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	// GC marks from the head it found (the old head and its 4 parents) before
+	// bumping it, so those 5 remain after it.
+	for i, a := range chain {
+		_, err := branch.LoadCommit(ctx, openStore(t, url), a)
+		if want := i < 5; (err == nil) != want {
+			t.Errorf("commit %d back from the old head: loadable=%v, want %v (err %v)", i, err == nil, want, err)
+		}
+		if err != nil && !errors.Is(err, konserve.ErrNodeMissing) {
+			t.Errorf("commit %d: %v, want ErrNodeMissing", i, err)
+		}
+	}
+	// Every retained commit still opens.
+	for _, a := range chain[:5] {
+		db, err := reader.FromCommit(ctx, openStore(t, url), a, 0)
+		if err != nil {
+			t.Fatalf("open retained commit: %v", err)
+		}
+		if _, err := snapshot(ctx, db); err != nil {
+			t.Fatalf("scan retained commit: %v", err)
+		}
+	}
+	// KeepSince in the past of every commit keeps them all.
+	rep, err := GC(ctx, st, GCOptions{KeepSince: later().Add(-24 * 60 * 60 * 1e9), Now: later, DryRun: true})
+	if err != nil || rep.Commits < 5 {
+		t.Fatalf("keep since: %+v, %v", rep, err)
+	}
+}
