@@ -299,3 +299,25 @@ func TestBenchWorkload(t *testing.T) {
 		t.Errorf("rules-long-10x3: %d pairs, want %d", got, 3*55)
 	}
 }
+
+// TestBenchPlans checks that the planner starts every people query with
+// its most selective clause and continues with per-entity lookups, so the
+// clause order in the text (q2 vs q2-switch) does not matter.
+func TestBenchPlans(t *testing.T) {
+	db := people20k(t)
+	for _, bq := range benchQueries[:5] {
+		p, err := Explain(context.Background(), bq.q, append([]any{db}, bq.inputs...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s:\n%s", bq.name, p)
+		if got := p.Steps[0].Clause; got != `[?e "name" "Ivan"]` {
+			t.Errorf("%s starts with %s, want the name clause", bq.name, got)
+		}
+		for _, s := range p.Steps[1:] {
+			if s.Op != "lookup" {
+				t.Errorf("%s: step %s is a %s, want a lookup", bq.name, s.Clause, s.Op)
+			}
+		}
+	}
+}

@@ -462,8 +462,11 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 	case st.pos[0].kind == posBound:
 		st.lookup = true
 		st.est = 2
-		if st.attr == nil {
+		switch {
+		case st.attr == nil:
 			st.est = 20
+		case st.pos[2].kind == posConst || st.pos[2].kind == posBound:
+			st.est = 1 // a filter: run it before lookups that add values
 		}
 	case st.attr != nil && st.pos[2].kind == posConst:
 		base := ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
