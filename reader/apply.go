@@ -3,6 +3,7 @@ package reader
 import (
 	"context"
 	"errors"
+	"slices"
 	"fmt"
 	"time"
 
@@ -186,8 +187,15 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		}
 		return oldSchema.Attr(a)
 	}
+	// The log tree gets the tail's transactions only when the tail is
+	// merged; until then scans of the log read the tail list itself (one
+	// less overlay set to copy a path of per transaction).
+	logDatoms := res.Datoms
+	if !slices.IsSortedFunc(logDatoms, datom.CompareTEAV) {
+		logDatoms = slices.Clone(logDatoms)
+		slices.SortFunc(logDatoms, datom.CompareTEAV)
+	}
 	for _, d := range res.Datoms {
-		adds[logTEAV] = append(adds[logTEAV], d)
 		if !d.Added {
 			continue
 		}
@@ -286,8 +294,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	if t > next.basisT {
 		next.basisT = t
 	}
-	tt := tailTx{t: t, datoms: res.Datoms, retracted: res.Retracted, enc: enc}
-	next.tail = append(db.tail[:len(db.tail):len(db.tail)], tt)
+	next.tail = db.tail.push(&tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc})
 	if enc != nil {
 		next.tailBytes += int64(len(enc))
 	} else {

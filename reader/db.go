@@ -114,6 +114,33 @@ type tailTx struct {
 	enc       []byte // its encoding in the tail node, made once
 }
 
+// tailList is the log tail as an immutable list, newest first, so that
+// appending a transaction to a value shares the rest (values made by With
+// in a loop would otherwise copy the whole tail each time).
+type tailList struct {
+	tx   *tailTx
+	prev *tailList
+	n    int
+}
+
+func (l *tailList) len() int {
+	if l == nil {
+		return 0
+	}
+	return l.n
+}
+
+func (l *tailList) push(t *tailTx) *tailList { return &tailList{tx: t, prev: l, n: l.len() + 1} }
+
+// txs returns the transactions oldest first.
+func (l *tailList) txs() []*tailTx {
+	out := make([]*tailTx, l.len())
+	for i := len(out) - 1; l != nil; i, l = i-1, l.prev {
+		out[i] = l.tx
+	}
+	return out
+}
+
 // DB is a database value: an immutable snapshot of one commit, possibly
 // extended in memory by With, and possibly viewed as of a point in time,
 // since one, or as history. Every method is safe for concurrent use, and
@@ -133,7 +160,7 @@ type DB struct {
 
 	trees     [nTrees]*lazyTree
 	ov        *overlay
-	tail      []tailTx
+	tail      *tailList
 	tailBytes int64 // encoded size of tail, as tailTx.enc are filled in
 	merged    bool  // trees were rebuilt in memory and need a flush
 

@@ -176,5 +176,36 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom) (int, er
 func (db *DB) logDatoms(ctx context.Context, components []any, fn func(datom.Datom) bool) error {
 	components = normalizeComponents(datom.TEAV, components)
 	lo, hi := bounds(datom.TEAV, components)
-	return db.scanTree(ctx, logTEAV, lo, hi, fn)
+	return db.scanLog(ctx, lo, hi, fn)
+}
+
+// scanLog walks the log in [lo, hi]: the merged log tree, then the
+// transactions of the tail (all newer than anything merged).
+func (db *DB) scanLog(ctx context.Context, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	stopped := false
+	err := db.scanTree(ctx, logTEAV, lo, hi, func(d datom.Datom) bool {
+		if !fn(d) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	if err != nil || stopped {
+		return err
+	}
+	for _, t := range db.tail.txs() {
+		tx := datom.TxID(t.t)
+		if tx < lo.Tx || tx > hi.Tx {
+			continue
+		}
+		for _, d := range t.datoms {
+			if datom.CompareTEAV(d, lo) < 0 || datom.CompareTEAV(d, hi) > 0 {
+				continue
+			}
+			if !fn(d) {
+				return nil
+			}
+		}
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func (db *DB) TxRange(ctx context.Context, from, to int64, fn func(TxInfo) bool)
 	_, hi := bounds(datom.TEAV, []any{datom.TxID(to - 1)})
 	var cur TxInfo
 	has, stopped := false, false
-	err := db.scanTree(ctx, logTEAV, lo, hi, func(d datom.Datom) bool {
+	err := db.scanLog(ctx, lo, hi, func(d datom.Datom) bool {
 		if has && d.Tx != cur.TxID {
 			if !fn(cur) {
 				stopped = true

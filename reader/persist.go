@@ -105,8 +105,9 @@ func (db *DB) Persist(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 		}
 		c.Roots = append(c.Roots, r)
 	}
-	if len(cur.tail) > 0 {
-		data, err := encodeTail(cur.tail)
+	if cur.tail.len() > 0 {
+		txs := cur.tail.txs()
+		data, err := encodeTail(txs)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -116,7 +117,7 @@ func (db *DB) Persist(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 		}
 		c.Tail = h
 		c.TailBytes = int64(len(data))
-		for _, t := range cur.tail {
+		for _, t := range txs {
 			c.TailDatoms += int64(len(t.datoms))
 		}
 		cur.tailBytes = int64(len(data))
@@ -164,6 +165,11 @@ func (db *DB) mergeTail(ctx context.Context) (*DB, error) {
 			adds, err := db.ov.adds[i].Slice(gctx, nil, nil)
 			if err != nil {
 				return err
+			}
+			if i == logTEAV {
+				for _, t := range db.tail.txs() {
+					adds = append(adds, t.datoms...)
+				}
 			}
 			var dels []datom.Datom
 			if i < nCur {

@@ -45,18 +45,21 @@ func encodeTailTx(t *tailTx) ([]byte, error) {
 
 // encodeTail returns the tail node of txs, encoding each tx that has not
 // been encoded yet (and remembering its bytes).
-func encodeTail(txs []tailTx) ([]byte, error) {
+//
+// Only the writer's committer calls it, one commit at a time, so filling in
+// enc on the shared tailTx values does not race.
+func encodeTail(txs []*tailTx) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Write(tailMagic)
-	for i := range txs {
-		if txs[i].enc == nil {
-			enc, err := encodeTailTx(&txs[i])
+	for _, t := range txs {
+		if t.enc == nil {
+			enc, err := encodeTailTx(t)
 			if err != nil {
-				return nil, fmt.Errorf("reader: encode tail tx %d: %w", txs[i].t, err)
+				return nil, fmt.Errorf("reader: encode tail tx %d: %w", t.t, err)
 			}
-			txs[i].enc = enc
+			t.enc = enc
 		}
-		buf.Write(txs[i].enc)
+		buf.Write(t.enc)
 	}
 	return buf.Bytes(), nil
 }

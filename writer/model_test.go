@@ -418,6 +418,19 @@ func runModel(t *testing.T, url string, txs int) {
 		check(fmt.Sprintf("as-of %d", at), got, want)
 		check(fmt.Sprintf("since %d", at), observed(t, db.Since(at), datom.AEVT, back), filterIdx(datom.AEVT, m.at(1<<60, at, false)))
 	}
+	// The log holds every transaction once, in order, whether merged into
+	// the log tree or still in the tail.
+	var logTs []int64
+	err = db.TxRange(ctx, 0, 0, func(ti reader.TxInfo) bool {
+		logTs = append(logTs, ti.T)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(logTs)) != lastT+1 || logTs[0] != 0 || logTs[len(logTs)-1] != lastT || !slices.IsSorted(logTs) {
+		t.Fatalf("TxRange gave %d transactions %v…, want t 0..%d in order", len(logTs), logTs[:min(5, len(logTs))], lastT)
+	}
 	check("history", noNote(observed(t, db.History(), datom.EAVT, back)), noNote(m.at(1<<60, -1, true)))
 }
 
