@@ -3,8 +3,8 @@ package reader
 import (
 	"context"
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/accretedb/accrete/datom"
