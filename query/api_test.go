@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
 )
 
@@ -287,4 +289,30 @@ func FuzzQuery(f *testing.F) {
 			t.Fatalf("error %v is not a *query.Error", err)
 		}
 	})
+}
+
+// TestTwoPointsInTime joins two values of one database (as of tx 5002, and
+// now) and a plain collection in one query, as a reader would with AsOf.
+func TestTwoPointsInTime(t *testing.T) {
+	s, sds := buildSchema(t, bankSchema)
+	all := buildData(t, s, bankData)
+	var then []datom.Datom
+	for _, d := range all {
+		if d.Tx <= 5002 {
+			then = append(then, d)
+		}
+	}
+	old := NewMemSource(s, append(slices.Clone(sds), then...), false)
+	now := NewMemSource(s, append(slices.Clone(sds), all...), false)
+	r, err := Q(context.Background(),
+		`[:find ?o ?b1 ?b2 ?tier :in $old $now $tiers
+		  :where [$old ?e :balance ?b1] [$now ?e :balance ?b2] [(not= ?b1 ?b2)]
+		         [$now ?e :owner ?o] [$tiers ?o ?tier]]`,
+		old, now, [][]any{{"ann", "gold"}, {"bob", "silver"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := canonResult(findRel, false, r), `#{["ann" 20 5 "gold"]}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
 }
