@@ -225,7 +225,9 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if at != nil && at.IsRef() {
 			trees = append(trees, curVAET)
 		}
-		trees = append(trees, curAVET) // harmless if it was never indexed
+		if at != nil && at.Indexed() {
+			trees = append(trees, curAVET)
+		}
 		for _, i := range trees {
 			in, err := ov.adds[i].Has(ctx, r)
 			if err != nil {
@@ -233,11 +235,8 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 			}
 			if in {
 				removeAdds[i] = append(removeAdds[i], r)
-			} else if i != curAVET || (at != nil && at.Indexed()) {
-				dels[i] = append(dels[i], r)
 			} else {
-				// Masking an AVET datom that may not exist is harmless
-				// but grows the overlay; only do it for indexed attrs.
+				dels[i] = append(dels[i], r)
 			}
 		}
 		if at != nil && at.NoHistory {
