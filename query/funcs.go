@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -125,6 +126,8 @@ func init() {
 		"clojure.string/lower-case":   strFn(strings.ToLower),
 		"clojure.string/upper-case":   strFn(strings.ToUpper),
 		"clojure.string/trim":         strFn(strings.TrimSpace),
+		"get":                         pure(getIn),
+		"rand-int":                    fixed(1, randInt),
 		"get-else":                    getElse,
 		"get-some":                    getSome,
 		"missing?":                    missing,
@@ -694,4 +697,44 @@ func missing(ex *exec, a []any) (any, error) {
 	}
 	_, found, _, err := firstValue(ex, src, e, a[2])
 	return !found, err
+}
+
+// getIn is Clojure's get on maps and vectors: (get coll key) or
+// (get coll key default).
+func getIn(a []any) (any, error) {
+	if len(a) != 2 && len(a) != 3 {
+		return nil, fmt.Errorf("%w: get takes 2 or 3 arguments", ErrArity)
+	}
+	var def any
+	if len(a) == 3 {
+		def = a[2]
+	}
+	switch c := a[0].(type) {
+	case edn.Map:
+		if v, ok := c.Get(a[1]); ok {
+			return v, nil
+		}
+		return def, nil
+	case map[edn.Keyword]any:
+		if k, ok := a[1].(edn.Keyword); ok {
+			if v, ok := c[k]; ok {
+				return v, nil
+			}
+		}
+		return def, nil
+	}
+	if xs, ok := asSeq(a[0]); ok {
+		if i, ok := a[1].(int64); ok && i >= 0 && i < int64(len(xs)) {
+			return xs[i], nil
+		}
+	}
+	return def, nil
+}
+
+func randInt(a []any) (any, error) {
+	n, ok := a[0].(int64)
+	if !ok || n <= 0 {
+		return nil, errors.New("rand-int: the bound must be a positive integer")
+	}
+	return rand.Int64N(n), nil
 }
