@@ -463,8 +463,7 @@ func (ex *exec) evalCollPattern(st *step, cs *collSrc, in *rel, out *rel) (*rel,
 
 // call evaluates a predicate or function step on row.
 func (ex *exec) call(st *step, row []any) (any, error) {
-	var buf [8]any
-	args := buf[:0]
+	args := st.argBuf[:0]
 	for i, a := range st.args {
 		switch a.kind {
 		case termConst:
@@ -481,6 +480,7 @@ func (ex *exec) call(st *step, row []any) (any, error) {
 			args = append(args, nil)
 		}
 	}
+	st.argBuf = args
 	var v any
 	var err error
 	if st.user != nil {
@@ -488,6 +488,7 @@ func (ex *exec) call(st *step, row []any) (any, error) {
 	} else {
 		v, err = st.fn(ex, args)
 	}
+	clear(args)
 	if err != nil {
 		if errors.Is(err, ErrArity) {
 			return nil, &Error{Clause: qString(st.c.raw()), Err: err}
@@ -497,10 +498,38 @@ func (ex *exec) call(st *step, row []any) (any, error) {
 	return v, nil
 }
 
-// test evaluates a predicate on row.
+// test evaluates a predicate on row. Binary comparisons of built-in
+// operators take a direct path.
 func (ex *exec) test(st *step, row []any) (bool, error) {
+	if st.cmpOp != 0 {
+		x, y := termValue(&st.args[0], row), termValue(&st.args[1], row)
+		var c int
+		xi, ok1 := x.(int64)
+		yi, ok2 := y.(int64)
+		if ok1 && ok2 {
+			c = cmpOrdered(xi, yi)
+		} else {
+			c = compareValues(x, y)
+		}
+		switch st.cmpOp {
+		case '<':
+			return c < 0, nil
+		case '>':
+			return c > 0, nil
+		case 'l':
+			return c <= 0, nil
+		}
+		return c >= 0, nil
+	}
 	v, err := ex.call(st, row)
 	return truthy(v), err
+}
+
+func termValue(t *term, row []any) any {
+	if t.kind == termConst {
+		return t.val
+	}
+	return row[t.slot]
 }
 
 func (ex *exec) evalPred(st *step, in *rel) (*rel, error) {

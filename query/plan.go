@@ -69,6 +69,8 @@ type step struct {
 	est      int
 
 	// stepPred, stepFn
+	cmpOp   byte  // a built-in <, >, <= ('l'), >= ('g') on two values
+	argBuf  []any // reused argument slice (a plan belongs to one evaluation)
 	fn      builtin
 	user    Func
 	args    []term
@@ -290,6 +292,9 @@ func (ex *exec) fnStep(x *fnClause, sc *scope, bound []bool) (*step, error) {
 	}
 	if ex.opts.Funcs != nil {
 		st.user = ex.opts.Funcs.fns[x.fn]
+	}
+	if st.user == nil && x.bind == nil && len(x.args) == 2 && valueTerm(x.args[0]) && valueTerm(x.args[1]) {
+		st.cmpOp = map[edn.Symbol]byte{"<": '<', ">": '>', "<=": 'l', ">=": 'g'}[x.fn]
 	}
 	if st.user == nil {
 		st.fn = builtins[x.fn]
@@ -642,3 +647,5 @@ func markLive(steps []*step, bound0 []bool, needed []bool) {
 		}
 	}
 }
+
+func valueTerm(t term) bool { return t.kind == termVar || t.kind == termConst }
