@@ -22,7 +22,11 @@
 //     rows (no per-row maps): index nested-loop lookups when the bound
 //     positions lead an index, hash joins on byte keys otherwise, and
 //     semi-naive, magic-seeded evaluation of rules that terminates on
-//     cycles. find.go shapes the result (aggregates, :with, pull, :keys).
+//     cycles. When a variable is no longer needed by later steps or by
+//     :find/:with, rows are deduplicated on the live variables (early
+//     projection), so value joins do not multiply rows that differ only in
+//     dead variables. find.go shapes the result (aggregates, :with, pull,
+//     :keys).
 //
 // The engine never imports a storage package: it reads through Source
 // (source.go), which reader/ implements over its indices and MemSource
@@ -36,7 +40,9 @@
 // Results follow Datomic and DataScript: relations are sets (Relation, in
 // an unspecified but deterministic order), values are typed as stored
 // (entity ids int64, idents edn.Keyword), an attribute variable binds the
-// attribute's ident keyword (as in Datahike), and = compares type and
+// attribute's ident keyword (as in Datahike; a bound attribute variable may
+// also hold an attribute id), entity positions and values of ref
+// attributes accept idents and lookup refs, and = compares type and
 // value (1 and 1.0 differ; use == for numeric equality). Aggregates run
 // over the distinct tuples of the :find and :with variables.
 //
