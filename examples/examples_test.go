@@ -12,13 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accretedb/accrete/internal/testenv"
 )
 
 // bin holds the example binaries TestMain builds once, by name.
 var bin string
 
 // examples are the folders TestMain builds; every one must have a test here.
-var examples = []string{"quickstart"}
+var examples = []string{"quickstart", "s3reader"}
 
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
@@ -130,5 +132,49 @@ func TestQuickstart(t *testing.T) {
 	msg, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(msg), "already holds a database") {
 		t.Errorf("second run over the same --dir: got err %v, output %q; want a failure saying the bucket already holds a database", err, msg)
+	}
+}
+
+func TestS3ReaderFile(t *testing.T) {
+	checkS3Reader(t, fileURL(t.TempDir()))
+}
+
+func TestS3ReaderS3(t *testing.T) {
+	checkS3Reader(t, testenv.S3URL(t))
+}
+
+// checkS3Reader runs the writer and two reader processes over url and checks
+// that each reader saw every transaction exactly once and the final totals.
+func checkS3Reader(t *testing.T, url string) {
+	const readers, orders = 2, 5
+	out := run(t, 60*time.Second, "s3reader", "--url", url, "--readers", fmt.Sprint(readers),
+		"--orders", fmt.Sprint(orders), "--interval", "20ms", "--poll", "20ms")
+	wantLines(t, out,
+		"writer: t=2 placed order o1: 1 apple",
+		"writer: t=3 placed order o2: 2 pear",
+		"writer: t=4 placed order o3: 3 plum",
+		"writer: t=5 placed order o4: 4 fig",
+		"writer: t=6 placed order o5: 5 kiwi",
+		fmt.Sprintf("all %d readers saw all %d orders", readers, orders))
+	for r := 1; r <= readers; r++ {
+		wantLines(t, out,
+			fmt.Sprintf("reader %d: watching from t=1 (0 orders, 0 items)", r),
+			fmt.Sprintf("reader %d: done at t=6: 5 orders, 15 items, 5 transactions seen", r))
+		// Watch skips no transaction, however many commits land between polls.
+		txs, last := 0, 1
+		re := regexp.MustCompile(fmt.Sprintf(`reader %d: new value t=(\d+) \(\+(\d+) tx, \d+ datoms\)`, r))
+		for _, m := range re.FindAllStringSubmatch(out, -1) {
+			var at, n int
+			fmt.Sscan(m[1], &at)
+			fmt.Sscan(m[2], &n)
+			if at != last+n {
+				t.Errorf("reader %d: value t=%d reports %d transactions after t=%d; want %d", r, at, n, last, at-last)
+			}
+			txs += n
+			last = at
+		}
+		if txs != orders || last != 6 {
+			t.Errorf("reader %d: saw %d transactions up to t=%d; want %d up to t=6", r, txs, last, orders)
+		}
 	}
 }
