@@ -87,6 +87,9 @@ func TestMaxRows(t *testing.T) {
 	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("err = %v, want ErrLimit", err)
 	}
+	if _, err := QWith(context.Background(), Options{MaxRows: -1}, `[:find ?a :where [?a :name _]]`, db); !errors.Is(err, ErrInput) {
+		t.Fatalf("MaxRows -1: err = %v, want ErrInput", err)
+	}
 	r, err := QWith(context.Background(), Options{MaxRows: 10}, `[:find ?a :where [?a :name _]]`, db)
 	if err != nil || len(r.(Relation)) != 5 {
 		t.Fatalf("got %v, %v; want 5 rows", r, err)

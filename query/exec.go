@@ -18,6 +18,14 @@ type Options struct {
 	MaxRows int
 }
 
+// Validate reports options that cannot be used: a negative MaxRows.
+func (o Options) Validate() error {
+	if o.MaxRows < 0 {
+		return &Error{Err: fmt.Errorf("%w: Options.MaxRows is negative (%d)", ErrInput, o.MaxRows)}
+	}
+	return nil
+}
+
 // Relation is the result of a relation :find: a set of tuples (no two are
 // equal), each holding the :find elements in order. Its order is
 // unspecified but deterministic for a given query, inputs and data. With
@@ -45,6 +53,9 @@ func Q(ctx context.Context, q any, inputs ...any) (any, error) {
 
 // QWith is Q with options (user functions, limits).
 func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	pq, err := Parse(q)
 	if err != nil {
 		return nil, err
