@@ -158,6 +158,10 @@ type importer struct {
 	w            *writer.Writer // opened on the first commit
 	closeW       func() error
 	ids          map[int64]int64 // export ids → ids in the target
+	// now is the :db/txInstant of the exported transaction being replayed
+	// (zero otherwise). The writer's clock returns it, so that the new
+	// database's first commit is not later than the history it receives.
+	now time.Time
 
 	pending                   edn.Vector
 	nTx, nEntities, nDatoms   int64
@@ -217,9 +221,15 @@ func (im *importer) writer() (*writer.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := writer.OpenStore(im.ctx, st, &writer.Options{Branch: im.ref.branch})
+	clock := func() time.Time {
+		if !im.now.IsZero() {
+			return im.now
+		}
+		return time.Now()
+	}
+	w, err := writer.OpenStore(im.ctx, st, &writer.Options{Branch: im.ref.branch, Now: clock})
 	if errors.Is(err, reader.ErrNoDatabase) || errors.Is(err, branch.ErrNoBranch) {
-		w, err = writer.CreateStore(im.ctx, st, &writer.Options{Branch: im.ref.branch, SchemaOnRead: im.schemaOnRead})
+		w, err = writer.CreateStore(im.ctx, st, &writer.Options{Branch: im.ref.branch, SchemaOnRead: im.schemaOnRead, Now: clock})
 	}
 	if err != nil {
 		st.Close()
@@ -417,6 +427,12 @@ func (im *importer) exportTx(m edn.Map, n int) error {
 		_, err := im.transact(nil, "transaction")
 		return err
 	}
+	im.now = time.Time{}
+	for _, f := range data {
+		if fv, ok := f.(edn.Vector); ok && len(fv) == 4 && fv[1] == txTempID && fv[2] == edn.Keyword("db/txInstant") {
+			im.now, _ = fv[3].(time.Time)
+		}
+	}
 	if _, err := im.writer(); err != nil {
 		return err
 	}
@@ -544,6 +560,7 @@ func (im *importer) readCSV(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("CSV header: %w", err)
 	}
+	header = append([]string(nil), header...) // ReuseRecord reuses its slice
 	attrs := make([]edn.Keyword, len(header))
 	mapped := 0
 	for i, h := range header {

@@ -75,6 +75,15 @@ func fromJSON(v any, isKey bool) (any, error) {
 			}
 			out[i] = y
 		}
+		// In a list form [":db/add", e, "ns/attr", v] the attribute is a
+		// keyword even when written without its colon.
+		if len(out) >= 3 {
+			if _, ok := out[0].(edn.Keyword); ok {
+				if a, ok := out[2].(string); ok {
+					out[2] = edn.Keyword(strings.TrimPrefix(a, ":"))
+				}
+			}
+		}
 		return out, nil
 	case map[string]any:
 		keys := make([]string, 0, len(v))
