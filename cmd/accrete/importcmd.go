@@ -512,7 +512,11 @@ func (im *importer) exportTx(m edn.Map, n int) error {
 			im.ids[old] = a.ID
 		}
 	}
-	im.nEntities += int64(len(rep.TempIDs))
+	for k := range rep.TempIDs {
+		if k != txTempID {
+			im.nEntities++
+		}
+	}
 	return nil
 }
 
