@@ -208,6 +208,7 @@ func BenchmarkDataScript(b *testing.B) {
 		b.Run(bq.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n int
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				r, err := Q(ctx, q, append([]any{db}, bq.inputs...)...)
 				if err != nil {
@@ -215,6 +216,7 @@ func BenchmarkDataScript(b *testing.B) {
 				}
 				n = resultSize(r)
 			}
+			m.report(b)
 			b.ReportMetric(float64(n), "rows")
 		})
 	}
@@ -236,6 +238,7 @@ func BenchmarkDataScript(b *testing.B) {
 		b.Run(rb.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n int
+			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				r, err := Q(ctx, q, rdb, rules)
 				if err != nil {
@@ -243,6 +246,7 @@ func BenchmarkDataScript(b *testing.B) {
 				}
 				n = resultSize(r)
 			}
+			m.report(b)
 			b.ReportMetric(float64(n), "rows")
 		})
 	}

@@ -516,11 +516,13 @@ func BenchmarkPull(b *testing.B) {
 					b.Fatalf("pulled %d entities, want 781", n)
 				}
 				b.ReportAllocs()
+				cpu := startCPU(b)
 				for b.Loop() {
 					if _, err := p.Pull(ctx, sc.src, pullTreeBase+1); err != nil {
 						b.Fatal(err)
 					}
 				}
+				cpu.report(b)
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/781, "ns/entity")
 			})
 		}

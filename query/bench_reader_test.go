@@ -1,0 +1,122 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/query"
+	"github.com/accretedb/accrete/reader"
+	"github.com/accretedb/accrete/writer"
+)
+
+// BenchmarkDataScriptReader runs DataScript's bench queries and pulls over
+// a *reader.DB: the workload is transacted by the writer into a mem://
+// bucket (one transaction, so the tail is merged into the index trees) and
+// the database is reopened, so every datom comes from stored trees through
+// the node cache (warm after the first iteration). BenchmarkDataScript and
+// BenchmarkPull measure the engine alone over MemSource; the difference is
+// the storage read path.
+func BenchmarkDataScriptReader(b *testing.B) {
+	ctx := context.Background()
+	people := openBenchDB(b, "people20k")
+	for _, bq := range []struct{ name, q string }{
+		{"q1", `[:find ?e :where [?e :name "Ivan"]]`},
+		{"q2", `[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a]]`},
+		{"q3", `[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a] [?e :sex "male"]]`},
+		{"q4", `[:find ?e ?l ?a :where [?e :name "Ivan"] [?e :last-name ?l] [?e :age ?a] [?e :sex "male"]]`},
+		{"qpred1", `[:find ?e ?s :where [?e :salary ?s] [(> ?s 50000)]]`},
+	} {
+		q := query.MustParse(bq.q)
+		b.Run(bq.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			cpu := query.StartCPU(b)
+			for b.Loop() {
+				r, err := query.Q(ctx, q, people)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(r.(query.Relation))
+			}
+			cpu.Report(b)
+			b.ReportMetric(float64(n), "rows")
+		})
+	}
+	tree := openBenchDB(b, "wide-4x5")
+	for _, bp := range []struct{ name, pattern string }{
+		{"pull-one", `[:name {:follows ...}]`},
+		{"pull-many", `[:db/id :last-name :alias :sex :age :salary {:follows ...}]`},
+		{"pull-wildcard", `[* {:follows ...}]`},
+	} {
+		p := query.MustParsePull(bp.pattern)
+		root := rootOf(b, tree)
+		b.Run(bp.name, func(b *testing.B) {
+			m, err := p.Pull(ctx, tree, root)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countPulled(m); n != 781 {
+				b.Fatalf("pulled %d entities, want 781", n)
+			}
+			b.ReportAllocs()
+			cpu := query.StartCPU(b)
+			for b.Loop() {
+				if _, err := p.Pull(ctx, tree, root); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.Report(b)
+		})
+	}
+}
+
+var benchBucket atomic.Int64
+
+// openBenchDB writes one of the bench datasets to a fresh mem:// bucket
+// and returns the database reopened from it.
+func openBenchDB(b *testing.B, dataset string) *reader.DB {
+	b.Helper()
+	ctx := context.Background()
+	url := fmt.Sprintf("mem://query-bench-%s-%d", dataset, benchBucket.Add(1))
+	w, err := writer.Create(ctx, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Transact(ctx, query.BenchSchema); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Transact(ctx, query.BenchTxData(b, dataset)); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	db, err := reader.Open(ctx, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func rootOf(b *testing.B, db *reader.DB) datom.ID {
+	b.Helper()
+	r, err := query.Q(context.Background(), `[:find ?e . :where [?e :id 1]]`, db)
+	if err != nil || r == nil {
+		b.Fatalf("root of the pull tree: %v, %v", r, err)
+	}
+	return r.(int64)
+}
+
+func countPulled(m map[edn.Keyword]any) int {
+	n := 1
+	if fs, ok := m["follows"].(edn.Vector); ok {
+		for _, f := range fs {
+			n += countPulled(f.(map[edn.Keyword]any))
+		}
+	}
+	return n
+}
