@@ -48,17 +48,20 @@ func (c *command) newFlags() *flag.FlagSet {
 // A lone "-" and negative numbers are positionals. -h, -help and --help print
 // the command's help on stdout and return errHelp.
 func (c *command) parse(e *env, fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
-	var pos []string
+	var pos, tail []string
 	rest := args
+	// Everything after a "--" is positional.
+	for i, a := range args {
+		if a == "--" {
+			rest, tail = args[:i], args[i+1:]
+			break
+		}
+	}
 	for len(rest) > 0 {
 		if looksPositional(rest[0]) {
 			pos = append(pos, rest[0])
 			rest = rest[1:]
 			continue
-		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
 		}
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +76,7 @@ func (c *command) parse(e *env, fs *flag.FlagSet, args []string, min, max int) (
 			rest = rest[1:]
 		}
 	}
+	pos = append(pos, tail...)
 	if len(pos) < min || (max >= 0 && len(pos) > max) {
 		return nil, usagef("accrete %s: expected %s, got %d argument(s) (see accrete %s --help)",
 			c.name, c.synopsis, len(pos), c.name)

@@ -51,9 +51,13 @@ func fromJSON(v any, isKey bool) (any, error) {
 		return v, nil
 	case string:
 		if isKey {
-			return edn.Keyword(strings.TrimPrefix(v, ":")), nil
+			k := strings.TrimPrefix(v, ":")
+			if k == "" || strings.ContainsAny(k, " \t\r\n,()[]{}\"") {
+				return nil, fmt.Errorf("JSON: key %q cannot name an attribute", v)
+			}
+			return edn.Keyword(k), nil
 		}
-		if len(v) > 1 && v[0] == ':' {
+		if len(v) > 1 && v[0] == ':' && !strings.ContainsAny(v, " \t\r\n,()[]{}\"") {
 			return edn.Keyword(v[1:]), nil
 		}
 		return v, nil
@@ -79,7 +83,7 @@ func fromJSON(v any, isKey bool) (any, error) {
 		// keyword even when written without its colon.
 		if len(out) >= 3 {
 			if _, ok := out[0].(edn.Keyword); ok {
-				if a, ok := out[2].(string); ok {
+				if a, ok := out[2].(string); ok && a != "" && a != ":" && !strings.ContainsAny(a, " \t\r\n,()[]{}\"") {
 					out[2] = edn.Keyword(strings.TrimPrefix(a, ":"))
 				}
 			}
@@ -90,10 +94,15 @@ func fromJSON(v any, isKey bool) (any, error) {
 		for k := range v {
 			keys = append(keys, k)
 		}
-		slices.Sort(keys)
+		slices.SortFunc(keys, func(a, b string) int {
+			return strings.Compare(strings.TrimPrefix(a, ":"), strings.TrimPrefix(b, ":"))
+		})
 		out := make(edn.Map, 0, len(v))
 		for _, k := range keys {
-			kv, _ := fromJSON(k, true)
+			kv, err := fromJSON(k, true)
+			if err != nil {
+				return nil, err
+			}
 			val, err := fromJSON(v[k], false)
 			if err != nil {
 				return nil, err
