@@ -20,10 +20,10 @@ import (
 
 var diffSeed = flag.Uint64("diff.seed", 0, "seed of the random diff test (0: time-based)")
 
-var memSeq atomic.Int64
+var diffMemSeq atomic.Int64
 
-// memURL names a fresh mem bucket, so that -count=N reruns start empty.
-func memURL(name string) string { return fmt.Sprintf("mem://%s-%d", name, memSeq.Add(1)) }
+// diffMemURL names a fresh mem bucket, so that -count=N reruns start empty.
+func diffMemURL(name string) string { return fmt.Sprintf("mem://%s-%d", name, diffMemSeq.Add(1)) }
 
 const diffSchema = `[{:db/ident :d/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
  {:db/ident :d/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
@@ -142,7 +142,7 @@ func TestDiffRandomPointsInTime(t *testing.T) {
 	t.Logf("seed %d (rerun with -diff.seed=%d)", seed, seed)
 	r := rand.New(rand.NewPCG(seed, 0))
 	ctx := context.Background()
-	st := openStore(t, memURL("diff-random"))
+	st := openStore(t, diffMemURL("diff-random"))
 	w, err := writer.CreateStore(ctx, st, &writer.Options{Width: 4, TailBytes: 300})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestDiffRandomPointsInTime(t *testing.T) {
 	}
 	points = append(points, rep.DBAfter)
 	// A value of another database in another bucket.
-	other := openStore(t, memURL("diff-random-other"))
+	other := openStore(t, diffMemURL("diff-random-other"))
 	w2, err := writer.CreateStore(ctx, other, &writer.Options{Width: 4, TailBytes: 300})
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestDiffRandomPointsInTime(t *testing.T) {
 // TestDiffStopsEarly checks that Diff stops when fn returns false.
 func TestDiffStopsEarly(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, memURL("diff-stop"))
+	st := openStore(t, diffMemURL("diff-stop"))
 	w := buildDB(t, st, 3)
 	a := w.DB()
 	transactRange(t, w, 3, 10)
@@ -232,7 +232,7 @@ func TestDiffStopsEarly(t *testing.T) {
 // refused with ErrDiffView.
 func TestDiffRefusesViews(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, memURL("diff-views"))
+	st := openStore(t, diffMemURL("diff-views"))
 	w := buildDB(t, st, 2)
 	db := w.DB()
 	for name, v := range map[string]*reader.DB{"as-of": db.AsOf(1), "since": db.Since(1), "history": db.History(), "nil": nil} {
@@ -310,7 +310,7 @@ func TestDiffCostProportionalToChange(t *testing.T) {
 		tailBytes int64
 	}{{"overlay", 0}, {"merged", 1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t, memURL("diff-big-"+tc.name))
+			st := openStore(t, diffMemURL("diff-big-"+tc.name))
 			w := bigDB(t, st, datoms, &writer.Options{Width: 32, TailBytes: 1})
 			a := w.DB()
 			w2, err := writer.OpenStore(ctx, st, &writer.Options{Width: 32, TailBytes: tc.tailBytes})
@@ -357,7 +357,7 @@ func TestDiffCostProportionalToChange(t *testing.T) {
 // by 100 datoms (in 34 transactions, merged into the stored trees).
 func BenchmarkDiff1M(b *testing.B) {
 	ctx := context.Background()
-	st := openStore(b, memURL("diff-bench"))
+	st := openStore(b, diffMemURL("diff-bench"))
 	const datoms = 1_000_000
 	w := bigDB(b, st, datoms, &writer.Options{TailBytes: 1})
 	a := w.DB()
