@@ -172,6 +172,9 @@ func (g *collector) progress(p GCPhase, listed, swept int64) {
 // markHeads marks from the current head of every branch whose head moved
 // since it was last marked (all of them, the first time).
 func (g *collector) markHeads(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ops: gc: %w", err)
+	}
 	names, err := branch.List(ctx, g.st)
 	if err != nil {
 		return fmt.Errorf("ops: gc: %w", err)
@@ -276,6 +279,9 @@ func (g *collector) bumpAll(ctx context.Context) error {
 		return fmt.Errorf("ops: gc: %w", err)
 	}
 	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ops: gc: %w", err)
+		}
 		if err := g.bump(ctx, name); err != nil {
 			return err
 		}
@@ -325,6 +331,9 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 	}
 	var cands []cand
 	err := g.st.ListNodes(ctx, func(h konserve.Hash, info konserve.ObjectInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		g.rep.Listed++
 		switch {
 		case g.marked.has(h):
@@ -361,6 +370,9 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 				continue // reached by a head that moved since the listing
 			}
 			eg.Go(func() error {
+				if err := ectx.Err(); err != nil {
+					return fmt.Errorf("ops: gc: %w", err)
+				}
 				if err := g.st.DeleteNode(ectx, c.h); err != nil {
 					return fmt.Errorf("ops: gc: %w", err)
 				}
