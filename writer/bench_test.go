@@ -1,0 +1,458 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/internal/testenv"
+	"github.com/accretedb/accrete/konserve"
+	"github.com/accretedb/accrete/reader"
+)
+
+// Write-path benchmarks (issue 3, "Write cost … beat it"). The big ones
+// build a 1,000,000-datom database once per process and backend (see
+// bigDB); run them with a fixed count, e.g.
+//
+//	go test -run '^$' -bench 'SmallCommit|ColdLookup' -benchtime 500x ./writer/
+//	go test -run '^$' -bench BulkImport -benchtime 1x ./writer/
+//
+// Metrics: objects/commit and bytes/commit (node PUTs and their bytes, plus
+// the head swap as one object), p50-µs, tx/s, GETs/lookup, depth,
+// datoms/s, round-trips/commit.
+
+const (
+	benchDatoms     = 1_000_000
+	benchTxDatoms   = 50_000 // datoms per import transaction
+	benchPerEntity  = 5
+	benchSampleIDs  = 1000 // entity ids remembered for lookups
+	benchSmallTxEnt = 2    // entities per small transaction: 10 datoms
+)
+
+const benchSchema = `[
+ {:db/ident :b/id    :db/valueType :db.type/long    :db/cardinality :db.cardinality/one :db/index true}
+ {:db/ident :b/name  :db/valueType :db.type/string  :db/cardinality :db.cardinality/one}
+ {:db/ident :b/age   :db/valueType :db.type/long    :db/cardinality :db.cardinality/one}
+ {:db/ident :b/tag   :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one}
+ {:db/ident :b/score :db/valueType :db.type/double  :db/cardinality :db.cardinality/one}]`
+
+var (
+	kwID, kwName, kwAge, kwTag, kwScore = edn.Keyword("b/id"), edn.Keyword("b/name"), edn.Keyword("b/age"), edn.Keyword("b/tag"), edn.Keyword("b/score")
+	kwDBID                              = edn.Keyword("db/id")
+)
+
+// benchEntity is one entity of benchPerEntity datoms, as Go values.
+func benchEntity(i int64, tempid string) edn.Map {
+	m := edn.Map{
+		{Key: kwID, Val: i},
+		{Key: kwName, Val: fmt.Sprintf("name-%08d", i)},
+		{Key: kwAge, Val: i % 97},
+		{Key: kwTag, Val: edn.Keyword(fmt.Sprintf("t/k%d", i%13))},
+		{Key: kwScore, Val: float64(i) * 0.5},
+	}
+	if tempid != "" {
+		m = append(m, edn.MapEntry{Key: kwDBID, Val: tempid})
+	}
+	return m
+}
+
+// importDatoms fills the database of w with n datoms in transactions of
+// benchTxDatoms, and returns a sample of the entity ids it made.
+func importDatoms(ctx context.Context, w *Writer, n int) ([]datom.ID, error) {
+	if _, err := w.Transact(ctx, benchSchema); err != nil {
+		return nil, err
+	}
+	var ids []datom.ID
+	every := max(n/benchPerEntity/benchSampleIDs, 1)
+	var next int64
+	for done := 0; done < n; {
+		var forms []any
+		for k := 0; k < benchTxDatoms/benchPerEntity && done < n; k++ {
+			tempid := ""
+			if next%int64(every) == 0 {
+				tempid = fmt.Sprintf("e%d", next)
+			}
+			forms = append(forms, benchEntity(next, tempid))
+			next++
+			done += benchPerEntity
+		}
+		rep, err := w.Transact(ctx, forms)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range rep.TempIDs {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// bigDB is a 1,000,000-datom database built once per process and backend.
+type bigDB struct {
+	url      string
+	ids      []datom.ID
+	took     time.Duration
+	nextUser atomic.Int64 // for unique :b/id values of later commits
+}
+
+var (
+	bigMu   sync.Mutex
+	bigDBs  = map[string]*bigDB{}
+	bigDirs []string
+)
+
+// TestMain removes the directories of the file databases the benchmarks
+// built (they outlive any one benchmark, so no b.TempDir fits).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, d := range bigDirs {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+func getBigDB(b *testing.B, kind string) *bigDB {
+	b.Helper()
+	bigMu.Lock()
+	defer bigMu.Unlock()
+	if db, ok := bigDBs[kind]; ok {
+		return db
+	}
+	var url string
+	switch kind {
+	case "mem":
+		url = fmt.Sprintf("mem://bench-%d", rand.Int64())
+	case "file":
+		dir, err := os.MkdirTemp("", "accrete-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		bigDirs = append(bigDirs, dir)
+		url = "file://" + dir
+	default:
+		b.Fatalf("unknown backend %q", kind)
+	}
+	ctx := context.Background()
+	w, err := Create(ctx, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	start := time.Now()
+	ids, err := importDatoms(ctx, w, benchDatoms)
+	if err != nil {
+		b.Fatalf("import: %v", err)
+	}
+	db := &bigDB{url: url, ids: ids, took: time.Since(start)}
+	db.nextUser.Store(benchDatoms)
+	b.Logf("built a %d-datom %s database in %v", benchDatoms, kind, db.took)
+	bigDBs[kind] = db
+	return db
+}
+
+// smallTx returns a 10-datom transaction of new entities.
+func (db *bigDB) smallTx() []any {
+	forms := make([]any, benchSmallTxEnt)
+	for i := range forms {
+		forms[i] = benchEntity(db.nextUser.Add(1), "")
+	}
+	return forms
+}
+
+// BenchmarkSmallCommit: objects and bytes one 10-datom commit writes into a
+// 1,000,000-datom database, amortized over b.N commits (use enough, e.g.
+// -benchtime 500x, for the log tail to be merged several times).
+func BenchmarkSmallCommit(b *testing.B) {
+	for _, kind := range []string{"mem", "file"} {
+		b.Run(kind, func(b *testing.B) {
+			big := getBigDB(b, kind)
+			ctx := context.Background()
+			w, err := Open(ctx, big.url, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			before := w.Store().Stats()
+			merges := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rep, err := w.Transact(ctx, big.smallTx())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.DBAfter.TailBytes() < rep.DBBefore.TailBytes() {
+					merges++
+				}
+			}
+			b.StopTimer()
+			after := w.Store().Stats()
+			n := float64(b.N)
+			b.ReportMetric(float64(after.Puts-before.Puts+after.HeadSwaps-before.HeadSwaps)/n, "objects/commit")
+			b.ReportMetric(float64(after.BytesWritten-before.BytesWritten)/n, "bytes/commit")
+			b.ReportMetric(float64(after.Gets-before.Gets)/n, "GETs/commit")
+			b.ReportMetric(float64(merges), "merges")
+		})
+	}
+}
+
+// BenchmarkCommitLatency: sequential small durable commits on the file
+// backend, one goroutine; reports the median and 99th percentile.
+func BenchmarkCommitLatency(b *testing.B) {
+	big := getBigDB(b, "file")
+	ctx := context.Background()
+	w, err := Open(ctx, big.url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		data := big.smallTx()
+		start := time.Now()
+		if _, err := w.Transact(ctx, data); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkGroupCommit: 64 goroutines submit small transactions at once
+// on the file backend; the writer commits them in groups, each with its
+// own report.
+func BenchmarkGroupCommit(b *testing.B) {
+	big := getBigDB(b, "file")
+	ctx := context.Background()
+	w, err := Open(ctx, big.url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	const workers = 64
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	swaps0 := w.Store().Stats().HeadSwaps
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	b.ResetTimer()
+	start := time.Now()
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				if _, err := w.Transact(ctx, big.smallTx()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tx/s")
+	b.ReportMetric(float64(b.N)/float64(w.Store().Stats().HeadSwaps-swaps0), "tx/commit")
+}
+
+// BenchmarkColdLookup: a cold reader (fresh store, empty cache) opens the
+// 1,000,000-datom database and reads one entity through EAVT. GETs counts
+// every request: the head read plus node GETs.
+func BenchmarkColdLookup(b *testing.B) {
+	for _, kind := range []string{"file"} {
+		b.Run(kind, func(b *testing.B) {
+			big := getBigDB(b, kind)
+			ctx := context.Background()
+			var gets, nodeGets int64
+			depth := 0
+			r := rand.New(rand.NewPCG(1, 2))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				st, err := konserve.Open(ctx, big.url, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				db, err := reader.OpenStore(ctx, st, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e := big.ids[r.IntN(len(big.ids))]
+				n := 0
+				if err := db.Datoms(ctx, datom.EAVT, []any{e}, func(datom.Datom) bool { n++; return true }); err != nil {
+					b.Fatal(err)
+				}
+				if n != benchPerEntity {
+					b.Fatalf("entity %d has %d datoms, want %d", e, n, benchPerEntity)
+				}
+				s := st.Stats()
+				gets += s.Gets + s.HeadReads
+				nodeGets += s.Gets
+				if r, ok := db.Head().Commit.Root("eavt"); ok {
+					depth = r.Depth
+				}
+				st.Close()
+			}
+			b.ReportMetric(float64(gets)/float64(b.N), "GETs/lookup")
+			b.ReportMetric(float64(nodeGets)/float64(b.N), "nodeGETs/lookup")
+			b.ReportMetric(float64(depth), "depth")
+		})
+	}
+}
+
+// BenchmarkBulkImport: 1,000,000 datoms in 50,000-datom transactions into
+// a fresh file bucket, per iteration (run with -benchtime 1x).
+func BenchmarkBulkImport(b *testing.B) {
+	ctx := context.Background()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		url := "file://" + b.TempDir()
+		w, err := Create(ctx, url, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if _, err := importDatoms(ctx, w, benchDatoms); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		w.Close()
+	}
+	b.ReportMetric(float64(benchDatoms)*float64(b.N)/total.Seconds(), "datoms/s")
+}
+
+// timedBackend records when each backend request starts and ends, to count
+// the sequential round trips of a commit.
+type timedBackend struct {
+	konserve.Backend
+	mu   sync.Mutex
+	reqs []timedReq
+}
+
+type timedReq struct {
+	op         string
+	start, end time.Time
+}
+
+func (t *timedBackend) record(op string, start time.Time) {
+	t.mu.Lock()
+	t.reqs = append(t.reqs, timedReq{op, start, time.Now()})
+	t.mu.Unlock()
+}
+
+func (t *timedBackend) Get(ctx context.Context, key string) ([]byte, error) {
+	defer t.record("get", time.Now())
+	return t.Backend.Get(ctx, key)
+}
+
+func (t *timedBackend) PutImmutable(ctx context.Context, key string, data []byte) error {
+	defer t.record("put", time.Now())
+	return t.Backend.PutImmutable(ctx, key, data)
+}
+
+func (t *timedBackend) ReadVersioned(ctx context.Context, key string) ([]byte, konserve.Version, error) {
+	defer t.record("read-head", time.Now())
+	return t.Backend.ReadVersioned(ctx, key)
+}
+
+func (t *timedBackend) Swap(ctx context.Context, key string, old konserve.Version, data []byte) (konserve.Version, error) {
+	defer t.record("swap", time.Now())
+	return t.Backend.Swap(ctx, key, old, data)
+}
+
+// take returns the recorded requests and forgets them.
+func (t *timedBackend) take() []timedReq {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.reqs
+	t.reqs = nil
+	return r
+}
+
+// roundTrips counts sequential phases: a request that starts after every
+// earlier one has ended begins a new phase.
+func roundTrips(reqs []timedReq) int {
+	sort.Slice(reqs, func(i, j int) bool { return reqs[i].start.Before(reqs[j].start) })
+	n := 0
+	var end time.Time
+	for _, r := range reqs {
+		if n == 0 || r.start.After(end) {
+			n++
+		}
+		if r.end.After(end) {
+			end = r.end
+		}
+	}
+	return n
+}
+
+// BenchmarkS3Commit: small commits on the S3 test server (versitygw via
+// testenv.S3URL); reports requests per commit by kind and the sequential
+// round trips per commit. The design target is two: nodes in parallel,
+// then the head.
+func BenchmarkS3Commit(b *testing.B) {
+	ctx := context.Background()
+	url := testenv.S3URL(b)
+	raw, err := konserve.Open(ctx, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tb := &timedBackend{Backend: raw.Backend()}
+	st := konserve.New(tb, nil)
+	defer st.Close()
+	w, err := CreateStore(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Transact(ctx, benchSchema); err != nil {
+		b.Fatal(err)
+	}
+	big := &bigDB{}
+	tb.take()
+	counts := map[string]int{}
+	trips := 0
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := w.Transact(ctx, big.smallTx()); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		reqs := tb.take()
+		trips += roundTrips(reqs)
+		for _, r := range reqs {
+			counts[r.op]++
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(trips)/n, "round-trips/commit")
+	for _, op := range []string{"put", "swap", "get", "read-head"} {
+		b.ReportMetric(float64(counts[op])/n, op+"s/commit")
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+}
