@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 var bin string
 
 // examples are the folders TestMain builds; every one must have a test here.
-var examples = []string{"quickstart", "s3reader", "crossjoin"}
+var examples = []string{"quickstart", "s3reader", "crossjoin", "analytics"}
 
 func TestMain(m *testing.M) {
 	os.Exit(buildAndRun(m))
@@ -34,7 +35,8 @@ func buildAndRun(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	bin = dir
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	// No symbol tables: linking is most of the cost of this test.
+	args := []string{"build", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}
 	for _, e := range examples {
 		args = append(args, "./"+e)
 	}
@@ -237,4 +239,97 @@ func TestCrossjoinProcesses(t *testing.T) {
 func TestCrossjoinS3AndFile(t *testing.T) {
 	out := run(t, 30*time.Second, "crossjoin", "--catalog", testenv.S3URL(t), "--inventory", fileURL(t.TempDir()))
 	checkCrossjoin(t, out)
+}
+
+// analyticsStats are the request counters one query run printed.
+type analyticsStats struct {
+	gets, bytes, hits, misses, cachedNodes, cachedBytes int64
+}
+
+// analyticsRuns parses the cold and warm runs of an analytics output,
+// checking that each printed the expected answer for n sales.
+func analyticsRuns(t *testing.T, out string, n int) (cold, warm analyticsStats) {
+	t.Helper()
+	// The expected answer, recomputed from the example's definition of sale i.
+	regions := []string{"north", "east", "south", "west", "center"}
+	type agg struct{ count, sum, max int64 }
+	want := map[string]*agg{}
+	for i := range n {
+		a := want[regions[i%5]]
+		if a == nil {
+			a = &agg{}
+			want[regions[i%5]] = a
+		}
+		amount := int64(i*7919%1000 + 1)
+		a.count++
+		a.sum += amount
+		a.max = max(a.max, amount)
+	}
+	re := regexp.MustCompile(`(?s)(cold|warm) run \([^)]*\):\nregion, sales, revenue, largest sale:\n(.*?)\nfetched (\d+) nodes, (\d+) bytes; cache hits (\d+), misses (\d+); cache holds (\d+) nodes, (\d+) bytes`)
+	ms := re.FindAllStringSubmatch(out, -1)
+	if len(ms) != 2 {
+		t.Fatalf("found %d query runs in the output, want 2 (cold, warm)", len(ms))
+	}
+	for _, m := range ms {
+		got := map[string]agg{}
+		for _, l := range strings.Split(m[2], "\n") {
+			var region string
+			var a agg
+			if _, err := fmt.Sscan(l, &region, &a.count, &a.sum, &a.max); err != nil {
+				t.Errorf("%s run: row %q: %v", m[1], l, err)
+			}
+			got[region] = a
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s run: %d regions, want %d", m[1], len(got), len(want))
+		}
+		for r, w := range want {
+			if got[r] != *w {
+				t.Errorf("%s run: region %s: got (count sum max) %v, want %v", m[1], r, got[r], *w)
+			}
+		}
+		var s analyticsStats
+		for i, p := range []*int64{&s.gets, &s.bytes, &s.hits, &s.misses, &s.cachedNodes, &s.cachedBytes} {
+			*p, _ = strconv.ParseInt(m[3+i], 10, 64)
+		}
+		if m[1] == "cold" {
+			cold = s
+		} else {
+			warm = s
+		}
+	}
+	return cold, warm
+}
+
+func TestAnalytics(t *testing.T) {
+	const sales = 10000
+	dir := t.TempDir()
+	// First run: the bucket is empty, so it builds the database, then reads.
+	out := run(t, 60*time.Second, "analytics", "--dir", dir, "--sales", fmt.Sprint(sales), "--batch", "2500")
+	wantLines(t, out, fmt.Sprintf("no database in %s: building %d sales", fileURL(dir), sales))
+	wantMatch(t, out, fmt.Sprintf(`built %d datoms in`, 4*sales+sales/2500)) // 4 per sale, and each transaction its :db/txInstant
+	analyticsRuns(t, out, sales)
+
+	// Second run: read-only over the existing database, with a cache that
+	// holds the working set: the warm run fetches nothing.
+	out = run(t, 30*time.Second, "analytics", "--dir", dir, "--cache-bytes", fmt.Sprint(64<<20))
+	if strings.Contains(out, "building") {
+		t.Errorf("second run built the database again")
+	}
+	cold, warm := analyticsRuns(t, out, sales)
+	if cold.gets == 0 || cold.bytes == 0 || cold.misses != cold.gets {
+		t.Errorf("cold run with a large cache: got %+v, want some nodes fetched, one GET per miss", cold)
+	}
+	if warm.gets != 0 || warm.misses != 0 || warm.hits == 0 {
+		t.Errorf("warm run with a large cache: got %+v, want every node from the cache", warm)
+	}
+
+	// Third run: a cache far smaller than the working set stays within its
+	// bound, and the warm run must fetch again.
+	const small = 64 << 10
+	out = run(t, 30*time.Second, "analytics", "--dir", dir, "--cache-bytes", fmt.Sprint(small))
+	cold, warm = analyticsRuns(t, out, sales)
+	if warm.gets == 0 || warm.cachedBytes > small || cold.cachedBytes > small {
+		t.Errorf("runs with a %d-byte cache: cold %+v, warm %+v; want refetches and at most %d bytes cached", small, cold, warm, small)
+	}
 }
