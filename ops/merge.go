@@ -149,10 +149,13 @@ type MergeReport struct {
 // through a writer.Writer for this reason: a Writer commits each
 // transaction on its own, so a failure half-way would leave half a merge.
 //
-// Known limit: an entity the source created before an earlier merge got a
-// fresh id on the target then; later source transactions that name it by
-// its source id are not translated (give such entities a
-// :db.unique/identity attribute, or merge a branch once).
+// Repeated merges (M4): an entity the source created after it forked but
+// before an earlier merge got a fresh id on the target then. Later source
+// transactions name it by a lookup ref on a :db.unique/identity value it had
+// at the ancestor (:db/ident for attributes); an entity without one fails
+// the merge with ErrMergeReplay. Known limit: merges in both directions
+// (into merged into from as well) are not translated this way: entities the
+// target created reach the source under other ids.
 func Merge(ctx context.Context, st *konserve.Store, from, into string, opts *MergeOptions) (MergeReport, error) {
 	rep := MergeReport{From: from, Into: into}
 	var o MergeOptions
@@ -216,7 +219,15 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 	}); err != nil {
 		return rep, fmt.Errorf("ops: merge: read log of %q: %w", from, err)
 	}
-	m := &merger{anc: anc, src: src, tgt: tgt, base: base, txMap: map[datom.ID]datom.ID{}, ents: map[datom.ID]datom.ID{}}
+	fork, err := forkPoint(ctx, st, hInto.Addr, hFrom.Addr)
+	if err != nil {
+		return rep, err
+	}
+	if fork == nil {
+		fork = anc
+	}
+	m := &merger{anc: anc, fork: fork, src: src, tgt: tgt, base: base,
+		txMap: map[datom.ID]datom.ID{}, ents: map[datom.ID]datom.ID{}, cps: map[datom.ID]counterpart{}}
 	if rep.Conflicts, err = m.conflicts(ctx, txs); err != nil {
 		return rep, err
 	}
@@ -227,7 +238,7 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 	var ts []int64
 	now := o.Now()
 	for _, ti := range txs {
-		forms, err := m.forms(ti)
+		forms, err := m.forms(ctx, ti)
 		if err != nil {
 			return rep, err
 		}
@@ -319,6 +330,33 @@ func commonAncestor(ctx context.Context, st *konserve.Store, dst, src konserve.H
 	return konserve.Hash{}, nil, ErrNoAncestor
 }
 
+// forkPoint returns the newest commit on src's first-parent line that is on
+// dst's first-parent line: where src branched off. Entities src created
+// after it are unknown to dst by their src ids. It returns nil when the
+// lines do not meet (history collected by GC).
+func forkPoint(ctx context.Context, st *konserve.Store, dst, src konserve.Hash) (*branch.Commit, error) {
+	line := map[konserve.Hash]bool{}
+	err := branch.Walk(ctx, st, dst, func(h konserve.Hash, _ *branch.Commit) (bool, error) {
+		line[h] = true
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, konserve.ErrNotFound) {
+		return nil, fmt.Errorf("ops: merge: %w", err)
+	}
+	var fork *branch.Commit
+	err = branch.Walk(ctx, st, src, func(h konserve.Hash, c *branch.Commit) (bool, error) {
+		if line[h] {
+			fork = c
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, konserve.ErrNotFound) {
+		return nil, fmt.Errorf("ops: merge: %w", err)
+	}
+	return fork, nil
+}
+
 // tempPrefix starts the tempid of a source entity created since the
 // ancestor: "merge-<source id>".
 const tempPrefix = "merge-"
@@ -326,6 +364,8 @@ const tempPrefix = "merge-"
 // merger translates source transactions onto the target.
 type merger struct {
 	anc            *branch.Commit
+	fork           *branch.Commit // where from left into's first-parent line
+	cps            map[datom.ID]counterpart
 	src, tgt, base *reader.DB
 	txMap          map[datom.ID]datom.ID // source tx entity → target tx entity
 	ents           map[datom.ID]datom.ID // source new entity → target entity
@@ -344,31 +384,98 @@ func (m *merger) isNew(e datom.ID) bool {
 	return false
 }
 
-// entity translates source entity e of transaction cur to a target entity
-// or tempid.
-func (m *merger) entity(e, cur datom.ID) any {
+// entity translates source entity e of transaction cur to a target entity,
+// lookup ref or tempid.
+func (m *merger) entity(ctx context.Context, e, cur datom.ID) (any, error) {
 	if !m.isNew(e) {
-		return e
+		cp, err := m.counterpart(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		return cp.ref, nil
 	}
 	if datom.Part(e) == datom.PartTx {
 		if e == cur {
-			return tx.TxTempID
+			return tx.TxTempID, nil
 		}
 		if t, ok := m.txMap[e]; ok {
-			return t
+			return t, nil
 		}
-		return e // a transaction that replayed nothing: keep its id
+		return e, nil // a transaction that replayed nothing: keep its id
 	}
 	if t, ok := m.ents[e]; ok {
-		return t
+		return t, nil
 	}
-	return tempPrefix + strconv.FormatInt(e, 10)
+	return tempPrefix + strconv.FormatInt(e, 10), nil
+}
+
+// counterpart is what a source entity the ancestor knows is on the target:
+// its id there (0 if it has none) and how a replayed form names it.
+type counterpart struct {
+	id  datom.ID
+	ref any
+}
+
+// forked reports whether source entity e was created on the source after
+// it forked from the target but before the ancestor (so an earlier merge
+// gave it another id on the target).
+func (m *merger) forked(e datom.ID) bool {
+	switch datom.Part(e) {
+	case datom.PartUser:
+		return e >= datom.MakeID(datom.PartUser, m.fork.NextUser) && e < datom.MakeID(datom.PartUser, m.anc.NextUser)
+	case datom.PartDB:
+		lo := max(m.fork.NextDB, datom.DBReserved)
+		return e >= datom.MakeID(datom.PartDB, lo) && e < datom.MakeID(datom.PartDB, max(m.anc.NextDB, lo))
+	}
+	return false
+}
+
+// counterpart finds source entity e (known to the ancestor) on the target.
+// Entities from before the fork have the same id on both. Entities created
+// on the source since the fork are found by a :db.unique/identity value
+// they had at the ancestor (:db/ident for attributes), which the earlier
+// merge copied.
+func (m *merger) counterpart(ctx context.Context, e datom.ID) (counterpart, error) {
+	if !m.forked(e) {
+		return counterpart{id: e, ref: e}, nil
+	}
+	if cp, ok := m.cps[e]; ok {
+		return cp, nil
+	}
+	schema := m.base.Schema()
+	var ident *datom.Attribute
+	var val any
+	err := m.base.Datoms(ctx, datom.EAVT, []any{e}, func(d datom.Datom) bool {
+		if at := schema.Attr(d.A); at != nil && at.Unique == datom.UniqueIdentity {
+			ident, val = at, d.V
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return counterpart{}, fmt.Errorf("ops: merge: read entity %d: %w", e, err)
+	}
+	if ident == nil {
+		return counterpart{}, fmt.Errorf("ops: merge: %w: entity %d was created on the source before an earlier merge and has no :db.unique/identity attribute to find it on the target by",
+			ErrMergeReplay, e)
+	}
+	cp := counterpart{ref: edn.Vector{ident.Ident, val}}
+	err = m.tgt.Datoms(ctx, datom.AVET, []any{ident.ID, val}, func(d datom.Datom) bool {
+		cp.id = d.E
+		return false
+	})
+	if err != nil {
+		return counterpart{}, fmt.Errorf("ops: merge: look up %s %v: %w", ident.Ident, val, err)
+	}
+	m.cps[e] = cp
+	return cp, nil
 }
 
 // forms translates one source transaction (M1).
-func (m *merger) forms(ti reader.TxInfo) ([]any, error) {
+func (m *merger) forms(ctx context.Context, ti reader.TxInfo) ([]any, error) {
 	schema := m.src.Schema()
 	var out []any
+	var err error
 	for _, d := range ti.Datoms {
 		if d.E == ti.TxID && d.A == datom.DBTxInstant {
 			continue
@@ -383,14 +490,20 @@ func (m *merger) forms(ti reader.TxInfo) ([]any, error) {
 		v := d.V
 		if at.IsRef() {
 			if id, ok := v.(int64); ok {
-				v = m.entity(id, ti.TxID)
+				if v, err = m.entity(ctx, id, ti.TxID); err != nil {
+					return nil, err
+				}
 			}
+		}
+		e, err := m.entity(ctx, d.E, ti.TxID)
+		if err != nil {
+			return nil, err
 		}
 		op := edn.Keyword("db/add")
 		if !d.Added {
 			op = "db/retract"
 		}
-		out = append(out, edn.Vector{op, m.entity(d.E, ti.TxID), at.Ident, v})
+		out = append(out, edn.Vector{op, e, at.Ident, v})
 	}
 	return out, nil
 }
@@ -456,9 +569,17 @@ func (m *merger) conflicts(ctx context.Context, txs []reader.TxInfo) ([]Conflict
 // changedBoth compares a shared entity's attribute at the ancestor and
 // both heads.
 func (m *merger) changedBoth(ctx context.Context, e datom.ID, at *datom.Attribute) (*Conflict, error) {
+	cp, err := m.counterpart(ctx, e)
+	if err != nil {
+		return nil, err
+	}
 	var vals [3][]any
 	for i, db := range []*reader.DB{m.base, m.src, m.tgt} {
-		vs, err := values(ctx, db, e, at.ID)
+		id := e
+		if db == m.tgt {
+			id = cp.id
+		}
+		vs, err := values(ctx, db, id, at.ID)
 		if err != nil {
 			return nil, fmt.Errorf("ops: merge: read %d %s: %w", e, at.Ident, err)
 		}
@@ -478,6 +599,14 @@ func (m *merger) uniqueTaken(ctx context.Context, e datom.ID, at *datom.Attribut
 	if err != nil {
 		return nil, fmt.Errorf("ops: merge: read %d %s: %w", e, at.Ident, err)
 	}
+	self := datom.ID(0)
+	if !m.isNew(e) {
+		cp, err := m.counterpart(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		self = cp.id
+	}
 	var out []Conflict
 	for _, v := range vs {
 		var holders []datom.ID
@@ -489,12 +618,12 @@ func (m *merger) uniqueTaken(ctx context.Context, e datom.ID, at *datom.Attribut
 			return nil, fmt.Errorf("ops: merge: look up %s %v: %w", at.Ident, v, err)
 		}
 		for _, h := range holders {
-			if h == e && !m.isNew(e) {
+			if h == self {
 				continue // the entity already holds it on the target
 			}
 			// A shared holder the source took the value from gives it up
 			// in the replay.
-			if !m.isNew(h) {
+			if !m.isNew(h) && !m.forked(h) {
 				gone, err := m.releasedBySource(ctx, h, at.ID, v)
 				if err != nil {
 					return nil, err

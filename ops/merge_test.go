@@ -205,13 +205,30 @@ func TestMergeBothSides(t *testing.T) {
 		t.Errorf("second merge: err %v, %d transactions, head %v, ancestor %s; want nothing to do at %s",
 			err, rep2.Transactions, rep2.Head, rep2.Ancestor, fHead.Head().Addr)
 	}
-	// A later change on feature merges alone.
-	mustTx(t, fx.feature, `[{:d/name "p5" :d/age 55}]`)
+	// Later changes on feature merge alone, including changes to f1, which
+	// feature created before the first merge and which has another id on
+	// main: it is found by its :d/name.
+	mustTx(t, fx.feature, `[{:d/name "p5" :d/age 55} {:d/name "p6" :d/friend [:d/name "f1"]}]`)
+	mustTx(t, fx.feature, `[{:d/name "f1" :d/age 42}]`)
 	rep3, err := Merge(ctx, fx.st, "feature", branch.Default, nil)
-	if err != nil || rep3.Transactions != 1 {
-		t.Fatalf("third merge: err %v, %d transactions, want 1", err, rep3.Transactions)
+	if err != nil || rep3.Transactions != 2 {
+		t.Fatalf("third merge: err %v, %d transactions, want 2", err, rep3.Transactions)
 	}
-	wantVals(t, openBranch(t, fx.st, branch.Default), "p5", "d/age", "55")
+	db = openBranch(t, fx.st, branch.Default)
+	wantVals(t, db, "p5", "d/age", "55")
+	wantVals(t, db, "f1", "d/age", "42")
+	wantVals(t, db, "m1", "d/age", "51")
+	if got, want := vals(t, db, person(t, db, "p6"), "d/friend"), []string{fmt.Sprint(person(t, db, "f1"))}; !slices.Equal(got, want) {
+		t.Errorf("p6 friends %v, want f1 %v", got, want)
+	}
+	// A conflict on f1 is found on main's f1, not on the entity with
+	// feature's id.
+	mustTx(t, fx.feature, `[{:d/name "f1" :d/age 43}]`)
+	mustTx(t, fx.main, `[{:d/name "f1" :d/age 44}]`)
+	rep4, err := Merge(ctx, fx.st, "feature", branch.Default, nil)
+	if !errors.Is(err, ErrMergeConflict) || len(rep4.Conflicts) != 1 || rep4.Conflicts[0].A != "d/age" {
+		t.Errorf("fourth merge: err %v, conflicts %v; want one on :d/age", err, rep4.Conflicts)
+	}
 }
 
 // TestMergeConflicts checks that a cardinality-one attribute changed on
