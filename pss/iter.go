@@ -24,12 +24,19 @@ const (
 )
 
 // frame is one level of an iterator's path: node n, entry i. pre holds the
-// children of a level-1 node fetched ahead by BatchLoader (nil if not tried).
+// children of a level-1 node fetched ahead by BatchLoader (nil if not
+// tried), as loaded: they are wrapped when the iterator reaches them, so a
+// scan that stops early does not pay for the rest.
 type frame[K any] struct {
 	n   *tnode[K]
 	i   int
-	pre []*tnode[K]
+	pre []*node.Node[K]
 }
+
+// inlineDepth is the tree height up to which an iterator's path lives in
+// the Iter itself (no separate allocation): 4 levels of 64-wide nodes hold
+// 16M keys.
+const inlineDepth = 4
 
 // Iter walks a Set in order, forward and backward, within optional bounds,
 // in the style of pebble's iterator: position it with First, Last, SeekGE or
@@ -54,6 +61,12 @@ type Iter[K any] struct {
 	stack        []frame[K]
 	pos          iterPos
 	err          error
+	// crossed counts the leaf boundaries crossed since the last seek. A
+	// point lookup that steps once past its leaf (to see that the next key
+	// is out of range) must not prefetch the leaf's siblings: prefetch
+	// starts at the second crossing, when the move is clearly a scan.
+	crossed  int
+	stackBuf [inlineDepth]frame[K]
 }
 
 // NewIter returns an unpositioned iterator over s. opts may be nil. The
@@ -70,7 +83,11 @@ func (s Set[K]) NewIter(ctx context.Context, opts *IterOptions[K]) *Iter[K] {
 			it.upper = &u
 		}
 	}
-	it.stack = make([]frame[K], 0, s.Height())
+	if h := s.Height(); h <= inlineDepth {
+		it.stack = it.stackBuf[:0]
+	} else {
+		it.stack = make([]frame[K], 0, h)
+	}
 	return it
 }
 
@@ -218,6 +235,7 @@ func (it *Iter[K]) fail(err error) bool {
 // if there is none.
 func (it *Iter[K]) rawSeekGE(k K) bool {
 	it.stack = it.stack[:0]
+	it.crossed = 0
 	n := it.s.root
 	if n == nil {
 		it.pos = posAfter
@@ -246,6 +264,7 @@ func (it *Iter[K]) rawSeekGE(k K) bool {
 // rawEdge positions on the first (or last) key ignoring bounds.
 func (it *Iter[K]) rawEdge(last bool) bool {
 	it.stack = it.stack[:0]
+	it.crossed = 0
 	n := it.s.root
 	if n == nil {
 		it.pos = posAfter
@@ -312,6 +331,7 @@ func (it *Iter[K]) rawStep(dir int) bool {
 	}
 	it.stack[d].i += dir
 	it.stack = it.stack[:d+1]
+	it.crossed++
 	return it.descend(dir < 0)
 }
 
@@ -322,18 +342,21 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir int) (*tnode[K], error) {
 	if c := f.n.mem(i); c != nil {
 		return c, nil
 	}
-	if f.pre == nil && dir != 0 && f.n.level == 1 && it.s.cfg.batch != nil {
+	if f.pre == nil && dir != 0 && it.crossed >= 2 && f.n.level == 1 && it.s.cfg.batch != nil {
 		it.prefetch(f, i, dir)
 	}
 	if f.pre != nil && f.pre[i] != nil {
-		return f.pre[i], nil
+		if t, err := wrap(f.pre[i], 0, int(f.n.counts[i])); err == nil {
+			return t, nil
+		}
+		// A malformed prefetched node is loaded alone, to report its error.
 	}
 	return it.s.child(it.ctx, f.n, i)
 }
 
 func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 	n := f.n
-	f.pre = make([]*tnode[K], len(n.keys))
+	f.pre = make([]*node.Node[K], len(n.keys))
 	var idx []int
 	var addrs []node.Address
 	for j := i; j >= 0 && j < len(n.keys); j += dir {
@@ -359,8 +382,6 @@ func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 		return // each leaf is then loaded alone and reports its own error
 	}
 	for k, j := range idx {
-		if t, err := wrap(nodes[k], 0, int(n.counts[j])); err == nil {
-			f.pre[j] = t
-		}
+		f.pre[j] = nodes[k]
 	}
 }

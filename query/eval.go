@@ -209,18 +209,25 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	var buf [3]any
 	switch {
 	case st.lookup:
+		// One callback for all rows (a closure per row would be allocated
+		// per lookup): it reads the row and pinned positions set below.
+		var row []any
+		var pinned uint8
+		emit := func(d datom.Datom) bool {
+			s.cur = d
+			return s.emit(row, &s.cur, pinned)
+		}
 		for i := 0; i < in.n; i++ {
-			row := in.row(i)
+			row = in.row(i)
 			e, a, v, at, ok := ex.knownEAV(st, src, row)
 			if !ok {
 				continue
 			}
-			idx, comps, pinned := access(e, a, v, at, buf[:])
+			var idx datom.Index
+			var comps []any
+			idx, comps, pinned = access(e, a, v, at, buf[:])
 			// The values in comps were resolved; re-check only the rest.
-			err := src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool {
-				s.cur = d
-				return s.emit(row, &s.cur, pinned)
-			})
+			err := src.s.Datoms(ex.ctx, idx, comps, emit)
 			if s.err != nil {
 				return nil, s.err
 			}

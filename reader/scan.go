@@ -25,34 +25,32 @@ type treeIter struct {
 	onlyAdds  bool
 	checkDel  bool
 	exhausted bool
-	openIters []*pss.Iter[datom.Datom]
 }
 
-func (db *DB) newTreeIter(ctx context.Context, i int, lo, hi datom.Datom) (*treeIter, error) {
+// init prepares it (a zero treeIter, usually on the caller's stack: a
+// point lookup then allocates only the pss iterators) to walk tree i.
+func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom) error {
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	it := &treeIter{cmp: datom.Comparator(treeIndex(i)), lo: lo, hi: hi}
+	it.cmp, it.lo, it.hi = datom.Comparator(treeIndex(i)), lo, hi
 	adds := db.ov.adds[i]
 	hasAdds := adds.Len() > 0
 	hasDels := i < nCur && db.ov.dels[i].Len() > 0
 	if tree.Len() > 0 {
 		it.t = tree.NewIter(ctx, nil)
-		it.openIters = append(it.openIters, it.t)
 	}
 	if hasAdds {
 		it.a = adds.NewIter(ctx, nil)
-		it.openIters = append(it.openIters, it.a)
 	}
 	if hasDels && it.t != nil {
 		it.d = db.ov.dels[i].NewIter(ctx, nil)
-		it.openIters = append(it.openIters, it.d)
 		it.checkDel = true
 	}
 	it.onlyTree = it.a == nil && it.d == nil
 	it.onlyAdds = it.t == nil
-	return it, nil
+	return nil
 }
 
 func (it *treeIter) start() {
@@ -142,7 +140,10 @@ func (it *treeIter) deleted(d datom.Datom) bool {
 // close releases the iterators and returns the first error any of them met.
 func (it *treeIter) close() error {
 	var first error
-	for _, i := range it.openIters {
+	for _, i := range [...]*pss.Iter[datom.Datom]{it.t, it.a, it.d} {
+		if i == nil {
+			continue
+		}
 		if err := i.Close(); err != nil && first == nil {
 			first = err
 		}
@@ -153,8 +154,8 @@ func (it *treeIter) close() error {
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
-	it, err := db.newTreeIter(ctx, i, lo, hi)
-	if err != nil {
+	var it treeIter
+	if err := it.init(ctx, db, i, lo, hi); err != nil {
 		return err
 	}
 	for it.next() {
@@ -168,12 +169,11 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 // scanUnion walks the current tree i and its history tree together, in
 // order: every assertion and retraction ever made, within [lo, hi].
 func (db *DB) scanUnion(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
-	c, err := db.newTreeIter(ctx, i, lo, hi)
-	if err != nil {
+	var c, h treeIter
+	if err := c.init(ctx, db, i, lo, hi); err != nil {
 		return err
 	}
-	h, err := db.newTreeIter(ctx, i+nCur, lo, hi)
-	if err != nil {
+	if err := h.init(ctx, db, i+nCur, lo, hi); err != nil {
 		c.close()
 		return err
 	}
