@@ -312,3 +312,38 @@ func TestMergeErrors(t *testing.T) {
 		t.Errorf("unrelated branches: %v, want ErrNoAncestor", err)
 	}
 }
+
+// TestMergeConcurrentWriter merges while a writer keeps committing on the
+// target: whichever commits first, the other rebases or starts over, and
+// main ends with both the merged facts and every one of its own.
+func TestMergeConcurrentWriter(t *testing.T) {
+	ctx := context.Background()
+	fx := newMergeFixture(t)
+	for i := range 5 {
+		mustTx(t, fx.feature, fmt.Sprintf(`[{:d/name "f%d" :d/age %d}]`, i, 100+i))
+	}
+	done := make(chan error, 1)
+	go func() {
+		for i := range 20 {
+			if _, err := fx.main.Transact(ctx, fmt.Sprintf(`[{:d/name "m%d" :d/age %d}]`, i, 200+i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	rep, err := Merge(ctx, fx.st, "feature", branch.Default, &MergeOptions{MaxRetries: 100})
+	if werr := <-done; werr != nil {
+		t.Fatalf("writer: %v", werr)
+	}
+	if err != nil || rep.Transactions != 5 {
+		t.Fatalf("merge: err %v, %d transactions; want 5", err, rep.Transactions)
+	}
+	db := openBranch(t, fx.st, branch.Default)
+	for i := range 5 {
+		wantVals(t, db, fmt.Sprintf("f%d", i), "d/age", fmt.Sprint(100+i))
+	}
+	for i := range 20 {
+		wantVals(t, db, fmt.Sprintf("m%d", i), "d/age", fmt.Sprint(200+i))
+	}
+}
