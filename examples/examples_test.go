@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,6 +98,31 @@ func wantMatch(t *testing.T, out, re string) []string {
 	return m
 }
 
+// TestEveryExampleIsBuilt keeps the list above in step with the folders, so
+// a new example cannot escape the build.
+func TestEveryExampleIsBuilt(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "testdata" {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	got, want := strings.Join(dirs, " "), strings.Join(sorted(examples), " ")
+	if got != want {
+		t.Errorf("example folders: got %q, built by the test: %q", got, want)
+	}
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	slices.Sort(s)
+	return s
+}
+
 func fileURL(dir string) string { return "file://" + filepath.ToSlash(dir) }
 
 func TestQuickstart(t *testing.T) {
@@ -135,6 +161,15 @@ func TestQuickstart(t *testing.T) {
 	if err == nil || !strings.Contains(string(msg), "already holds a database") {
 		t.Errorf("second run over the same --dir: got err %v, output %q; want a failure saying the bucket already holds a database", err, msg)
 	}
+}
+
+// TestQuickstartS3 runs the tour, second process included, on the S3
+// emulator: only the bucket URL changes.
+func TestQuickstartS3(t *testing.T) {
+	url := testenv.S3URL(t)
+	out := run(t, 30*time.Second, "quickstart", "--url", url)
+	wantLines(t, out, "created "+url, "as of t=2 Ann was 34; at t=3 she is 35")
+	wantMatch(t, out, `\| reader process \d+ opened \S+ at t=3\n  \| name, age:\n  \|   "Ann" 35\n`)
 }
 
 func TestS3ReaderFile(t *testing.T) {

@@ -94,6 +94,9 @@ func say(format string, args ...any) {
 // demo prepares the database, starts the reader processes, waits until each
 // is watching, then writes the orders and waits for every reader to see them.
 func demo(ctx context.Context, url string, nReaders, nOrders int, interval, poll time.Duration) error {
+	// Cancelling ctx kills the reader processes: none outlives a failed demo.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	if url == "" {
 		dir, err := os.MkdirTemp("", "accrete-s3reader-")
 		if err != nil {
