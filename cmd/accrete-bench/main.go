@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +22,7 @@ var errUsage = errors.New("accrete-bench: usage")
 
 const usage = `usage: accrete-bench datascript [--variant full|classic] [--backend mem|file]
        [--warmup MS] [--sample MS] [--samples N] [--data FILE] [--aux FILE]
-       [--parse-each] [--list] [BENCH...]
+       [--parse-each] [--cpuprofile FILE] [--list] [BENCH...]
 
 Runs DataScript's benchmark suite (shared/bench/datascript) on accrete and
 prints one JSON line per bench, as bench.js does.`
@@ -34,6 +36,7 @@ type config struct {
 	parseEach bool
 	list      bool
 	names     []string
+	cpuProf   string // write a CPU profile of the timed runs here
 }
 
 func main() {
@@ -128,6 +131,8 @@ func parseArgs(args []string) (config, error) {
 			cfg.data = val
 		case "aux":
 			cfg.aux = val
+		case "cpuprofile":
+			cfg.cpuProf = val
 		default:
 			return cfg, fmt.Errorf("%w: unknown flag --%s", errUsage, name)
 		}
@@ -192,6 +197,11 @@ func datascript(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 			names = append(names, b.name)
 		}
 	}
+	for _, f := range []string{cfg.data, cfg.aux} {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stderr, "accrete-bench: %s does not exist: generating its data as workload.js does\n", f)
+		}
+	}
 	people, err := loadPeople(cfg.data)
 	if err != nil {
 		return err
@@ -215,6 +225,17 @@ func datascript(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 		"engine": "accrete", "backend": cfg.backend, "variant": cfg.variant, "parse_each": cfg.parseEach,
 		"warmup_ms": cfg.tm.warmup.Seconds() * 1000, "sample_ms": cfg.tm.sample.Seconds() * 1000, "samples": cfg.tm.samples})
 	fmt.Fprintf(stderr, "%s\n", meta)
+	if cfg.cpuProf != "" {
+		f, err := os.Create(cfg.cpuProf)
+		if err != nil {
+			return fmt.Errorf("accrete-bench: cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("accrete-bench: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	enc := json.NewEncoder(stdout)
 	var failed []string
 	for _, name := range names {

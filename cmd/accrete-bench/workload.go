@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 
@@ -134,9 +135,13 @@ func txData(es []entity) edn.Vector {
 	return out
 }
 
-// loadPeople reads people-20k.json: a JSON array of entity maps.
+// loadPeople reads people-20k.json: a JSON array of entity maps. As
+// bench.js does, it generates the data when the file does not exist.
 func loadPeople(path string) ([]entity, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return genPeople(20000, peopleSeed), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accrete-bench: people: %w", err)
 	}
@@ -147,9 +152,13 @@ func loadPeople(path string) ([]entity, error) {
 	return es, nil
 }
 
-// loadAux reads aux-datasets.json: an object of named entity arrays.
+// loadAux reads aux-datasets.json: an object of named entity arrays,
+// generated when the file does not exist.
 func loadAux(path string) (map[string][]entity, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return genAux(), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accrete-bench: aux: %w", err)
 	}
