@@ -89,8 +89,10 @@ func importDatoms(ctx context.Context, w *Writer, n int) ([]datom.ID, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range rep.TempIDs {
-			ids = append(ids, id)
+		for k, id := range rep.TempIDs {
+			if k != "datomic.tx" {
+				ids = append(ids, id)
+			}
 		}
 	}
 	slices.Sort(ids)
