@@ -10,31 +10,48 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// bin is the accrete binary TestMain builds; the end-to-end tests run it as
-// real processes, as a user would.
-var bin string
+// bin is the accrete binary the end-to-end tests run as real processes, as
+// a user would. It is built once, on first use (not in TestMain, so that
+// fuzz workers and unit-only runs do not pay for a build), into binDir,
+// which TestMain removes.
+var (
+	binDir   string
+	bin      string
+	binOnce  sync.Once
+	binError error
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "accrete-cli-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "accrete")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build accrete:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
+}
+
+// binary builds the accrete binary once (go build -o DIR/accrete .).
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "accrete-cli-")
+		if binError != nil {
+			return
+		}
+		bin = filepath.Join(binDir, "accrete")
+		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			binError = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		t.Fatalf("build accrete: %v", binError)
+	}
+	return bin
 }
 
 // result is what one process printed and how it exited.
@@ -46,7 +63,7 @@ type result struct {
 // accrete runs the binary with args (and stdin when not empty).
 func accrete(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(binary(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {
@@ -154,7 +171,7 @@ func newPeople(t *testing.T, url string) {
 // startWatch starts `accrete watch` and waits until it says it is watching.
 func startWatch(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"watch", "--interval", "50ms"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"watch", "--interval", "50ms"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
