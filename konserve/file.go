@@ -134,15 +134,7 @@ func (b *fileBackend) ensureDir(dir string) error {
 // syncDir fsyncs a directory, making the entries added to or removed from it
 // durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory for sync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fsyncDir(dir); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
@@ -153,22 +145,14 @@ func syncDir(dir string) error {
 func writeTemp(dir string, data []byte) (string, error) {
 	for range 8 {
 		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) {
+		created, err := createSyncFile(name, data)
+		if !created && errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("create temporary file: %w", err)
-		}
-		_, err = f.Write(data)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = os.Remove(name) // best effort: the write error is what matters
+			if created {
+				_ = os.Remove(name) // best effort: the write error is what matters
+			}
 			return "", fmt.Errorf("write temporary file: %w", err)
 		}
 		return name, nil

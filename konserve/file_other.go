@@ -4,6 +4,7 @@ package konserve
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 )
 
@@ -12,4 +13,34 @@ import (
 // rather than pretend.
 func flockPath(path string, create bool) (unlock func() error, err error) {
 	return nil, fmt.Errorf("lock %s: flock is not available on %s: %w", path, runtime.GOOS, ErrUnsupportedURL)
+}
+
+// createSyncFile creates name exclusively, writes data, fsyncs and closes
+// it. created reports whether the file exists afterwards (for cleanup).
+func createSyncFile(name string, data []byte) (created bool, err error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return true, err
+}
+
+// fsyncDir fsyncs the directory dir where the platform allows it.
+func fsyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -54,3 +54,72 @@ func flockPath(path string, create bool) (unlock func() error, err error) {
 		return nil
 	}, nil
 }
+
+// createSyncFile creates name exclusively, writes data, fsyncs and closes
+// it. created reports whether the file exists afterwards (for cleanup). It
+// uses raw system calls: an os.File would register the descriptor with the
+// poller and cost several extra calls per file, on the commit path.
+func createSyncFile(name string, data []byte) (created bool, err error) {
+	fd, err := openRetry(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		return false, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	for rest := data; len(rest) > 0 && err == nil; {
+		var n int
+		n, err = syscall.Write(fd, rest)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			err = nil
+		case err == nil && n == 0:
+			err = syscall.EIO
+		case err == nil:
+			rest = rest[n:]
+		}
+	}
+	op := "write"
+	if err == nil {
+		op, err = "fsync", fsyncRetry(fd)
+	}
+	if cerr := syscall.Close(fd); err == nil && cerr != nil {
+		op, err = "close", cerr
+	}
+	if err != nil {
+		return true, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	return true, nil
+}
+
+// fsyncDir fsyncs the directory dir, making entries added to or removed
+// from it durable.
+func fsyncDir(dir string) error {
+	fd, err := openRetry(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	err = fsyncRetry(fd)
+	if cerr := syscall.Close(fd); err == nil && cerr != nil {
+		return &fs.PathError{Op: "close", Path: dir, Err: cerr}
+	}
+	if err != nil {
+		return &fs.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
+}
+
+func openRetry(path string, flags int, perm uint32) (int, error) {
+	for {
+		fd, err := syscall.Open(path, flags, perm)
+		if !errors.Is(err, syscall.EINTR) {
+			return fd, err
+		}
+	}
+}
+
+func fsyncRetry(fd int) error {
+	for {
+		err := syscall.Fsync(fd)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
