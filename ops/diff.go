@@ -83,13 +83,13 @@ func Diff(ctx context.Context, a, b *reader.DB, fn func(d datom.Datom, added boo
 }
 
 // differ holds one Diff's state: both sides' trees and overlays and the
-// nodes loaded so far (loaded once per Diff, counted once).
+// addresses visited so far.
 type differ struct {
 	a, b     *reader.DB
 	rootA    konserve.Hash
 	rootB    konserve.Hash
 	fn       func(datom.Datom, bool) bool
-	memo     map[konserve.Hash]*node.Node[datom.Datom]
+	seen     map[konserve.Hash]struct{}
 	st       DiffStats
 	cmp      func(x, y datom.Datom) int
 	addsA    []datom.Datom
@@ -103,7 +103,7 @@ type differ struct {
 }
 
 func newDiffer(ctx context.Context, a, b *reader.DB, fn func(datom.Datom, bool) bool) (*differ, error) {
-	d := &differ{a: a, b: b, fn: fn, memo: map[konserve.Hash]*node.Node[datom.Datom]{}, cmp: datom.CompareEAVT}
+	d := &differ{a: a, b: b, fn: fn, seen: map[konserve.Hash]struct{}{}, cmp: datom.CompareEAVT}
 	var err error
 	if d.rootA, err = a.StoredRoot(datom.EAVT); err != nil {
 		return nil, fmt.Errorf("ops: diff: %w", err)
@@ -128,17 +128,18 @@ func newDiffer(ctx context.Context, a, b *reader.DB, fn func(datom.Datom, bool) 
 	return d, nil
 }
 
-// load returns stored node h, read through db's store the first time.
+// load returns stored node h through db's store (and its cache), counting
+// each address once. Diff keeps no node itself, so a large diff holds only
+// the cursors' paths and 32 bytes per visited address.
 func (d *differ) load(ctx context.Context, db *reader.DB, h konserve.Hash) (*node.Node[datom.Datom], error) {
-	if n, ok := d.memo[h]; ok {
-		return n, nil
-	}
 	n, err := db.LoadIndexNode(ctx, datom.EAVT, h)
 	if err != nil {
 		return nil, fmt.Errorf("ops: diff: %w", err)
 	}
-	d.memo[h] = n
-	d.st.NodesVisited++
+	if _, ok := d.seen[h]; !ok {
+		d.seen[h] = struct{}{}
+		d.st.NodesVisited++
+	}
 	return n, nil
 }
 
