@@ -67,6 +67,11 @@ type step struct {
 	hasRange bool
 	filters  []*step // predicates fused into this scan
 	est      int
+	// attrCount is the number of datoms of the constant attribute (AEVT),
+	// for a pattern whose entity is bound: 0 when unknown. With many input
+	// rows, one scan of the attribute joined on the entity is cheaper than
+	// a lookup per row (see scanJoin).
+	attrCount int
 
 	// stepPred, stepFn
 	cmpOp   byte  // a built-in <, >, <= ('l'), >= ('g') on two values
@@ -467,6 +472,9 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 	case st.pos[0].kind == posBound:
 		st.lookup = true
 		st.est = 2
+		if st.attr != nil && st.pos[1].kind == posConst {
+			st.attrCount = ex.count(d, datom.AEVT, []any{st.attr.ID}, 0)
+		}
 		switch {
 		case st.attr == nil:
 			st.est = 20
