@@ -339,15 +339,19 @@ func TestDiffCostProportionalToChange(t *testing.T) {
 	}
 	ctx := context.Background()
 	const datoms = 100_000
+	st := openStore(t, diffMemURL("diff-big"))
+	w := bigDB(t, st, datoms, &writer.Options{Width: 32, TailBytes: 1})
+	a := w.DB()
 	for _, tc := range []struct {
 		name      string
 		tailBytes int64
 	}{{"overlay", 0}, {"merged", 1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := openStore(t, diffMemURL("diff-big-"+tc.name))
-			w := bigDB(t, st, datoms, &writer.Options{Width: 32, TailBytes: 1})
-			a := w.DB()
-			w2, err := writer.OpenStore(ctx, st, &writer.Options{Width: 32, TailBytes: tc.tailBytes})
+			// Each case changes its own branch forked from a.
+			if _, err := branch.Create(ctx, st, tc.name, a.Head().Addr); err != nil {
+				t.Fatal(err)
+			}
+			w2, err := writer.OpenStore(ctx, st, &writer.Options{Branch: tc.name, Width: 32, TailBytes: tc.tailBytes})
 			if err != nil {
 				t.Fatal(err)
 			}
