@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds the accrete binary once (go build -o DIR/accrete .).
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binDir, binError = os.MkdirTemp("", "accrete-cli-")
