@@ -36,7 +36,7 @@ import (
 func main() {
 	dir := flag.String("dir", "", "local directory for the bucket (default: a new temporary directory, removed at exit)")
 	url := flag.String("url", "", "bucket URL (file://, s3://, gs://, azblob://); overrides --dir")
-	cacheBytes := flag.Int64("cache-bytes", 32<<20, "bound of the decoded-node cache, in bytes (negative: no cache); below the working set (about 12 MB for 50,000 sales) every run refetches")
+	cacheBytes := flag.Int64("cache-bytes", 32<<20, "bound of the decoded-node cache, in bytes (negative: no cache); below the query's working set (printed as \"cache holds\") every run refetches")
 	sales := flag.Int("sales", 50000, "number of sales to build when the bucket holds no database")
 	batch := flag.Int("batch", 5000, "sales per transaction when building")
 	flag.Parse()
