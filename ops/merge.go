@@ -162,8 +162,11 @@ func Merge(ctx context.Context, st *konserve.Store, from, into string, opts *Mer
 	if opts != nil {
 		o = *opts
 	}
-	if o.Width < 0 || o.TailBytes < 0 || o.MaxRetries < 0 {
-		return rep, fmt.Errorf("ops: merge: %w", ErrInvalidOptions)
+	if o.TailBytes < 0 || o.MaxRetries < 0 {
+		return rep, fmt.Errorf("ops: merge: %w: negative TailBytes or MaxRetries", ErrInvalidOptions)
+	}
+	if err := (&reader.Options{Width: o.Width}).Validate(); err != nil {
+		return rep, fmt.Errorf("ops: merge: %w: %w", ErrInvalidOptions, err)
 	}
 	if o.MaxRetries == 0 {
 		o.MaxRetries = 8
@@ -193,6 +196,9 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 		return rep, fmt.Errorf("ops: merge: %w", err)
 	}
 	ancAddr, anc, err := commonAncestor(ctx, st, hInto.Addr, hFrom.Addr)
+	if errors.Is(err, ErrNoAncestor) {
+		return rep, fmt.Errorf("ops: merge %q into %q: %w", from, into, err)
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -268,7 +274,7 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 	if o.DryRun || rep.Transactions == 0 {
 		return rep, nil
 	}
-	persisted, c, err := db.Persist(ctx, reader.PersistOptions{Branch: into, Parent: hInto,
+	_, c, err := db.Persist(ctx, reader.PersistOptions{Branch: into, Parent: hInto,
 		TailBytes: o.TailBytes, Writer: "merge:" + from, TxTs: ts})
 	if err != nil {
 		return rep, fmt.Errorf("ops: merge: %w", err)
@@ -278,7 +284,6 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 	if err != nil {
 		return rep, fmt.Errorf("ops: merge: publish %q: %w", into, err)
 	}
-	_ = persisted
 	rep.Head = h
 	return rep, nil
 }
