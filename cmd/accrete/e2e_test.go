@@ -312,3 +312,37 @@ func TestErrors(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// TestJSONAndReplay covers JSON in and out, watch --from (replaying the log
+// before following it) and a schema-on-read export/import round trip.
+func TestJSONAndReplay(t *testing.T) {
+	url, _ := fileURL(t, "json")
+	ok(t, "", "create", url, "--schema-on-read")
+	rep := ok(t, "", "transact", "--json", url, `[{"db/id": "a", "item/name": "pen", "item/tags": ":office"}, [":db/add", -2, "item/name", "cup"]]`)
+	if !regexp.MustCompile(`^\{":datoms":8,":tempids":\{"-2":\d+,"a":\d+,"datomic.tx":\d+\},":tx":1\}$`).MatchString(rep) {
+		t.Errorf("transact --json report = %s", rep)
+	}
+	want(t, "query --json", ok(t, "", "query", url, `[:find ?n ?t :where [?e :item/name ?n] [?e :item/tags ?t]]`, "--json"), `[["pen",":office"]]`)
+	ok(t, "", "transact", url, `[{:item/name "ink"}]`)
+
+	watch, lines := startWatch(t, url, "--from", "0")
+	for _, wantT := range []string{"{:t 1, ", "{:t 2, "} {
+		if line := readLine(t, lines); !strings.HasPrefix(line, wantT) {
+			t.Errorf("watch --from 0 printed %q, want a line starting %q", line, wantT)
+		}
+	}
+	watch.Process.Signal(syscall.SIGINT)
+	if err := watch.Wait(); err != nil {
+		t.Errorf("watch after SIGINT: %v", err)
+	}
+
+	exportFile := filepath.Join(t.TempDir(), "items.edn")
+	if err := os.WriteFile(exportFile, []byte(ok(t, "", "export", url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url2, _ := fileURL(t, "json-copy")
+	ok(t, "", "import", url2, exportFile)
+	q := `[:find ?n ?a :where [?e :item/name ?n] [?e ?a]]`
+	want(t, "schema-on-read copy", ok(t, "", "query", url2, q), ok(t, "", "query", url, q))
+	want(t, "copy stays schema-on-read", ok(t, "", "transact", url2, `[{:new/attr 1}]`)[:7], `{:tx 3,`)
+}
