@@ -137,12 +137,14 @@ func TestQuickstart(t *testing.T) {
 		`Ann: {:person/age 34, :person/friend [{:person/name "Bob"} {:person/name "Carol"}], :person/name "Ann"}`,
 		`Ann now: {:person/age 35, :person/friend [{:person/name "Carol"}], :person/name "Ann"}`,
 		"as of t=2 Ann was 34; at t=3 she is 35",
+		"ages set since t=2 (name, age):", `"Ann" 35`,
 		"t=2 :person/age 34 true",
 		"t=2 :person/friend \"Bob\" true",
 		"t=3 :person/age 35 true",
 		"t=3 :person/age 34 false",
 		"t=3 :person/friend \"Bob\" false",
 	)
+	wantMatch(t, out, `ages set since t=2 \(name, age\):\n  "Ann" 35\nhistory`) // and no one else
 	// The second process is another OS process that read the bucket.
 	m := wantMatch(t, out, `\| reader process (\d+) opened (\S+) at t=3\n`)
 	if m != nil {

@@ -164,6 +164,17 @@ func run(ctx context.Context, dir, url string) error {
 	}
 	fmt.Printf("as of t=%d Ann was %v; at t=%d she is %v\n", first.T, then, db.BasisT(), now)
 
+	// A Since view holds only the datoms added after t. Ann's name was
+	// asserted before, so the query takes names from the current value: two
+	// sources, $since and $, in one query.
+	changed, err := accrete.Q(ctx, `[:find ?name ?age
+	                               :in $since $
+	                               :where [$since ?e :person/age ?age] [$ ?e :person/name ?name]]`, db.Since(first.T), db)
+	if err != nil {
+		return fmt.Errorf("query since: %w", err)
+	}
+	printRows(fmt.Sprintf("ages set since t=%d (name, age)", first.T), changed)
+
 	hist, err := accrete.Q(ctx, `[:find ?tx ?attr ?v ?added
 	                            :in $ ?name
 	                            :where [?e :person/name ?name] [?e ?attr ?v ?tx ?added]]`, db.History(), "Ann")
