@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/datom"
@@ -346,4 +349,148 @@ func TestMergeConcurrentWriter(t *testing.T) {
 	for i := range 20 {
 		wantVals(t, db, fmt.Sprintf("m%d", i), "d/age", fmt.Sprint(200+i))
 	}
+}
+
+// personState is what the merge model tracks per person name.
+type personState struct {
+	age  string   // "" when none
+	tags []string // sorted
+}
+
+// modelState reads every person's age and tags from db, by name.
+func modelState(t *testing.T, db *reader.DB) map[string]personState {
+	t.Helper()
+	out := map[string]personState{}
+	err := db.Datoms(context.Background(), datom.AEVT, []any{attrID(t, db, "d/name")}, func(d datom.Datom) bool {
+		out[d.V.(string)] = personState{}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range out {
+		e := person(t, db, name)
+		ps := personState{tags: vals(t, db, e, "d/tag")}
+		if a := vals(t, db, e, "d/age"); len(a) == 1 {
+			ps.age = a[0]
+		}
+		out[name] = ps
+	}
+	return out
+}
+
+// randomSideTx changes ages and tags of existing people p0..p9 and creates
+// new people named prefix+n.
+func randomSideTx(r *rand.Rand, prefix string, n *int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	seen := map[int]bool{}
+	for k := 0; k < 1+r.IntN(3); k++ {
+		i := r.IntN(10)
+		if seen[i] {
+			continue
+		}
+		seen[i] = true
+		switch r.IntN(4) {
+		case 0:
+			fmt.Fprintf(&b, `{:d/name "p%d" :d/age %d}`, i, r.IntN(4))
+		case 1:
+			fmt.Fprintf(&b, `{:d/name "p%d" :d/tag "g%d"}`, i, r.IntN(3))
+		case 2:
+			fmt.Fprintf(&b, `[:db/retract [:d/name "p%d"] :d/tag "t"]`, i)
+		case 3:
+			fmt.Fprintf(&b, `{:d/name "%s%d" :d/age %d :d/tag "n"}`, prefix, *n, r.IntN(4))
+			*n++
+		}
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// TestMergeModel runs random changes on both branches and checks the merge
+// against a three-way model per person and attribute: an age the source
+// changed takes the source's value, else the target's; tags the source
+// added are added and tags it retracted are retracted. A run with a
+// conflict must report one (both changed an age differently) and write
+// nothing.
+func TestMergeModel(t *testing.T) {
+	seed := *diffSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -diff.seed=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	ctx := context.Background()
+	merged, conflicted := 0, 0
+	for round := 0; round < 12; round++ {
+		fx := newMergeFixture(t)
+		base := modelState(t, fx.main.DB())
+		nf, nm := 0, 0
+		for range 1 + r.IntN(5) {
+			mustTx(t, fx.feature, randomSideTx(r, "f", &nf))
+		}
+		for range r.IntN(5) {
+			mustTx(t, fx.main, randomSideTx(r, "m", &nm))
+		}
+		src := modelState(t, openBranch(t, fx.st, "feature"))
+		tgt := modelState(t, fx.main.DB())
+		before := fx.main.DB().Head().Addr
+
+		wantConflict := false
+		want := map[string]personState{}
+		for name, ps := range tgt {
+			want[name] = ps
+		}
+		for name, s := range src {
+			b, inBase := base[name]
+			w := want[name]
+			if s.age != b.age || !inBase {
+				if w.age != b.age && w.age != s.age && inBase {
+					wantConflict = true
+				}
+				w.age = s.age
+			}
+			tags := map[string]bool{}
+			for _, g := range w.tags {
+				tags[g] = true
+			}
+			for _, g := range b.tags {
+				if !slices.Contains(s.tags, g) {
+					delete(tags, g)
+				}
+			}
+			for _, g := range s.tags {
+				if !slices.Contains(b.tags, g) {
+					tags[g] = true
+				}
+			}
+			w.tags = nil
+			for g := range tags {
+				w.tags = append(w.tags, g)
+			}
+			slices.Sort(w.tags)
+			want[name] = w
+		}
+
+		rep, err := Merge(ctx, fx.st, "feature", branch.Default, nil)
+		if wantConflict {
+			conflicted++
+			if !errors.Is(err, ErrMergeConflict) {
+				t.Fatalf("round %d: err %v, want a conflict", round, err)
+			}
+			if h, _ := branch.Read(ctx, fx.st, branch.Default); h.Addr != before {
+				t.Fatalf("round %d: main moved despite the conflict", round)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("round %d: merge: %v (conflicts %v)", round, err, rep.Conflicts)
+		}
+		merged++
+		got := modelState(t, openBranch(t, fx.st, branch.Default))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d: merged state\n%v\nwant\n%v\nbase %v\nsource %v\ntarget %v", round, got, want, base, src, tgt)
+		}
+	}
+	t.Logf("%d merged, %d conflicted", merged, conflicted)
 }
