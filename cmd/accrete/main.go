@@ -45,7 +45,6 @@ func run(ctx context.Context, e *env, args []string) int {
 
 func dispatch(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		printUsage(e.stderr)
 		return usagef("accrete: no command given (see accrete help)")
 	}
 	name := args[0]
