@@ -375,22 +375,35 @@ func (w *Writer) commit(batch []*request) {
 		if !errors.Is(err, branch.ErrConflict) {
 			// The swap's outcome is unknown even after konserve re-read
 			// the head: look once more before giving up.
-			if cur, rerr := branch.Read(ctx, w.st, w.opts.Branch); rerr == nil && cur.Commit.BasisT >= c.BasisT && isOurs(cur, c) {
-				w.mu.Lock()
-				w.db = persisted.Committed(cur)
-				w.mu.Unlock()
+			if cur, rerr := branch.Read(ctx, w.st, w.opts.Branch); rerr == nil && cur.Commit.BasisT >= c.BasisT {
+				if ok, _ := w.landed(ctx, cur, c, base.Head()); !ok {
+					failLive(batch, fmt.Errorf("writer: commit: %w", err))
+					return
+				}
+				w.adopt(ctx, cur, persisted)
 				finish(batch)
 				return
 			}
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
 		}
+		// Another writer moved the head. After an ambiguous reply our
+		// commit may have landed and been built upon already: look for it
+		// in the new head's ancestry before re-applying anything, so no
+		// transaction is ever applied twice.
+		h, err = branch.Read(ctx, w.st, w.opts.Branch)
+		if err == nil {
+			if landed, lerr := w.landed(ctx, h, c, base.Head()); lerr == nil && landed {
+				w.adopt(ctx, h, persisted)
+				finish(batch)
+				return
+			}
+		}
 		if attempt >= w.opts.MaxRetries {
 			failLive(batch, ErrConflict)
 			return
 		}
-		// Another writer moved the head: rebase onto it.
-		h, err = branch.Read(ctx, w.st, w.opts.Branch)
+		// Rebase onto the new head.
 		if err == nil {
 			base, err = reader.FromHead(ctx, w.st, h, w.opts.Width)
 		}
@@ -405,8 +418,40 @@ func (w *Writer) commit(batch []*request) {
 	}
 }
 
-func isOurs(h *branch.Head, c *branch.Commit) bool {
-	return h.Commit.Writer == c.Writer && h.Commit.Seq == c.Seq && h.Commit.BasisT == c.BasisT
+// adopt makes head h, which contains this writer's last commit (persisted),
+// the writer's newest value.
+func (w *Writer) adopt(ctx context.Context, h *branch.Head, persisted *reader.DB) {
+	db, err := reader.FromHead(ctx, w.st, h, w.opts.Width)
+	if err != nil {
+		// The next commit finds the head moved and rebases.
+		db = persisted
+	}
+	w.mu.Lock()
+	w.db = db
+	w.mu.Unlock()
+}
+
+// landed reports whether commit c is head h or one of its ancestors newer
+// than base (the head c was built on).
+func (w *Writer) landed(ctx context.Context, h *branch.Head, c *branch.Commit, base *branch.Head) (bool, error) {
+	body, err := branch.EncodeCommit(c)
+	if err != nil {
+		return false, err
+	}
+	ours := konserve.HashOf(body)
+	var floor uint64
+	if base != nil {
+		floor = base.Commit.Seq
+	}
+	found := false
+	err = branch.Walk(ctx, w.st, h.Addr, func(addr konserve.Hash, cc *branch.Commit) (bool, error) {
+		if addr == ours {
+			found = true
+			return false, nil
+		}
+		return cc.Seq > floor+1, nil
+	})
+	return found, err
 }
 
 func backoff(attempt int) {
