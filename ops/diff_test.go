@@ -190,7 +190,14 @@ func TestDiffRandomPointsInTime(t *testing.T) {
 	}
 	points = append(points, side.DB())
 	// A value that never reached storage: novelty only in its overlay.
-	rep, err := w.DB().With(ctx, `[{:d/name "with-only" :d/age 1} [:db/retractEntity [:d/name "p3"]]]`, nil)
+	withTx := `[{:d/name "with-only" :d/age 1}`
+	for i := range 30 {
+		if alive[i] {
+			withTx += fmt.Sprintf(` [:db/retractEntity [:d/name "p%d"]]`, i)
+			break
+		}
+	}
+	rep, err := w.DB().With(ctx, withTx+"]", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
