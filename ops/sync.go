@@ -100,15 +100,26 @@ func (s *syncer) branch(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("ops: sync branch %q: %w", name, err)
 	}
-	for _, m := range missing {
-		if err := s.copyNodes(ctx, commitItems(m.c)); err != nil {
-			return fmt.Errorf("ops: sync branch %q, commit %s: %w", name, m.addr, err)
+	// Commits go in groups, oldest first: the trees and tails of a group in
+	// one walk (fewer, larger write batches), then its commits one by one,
+	// each after its parents, so that a commit in dst always has its
+	// history (S1 for commits).
+	for len(missing) > 0 {
+		group := missing[:min(len(missing), syncCommitGroup)]
+		missing = missing[len(group):]
+		var items []item
+		for _, m := range group {
+			items = append(items, commitItems(m.c)...)
 		}
-		if err := s.put(ctx, m.data); err != nil {
-			return fmt.Errorf("ops: sync branch %q, commit %s: %w", name, m.addr, err)
+		if err := s.copyNodes(ctx, items); err != nil {
+			return fmt.Errorf("ops: sync branch %q, commits from %s: %w", name, group[0].addr, err)
 		}
-		s.present.add(m.addr)
-		s.rep.Commits++
+		for _, m := range group {
+			if err := s.putBatch(ctx, [][]byte{m.data}); err != nil {
+				return fmt.Errorf("ops: sync branch %q, commit %s: %w", name, m.addr, err)
+			}
+			s.rep.Commits++
+		}
 	}
 	return s.moveHead(ctx, name, sh)
 }
@@ -189,25 +200,38 @@ func (s *syncer) has(ctx context.Context, h konserve.Hash) (bool, error) {
 	return ok, nil
 }
 
-// put writes node bytes to dst and counts them.
-func (s *syncer) put(ctx context.Context, data []byte) error {
-	h, err := s.dst.PutNode(ctx, data)
-	if err != nil {
-		return fmt.Errorf("destination: %w", err)
+// putBatch writes node bytes to dst (one batch: the file backend syncs its
+// directories once per batch) and counts them.
+func (s *syncer) putBatch(ctx context.Context, datas [][]byte) error {
+	for len(datas) > 0 {
+		n := min(len(datas), syncChunk)
+		hs, err := s.dst.PutNodes(ctx, datas[:n])
+		if err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		for i, h := range hs {
+			s.present.add(h)
+			s.rep.Nodes++
+			s.rep.Bytes += int64(len(datas[i]))
+		}
+		datas = datas[n:]
 	}
-	s.present.add(h)
-	s.mu.Lock()
-	s.rep.Nodes++
-	s.rep.Bytes += int64(len(data))
-	s.mu.Unlock()
 	return nil
 }
 
+// syncCommitGroup is how many missing commits Sync copies the trees of in
+// one walk; it bounds the inner tree nodes held until they are written.
+const syncCommitGroup = 64
+
+// syncChunk is how many nodes Sync reads before writing them as one batch,
+// which bounds the leaf bytes it holds.
+const syncChunk = 256
+
 // copyNodes copies every node reachable from items that dst lacks. It
 // discovers them level by level from the roots, stopping at nodes dst has;
-// leaves and tails are written as soon as they are read, inner nodes are
-// held and written after, lowest level first, so that every node is
-// written after its children (S1).
+// leaves and tails are written as soon as a chunk of them is read, inner
+// nodes are held and written after, lowest level first, so that every node
+// is written after its children (S1).
 func (s *syncer) copyNodes(ctx context.Context, items []item) error {
 	queued := newHashSet()
 	var frontier []item
@@ -220,41 +244,49 @@ func (s *syncer) copyNodes(ctx context.Context, items []item) error {
 	var mu sync.Mutex
 	for len(frontier) > 0 {
 		var next []item
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(s.par)
-		for _, it := range frontier {
-			g.Go(func() error {
-				have, err := s.has(gctx, it.h)
-				if err != nil || have {
-					return err
-				}
-				data, err := s.src.GetNode(gctx, it.h)
-				if err != nil {
-					return fmt.Errorf("source: %w", err)
-				}
-				if it.k == kindTail {
-					return s.put(gctx, data)
-				}
-				level, kids, err := children(data, false)
-				if err != nil {
-					return fmt.Errorf("source node %s: %w", it.h, err)
-				}
-				if level == 0 {
-					return s.put(gctx, data)
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				inner[level] = append(inner[level], data)
-				for _, c := range kids {
-					if !s.present.has(c) && queued.add(c) {
-						next = append(next, item{h: c, k: kindTree})
+		for len(frontier) > 0 {
+			chunk := frontier[:min(len(frontier), syncChunk)]
+			frontier = frontier[len(chunk):]
+			var ready [][]byte // leaves and tails: nothing below them
+			g, gctx := errgroup.WithContext(ctx)
+			g.SetLimit(s.par)
+			for _, it := range chunk {
+				g.Go(func() error {
+					have, err := s.has(gctx, it.h)
+					if err != nil || have {
+						return err
 					}
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
+					data, err := s.src.GetNode(gctx, it.h)
+					if err != nil {
+						return fmt.Errorf("source: %w", err)
+					}
+					level, kids := 0, []konserve.Hash(nil)
+					if it.k != kindTail {
+						if level, kids, err = children(data, false); err != nil {
+							return fmt.Errorf("source node %s: %w", it.h, err)
+						}
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if level == 0 {
+						ready = append(ready, data)
+						return nil
+					}
+					inner[level] = append(inner[level], data)
+					for _, c := range kids {
+						if !s.present.has(c) && queued.add(c) {
+							next = append(next, item{h: c, k: kindTree})
+						}
+					}
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return err
+			}
+			if err := s.putBatch(ctx, ready); err != nil {
+				return err
+			}
 		}
 		frontier = next
 	}
@@ -264,12 +296,7 @@ func (s *syncer) copyNodes(ctx context.Context, items []item) error {
 	}
 	slices.Sort(levels)
 	for _, l := range levels {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(s.par)
-		for _, data := range inner[l] {
-			g.Go(func() error { return s.put(gctx, data) })
-		}
-		if err := g.Wait(); err != nil {
+		if err := s.putBatch(ctx, inner[l]); err != nil {
 			return err
 		}
 	}
