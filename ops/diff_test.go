@@ -496,3 +496,52 @@ func TestDiffOverlayResolution(t *testing.T) {
 		}
 	}
 }
+
+// ExampleDiff compares a database before and after a transaction.
+func ExampleDiff() {
+	ctx := context.Background()
+	w, err := writer.Create(ctx, diffMemURL("example-diff"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	var before *reader.DB
+	for i, data := range []string{
+		`[{:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+		  {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`,
+		`[{:person/name "ann" :person/age 41}]`,
+		`[{:person/name "ann" :person/age 42} {:person/name "bob" :person/age 7}]`,
+	} {
+		if i == 2 {
+			before = w.DB()
+		}
+		if _, err := w.Transact(ctx, data); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	after := w.DB()
+
+	schema := after.Schema()
+	_, err = Diff(ctx, before, after, func(d datom.Datom, added bool) bool {
+		if d.A == datom.DBTxInstant {
+			return true // the transaction's own instant
+		}
+		a, _ := schema.Ident(d.A)
+		sign := "-"
+		if added {
+			sign = "+"
+		}
+		fmt.Println(sign, a, d.V)
+		return true
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// - :person/age 41
+	// + :person/age 42
+	// + :person/name bob
+	// + :person/age 7
+}

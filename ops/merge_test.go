@@ -494,3 +494,83 @@ func TestMergeModel(t *testing.T) {
 	}
 	t.Logf("%d merged, %d conflicted", merged, conflicted)
 }
+
+// ExampleMerge branches off main, changes both branches and merges the
+// branch back.
+func ExampleMerge() {
+	ctx := context.Background()
+	st, err := konserve.Open(ctx, diffMemURL("example-merge"), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer st.Close()
+	w, err := writer.CreateStore(ctx, st, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	tx := func(w *writer.Writer, data string) bool {
+		if _, err := w.Transact(ctx, data); err != nil {
+			fmt.Println(err)
+			return false
+		}
+		return true
+	}
+	if !tx(w, `[{:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+	  {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`) ||
+		!tx(w, `[{:person/name "ann" :person/age 41} {:person/name "bob" :person/age 7}]`) {
+		return
+	}
+	// Branch off main's head and work on both branches.
+	if _, err := branch.Create(ctx, st, "fix", w.DB().Head().Addr); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fix, err := writer.OpenStore(ctx, st, &writer.Options{Branch: "fix"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer fix.Close()
+	if !tx(fix, `[{:person/name "ann" :person/age 42} {:person/name "cy" :person/age 3}]`) ||
+		!tx(w, `[{:person/name "bob" :person/age 8}]`) {
+		return
+	}
+	rep, err := Merge(ctx, st, "fix", "main", nil)
+	if err != nil {
+		fmt.Println(err, rep.Conflicts)
+		return
+	}
+	fmt.Println("replayed", rep.Transactions, "transactions")
+	db, err := reader.OpenStore(ctx, st, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, name := range []string{"ann", "bob", "cy"} {
+		var e datom.ID
+		err := db.Datoms(ctx, datom.AVET, []any{mustEntid(db, "person/name"), name}, func(d datom.Datom) bool {
+			e = d.E
+			return false
+		})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		age, err := values(ctx, db, e, mustEntid(db, "person/age"))
+		fmt.Println(name, age, err)
+	}
+	// Output:
+	// replayed 1 transactions
+	// ann [42] <nil>
+	// bob [8] <nil>
+	// cy [3] <nil>
+}
+
+// mustEntid returns the id of ident kw (0 if db lacks it).
+func mustEntid(db *reader.DB, kw string) datom.ID {
+	id, _ := db.Schema().Entid(edn.Keyword(kw))
+	return id
+}
