@@ -84,6 +84,7 @@ type scanState struct {
 	out  *rel
 	err  error
 	seen map[string]struct{}
+	late bool // see lateBoxing
 }
 
 // emit appends row extended by d if d matches the positions the index did
@@ -123,6 +124,9 @@ func (s *scanState) emit(row []any, d *datom.Datom, checked uint8) bool {
 		p := &st.pos[i]
 		switch p.kind {
 		case posFree:
+			if s.late && (i == 0 || i == 3) {
+				continue
+			}
 			dst[p.slot] = datomValue(s.src, i, d)
 		case posSame:
 			if !valuesEqual(dst[p.slot], datomValue(s.src, i, d)) {
@@ -131,23 +135,74 @@ func (s *scanState) emit(row []any, d *datom.Datom, checked uint8) bool {
 			}
 		}
 	}
+	if s.late {
+		// The filters do not read e or tx: run them before boxing those
+		// (an allocation per row), so rejected datoms cost none.
+		if ok, cont := s.filter(dst); !ok {
+			return cont
+		}
+		for _, i := range [...]int{0, 3} {
+			if p := &st.pos[i]; p.kind == posFree {
+				dst[p.slot] = datomValue(s.src, i, d)
+			}
+		}
+		return s.dedup(dst)
+	}
 	return s.finish(dst)
+}
+
+// lateBoxing reports whether st's fused filters read none of the slots
+// that a scan binds from a datom's entity or transaction (int64s boxed per
+// row), so emit may run the filters first.
+func lateBoxing(st *step) bool {
+	if len(st.filters) == 0 {
+		return false
+	}
+	for _, i := range [...]int{0, 3} {
+		p := &st.pos[i]
+		if p.kind != posFree {
+			continue
+		}
+		for _, f := range st.filters {
+			for _, a := range f.args {
+				if a.kind == termVar && a.slot == p.slot {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// filter runs the fused filters on the row just pushed; when one rejects
+// it, the row is popped and ok is false, with cont the scan's go-on flag.
+func (s *scanState) filter(dst []any) (ok, cont bool) {
+	for _, f := range s.st.filters {
+		ok, err := s.ex.test(f, dst)
+		if err != nil {
+			s.err = err
+			return false, false
+		}
+		if !ok {
+			s.out.pop()
+			return false, true
+		}
+	}
+	return true, true
 }
 
 // finish runs the fused filters and the duplicate check on the row just
 // pushed.
 func (s *scanState) finish(dst []any) bool {
-	for _, f := range s.st.filters {
-		ok, err := s.ex.test(f, dst)
-		if err != nil {
-			s.err = err
-			return false
-		}
-		if !ok {
-			s.out.pop()
-			return true
-		}
+	if ok, cont := s.filter(dst); !ok {
+		return cont
 	}
+	return s.dedup(dst)
+}
+
+// dedup drops the row just pushed if an equal one was emitted before (for
+// patterns that project positions away).
+func (s *scanState) dedup(dst []any) bool {
 	if s.seen != nil {
 		s.ex.keybuf = s.ex.keybuf[:0]
 		for _, v := range dst {
@@ -204,7 +259,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	} else if est := st.est; est > 0 && est < 1<<16 {
 		out.data = make([]any, 0, est*in.width)
 	}
-	s := &scanState{ex: ex, st: st, src: src, out: out}
+	s := &scanState{ex: ex, st: st, src: src, out: out, late: lateBoxing(st)}
 	if st.dedup {
 		s.seen = map[string]struct{}{}
 	}
