@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"io"
-	"strings"
 	"testing"
 
+	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/edn"
 )
 
@@ -21,16 +21,15 @@ func FuzzParseDBRef(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, p := range accreteParams {
-			if strings.Contains(ref.url, p+"=") && strings.Contains(raw, p+"=") && ref.url != raw {
-				again, err := parseDBRef(ref.url, "")
-				if err != nil {
-					t.Fatalf("cleaned URL %q does not parse: %v", ref.url, err)
-				}
-				if again.asOf != "" || again.since != "" || again.history {
-					t.Fatalf("cleaned URL %q still carries accrete parameters", ref.url)
-				}
-			}
+		again, err := parseDBRef(ref.url, "")
+		if err != nil {
+			t.Fatalf("cleaned URL %q (from %q) does not parse: %v", ref.url, raw, err)
+		}
+		if again.asOf != "" || again.since != "" || again.history || again.url != ref.url {
+			t.Fatalf("cleaned URL %q (from %q) still carries accrete parameters: %+v", ref.url, raw, again)
+		}
+		if !branch.ValidName(ref.branch) {
+			t.Fatalf("branch %q of %q is not valid", ref.branch, raw)
 		}
 	})
 }

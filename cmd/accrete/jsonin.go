@@ -52,12 +52,12 @@ func fromJSON(v any, isKey bool) (any, error) {
 	case string:
 		if isKey {
 			k := strings.TrimPrefix(v, ":")
-			if k == "" || strings.ContainsAny(k, " \t\r\n,()[]{}\"") {
+			if !validKeyword(k) {
 				return nil, fmt.Errorf("JSON: key %q cannot name an attribute", v)
 			}
 			return edn.Keyword(k), nil
 		}
-		if len(v) > 1 && v[0] == ':' && !strings.ContainsAny(v, " \t\r\n,()[]{}\"") {
+		if len(v) > 1 && v[0] == ':' && validKeyword(v[1:]) {
 			return edn.Keyword(v[1:]), nil
 		}
 		return v, nil
@@ -83,7 +83,7 @@ func fromJSON(v any, isKey bool) (any, error) {
 		// keyword even when written without its colon.
 		if len(out) >= 3 {
 			if _, ok := out[0].(edn.Keyword); ok {
-				if a, ok := out[2].(string); ok && a != "" && a != ":" && !strings.ContainsAny(a, " \t\r\n,()[]{}\"") {
+				if a, ok := out[2].(string); ok && validKeyword(strings.TrimPrefix(a, ":")) {
 					out[2] = edn.Keyword(strings.TrimPrefix(a, ":"))
 				}
 			}
@@ -112,4 +112,11 @@ func fromJSON(v any, isKey bool) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("JSON: unexpected %T", v)
+}
+
+// validKeyword reports whether s (without its colon) prints as an EDN
+// keyword that reads back as itself.
+func validKeyword(s string) bool {
+	_, err := edn.Marshal(edn.Keyword(s))
+	return s != "" && err == nil
 }
