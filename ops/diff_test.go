@@ -417,6 +417,9 @@ func BenchmarkDiff1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	db := w.DB()
+	if r, ok := db.Head().Commit.Root("eavt"); ok {
+		b.Logf("eavt: %d datoms, depth %d", r.Count, r.Depth)
+	}
 	report := func(b *testing.B, stats DiffStats) {
 		b.ReportMetric(float64(stats.NodesVisited), "nodes/diff")
 		b.ReportMetric(float64(stats.Added+stats.Retracted), "datoms/diff")
