@@ -176,3 +176,25 @@ func TestParsePoint(t *testing.T) {
 		}
 	}
 }
+
+// TestProgress checks both progress displays: a bar redrawn in place on a
+// terminal, plain lines otherwise.
+func TestProgress(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var errb bytes.Buffer
+		im := &importer{e: &env{stderr: &errb, stderrTTY: tty}, in: &countingReader{n: 50}, size: 100, nTx: 2, nEntities: 7, nDatoms: 21}
+		im.progress(false)
+		im.progress(true)
+		got := errb.String()
+		if tty {
+			if !strings.HasPrefix(got, "\r\x1b[Kimport: [===============               ]  50% 2 transactions, 7 entities, 21 datoms") || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 {
+				t.Errorf("terminal progress = %q", got)
+			}
+			continue
+		}
+		wantLine := "import: 2 transactions, 7 entities, 21 datoms (50% of 100 bytes)\n"
+		if got != wantLine+wantLine {
+			t.Errorf("plain progress = %q, want two lines %q", got, wantLine)
+		}
+	}
+}
