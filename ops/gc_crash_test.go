@@ -218,7 +218,14 @@ func TestGCUnderConcurrentWrites(t *testing.T) {
 	}()
 	<-started
 	var reps []GCReport
-	for range 3 {
+	writerDone := make(chan struct{})
+	go func() { wg.Wait(); close(writerDone) }()
+	// Collect at least three times, and until the writer has finished, so
+	// that GC and commits overlap throughout.
+	for i := 0; ; i++ {
+		if i >= 3 && closed(writerDone) {
+			break
+		}
 		rep, err := GC(ctx, openStore(t, url), GCOptions{Grace: grace, Now: now})
 		if err != nil {
 			t.Fatalf("gc beside a writer: %v", err)
@@ -265,4 +272,14 @@ func spread(total int64, k int) []int64 {
 		out = append(out, 3+int64(i)*(total-4)/int64(k-3))
 	}
 	return out
+}
+
+// closed reports whether ch is closed, without blocking.
+func closed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

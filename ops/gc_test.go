@@ -8,13 +8,14 @@ import (
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/reader"
+	"github.com/accretedb/accrete/writer"
 )
 
 func TestGCFreesGarbageAndKeepsAnswers(t *testing.T) {
 	ctx := context.Background()
 	url := "file://" + t.TempDir()
 	st := openStore(t, url)
-	buildDB(t, st, 60)
+	buildDB(t, st, 40)
 	before := snapshotURL(t, url)
 	nodesBefore := nodeSet(t, st)
 
@@ -108,5 +109,53 @@ func TestGCKeepLastAndKeepSince(t *testing.T) {
 	rep, err := GC(ctx, st, GCOptions{KeepSince: later().Add(-24 * 60 * 60 * 1e9), Now: later, DryRun: true})
 	if err != nil || rep.Commits < 5 {
 		t.Fatalf("keep since: %+v, %v", rep, err)
+	}
+}
+
+// TestGCKeepsEveryBranch collects a database with two branches that share
+// structure and then diverge: both must read as before.
+func TestGCKeepsEveryBranch(t *testing.T) {
+	ctx := context.Background()
+	url := scratchURL(t)
+	st := openStore(t, url)
+	buildDB(t, st, 15)
+	h, err := branch.Read(ctx, st, branch.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := branch.Create(ctx, st, "dev", h.Addr); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := writer.OpenStore(ctx, st, &writer.Options{Branch: "dev", Width: 4, TailBytes: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	transactRange(t, dev, 100, 120)
+	wantMain := snapshotURL(t, url)
+	devDB, err := reader.OpenStore(ctx, openStore(t, url), &reader.Options{Branch: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDev, err := snapshot(ctx, devDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := GC(ctx, openStore(t, url), GCOptions{Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Branches != 2 || rep.Bumped != 2 || rep.Swept == 0 {
+		t.Errorf("gc of two branches: %+v; want 2 branches, 2 bumps, something swept", rep)
+	}
+	if got := snapshotURL(t, url); got != wantMain {
+		t.Errorf("main answers differently after gc")
+	}
+	devDB, err = reader.OpenStore(ctx, openStore(t, url), &reader.Options{Branch: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := snapshot(ctx, devDB); err != nil || got != wantDev {
+		t.Errorf("dev answers differently after gc (err %v)", err)
 	}
 }
