@@ -773,7 +773,8 @@ func dedupRel(ex *exec, r *rel) *rel {
 	return out
 }
 
-func (ex *exec) keyOf(row []any, slots []int) string {
+// keyString is the appendKey encoding of row's values at slots.
+func (ex *exec) keyString(row []any, slots []int) string {
 	ex.keybuf = ex.keybuf[:0]
 	for _, s := range slots {
 		ex.keybuf = appendKey(ex.keybuf, row[s])
@@ -781,11 +782,31 @@ func (ex *exec) keyOf(row []any, slots []int) string {
 	return string(ex.keybuf)
 }
 
+// keyOf is the map key of row's values at slots (see tkey).
+func (ex *exec) keyOf(row []any, slots []int) tkey {
+	if len(slots) <= len(tkey{}.i) {
+		var k tkey
+		plain := true
+		for j, s := range slots {
+			x, ok := row[s].(int64)
+			if !ok {
+				plain = false
+				break
+			}
+			k.i[j] = x
+		}
+		if plain {
+			return k
+		}
+	}
+	return tkey{s: ex.keyString(row, slots)}
+}
+
 // project returns the distinct rows of in restricted to slots (the other
 // slots nil).
 func (ex *exec) project(in *rel, slots []int) *rel {
 	out := &rel{width: in.width}
-	seen := map[string]struct{}{}
+	seen := map[tkey]struct{}{}
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		k := ex.keyOf(row, slots)
@@ -815,7 +836,7 @@ func (ex *exec) evalNot(st *step, in *rel) (*rel, error) {
 	if err != nil {
 		return nil, err
 	}
-	found := make(map[string]struct{}, res.n)
+	found := make(map[tkey]struct{}, res.n)
 	for i := 0; i < res.n; i++ {
 		found[ex.keyOf(res.row(i), st.join)] = struct{}{}
 	}
@@ -834,7 +855,7 @@ func (ex *exec) evalNot(st *step, in *rel) (*rel, error) {
 func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
 	proj := ex.project(in, st.joinBound)
 	union := &rel{width: in.width}
-	seen := map[string]struct{}{}
+	seen := map[tkey]struct{}{}
 	for _, br := range st.sub {
 		res, err := ex.run(br, proj)
 		if err != nil {
@@ -850,7 +871,7 @@ func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
 			union.push(row)
 		}
 	}
-	index := map[string][]int{}
+	index := map[tkey][]int{}
 	for i := 0; i < union.n; i++ {
 		k := ex.keyOf(union.row(i), st.joinBound)
 		index[k] = append(index[k], i)
@@ -872,7 +893,7 @@ func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
 // distinctOn keeps one row per distinct combination of the live slots.
 func (ex *exec) distinctOn(in *rel, live []int) *rel {
 	out := &rel{width: in.width, data: make([]any, 0, len(in.data))}
-	seen := make(map[string]struct{}, in.n)
+	seen := make(map[tkey]struct{}, in.n)
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		k := ex.keyOf(row, live)

@@ -70,24 +70,6 @@ func (ex *exec) find(q *Query, r *rel) (any, error) {
 	return Relation(rows), nil
 }
 
-// plainColumns reports whether every value of r in slots is of a type
-// whose Go equality is the engine's (appendKey's) equality, so rows can be
-// deduplicated on the values themselves instead of encoded keys. Floats are
-// left out (NaN is not equal to itself).
-func plainColumns(r *rel, slots []int) bool {
-	for i := 0; i < r.n; i++ {
-		row := r.row(i)
-		for _, s := range slots {
-			switch row[s].(type) {
-			case int64, string, edn.Keyword, bool, nil:
-			default:
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // findRows projects r onto :find (and :with), deduplicates, and applies
 // aggregates per group.
 func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
@@ -99,16 +81,12 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 	slots = append(slots, q.with...)
 	basis := make([][]any, 0, r.n)
 	backing := make([]any, r.n*len(slots))
-	var seen map[string]struct{}
-	var seen1 map[any]struct{}    // one plain-valued column: no key encoding
-	var seenN map[[4]any]struct{} // 2-4 columns of plain values only
-	switch {
-	case len(slots) == 1:
+	var seen map[tkey]struct{}
+	var seen1 map[any]struct{} // one plain-valued column: no key encoding
+	if len(slots) == 1 {
 		seen1 = make(map[any]struct{}, r.n)
-	case len(slots) <= 4 && plainColumns(r, slots):
-		seenN = make(map[[4]any]struct{}, r.n)
-	default:
-		seen = make(map[string]struct{}, r.n)
+	} else {
+		seen = make(map[tkey]struct{}, r.n)
 	}
 	for i := 0; i < r.n; i++ {
 		if err := ex.checkCtx(); err != nil {
@@ -124,30 +102,18 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 				}
 				seen1[v] = struct{}{}
 			default:
-				k := encodedKey(ex.keyOf(row, slots))
+				k := encodedKey(ex.keyString(row, slots))
 				if _, ok := seen1[k]; ok {
 					continue
 				}
 				seen1[k] = struct{}{}
 			}
-		} else if seenN != nil {
-			var k [4]any
-			for j, s := range slots {
-				k[j] = row[s]
-			}
-			if _, ok := seenN[k]; ok {
-				continue
-			}
-			seenN[k] = struct{}{}
 		} else {
-			ex.keybuf = ex.keybuf[:0]
-			for _, s := range slots {
-				ex.keybuf = appendKey(ex.keybuf, row[s])
-			}
-			if _, ok := seen[string(ex.keybuf)]; ok {
+			k := ex.keyOf(row, slots)
+			if _, ok := seen[k]; ok {
 				continue
 			}
-			seen[string(ex.keybuf)] = struct{}{}
+			seen[k] = struct{}{}
 		}
 		t := backing[:len(slots):len(slots)]
 		backing = backing[len(slots):]

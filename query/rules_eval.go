@@ -31,11 +31,11 @@ type tableKey struct {
 type ruleTable struct {
 	key      tableKey
 	boundPos []int
-	seedSeen map[string]struct{}
+	seedSeen map[tkey]struct{}
 	seeds    [][]any
-	resSeen  map[string]struct{}
+	resSeen  map[tkey]struct{}
 	res      [][]any
-	resIdx   map[string][]int // by the values at boundPos
+	resIdx   map[tkey][]int // by the values at boundPos
 
 	seedMark, resMark int
 	dSeedLo, dSeedHi  int
@@ -56,6 +56,7 @@ type ruleEval struct {
 	tables    map[tableKey]*ruleTable
 	order     []*ruleTable
 	deltaStep *step // the call reading only new results in this evaluation
+	vals      []any // reused buffer of the values a key is made of
 }
 
 // ruleStep plans a rule call; it is not ready while a required argument is
@@ -123,7 +124,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	}
 	ex := re.ex
 	defs := ex.rules.defs[k.name]
-	t := &ruleTable{key: k, seedSeen: map[string]struct{}{}, resSeen: map[string]struct{}{}, resIdx: map[string][]int{}}
+	t := &ruleTable{key: k, seedSeen: map[tkey]struct{}{}, resSeen: map[tkey]struct{}{}, resIdx: map[tkey][]int{}}
 	for i := range defs[0].head {
 		if k.adorn&(1<<i) != 0 {
 			t.boundPos = append(t.boundPos, i)
@@ -182,19 +183,17 @@ func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
 	ex := re.ex
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
-		ex.keybuf = ex.keybuf[:0]
+		vals := re.vals[:0]
 		for _, p := range t.boundPos {
-			ex.keybuf = appendKey(ex.keybuf, argValue(&st.call.args[p], row))
+			vals = append(vals, argValue(&st.call.args[p], row))
 		}
-		if _, ok := t.seedSeen[string(ex.keybuf)]; ok {
+		re.vals = vals
+		k := ex.tupleKey(vals)
+		if _, ok := t.seedSeen[k]; ok {
 			continue
 		}
-		t.seedSeen[string(ex.keybuf)] = struct{}{}
-		seed := make([]any, len(t.boundPos))
-		for j, p := range t.boundPos {
-			seed[j] = argValue(&st.call.args[p], row)
-		}
-		t.seeds = append(t.seeds, seed)
+		t.seedSeen[k] = struct{}{}
+		t.seeds = append(t.seeds, append([]any(nil), vals...))
 	}
 }
 
@@ -208,20 +207,24 @@ func argValue(a *term, row []any) any {
 // addResult records a head tuple of t.
 func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
 	ex := re.ex
-	ex.keybuf = ex.keybuf[:0]
-	for _, v := range tuple {
-		ex.keybuf = appendKey(ex.keybuf, v)
-	}
-	if _, ok := t.resSeen[string(ex.keybuf)]; ok {
+	k := ex.tupleKey(tuple)
+	if _, ok := t.resSeen[k]; ok {
 		return
 	}
-	t.resSeen[string(ex.keybuf)] = struct{}{}
+	t.resSeen[k] = struct{}{}
 	t.res = append(t.res, tuple)
-	ex.keybuf = ex.keybuf[:0]
+	k = re.boundKey(t, tuple)
+	t.resIdx[k] = append(t.resIdx[k], len(t.res)-1)
+}
+
+// boundKey is the key of tuple's values at t's bound positions.
+func (re *ruleEval) boundKey(t *ruleTable, tuple []any) tkey {
+	vals := re.vals[:0]
 	for _, p := range t.boundPos {
-		ex.keybuf = appendKey(ex.keybuf, tuple[p])
+		vals = append(vals, tuple[p])
 	}
-	t.resIdx[string(ex.keybuf)] = append(t.resIdx[string(ex.keybuf)], len(t.res)-1)
+	re.vals = vals
+	return re.ex.tupleKey(vals)
 }
 
 // join extends the rows of in with the results of t that agree with them;
@@ -230,25 +233,23 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 	ex := re.ex
 	idx := t.resIdx
 	if delta {
-		idx = map[string][]int{}
+		idx = map[tkey][]int{}
 		for j := t.dResLo; j < t.dResHi; j++ {
-			ex.keybuf = ex.keybuf[:0]
-			for _, p := range t.boundPos {
-				ex.keybuf = appendKey(ex.keybuf, t.res[j][p])
-			}
-			idx[string(ex.keybuf)] = append(idx[string(ex.keybuf)], j)
+			k := re.boundKey(t, t.res[j])
+			idx[k] = append(idx[k], j)
 		}
 	}
 	args := st.call.args
 	out := &rel{width: in.width}
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
-		ex.keybuf = ex.keybuf[:0]
+		vals := re.vals[:0]
 		for _, p := range t.boundPos {
-			ex.keybuf = appendKey(ex.keybuf, argValue(&args[p], row))
+			vals = append(vals, argValue(&args[p], row))
 		}
+		re.vals = vals
 	next:
-		for _, j := range idx[string(ex.keybuf)] {
+		for _, j := range idx[ex.tupleKey(vals)] {
 			res := t.res[j]
 			dst := out.push(row)
 			for p, a := range args {

@@ -375,3 +375,40 @@ func normalize(v any) any {
 	}
 	return v
 }
+
+// tkey is a map key for a tuple of values under the engine's equality
+// (appendKey's, where values of different types never match). A tuple of
+// one or two int64s (entity ids, mostly) is keyed by the numbers, with s
+// empty: no encoding, no allocation, and a 16-byte memhash. Any other
+// tuple is keyed by its appendKey encoding in s (never empty), so both
+// kinds can share one map. All keys of one map MUST come from tuples of
+// the same length. (Keys of up to four interface values were tried: they
+// allocate nothing but hash and copy slower than short strings.)
+type tkey struct {
+	i [2]int64
+	s string
+}
+
+// tupleKey is the key of vals (see tkey).
+func (ex *exec) tupleKey(vals []any) tkey {
+	if len(vals) <= len(tkey{}.i) {
+		var k tkey
+		plain := true
+		for j, v := range vals {
+			x, ok := v.(int64)
+			if !ok {
+				plain = false
+				break
+			}
+			k.i[j] = x
+		}
+		if plain {
+			return k
+		}
+	}
+	ex.keybuf = ex.keybuf[:0]
+	for _, v := range vals {
+		ex.keybuf = appendKey(ex.keybuf, v)
+	}
+	return tkey{s: string(ex.keybuf)}
+}
