@@ -69,6 +69,8 @@ func TestEndToEnd(t *testing.T) {
 		`{:person/age 31, :person/friend [{:person/name "Bob"}], :person/name "Ann"}`)
 	want(t, "pull as-of", ok(t, "", "pull", "--as-of", "2", url, `[:person/age]`, `[:person/name "Ann"]`), `{:person/age 30}`)
 	want(t, "pull missing", ok(t, "", "pull", url, `[*]`, `[:person/name "Nobody"]`), `nil`)
+	want(t, "pull none of the attributes", ok(t, "", "pull", url, `[:person/age]`, `[:person/name "Cy"]`), `nil`)
+	want(t, "pull missing id", ok(t, "", "pull", url, `[*]`, `123456789`), `nil`)
 	want(t, "pull ident", ok(t, "", "pull", url, `[:db/valueType]`, `:person/age`), `{:db/valueType {:db/id 22, :db/ident :db.type/long}}`)
 
 	// datoms, log, history.
