@@ -34,6 +34,11 @@
 //     must cover the longest reader query, the longest commit and clock skew.
 //   - G4: GC deletes only unmarked nodes, so a GC killed at any step leaves a
 //     database that opens and answers as before; running it again finishes.
+//   - G5: GC deletes parents before children (commits and tails first, then
+//     tree nodes from the highest level down, waiting between levels), so
+//     even an interrupted sweep never leaves a stored node whose subtree is
+//     incomplete (which Sync's S1 relies on). This costs one GET per
+//     deleted node, to read its level.
 //
 // Known limit of G2/G3: node puts are create-only and do not refresh an
 // existing object's ModTime. A writer that, during the sweep, produces a node

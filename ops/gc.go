@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +20,10 @@ const DefaultGrace = time.Hour
 // maxBumpRetries bounds how often GC retries the gc_gen bump of one branch
 // whose head keeps moving.
 const maxBumpRetries = 16
+
+// topLevel is the sweep level of commits, tails and anything else that is
+// not a tree node: they are deleted before every tree node.
+const topLevel = 1 << 20
 
 // sweepBatch is how many deletions GC sends between two re-reads of the
 // heads (G2).
@@ -355,10 +360,57 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 		}
 		return nil
 	}
+	// Delete parents before children (G5): read each candidate's level
+	// (commits and tails count as above every tree), then delete level by
+	// level from the top, so that an interrupted sweep never leaves a node
+	// whose children are gone. Sync relies on that (S1).
+	levels := make([]int, len(cands))
+	lg, lctx := errgroup.WithContext(ctx)
+	lg.SetLimit(g.par)
+	for i, c := range cands {
+		lg.Go(func() error {
+			data, err := g.st.GetNode(lctx, c.h)
+			switch {
+			case errors.Is(err, konserve.ErrNodeMissing):
+				levels[i] = -1 // gone already
+				return nil
+			case errors.Is(err, konserve.ErrCorrupt):
+				levels[i] = topLevel
+				return nil
+			case err != nil:
+				return fmt.Errorf("ops: gc: %w", err)
+			}
+			levels[i] = topLevel
+			if _, level, err := header(data); err == nil {
+				levels[i] = level
+			}
+			return nil
+		})
+	}
+	if err := lg.Wait(); err != nil {
+		return err
+	}
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return levels[order[a]] > levels[order[b]] })
+	sorted := make([]cand, 0, len(cands))
+	var sortedLevels []int
+	for _, i := range order {
+		if levels[i] >= 0 {
+			sorted = append(sorted, cands[i])
+			sortedLevels = append(sortedLevels, levels[i])
+		}
+	}
+	cands = sorted
 	for len(cands) > 0 {
-		n := min(sweepBatch, len(cands))
+		n := 1
+		for n < min(sweepBatch, len(cands)) && sortedLevels[n] == sortedLevels[0] {
+			n++
+		}
 		batch := cands[:n]
-		cands = cands[n:]
+		cands, sortedLevels = cands[n:], sortedLevels[n:]
 		if err := g.markHeads(ctx); err != nil {
 			return err
 		}

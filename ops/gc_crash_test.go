@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/internal/blobtest"
 	"github.com/accretedb/accrete/konserve"
@@ -85,6 +86,7 @@ func TestGCCrashAtEachStep(t *testing.T) {
 			if fired := f.Fired(); len(fired) == 1 && gcErr == nil && kind != blobtest.LoseReply {
 				t.Fatalf("fault %v fired but GC reported success", fired)
 			}
+			checkSubtreesComplete(t, openStore(t, url))
 			if got := snapshotURL(t, url); got != want {
 				t.Fatalf("after %v at %v #%d (gc err %v): database answers differently", kind, fault.Op, n, gcErr)
 			}
@@ -281,5 +283,32 @@ func closed(ch chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// checkSubtreesComplete asserts G5/S1: every stored tree node's children are
+// stored, and every stored commit's trees' roots and tail.
+func checkSubtreesComplete(t *testing.T, st *konserve.Store) {
+	t.Helper()
+	ctx := context.Background()
+	nodes := nodeSet(t, st)
+	for h := range nodes {
+		data, err := st.GetNode(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kids []konserve.Hash
+		if c, err := branch.DecodeCommit(data); err == nil {
+			for _, it := range commitItems(c) {
+				kids = append(kids, it.h)
+			}
+		} else if level, ks, err := children(data, false); err == nil && level > 0 {
+			kids = ks
+		}
+		for _, k := range kids {
+			if _, ok := nodes[k]; !ok {
+				t.Fatalf("stored node %s names %s, which is gone (an interrupted sweep deleted a child before its parent)", h, k)
+			}
+		}
 	}
 }
