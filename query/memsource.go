@@ -56,6 +56,20 @@ func NewMemSource(schema *datom.Schema, datoms []datom.Datom, history bool) *Mem
 		}
 		all = slices.DeleteFunc(all, func(d datom.Datom) bool { return !d.Added })
 	}
+	// Equal strings share one boxed value: an interface holding a string
+	// points at a separately allocated header, and scans that compare
+	// values would otherwise touch one scattered header per datom.
+	boxes := map[string]any{}
+	for i := range all {
+		if str, ok := all[i].V.(string); ok {
+			b, ok := boxes[str]
+			if !ok {
+				b = all[i].V
+				boxes[str] = b
+			}
+			all[i].V = b
+		}
+	}
 	for _, ix := range []datom.Index{datom.EAVT, datom.AEVT, datom.AVET, datom.VAET, datom.TEAV} {
 		var ds []datom.Datom
 		for _, d := range all {

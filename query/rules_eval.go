@@ -240,7 +240,7 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 		}
 	}
 	args := st.call.args
-	out := &rel{width: in.width}
+	out := &rel{width: in.width, data: make([]any, 0, in.n*in.width)}
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		vals := re.vals[:0]
