@@ -8,6 +8,7 @@ import (
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/query"
 	"github.com/accretedb/accrete/reader"
 	"github.com/accretedb/accrete/writer"
@@ -20,9 +21,18 @@ import (
 // the node cache (warm after the first iteration). BenchmarkDataScript and
 // BenchmarkPull measure the engine alone over MemSource; the difference is
 // the storage read path.
+//
+// The "with" sub-benchmarks build the same databases in memory with
+// DB.With on a fresh empty value (as cmd/accrete-bench's mem backend
+// does): trees built in memory, never stored.
 func BenchmarkDataScriptReader(b *testing.B) {
+	b.Run("stored", func(b *testing.B) { benchReader(b, openBenchDB) })
+	b.Run("with", func(b *testing.B) { benchReader(b, withBenchDB) })
+}
+
+func benchReader(b *testing.B, open func(*testing.B, string) *reader.DB) {
 	ctx := context.Background()
-	people := openBenchDB(b, "people20k")
+	people := open(b, "people20k")
 	for _, bq := range []struct{ name, q string }{
 		{"q1", `[:find ?e :where [?e :name "Ivan"]]`},
 		{"q2", `[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a]]`},
@@ -46,7 +56,7 @@ func BenchmarkDataScriptReader(b *testing.B) {
 			b.ReportMetric(float64(n), "rows")
 		})
 	}
-	tree := openBenchDB(b, "wide-4x5")
+	tree := open(b, "wide-4x5")
 	for _, bp := range []struct{ name, pattern string }{
 		{"pull-one", `[:name {:follows ...}]`},
 		{"pull-many", `[:db/id :last-name :alias :sex :age :salary {:follows ...}]`},
@@ -98,6 +108,29 @@ func openBenchDB(b *testing.B, dataset string) *reader.DB {
 	db, err := reader.Open(ctx, url, nil)
 	if err != nil {
 		b.Fatal(err)
+	}
+	return db
+}
+
+// withBenchDB builds one of the bench datasets in memory with DB.With.
+func withBenchDB(b *testing.B, dataset string) *reader.DB {
+	b.Helper()
+	ctx := context.Background()
+	st, err := konserve.Open(ctx, "mem://", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	db, err := reader.NewEmpty(ctx, st, false, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, data := range []any{query.BenchSchema, query.BenchTxData(b, dataset)} {
+		rep, err := db.With(ctx, data, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db = rep.DBAfter
 	}
 	return db
 }
