@@ -135,6 +135,13 @@ func LoadCommit(ctx context.Context, st *konserve.Store, addr konserve.Hash) (*C
 // wrapping ErrConflict (and konserve.ErrConflict); the commit it stored is
 // then an orphan for garbage collection, never deleted here.
 func Advance(ctx context.Context, st *konserve.Store, name string, old *Head, c *Commit) (*Head, error) {
+	return AdvanceWith(ctx, st, name, old, c, nil)
+}
+
+// AdvanceWith is Advance that first stores nodes (which c names, such as
+// its log tail) together with the commit record, all in parallel, so a
+// commit costs two sequential rounds: the objects, then the head.
+func AdvanceWith(ctx context.Context, st *konserve.Store, name string, old *Head, c *Commit, nodes [][]byte) (*Head, error) {
 	if !ValidName(name) {
 		return nil, fmt.Errorf("%w: %q", ErrBadName, name)
 	}
@@ -142,11 +149,11 @@ func Advance(ctx context.Context, st *konserve.Store, name string, old *Head, c 
 	if err != nil {
 		return nil, err
 	}
-	addr, err := st.PutNode(ctx, body)
+	hs, err := st.PutNodes(ctx, append(nodes[:len(nodes):len(nodes)], body))
 	if err != nil {
 		return nil, fmt.Errorf("branch: store commit: %w", err)
 	}
-	return swap(ctx, st, name, old, addr, body, c)
+	return swap(ctx, st, name, old, hs[len(hs)-1], body, c)
 }
 
 func swap(ctx context.Context, st *konserve.Store, name string, old *Head, addr konserve.Hash, body []byte, c *Commit) (*Head, error) {

@@ -69,18 +69,36 @@ const DefaultTailBytes = 32 << 10
 // Persist is for the writer; it must not be called on the same value from
 // several goroutines at once.
 func (db *DB) Persist(ctx context.Context, opts PersistOptions) (*DB, *branch.Commit, error) {
+	cur, c, pending, err := db.Prepare(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := db.st.PutNodes(ctx, pending); err != nil {
+		return nil, nil, fmt.Errorf("reader: persist log tail: %w", err)
+	}
+	return cur, c, nil
+}
+
+// Prepare is Persist without writing the log tail node: it returns the
+// node bytes the commit names but that are not yet stored (the tail), so
+// the writer can upload them together with the commit record in one
+// parallel round (branch.AdvanceWith) before swapping the head. Merged
+// tree nodes are stored before Prepare returns.
+func (db *DB) Prepare(ctx context.Context, opts PersistOptions) (*DB, *branch.Commit, [][]byte, error) {
 	if db.st == nil {
-		return nil, nil, fmt.Errorf("reader: persist: value has no store")
+		return nil, nil, nil, fmt.Errorf("reader: persist: value has no store")
 	}
 	limit := opts.TailBytes
 	if limit <= 0 {
 		limit = DefaultTailBytes
 	}
-	cur := db
+	// cur is a copy: db is an immutable value other goroutines may hold.
+	cp := *db
+	cur := &cp
 	if opts.Merge || db.tailBytes > limit || db.merged {
 		var err error
 		if cur, err = db.mergeTail(ctx); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	c := &branch.Commit{Format: branch.FormatVersion, DBID: cur.dbid, Branch: opts.Branch,
@@ -96,26 +114,24 @@ func (db *DB) Persist(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 	}
 	var err error
 	if c.Schema, err = datom.MarshalSchema(cur.schema); err != nil {
-		return nil, nil, fmt.Errorf("reader: persist: %w", err)
+		return nil, nil, nil, fmt.Errorf("reader: persist: %w", err)
 	}
 	for i, lt := range cur.trees {
 		r, err := cur.root(i, lt)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		c.Roots = append(c.Roots, r)
 	}
+	var pending [][]byte
 	if cur.tail.len() > 0 {
 		txs := cur.tail.txs()
 		data, err := encodeTail(txs)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		h, err := cur.st.PutNode(ctx, data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reader: persist log tail: %w", err)
-		}
-		c.Tail = h
+		pending = append(pending, data)
+		c.Tail = konserve.HashOf(data)
 		c.TailBytes = int64(len(data))
 		for _, t := range txs {
 			c.TailDatoms += int64(len(t.datoms))
@@ -123,7 +139,7 @@ func (db *DB) Persist(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 		cur.tailBytes = int64(len(data))
 	}
 	cur.base = c
-	return cur, c, nil
+	return cur, c, pending, nil
 }
 
 // root describes tree i for a commit: its stored address, size and depth.

@@ -349,13 +349,13 @@ func (w *Writer) commit(batch []*request) {
 			finish(batch)
 			return
 		}
-		persisted, c, err := db.Persist(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
+		persisted, c, pending, err := db.Prepare(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
 			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts})
 		if err != nil {
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
 		}
-		h, err := branch.Advance(ctx, w.st, w.opts.Branch, base.Head(), c)
+		h, err := branch.AdvanceWith(ctx, w.st, w.opts.Branch, base.Head(), c, pending)
 		if err == nil {
 			committed := persisted.Committed(h)
 			w.mu.Lock()
