@@ -158,6 +158,17 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 	if err := it.init(ctx, db, i, lo, hi); err != nil {
 		return err
 	}
+	if it.onlyTree {
+		// No overlay: walk the tree directly, one Key copy per datom.
+		t, cmp := it.t, it.cmp
+		for ok := t.SeekGE(lo); ok; ok = t.Next() {
+			d := t.Key()
+			if cmp(d, hi) > 0 || !fn(d) {
+				break
+			}
+		}
+		return it.close()
+	}
 	for it.next() {
 		if !fn(it.cur) {
 			break
