@@ -40,7 +40,14 @@ func (s Set[K]) Flush(ctx context.Context) (node.Address, Set[K], error) {
 	if err != nil {
 		return node.Address{}, s, fmt.Errorf("pss: flush: %w", err)
 	}
+	bs, batch := s.cfg.store.(BatchStorer[K])
 	for _, lvl := range levels {
+		if batch {
+			if err := bs.StoreMany(ctx, lvl); err != nil {
+				return node.Address{}, s, fmt.Errorf("pss: flush: %w", err)
+			}
+			continue
+		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(s.cfg.parallel)
 		for _, e := range lvl {

@@ -39,6 +39,15 @@ type NodeStore[K any] interface {
 	Store(ctx context.Context, e Encoded[K]) error
 }
 
+// BatchStorer is an optional NodeStore capability: store a whole level of a
+// flush at once, so the store can make the batch durable more cheaply than
+// node by node (the file backend syncs each directory once per batch).
+// Flush calls it once per level, children's level first; the contract of
+// Store holds for every node when it returns nil.
+type BatchStorer[K any] interface {
+	StoreMany(ctx context.Context, es []Encoded[K]) error
+}
+
 // BatchLoader is an optional NodeStore capability: load many nodes in
 // parallel. Range iteration uses it to fetch the next leaves of a branch in
 // one round trip's time instead of one by one (Datahike measured a

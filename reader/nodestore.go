@@ -21,6 +21,7 @@ type nodeStore struct {
 var (
 	_ pss.NodeStore[datom.Datom]   = (*nodeStore)(nil)
 	_ pss.BatchLoader[datom.Datom] = (*nodeStore)(nil)
+	_ pss.BatchStorer[datom.Datom] = (*nodeStore)(nil)
 )
 
 func newNodeStore(st *konserve.Store, idx datom.Index) *nodeStore {
@@ -65,5 +66,15 @@ func (s *nodeStore) LoadMany(ctx context.Context, addrs []node.Address) ([]*node
 // Store implements pss.NodeStore.
 func (s *nodeStore) Store(ctx context.Context, e pss.Encoded[datom.Datom]) error {
 	_, err := s.st.PutNode(ctx, e.Data)
+	return err
+}
+
+// StoreMany implements pss.BatchStorer through konserve's batched put.
+func (s *nodeStore) StoreMany(ctx context.Context, es []pss.Encoded[datom.Datom]) error {
+	datas := make([][]byte, len(es))
+	for i, e := range es {
+		datas[i] = e.Data
+	}
+	_, err := s.st.PutNodes(ctx, datas)
 	return err
 }
