@@ -70,11 +70,13 @@ func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	markLive(steps, bound0, pq.needed())
+	needed := pq.needed()
+	markLive(steps, bound0, needed)
 	out, err := ex.run(steps, start)
 	if err != nil {
 		return nil, err
 	}
+	ex.distinct = ex.rowsDistinct(pq, steps, bound0, needed)
 	return ex.find(pq, out)
 }
 
@@ -89,6 +91,52 @@ type exec struct {
 	counts   map[string]int
 	keybuf   []byte
 	ticks    int
+	distinct bool // the final relation has no two rows equal on :find+:with
+}
+
+// rowsDistinct reports whether the plan's result has no duplicate rows
+// when projected on :find and :with, so find need not deduplicate. Every
+// step keeps distinct input rows distinct: a pattern yields each datom
+// once per row and binds or checks every position that tells datoms of
+// a current (non-history) value apart (st.dedup covers the rest), and
+// functions, or, rules and early projection deduplicate their own
+// output. So it holds when the input is one row or a product of
+// single-row bindings (no collection or relation inputs, which may repeat
+// values), no source is a history (whose datoms may repeat a fact), and
+// every variable the plan binds is in :find or :with (nothing is
+// projected away), and no rule call passes _ (results differing there
+// would collapse).
+func (ex *exec) rowsDistinct(q *Query, steps []*step, bound0, needed []bool) bool {
+	for _, in := range q.in {
+		if in.kind == inColl || in.kind == inRel {
+			return false
+		}
+	}
+	for _, s := range ex.sources {
+		d, ok := s.(*dbSrc)
+		if !ok || d.s.IsHistory() {
+			return false
+		}
+	}
+	bound := append([]bool(nil), bound0...)
+	for _, st := range steps {
+		if st.kind == stepRule {
+			// A rule's results that differ only under a _ argument
+			// collapse into equal rows.
+			for _, a := range st.call.args {
+				if a.kind == termBlank {
+					return false
+				}
+			}
+		}
+		st.binds(bound)
+	}
+	for i, b := range bound {
+		if b && !needed[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func newExec(ctx context.Context, opts Options) *exec {

@@ -83,9 +83,11 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 	backing := make([]any, r.n*len(slots))
 	var seen map[tkey]struct{}
 	var seen1 map[any]struct{} // one plain-valued column: no key encoding
-	if len(slots) == 1 {
+	switch {
+	case ex.distinct:
+	case len(slots) == 1:
 		seen1 = make(map[any]struct{}, r.n)
-	} else {
+	default:
 		seen = make(map[tkey]struct{}, r.n)
 	}
 	for i := 0; i < r.n; i++ {
@@ -93,7 +95,9 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 			return nil, err
 		}
 		row := r.row(i)
-		if seen1 != nil {
+		if ex.distinct {
+			// No duplicates to remove (see rowsDistinct).
+		} else if seen1 != nil {
 			v := row[slots[0]]
 			switch v.(type) {
 			case int64, string, edn.Keyword, bool, nil:
