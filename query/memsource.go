@@ -212,9 +212,45 @@ func cmpPrefix(idx datom.Index, d *datom.Datom, comps []any) int {
 	return 0
 }
 
+// idPrefix returns comps as ids when they are all int64s in positions
+// the index keys by an id (EAVT e, a; AEVT a, e), so that searches compare
+// integers instead of going through cmpPrefix. ok is false otherwise.
+func idPrefix(idx datom.Index, comps []any) (ids [2]int64, ok bool) {
+	if (idx != datom.EAVT && idx != datom.AEVT) || len(comps) > 2 {
+		return ids, false
+	}
+	for j, c := range comps {
+		x, isID := c.(int64)
+		if !isID {
+			return ids, false
+		}
+		ids[j] = x
+	}
+	return ids, true
+}
+
+// cmpIDPrefix is cmpPrefix for an idPrefix of n components.
+func cmpIDPrefix(idx datom.Index, d *datom.Datom, ids *[2]int64, n int) int {
+	k0, k1 := d.E, d.A
+	if idx == datom.AEVT {
+		k0, k1 = d.A, d.E
+	}
+	if n == 0 {
+		return 0
+	}
+	if c := cmpInt(k0, ids[0]); c != 0 || n == 1 {
+		return c
+	}
+	return cmpInt(k1, ids[1])
+}
+
 // lower returns the first position whose prefix is >= comps.
 func (m *MemSource) lower(idx datom.Index, comps []any) int {
 	ds := m.idx[idx]
+	if ids, ok := idPrefix(idx, comps); ok {
+		n := len(comps)
+		return sort.Search(len(ds), func(i int) bool { return cmpIDPrefix(idx, &ds[i], &ids, n) >= 0 })
+	}
 	return sort.Search(len(ds), func(i int) bool { return cmpPrefix(idx, &ds[i], comps) >= 0 })
 }
 
@@ -241,6 +277,20 @@ func (m *MemSource) Datoms(ctx context.Context, idx datom.Index, components []an
 		components = components[:4]
 	}
 	ds := m.idx[idx]
+	if ids, ok := idPrefix(idx, components); ok {
+		n := len(components)
+		for i := m.lower(idx, components); i < len(ds) && cmpIDPrefix(idx, &ds[i], &ids, n) == 0; i++ {
+			if i&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if !fn(ds[i]) {
+				return nil
+			}
+		}
+		return nil
+	}
 	for i := m.lower(idx, components); i < len(ds) && cmpPrefix(idx, &ds[i], components) == 0; i++ {
 		if i&1023 == 0 {
 			if err := ctx.Err(); err != nil {
