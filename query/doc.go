@@ -20,7 +20,11 @@
 //     Explain shows the plan.
 //   - eval.go, rules_eval.go, find.go: steps over relations of slot-indexed
 //     rows (no per-row maps): index nested-loop lookups when the bound
-//     positions lead an index, hash joins on byte keys otherwise, and
+//     positions lead an index — or, when an entity-bound lookup has so
+//     many input rows that one scan of the attribute is cheaper (more than
+//     count/16), a merge join of the rows sorted by entity against that
+//     scan — hash joins otherwise (keys of one or two entity ids are the
+//     numbers, other tuples their byte encoding: tkey), and
 //     semi-naive, magic-seeded evaluation of rules that terminates on
 //     cycles. When a variable is no longer needed by later steps or by
 //     :find/:with, rows are deduplicated on the live variables (early
