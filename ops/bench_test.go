@@ -44,14 +44,19 @@ func benchDB(b *testing.B, st *konserve.Store, n int) {
 }
 
 // BenchmarkGCMark measures the mark phase alone (every node reachable from
-// the head and the commits of the last hour), on a mem bucket and on a file
-// bucket. Leaves are marked without being read.
+// the head and the commits of the last hour), on a mem bucket, a file
+// bucket and the local S3 server. Leaves are marked without being read.
 func BenchmarkGCMark(b *testing.B) {
-	for _, kind := range []string{"mem", "file"} {
+	for _, kind := range []string{"mem", "file", "s3"} {
 		b.Run(kind, func(b *testing.B) {
-			url := scratchURL(b)
-			if kind == "file" {
+			var url string
+			switch kind {
+			case "mem":
+				url = scratchURL(b)
+			case "file":
 				url = "file://" + b.TempDir()
+			case "s3":
+				url = testenv.S3URL(b) // skips without the server
 			}
 			benchDB(b, openStore(b, url), 20000)
 			ctx := context.Background()
