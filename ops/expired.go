@@ -25,11 +25,14 @@ func Expired(ctx context.Context, st *konserve.Store, h *branch.Head, err error,
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	cur, rerr := branch.Read(ctx, st, h.Branch)
-	if rerr != nil && !errors.Is(rerr, branch.ErrNoBranch) {
-		return fmt.Errorf("ops: classify missing node (re-read head: %v): %w", rerr, err)
+	isHead := false
+	if h.Branch != "" { // a value opened from a commit (reader.FromCommit) names no branch
+		cur, rerr := branch.Read(ctx, st, h.Branch)
+		if rerr != nil && !errors.Is(rerr, branch.ErrNoBranch) {
+			return fmt.Errorf("ops: classify missing node (re-read head: %v): %w", rerr, err)
+		}
+		isHead = rerr == nil && cur.Addr == h.Addr
 	}
-	isHead := rerr == nil && cur.Addr == h.Addr
 	old := time.UnixMilli(h.Commit.WallTime).Before(now.Add(-grace))
 	if !isHead && old {
 		return fmt.Errorf("%w (commit %s of %s): %w", ErrSnapshotExpired, h.Addr, time.UnixMilli(h.Commit.WallTime).UTC().Format(time.RFC3339), err)

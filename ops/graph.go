@@ -129,12 +129,6 @@ func (s *hashSet) has(h konserve.Hash) bool {
 	return ok
 }
 
-func (s *hashSet) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}
-
 // walkStats counts what a walk did.
 type walkStats struct {
 	visited int64 // addresses newly added to the seen set
