@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/accretedb/accrete/branch"
@@ -157,5 +158,42 @@ func TestGCKeepsEveryBranch(t *testing.T) {
 	}
 	if got, err := snapshot(ctx, devDB); err != nil || got != wantDev {
 		t.Errorf("dev answers differently after gc (err %v)", err)
+	}
+}
+
+func TestGCProgressAndOptions(t *testing.T) {
+	ctx := context.Background()
+	url := scratchURL(t)
+	buildDB(t, openStore(t, url), 10)
+	var phases []GCPhase
+	var last GCProgress
+	rep, err := GC(ctx, openStore(t, url), GCOptions{Now: later, Progress: func(p GCProgress) {
+		if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
+			phases = append(phases, p.Phase)
+		}
+		last = p
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(phases), "[mark bump sweep done]"; got != want {
+		t.Errorf("progress phases %s, want %s", got, want)
+	}
+	if last.Swept != rep.Swept || last.Listed != rep.Listed || last.Marked != rep.Marked {
+		t.Errorf("last progress %+v disagrees with report %+v", last, rep)
+	}
+	for _, bad := range []GCOptions{{Grace: -1}, {KeepLast: -1}, {Parallelism: -1}} {
+		if _, err := GC(ctx, openStore(t, url), bad); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("GC(%+v) = %v, want ErrInvalidOptions", bad, err)
+		}
+	}
+	if _, err := Sync(ctx, openStore(t, url), openStore(t, scratchURL(t)), SyncOptions{Parallelism: -1}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Sync with negative parallelism: %v, want ErrInvalidOptions", err)
+	}
+	if _, err := Verify(ctx, openStore(t, url), VerifyOptions{Parallelism: -1}); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("Verify with negative parallelism: %v, want ErrInvalidOptions", err)
+	}
+	if s := GCPhase(9).String(); s != "GCPhase(9)" {
+		t.Errorf("GCPhase(9).String() = %q", s)
 	}
 }
