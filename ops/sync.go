@@ -344,9 +344,11 @@ func (s *syncer) moveHead(ctx context.Context, name string, sh *branch.Head) err
 }
 
 // isAncestor reports whether the destination head dh is an ancestor of
-// commit addr. Every commit reachable from addr is in dst by now (or ends
-// the history), so the walk reads dst. Along first parents Seq falls by one
-// per commit, so commits whose Seq is not above dh's are not expanded.
+// commit addr, through any parents (merge commits have two). Every commit
+// reachable from addr is in dst by now (or ends the history), so the walk
+// reads dst. It stops when it finds dh; proving divergence reads the whole
+// reachable history (Seq cannot prune it: a merge's second parent comes
+// from another branch's numbering).
 func (s *syncer) isAncestor(ctx context.Context, dh *branch.Head, addr konserve.Hash) (bool, error) {
 	seen := map[konserve.Hash]bool{}
 	queue := []konserve.Hash{addr}
@@ -366,9 +368,6 @@ func (s *syncer) isAncestor(ctx context.Context, dh *branch.Head, addr konserve.
 		}
 		if err != nil {
 			return false, err
-		}
-		if c.Seq <= dh.Commit.Seq {
-			continue
 		}
 		queue = append(queue, c.Parents...)
 	}
