@@ -1,0 +1,333 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/internal/testenv"
+)
+
+// field returns the integer value of :key in a printed EDN map, failing
+// the test when it is absent.
+func field(t *testing.T, m, key string) int64 {
+	t.Helper()
+	sub := regexp.MustCompile(`:` + regexp.QuoteMeta(key) + ` (-?\d+)[,}]`).FindStringSubmatch(m)
+	if sub == nil {
+		t.Fatalf("no :%s in %s", key, m)
+	}
+	n, err := strconv.ParseInt(sub[1], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// nodeFiles lists the node files of a file bucket (nodes/<2 hex>/<hex>).
+func nodeFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "nodes", "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		// Skip gocloud's attribute sidecars and temp files, if any.
+		if b := filepath.Base(f); len(b) == 64 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// opsQueries are the questions a database must answer the same way before
+// and after gc, and in a copy after sync.
+var opsQueries = [][]string{
+	{`[:find ?n ?a :where [?e :person/name ?n] [?e :person/age ?a]]`},
+	{"--as-of", "2", `[:find ?n ?a :where [?e :person/name ?n] [?e :person/age ?a]]`},
+	{"--history", `[:find ?n ?a ?added :where [?e :person/name ?n] [?e :person/age ?a _ ?added]]`},
+	{`[:find ?n ?f :where [?e :person/name ?n] [?e :person/friend ?x] [?x :person/name ?f]]`},
+}
+
+// answers runs opsQueries against url.
+func answers(t *testing.T, url string) []string {
+	t.Helper()
+	var out []string
+	for _, q := range opsQueries {
+		out = append(out, ok(t, "", append([]string{"query", url}, q...)...))
+	}
+	return out
+}
+
+func sameAnswers(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%s: query %q:\n got  %s\n want %s", what, opsQueries[i], got[i], want[i])
+		}
+	}
+}
+
+// growPeople adds transactions that replace values, so that older commits
+// hold nodes the head no longer reaches.
+func growPeople(t *testing.T, url string) {
+	t.Helper()
+	for i := range 4 {
+		ok(t, "", "transact", url, `[{:person/name "Ann" :person/age `+strconv.Itoa(31+i)+`} {:person/name "P`+strconv.Itoa(i)+`" :person/age `+strconv.Itoa(i)+`}]`)
+	}
+}
+
+// TestGC: a dry run deletes nothing; keeping every commit frees nothing; a
+// real run deletes exactly what it reports and the database answers the
+// same queries; verify stays clean.
+func TestGC(t *testing.T) {
+	url, dir := fileURL(t, "gc")
+	newPeople(t, url)
+	growPeople(t, url)
+	before := answers(t, url)
+
+	snap := snapshot(t, dir)
+	r := accrete(t, "", "gc", url, "--dry-run", "--grace", "0s")
+	if r.code != 0 {
+		t.Fatalf("gc --dry-run: exit %d, stderr %s", r.code, r.stderr)
+	}
+	dry := strings.TrimSuffix(r.stdout, "\n")
+	if !strings.HasPrefix(dry, "{:dry-run true, :marked ") || strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("gc --dry-run printed %q, want one map starting {:dry-run true, :marked", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "gc: done: ") {
+		t.Errorf("gc --dry-run: stderr %q, want progress lines ending with gc: done", r.stderr)
+	}
+	drySwept := field(t, dry, "swept")
+	if drySwept == 0 || field(t, dry, "bytes-freed") == 0 {
+		t.Errorf("gc --dry-run --grace 0s after replacing values: %s, want something to free", dry)
+	}
+	if d := diffSnapshots(snap, snapshot(t, dir)); d != "" {
+		t.Fatalf("gc --dry-run changed the bucket: %s", d)
+	}
+
+	// Keeping every commit (since a time before the database) frees nothing.
+	for _, since := range []string{"2000-01-01T00:00:00Z", "87600h"} {
+		kept := ok(t, "", "gc", url, "--dry-run", "--grace", "0s", "--keep-since", since)
+		if n := field(t, kept, "swept"); n != 0 {
+			t.Errorf("gc --dry-run --keep-since %s: swept %d, want 0 (every commit retained): %s", since, n, kept)
+		}
+	}
+	// The default grace (an hour) spares everything just written.
+	if n := field(t, ok(t, "", "gc", "--dry-run", url), "swept"); n != 0 {
+		t.Errorf("gc --dry-run with the default grace: swept %d, want 0", n)
+	}
+
+	files := len(nodeFiles(t, dir))
+	real := ok(t, "", "gc", "--grace", "0s", url)
+	if !strings.HasPrefix(real, "{:dry-run false, ") {
+		t.Errorf("gc printed %s", real)
+	}
+	swept, bumped := field(t, real, "swept"), field(t, real, "bumped")
+	if swept != drySwept {
+		t.Errorf("gc swept %d, the dry run announced %d", swept, drySwept)
+	}
+	if got, want := int64(len(nodeFiles(t, dir))), int64(files)-swept+bumped; got != want {
+		t.Errorf("node files after gc: %d, want %d (before) - %d (swept) + %d (bump commits) = %d", got, files, swept, bumped, want)
+	}
+	sameAnswers(t, "after gc", answers(t, url), before)
+	v := ok(t, "", "verify", url)
+	if !strings.HasPrefix(v, "{:nodes ") || !strings.Contains(v, ":missing [], :corrupt []") {
+		t.Errorf("verify after gc = %s, want no missing or corrupt nodes", v)
+	}
+	// A second run frees only the heads the first one replaced by its bump.
+	if n := field(t, ok(t, "", "gc", "--grace", "0s", url), "swept"); n != bumped {
+		t.Errorf("second gc swept %d, want %d (the commits the first gc's bump replaced)", n, bumped)
+	}
+	sameAnswers(t, "after a second gc", answers(t, url), before)
+}
+
+// TestVerify: a clean database exits 0; a flipped byte in a node file
+// exits 1 naming the node, on stdout and in the one stderr line; a deleted
+// node is reported missing.
+func TestVerify(t *testing.T) {
+	url, dir := fileURL(t, "verify")
+	newPeople(t, url)
+	growPeople(t, url)
+	clean := ok(t, "", "verify", url)
+	if !strings.Contains(clean, ":missing [], :corrupt []") || field(t, clean, "nodes") == 0 {
+		t.Fatalf("verify of a clean database = %s", clean)
+	}
+	if j := ok(t, "", "verify", url, "--json"); !strings.Contains(j, `":nodes":`) || !strings.Contains(j, `":missing":[]`) {
+		t.Errorf("verify --json = %s", j)
+	}
+
+	files := nodeFiles(t, dir)
+	if len(files) < 2 {
+		t.Fatalf("only %d node files", len(files))
+	}
+	// Damage index and tail nodes, not commits: a broken commit hides the
+	// nodes only it names, and a missing parent commit is where history
+	// ends after gc, not damage.
+	var data []byte
+	var victim, gone string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := branch.DecodeCommit(b); err == nil {
+			continue
+		}
+		if victim == "" {
+			victim, data = f, b
+		} else if gone == "" {
+			gone = f
+		}
+	}
+	if gone == "" {
+		t.Fatalf("fewer than two non-commit nodes among %d node files", len(files))
+	}
+	data[len(data)/2] ^= 0x40
+	if err := os.WriteFile(victim, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hash := filepath.Base(victim)
+	r := accrete(t, "", "verify", url)
+	if r.code != 1 {
+		t.Errorf("verify with a flipped byte: exit %d, want 1 (stderr %q)", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `:corrupt ["`+hash+`"]`) {
+		t.Errorf("verify with a flipped byte in %s printed %q, want it in :corrupt", hash, r.stdout)
+	}
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, hash) || !strings.Contains(r.stderr, "corrupt") {
+		t.Errorf("verify stderr %q, want one line naming corrupt node %s", r.stderr, hash)
+	}
+
+	// Delete another reachable node: it is reported missing.
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	r = accrete(t, "", "verify", url)
+	ghash := filepath.Base(gone)
+	if r.code != 1 || !strings.Contains(r.stdout, ghash) || !strings.Contains(r.stderr, "missing") {
+		t.Errorf("verify with %s deleted: exit %d, stdout %q, stderr %q; want exit 1 naming it missing", ghash, r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestSync copies a database with two branches between file buckets and
+// from a file bucket to the S3 server, resumes with only what is new, and
+// refuses a diverged destination unless --force.
+func TestSync(t *testing.T) {
+	src, _ := fileURL(t, "src")
+	newPeople(t, src)
+	ok(t, "", "branch", src, "create", "feature")
+	ok(t, "", "transact", src+"?branch=feature", `[{:person/name "Fay" :person/age 40}]`)
+	growPeople(t, src)
+
+	for _, tc := range []struct {
+		name string
+		dst  func(t *testing.T) string
+	}{
+		{"file", func(t *testing.T) string { u, _ := fileURL(t, "dst"); return u }},
+		{"s3", func(t *testing.T) string { return testenv.S3URL(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := tc.dst(t)
+			first := ok(t, "", "sync", src, dst)
+			if !strings.HasPrefix(first, "{:nodes ") || field(t, first, "nodes") == 0 || field(t, first, "bytes") == 0 ||
+				field(t, first, "heads") != 2 || field(t, first, "branches") != 2 {
+				t.Errorf("first sync = %s, want nodes and bytes sent and 2 heads of 2 branches", first)
+			}
+			sameAnswers(t, "destination after sync", answers(t, dst), answers(t, src))
+			fq := `[:find ?a . :where [?e :person/name "Fay"] [?e :person/age ?a]]`
+			want(t, "feature branch copied", ok(t, "", "query", dst, "--branch", "feature", fq), `40`)
+			if v := ok(t, "", "verify", dst); !strings.Contains(v, ":missing [], :corrupt []") {
+				t.Errorf("verify of the copy = %s", v)
+			}
+
+			again := ok(t, "", "sync", src, dst)
+			if field(t, again, "nodes") != 0 || field(t, again, "bytes") != 0 || field(t, again, "heads") != 0 {
+				t.Errorf("second sync without new commits = %s, want nothing sent", again)
+			}
+
+			// One new transaction on main: only its nodes travel, and only
+			// main's head moves.
+			ok(t, "", "transact", src, `[{:person/name "Gus" :person/age 50}]`)
+			delta := ok(t, "", "sync", src, dst, "--branch", "main")
+			if field(t, delta, "heads") != 1 || field(t, delta, "commits") != 1 || field(t, delta, "branches") != 1 ||
+				field(t, delta, "nodes") == 0 || field(t, delta, "nodes") >= field(t, first, "nodes") {
+				t.Errorf("sync of one new transaction = %s (first sync %s), want 1 commit, 1 head, fewer nodes", delta, first)
+			}
+			sameAnswers(t, "destination after delta sync", answers(t, dst), answers(t, src))
+
+			// Diverged: a commit only the destination has.
+			ok(t, "", "transact", dst, `[{:person/name "Hal" :person/age 1}]`)
+			ok(t, "", "transact", src, `[{:person/name "Ivy" :person/age 2}]`)
+			r := accrete(t, "", "sync", src, dst)
+			if r.code != 1 || !strings.Contains(r.stderr, "diverged") || r.stdout != "" {
+				t.Errorf("sync onto a diverged head: exit %d, stdout %q, stderr %q; want exit 1 saying diverged", r.code, r.stdout, r.stderr)
+			}
+			ok(t, "", "sync", "--force", src, dst)
+			sameAnswers(t, "destination after sync --force", answers(t, dst), answers(t, src))
+		})
+	}
+}
+
+// TestOpsErrors: usage errors exit 2, failures exit 1, both with one line
+// on stderr and nothing on stdout, and the bucket unchanged.
+func TestOpsErrors(t *testing.T) {
+	url, dir := fileURL(t, "people")
+	newPeople(t, url)
+	missing, missingDir := fileURL(t, "missing")
+	empty := t.TempDir()
+	cases := []struct {
+		code int
+		args []string
+		rx   string
+	}{
+		{2, []string{"gc"}, "expected URL"},
+		{2, []string{"gc", url, url}, "expected URL"},
+		{2, []string{"gc", url, "--grace", "-1s"}, "negative"},
+		{2, []string{"gc", url, "--grace", "soon"}, "grace"},
+		{2, []string{"gc", url, "--keep-since", "yesterday"}, "keep-since"},
+		{2, []string{"gc", url, "--bogus"}, "bogus"},
+		{1, []string{"gc", missing}, "no database"},
+		{1, []string{"gc", "file://" + empty}, "no database"},
+		{1, []string{"gc", url + "?as-of=1"}, "as-of"},
+		{2, []string{"verify"}, "expected URL"},
+		{1, []string{"verify", missing}, "no database"},
+		{1, []string{"verify", url, "--branch", "nope"}, "no branch nope"},
+		{1, []string{"verify", url + "?branch=nope"}, "no branch nope"},
+		{2, []string{"sync", url}, "expected SRC DST"},
+		{2, []string{"sync", url, "file://" + empty + "?branch=x"}, "own name"},
+		{1, []string{"sync", missing, "file://" + empty}, "no database"},
+		{1, []string{"sync", url, url}, "same bucket"},
+		{1, []string{"sync", url, "--branch", "nope", "file://" + empty}, "no branch nope"},
+		{1, []string{"sync", url + "?as-of=2", "file://" + empty}, "as-of"},
+	}
+	before := snapshot(t, dir)
+	for _, c := range cases {
+		r := accrete(t, "", c.args...)
+		if r.code != c.code {
+			t.Errorf("accrete %q: exit %d, want %d (stderr %q)", c.args, r.code, c.code, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("accrete %q: stdout %q, want nothing", c.args, r.stdout)
+		}
+		if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") {
+			t.Errorf("accrete %q: stderr is not one line: %q", c.args, r.stderr)
+		}
+		if !strings.Contains(r.stderr, c.rx) {
+			t.Errorf("accrete %q: stderr %q does not mention %q", c.args, r.stderr, c.rx)
+		}
+		if d := diffSnapshots(before, snapshot(t, dir)); d != "" {
+			t.Fatalf("accrete %q changed the bucket: %s", c.args, d)
+		}
+	}
+	if _, err := os.Stat(missingDir); !os.IsNotExist(err) {
+		t.Errorf("commands on a missing file bucket created %s (stat: %v)", missingDir, err)
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("failed syncs wrote into the destination: %d entries", len(entries))
+	}
+}
