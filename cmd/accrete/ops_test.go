@@ -331,3 +331,86 @@ func TestOpsErrors(t *testing.T) {
 		t.Errorf("failed syncs wrote into the destination: %d entries", len(entries))
 	}
 }
+
+// TestDiff compares two points in time of one branch, two branches and two
+// buckets, and checks --stats against the datoms printed.
+func TestDiff(t *testing.T) {
+	url, _ := fileURL(t, "diff")
+	newPeople(t, url)
+	ok(t, "", "transact", url, `[{:person/name "Ann" :person/age 31}]`)
+	ann, tx2, tx3 := idOf(t, url, "Ann"), txOf(t, url, 2), txOf(t, url, 3)
+
+	got := ok(t, "", "diff", url+"?as-of=2", url)
+	wantRx := `^\[\[:db/add ` + tx3 + ` :db/txInstant #inst "[^"]+" ` + tx3 + `\] ` +
+		`\[:db/retract ` + ann + ` :person/age 30 ` + tx2 + `\] ` +
+		`\[:db/add ` + ann + ` :person/age 31 ` + tx3 + `\]\]$`
+	if !regexp.MustCompile(wantRx).MatchString(got) {
+		t.Errorf("diff as-of 2 → now:\n got  %s\n want %s", got, wantRx)
+	}
+	// The other way round, flags after the positionals, as-of as a tx id.
+	back := ok(t, "", "diff", url, url+"?as-of="+tx2)
+	if !strings.Contains(back, `[:db/retract `+tx3+` :db/txInstant #inst "`) ||
+		!strings.Contains(back, `[:db/add `+ann+` :person/age 30 `+tx2+`]`) ||
+		!strings.Contains(back, `[:db/retract `+ann+` :person/age 31 `+tx3+`]`) || strings.Count(back, "[:db/") != 3 {
+		t.Errorf("diff now → as-of tx %s = %s", tx2, back)
+	}
+	want(t, "diff of a value with itself", ok(t, "", "diff", url, url+"?as-of=3"), `[]`)
+	st := ok(t, "", "diff", "--stats", url+"?as-of=2", url)
+	if field(t, st, "added") != 2 || field(t, st, "retracted") != 1 || !strings.HasPrefix(st, "{:nodes-visited ") {
+		t.Errorf("diff --stats = %s, want 2 added and 1 retracted", st)
+	}
+	if j := ok(t, "", "diff", url+"?as-of=2", url, "--json"); !strings.Contains(j, `[":db/retract",`+ann+`,":person/age",30,`+tx2+`]`) {
+		t.Errorf("diff --json = %s", j)
+	}
+	// An as-of instant: the newest transaction at or before it.
+	if got := ok(t, "", "diff", url+"?as-of=2999-01-01T00:00:00Z", url); got != `[]` {
+		t.Errorf("diff as-of a future instant → now = %s, want []", got)
+	}
+
+	// Two branches.
+	ok(t, "", "branch", url, "create", "feature")
+	ok(t, "", "transact", url+"?branch=feature", `[{:person/name "Dee" :person/age 7}]`)
+	br := ok(t, "", "diff", url, url+"?branch=feature")
+	dee := idOf(t, url+"?branch=feature", "Dee")
+	if !strings.Contains(br, `[:db/add `+dee+` :person/name "Dee" `) || !strings.Contains(br, `[:db/add `+dee+` :person/age 7 `) ||
+		strings.Contains(br, ":db/retract") || strings.Count(br, "[:db/add") != 3 {
+		t.Errorf("diff main → feature = %s, want Dee's two datoms and the transaction's instant", br)
+	}
+	// Two buckets: a synced copy has no difference.
+	cp, _ := fileURL(t, "diff-copy")
+	ok(t, "", "sync", url, cp)
+	want(t, "diff across buckets", ok(t, "", "diff", url, cp), `[]`)
+	want(t, "diff across buckets and branches", ok(t, "", "diff", cp+"?branch=feature", url+"?branch=feature"), `[]`)
+
+	missing, _ := fileURL(t, "missing")
+	for _, c := range []struct {
+		code int
+		args []string
+		rx   string
+	}{
+		{2, []string{"diff", url}, "expected URL1 URL2"},
+		{2, []string{"diff", url, url, url}, "expected URL1 URL2"},
+		{2, []string{"diff", url, url, "--as-of", "1"}, "as-of"},
+		{1, []string{"diff", url + "?history=true", url}, "history"},
+		{1, []string{"diff", url + "?since=1", url}, "since"},
+		{1, []string{"diff", url, missing}, "no database"},
+		{1, []string{"diff", url + "?as-of=soon", url}, "as-of"},
+		{1, []string{"diff", url + "?branch=nope", url}, "no database"},
+	} {
+		r := accrete(t, "", c.args...)
+		if r.code != c.code || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.rx) {
+			t.Errorf("accrete %q: exit %d, stdout %q, stderr %q; want exit %d, one line mentioning %q", c.args, r.code, r.stdout, r.stderr, c.code, c.rx)
+		}
+	}
+}
+
+// txOf returns the transaction id of basis t, as printed.
+func txOf(t *testing.T, url string, basis int) string {
+	t.Helper()
+	out := ok(t, "", "log", url, "--from", strconv.Itoa(basis), "--to", strconv.Itoa(basis+1))
+	sub := regexp.MustCompile(`^\[\{:t ` + strconv.Itoa(basis) + `, :tx (\d+),`).FindStringSubmatch(out)
+	if sub == nil {
+		t.Fatalf("log of t %d = %s", basis, out)
+	}
+	return sub[1]
+}
