@@ -29,8 +29,11 @@ type Backend interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 
 	// PutImmutable stores data under key, create-only. If key already exists
-	// it returns nil without writing, since immutable keys are content
-	// addressed and the bytes are the same. When PutImmutable returns nil the
+	// it returns nil without changing the bytes, since immutable keys are
+	// content addressed and the bytes are the same, but it MUST refresh the
+	// object's modification time: garbage collection deletes only
+	// unreachable objects older than a grace period, and a node written
+	// again is about to become reachable again. When PutImmutable returns nil the
 	// object MUST be durable (on the file backend: the file and its directory
 	// entry fsynced) and visible to every later Get from any process.
 	PutImmutable(ctx context.Context, key string, data []byte) error

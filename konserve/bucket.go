@@ -176,13 +176,30 @@ func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) erro
 	} else {
 		err = b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
 	}
-	if err == nil || gcerrors.Code(err) == gcerrors.FailedPrecondition || errors.Is(err, ErrConflict) {
+	if err == nil {
 		return nil
 	}
-	if ctx.Err() == nil {
+	exists := gcerrors.Code(err) == gcerrors.FailedPrecondition || errors.Is(err, ErrConflict)
+	if !exists && ctx.Err() == nil {
 		if ok, xerr := b.b.Exists(ctx, full); xerr == nil && ok {
-			return nil
+			exists = true
 		}
+	}
+	if exists {
+		// Freshen the object's modification time by writing the same
+		// bytes again: garbage collection sweeps only unreachable
+		// objects older than its grace, and this one is about to be
+		// reachable again (see Backend.PutImmutable).
+		// The stored bytes are written back, not data: the key is
+		// create-only even for a caller that breaks content addressing.
+		cur, rerr := b.b.ReadAll(ctx, full)
+		if rerr != nil {
+			return classify("put", key, rerr)
+		}
+		if werr := b.b.WriteAll(ctx, full, cur, &blob.WriterOptions{ContentType: contentType}); werr != nil {
+			return classify("put", key, werr)
+		}
+		return nil
 	}
 	return classify("put", key, err)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
@@ -216,7 +217,7 @@ func (b *fileBackend) putFile(p string, data []byte) error {
 		return err
 	}
 	if _, err := os.Lstat(p); err == nil {
-		return nil
+		return touch(p)
 	}
 	tmp, err := writeTemp(dir, data)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -238,6 +239,22 @@ func (b *fileBackend) putFile(p string, data []byte) error {
 	}
 	if rerr != nil {
 		return fmt.Errorf("remove temporary file: %w", rerr)
+	}
+	if lerr != nil {
+		return touch(p)
+	}
+	return nil
+}
+
+// touch marks an existing immutable object as written now. Garbage
+// collection sweeps only unreachable objects older than its grace period;
+// a writer that stores a node identical to an old unreachable one is about
+// to make it reachable again, so its age must restart (as Git freshens a
+// loose object it would have written).
+func touch(p string) error {
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("freshen %s: %w", filepath.Base(p), err)
 	}
 	return nil
 }
