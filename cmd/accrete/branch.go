@@ -13,12 +13,14 @@ import (
 
 var branchCmd = &command{
 	name:     "branch",
-	synopsis: "URL list | create NAME [--from T] | delete NAME",
-	summary:  "list, create or delete branches",
+	synopsis: "URL list | create NAME [--from T] | delete NAME | merge FROM [--into main]",
+	summary:  "list, create, delete or merge branches",
 	help: `list prints a vector of branch names. create NAME makes a branch that starts at
 the current commit of --branch (default main), or at the newest commit whose t
 is at most T with --from T; it prints {:branch NAME :t T}. delete NAME removes
-a branch (its commits stay until garbage collection) and prints {:deleted NAME}.`,
+a branch (its commits stay until garbage collection) and prints {:deleted NAME}.
+
+` + mergeHelp,
 	run: runBranch,
 }
 
@@ -27,6 +29,7 @@ func runBranch(ctx context.Context, e *env, c *command, args []string) error {
 	branchName := fs.String("branch", "", "branch a new branch starts from (default main)")
 	asJSON := fs.Bool("json", false, "print JSON instead of EDN")
 	from := fs.String("from", "", "create: start the branch at `T` (the newest commit with t <= T)")
+	merge := registerMergeFlags(fs)
 	pos, err := c.parse(e, fs, args, 2, 3)
 	if err != nil {
 		return err
@@ -38,15 +41,18 @@ func runBranch(ctx context.Context, e *env, c *command, args []string) error {
 	op := pos[1]
 	switch {
 	case op == "list" && len(pos) == 2:
-	case (op == "create" || op == "delete") && len(pos) == 3:
+	case (op == "create" || op == "delete" || op == "merge") && len(pos) == 3:
 		if !branch.ValidName(pos[2]) {
 			return fmt.Errorf("accrete branch: %q is not a valid branch name (letters, digits, '.', '_', '-')", pos[2])
 		}
 	default:
-		return usagef("accrete branch: expected list, create NAME or delete NAME (see accrete branch --help)")
+		return usagef("accrete branch: expected list, create NAME, delete NAME or merge FROM (see accrete branch --help)")
 	}
 	if *from != "" && op != "create" {
 		return usagef("accrete branch: --from applies to create only")
+	}
+	if merge.set() && op != "merge" {
+		return usagef("accrete branch: --into and --dry-run apply to merge only")
 	}
 	var fromT int64 = -1
 	if *from != "" {
@@ -70,6 +76,8 @@ func runBranch(ctx context.Context, e *env, c *command, args []string) error {
 			v[i] = n
 		}
 		return emit(e.stdout, v, *asJSON)
+	case "merge":
+		return runMerge(ctx, e, st, ref, pos[2], merge, *asJSON)
 	case "create":
 		addr, t, err := commitAt(ctx, st, ref.branch, fromT)
 		if err != nil {

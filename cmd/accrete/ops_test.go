@@ -414,3 +414,69 @@ func txOf(t *testing.T, url string, basis int) string {
 	}
 	return sub[1]
 }
+
+// TestBranchMerge merges a branch with new facts into main (and into
+// another branch with --into), keeps transaction metadata, merges nothing
+// twice, and refuses a conflict with one line and no change.
+func TestBranchMerge(t *testing.T) {
+	url, dir := fileURL(t, "merge")
+	newPeople(t, url)
+	ok(t, "", "branch", url, "create", "feature")
+	ok(t, "", "branch", url, "create", "other")
+	ok(t, "", "transact", url+"?branch=feature", `[{:person/name "Dee" :person/age 7} {:person/name "Bob" :person/age 26}
+		{:db/id "datomic.tx" :db/doc "from feature"}]`)
+	ok(t, "", "transact", url, `[{:person/name "Eve" :person/age 50}]`)
+
+	dry := ok(t, "", "branch", url, "merge", "feature", "--dry-run")
+	want(t, "merge --dry-run", dry, `{:merged "feature", :into "main", :transactions 1, :datoms 6, :t 3, :dry-run true}`)
+	want(t, "merge", ok(t, "", "branch", "--into", "main", url, "merge", "feature"),
+		`{:merged "feature", :into "main", :transactions 1, :datoms 6, :t 4}`)
+	q := `[:find ?n ?a :where [?e :person/name ?n] [?e :person/age ?a]]`
+	want(t, "main after merge", ok(t, "", "query", url, q), `#{["Ann" 30] ["Bob" 26] ["Dee" 7] ["Eve" 50]}`)
+	want(t, "metadata kept", ok(t, "", "query", url, `[:find ?d . :where [?e :person/name "Dee" ?tx] [?tx :db/doc ?d]]`), `"from feature"`)
+	want(t, "merge again", ok(t, "", "branch", url, "merge", "feature"),
+		`{:merged "feature", :into "main", :transactions 0, :datoms 0, :t 4}`)
+	// --into another branch; the URL's branch= names the target as well.
+	want(t, "merge --into", ok(t, "", "branch", url, "merge", "feature", "--into", "other"),
+		`{:merged "feature", :into "other", :transactions 1, :datoms 6, :t 3}`)
+	want(t, "other after merge", ok(t, "", "query", url+"?branch=other", q), `#{["Ann" 30] ["Bob" 26] ["Dee" 7]}`)
+	ok(t, "", "transact", url+"?branch=feature", `[{:person/name "Fay" :person/age 1}]`)
+	want(t, "merge into the URL's branch", ok(t, "", "branch", url+"?branch=other", "merge", "feature"),
+		`{:merged "feature", :into "other", :transactions 1, :datoms 3, :t 4}`)
+
+	// A conflict: both sides change Ann's age.
+	ok(t, "", "transact", url+"?branch=feature", `[{:person/name "Ann" :person/age 41}]`)
+	ok(t, "", "transact", url, `[{:person/name "Ann" :person/age 42}]`)
+	before := snapshot(t, dir)
+	r := accrete(t, "", "branch", url, "merge", "feature")
+	if r.code != 1 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+		!strings.Contains(r.stderr, "1 conflict: ") || !strings.Contains(r.stderr, ":person/age was [30], source [41], target [42]") {
+		t.Errorf("merge with a conflict: exit %d, stdout %q, stderr %q; want exit 1 and one line naming the :person/age conflict", r.code, r.stdout, r.stderr)
+	}
+	if d := diffSnapshots(before, snapshot(t, dir)); d != "" {
+		t.Errorf("a conflicting merge changed the bucket: %s", d)
+	}
+	want(t, "main after refused merge", ok(t, "", "query", url, `[:find ?a . :where [?e :person/name "Ann"] [?e :person/age ?a]]`), `42`)
+
+	for _, c := range []struct {
+		code int
+		args []string
+		rx   string
+	}{
+		{2, []string{"branch", url, "merge"}, "merge FROM"},
+		{2, []string{"branch", url, "list", "--into", "x"}, "merge only"},
+		{2, []string{"branch", url, "create", "x", "--dry-run"}, "merge only"},
+		{1, []string{"branch", url, "merge", "nope"}, "no branch nope"},
+		{1, []string{"branch", url, "merge", "feature", "--into", "nope"}, "no branch nope"},
+		{1, []string{"branch", url, "merge", "main"}, "itself"},
+		{1, []string{"branch", url, "merge", "feature", "--into", "no/slash"}, "branch name"},
+	} {
+		r := accrete(t, "", c.args...)
+		if r.code != c.code || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.rx) {
+			t.Errorf("accrete %q: exit %d, stdout %q, stderr %q; want exit %d, one line mentioning %q", c.args, r.code, r.stdout, r.stderr, c.code, c.rx)
+		}
+	}
+	if d := diffSnapshots(before, snapshot(t, dir)); d != "" {
+		t.Errorf("failed merge commands changed the bucket: %s", d)
+	}
+}
