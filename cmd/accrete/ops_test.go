@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/internal/testenv"
+	"github.com/accretedb/accrete/ops"
 )
 
 // field returns the integer value of :key in a printed EDN map, failing
@@ -478,5 +480,90 @@ func TestBranchMerge(t *testing.T) {
 	}
 	if d := diffSnapshots(before, snapshot(t, dir)); d != "" {
 		t.Errorf("failed merge commands changed the bucket: %s", d)
+	}
+}
+
+func TestParseKeepSince(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		in   string
+		want time.Time
+		err  string
+	}{
+		{"720h", now.Add(-720 * time.Hour), ""},
+		{"90m", now.Add(-90 * time.Minute), ""},
+		{"0s", now, ""},
+		{"2026-01-02T15:04:05Z", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), ""},
+		{"2026-01-02T15:04:05.5+01:00", time.Date(2026, 1, 2, 14, 4, 5, 5e8, time.UTC), ""},
+		{"-5h", time.Time{}, "negative"},
+		{"yesterday", time.Time{}, "neither"},
+		{"2026-01-02", time.Time{}, "neither"},
+		{"", time.Time{}, "neither"},
+	} {
+		got, err := parseKeepSince(c.in, now)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("parseKeepSince(%q) = %v, %v; want an error mentioning %q", c.in, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("parseKeepSince(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+}
+
+// FuzzParseKeepSince: any input either fails or gives an instant; a
+// duration never lands after now.
+func FuzzParseKeepSince(f *testing.F) {
+	for _, s := range []string{"720h", "1h30m", "0", "-1s", "2026-01-02T15:04:05Z", "2026-01-02T15:04:05.999999999-07:00", "", "9999999999h"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseKeepSince(s, now)
+		if err != nil {
+			if !got.IsZero() {
+				t.Errorf("parseKeepSince(%q) failed (%v) but returned %v", s, err, got)
+			}
+			return
+		}
+		if _, derr := time.ParseDuration(s); derr == nil && got.After(now) {
+			t.Errorf("parseKeepSince(%q) = %v, after now %v", s, got, now)
+		}
+	})
+}
+
+func TestConflictList(t *testing.T) {
+	c := ops.Conflict{Kind: ops.ConflictChanged, E: 7, A: "person/age", Base: []any{int64(1)}, Source: []any{int64(2)}, Target: []any{int64(3)}}
+	want(t, "one", conflictList([]ops.Conflict{c}), "1 conflict: "+c.String())
+	five := []ops.Conflict{c, c, c, c, c}
+	got := conflictList(five)
+	if !strings.HasPrefix(got, "5 conflicts: ") || !strings.HasSuffix(got, "; and 2 more") || strings.Count(got, c.String()) != maxConflictsShown {
+		t.Errorf("conflictList of 5 = %q", got)
+	}
+}
+
+// TestGCProgress: plain lines per phase off a terminal; one line redrawn
+// in place and closed with a newline on a terminal.
+func TestGCProgress(t *testing.T) {
+	phases := []ops.GCProgress{
+		{Phase: ops.PhaseMark, Marked: 10},
+		{Phase: ops.PhaseSweep, Marked: 12, Listed: 20},
+		{Phase: ops.PhaseDone, Marked: 12, Listed: 20, Swept: 8},
+	}
+	var plain, tty strings.Builder
+	p := &gcProgress{e: &env{stderr: &plain}}
+	q := &gcProgress{e: &env{stderr: &tty, stderrTTY: true}}
+	for _, g := range phases {
+		p.report(g)
+		q.report(g)
+	}
+	p.end()
+	q.end()
+	want(t, "plain progress", plain.String(),
+		"gc: mark: 10 nodes marked\ngc: sweep: 12 nodes marked, 20 nodes listed\ngc: done: 12 nodes marked, 20 nodes listed, 8 swept\n")
+	if s := tty.String(); strings.Count(s, "\n") != 1 || !strings.HasSuffix(s, "8 swept\n") || strings.Count(s, "\r\x1b[K") != 3 {
+		t.Errorf("terminal progress = %q, want 3 redraws and one final newline", s)
 	}
 }
