@@ -71,7 +71,7 @@ func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error)
 		return nil, err
 	}
 	needed := pq.needed()
-	markLive(steps, bound0, needed)
+	markLive(steps, bound0, needed, singleValued(pq, sc.width()))
 	out, err := ex.run(steps, start)
 	if err != nil {
 		return nil, err
@@ -92,6 +92,23 @@ type exec struct {
 	keybuf   []byte
 	ticks    int
 	distinct bool // the final relation has no two rows equal on :find+:with
+}
+
+// singleValued marks the variables bound by scalar and tuple inputs: one
+// value for the whole query.
+func singleValued(q *Query, width int) []bool {
+	single := make([]bool, width)
+	for _, in := range q.in {
+		if in.kind != inScalar && in.kind != inTuple {
+			continue
+		}
+		for _, t := range in.terms {
+			if t.kind == termVar {
+				single[t.slot] = true
+			}
+		}
+	}
+	return single
 }
 
 // rowsDistinct reports whether the plan's result has no duplicate rows
@@ -118,7 +135,9 @@ func (ex *exec) rowsDistinct(q *Query, steps []*step, bound0, needed []bool) boo
 			return false
 		}
 	}
-	bound := append([]bool(nil), bound0...)
+	// Variables bound by the inputs hold one value each (scalars and
+	// tuples): they cannot tell rows apart, so they need not be found.
+	bound := make([]bool, len(bound0))
 	for _, st := range steps {
 		if st.kind == stepRule {
 			// A rule's results that differ only under a _ argument

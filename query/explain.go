@@ -84,7 +84,7 @@ func ExplainWith(ctx context.Context, opts Options, q any, inputs ...any) (Plan,
 	if err != nil {
 		return Plan{}, err
 	}
-	markLive(steps, bound0, pq.needed())
+	markLive(steps, bound0, pq.needed(), singleValued(pq, sc.width()))
 	return Plan{Steps: describe(steps)}, nil
 }
 

@@ -279,7 +279,7 @@ func (ex *exec) planEager(c clause, sc *scope, bound []bool) (*step, bool, error
 		if err != nil {
 			return nil, false, err
 		}
-		markLive(sub, inner, maskOf(len(bound), x.join))
+		markLive(sub, inner, maskOf(len(bound), x.join), nil)
 		st.sub = [][]*step{sub}
 		return st, true, nil
 	}
@@ -349,7 +349,7 @@ func (ex *exec) planScan(c clause, sc *scope, bound []bool) (*step, bool, error)
 			if err != nil {
 				return nil, false, err
 			}
-			markLive(sub, inner, maskOf(len(bound), x.join))
+			markLive(sub, inner, maskOf(len(bound), x.join), nil)
 			after := append([]bool(nil), inner...)
 			for _, s := range sub {
 				s.binds(after)
@@ -620,7 +620,11 @@ func hasScalar(sc *scope, slot int) bool {
 // markLive sets step.live where a variable dies: bound before or by the
 // step, but used neither by a later step nor by needed (the :find and
 // :with variables, a rule's head, a not/or's join).
-func markLive(steps []*step, bound0 []bool, needed []bool) {
+//
+// single marks variables that hold one value in every row (bound by scalar
+// or tuple inputs; nil for none): their death does not call for
+// deduplication, since no two rows differ there.
+func markLive(steps []*step, bound0 []bool, needed []bool, single []bool) {
 	n := len(bound0)
 	// usedAfter[i]: the variables used by steps after i, plus needed.
 	usedAfter := make([][]bool, len(steps))
@@ -643,7 +647,7 @@ func markLive(steps []*step, bound0 []bool, needed []bool) {
 			}
 			if usedAfter[i][s] {
 				live = append(live, s)
-			} else {
+			} else if single == nil || !single[s] {
 				dead = true
 			}
 		}

@@ -143,7 +143,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 		if err != nil {
 			return nil, err
 		}
-		markLive(steps, bound, maskOf(len(bound), d.head))
+		markLive(steps, bound, maskOf(len(bound), d.head), nil)
 		after := append([]bool(nil), bound...)
 		bp := &bodyPlan{def: d, steps: steps}
 		for _, s := range steps {
