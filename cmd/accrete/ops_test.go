@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -271,6 +272,13 @@ func TestSync(t *testing.T) {
 			}
 			ok(t, "", "sync", "--force", src, dst)
 			sameAnswers(t, "destination after sync --force", answers(t, dst), answers(t, src))
+
+			// And back: from the destination into a new file bucket.
+			back, _ := fileURL(t, "back")
+			if out := ok(t, "", "sync", dst, back); field(t, out, "heads") != 2 {
+				t.Errorf("sync back = %s, want 2 heads", out)
+			}
+			sameAnswers(t, "copy of the copy", answers(t, back), answers(t, src))
 		})
 	}
 }
@@ -566,4 +574,79 @@ func TestGCProgress(t *testing.T) {
 	if s := tty.String(); strings.Count(s, "\n") != 1 || !strings.HasSuffix(s, "8 swept\n") || strings.Count(s, "\r\x1b[K") != 3 {
 		t.Errorf("terminal progress = %q, want 3 redraws and one final newline", s)
 	}
+}
+
+// benchPeople creates a file-bucket database of rows people (two datoms
+// each) through import, in this process, and returns its URL.
+func benchPeople(b *testing.B, rows int) string {
+	b.Helper()
+	dir := b.TempDir()
+	csvPath := filepath.Join(dir, "people.csv")
+	var sb strings.Builder
+	sb.WriteString("name,age\n")
+	for i := range rows {
+		fmt.Fprintf(&sb, "p%d,%d\n", i, i%90)
+	}
+	if err := os.WriteFile(csvPath, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	url := "file://" + filepath.Join(dir, "db")
+	runInProcess(b, "", "create", url)
+	runInProcess(b, schemaTx, "transact", url)
+	runInProcess(b, "", "import", url, csvPath, "--map", "name=:person/name,age=:person/age", "--batch", "5000")
+	return url
+}
+
+// fieldB is field for benchmarks.
+func fieldB(b *testing.B, m, key string) float64 {
+	b.Helper()
+	sub := regexp.MustCompile(`:` + regexp.QuoteMeta(key) + ` (\d+)[,}]`).FindStringSubmatch(m)
+	if sub == nil {
+		b.Fatalf("no :%s in %s", key, m)
+	}
+	n, _ := strconv.ParseFloat(sub[1], 64)
+	return n
+}
+
+// BenchmarkSyncOneTransaction measures `accrete sync` (in this process,
+// file → file) of a 1-transaction delta on a 40,000-datom database: the
+// nodes and bytes sent per sync should be about one path per changed index.
+func BenchmarkSyncOneTransaction(b *testing.B) {
+	src := benchPeople(b, 20000)
+	dst := "file://" + filepath.Join(b.TempDir(), "dst")
+	full := runInProcess(b, "", "sync", src, dst)
+	b.Logf("initial sync: %s", strings.TrimSpace(full))
+	var nodes, bytes float64
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		runInProcess(b, "", "transact", src, fmt.Sprintf(`[{:person/name "p%d" :person/age %d}]`, i*7919%20000, 100+i))
+		i++
+		b.StartTimer()
+		out := runInProcess(b, "", "sync", src, dst)
+		nodes += fieldB(b, out, "nodes")
+		bytes += fieldB(b, out, "bytes")
+	}
+	b.ReportMetric(nodes/float64(b.N), "nodes/sync")
+	b.ReportMetric(bytes/float64(b.N), "bytes/sync")
+}
+
+// BenchmarkDiffOneTransaction measures `accrete diff --stats` (in this
+// process) between two consecutive commits of a 40,000-datom database.
+func BenchmarkDiffOneTransaction(b *testing.B) {
+	url := benchPeople(b, 20000)
+	runInProcess(b, "", "transact", url, `[{:person/name "p123" :person/age 99}]`)
+	out := runInProcess(b, "", "stats", url)
+	basis := int(fieldB(b, out, "basis-t"))
+	prev := fmt.Sprintf("%s?as-of=%d", url, basis-1)
+	var visited float64
+	for b.Loop() {
+		out := runInProcess(b, "", "diff", "--stats", prev, url)
+		if fieldB(b, out, "added") != 2 || fieldB(b, out, "retracted") != 1 {
+			b.Fatalf("diff of one change = %s, want 2 added and 1 retracted", out)
+		}
+		visited += fieldB(b, out, "nodes-visited")
+	}
+	b.ReportMetric(visited/float64(b.N), "nodes-visited/diff")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/diff")
 }
