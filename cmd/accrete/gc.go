@@ -39,7 +39,7 @@ func runGC(ctx context.Context, e *env, c *command, args []string) error {
 	fs := c.newFlags()
 	dryRun := fs.Bool("dry-run", false, "report what would be deleted, delete nothing")
 	keepSince := fs.String("keep-since", "", "also keep every commit made at or after `TIME` (RFC 3339, or a duration ago such as 720h)")
-	grace := fs.Duration("grace", ops.DefaultGrace, "spare nodes modified and commits that were heads within this `DURATION`")
+	grace := fs.Duration("grace", ops.DefaultGrace, "spare nodes written, and commits that were heads, within this `DURATION`")
 	asJSON := fs.Bool("json", false, "print JSON instead of EDN")
 	pos, err := c.parse(e, fs, args, 1, 1)
 	if err != nil {
