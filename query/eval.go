@@ -77,7 +77,6 @@ func rowValue(p *pos, row []any) any {
 
 // scanState carries one pattern scan's output and first error.
 type scanState struct {
-	cur  datom.Datom // the datom being matched: a field, so callbacks do not allocate
 	ex   *exec
 	st   *step
 	src  *dbSrc
@@ -273,8 +272,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		var row []any
 		var pinned uint8
 		emit := func(d datom.Datom) bool {
-			s.cur = d
-			return s.emit(row, &s.cur, pinned)
+			return s.emit(row, &d, pinned)
 		}
 		for i := 0; i < in.n; i++ {
 			row = in.row(i)
@@ -310,27 +308,37 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	if st.pos[2].kind == posConst {
 		v = st.pos[2].val
 	}
-	scan := func(fn func(d *datom.Datom) bool) error {
-		if st.hasRange {
-			hi := st.rangeHi
-			return src.s.IndexRange(ex.ctx, st.attr.ID, st.rangeLo, nil, func(d datom.Datom) bool {
-				if hi != nil && compareValues(d.V, hi) > 0 {
-					return false
-				}
-				s.cur = d
-				return fn(&s.cur)
-			})
+	// With one input row (the usual first step) each datom is emitted as
+	// it comes; otherwise the datoms are collected once and crossed with
+	// every row. visit is called directly, so &d in the callbacks stays on
+	// the stack.
+	var row0 []any
+	var ds []datom.Datom
+	collect := in.n != 1
+	if !collect {
+		row0 = in.row(0)
+	}
+	visit := func(d *datom.Datom) bool {
+		if collect {
+			ds = append(ds, *d)
+			return true
 		}
-		idx, comps, _ := access(e, a, v, st.attr, buf[:])
-		return src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { s.cur = d; return fn(&s.cur) })
+		return s.emit(row0, d, 0)
 	}
 	var err error
-	if in.n == 1 {
-		row := in.row(0)
-		err = scan(func(d *datom.Datom) bool { return s.emit(row, d, 0) })
+	if st.hasRange {
+		hi := st.rangeHi
+		err = src.s.IndexRange(ex.ctx, st.attr.ID, st.rangeLo, nil, func(d datom.Datom) bool {
+			if hi != nil && compareValues(d.V, hi) > 0 {
+				return false
+			}
+			return visit(&d)
+		})
 	} else {
-		var ds []datom.Datom
-		err = scan(func(d *datom.Datom) bool { ds = append(ds, *d); return true })
+		idx, comps, _ := access(e, a, v, st.attr, buf[:])
+		err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })
+	}
+	if collect {
 		for i := 0; i < in.n && err == nil && s.err == nil; i++ {
 			row := in.row(i)
 			for j := range ds {
@@ -406,8 +414,7 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 			return false
 		}
 		for j := k; j < len(order) && eids[order[j]] == d.E; j++ {
-			s.cur = d
-			if !s.emit(in.row(int(order[j])), &s.cur, 1|2) {
+			if !s.emit(in.row(int(order[j])), &d, 1|2) {
 				return false
 			}
 		}
