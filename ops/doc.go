@@ -40,11 +40,13 @@
 //     incomplete (which Sync's S1 relies on). This costs one GET per
 //     deleted node, to read its level.
 //
-// Known limit of G2/G3: node puts are create-only and do not refresh an
-// existing object's ModTime. A writer that, during the sweep, produces a node
+// Known limit of G2/G3: a writer may, during the sweep, produce a node
 // byte-identical to an old unreachable one (a leaf returning to an earlier
-// state) relies on that old object, which GC may delete. Git closes this by
-// "freshening" the mtime of re-written objects; konserve would need the same.
+// state) and rely on the old object. konserve freshens the ModTime of an
+// object that is stored again (as Git does), so such a node is kept if the
+// freshening happened before GC listed it; GC also re-reads the heads
+// before each delete batch. What remains is the window between GC's
+// listing and its delete of that one object.
 //
 // A reader that meets a missing node should call Expired: it classifies the
 // error as ErrSnapshotExpired (value older than the grace, reopen) or
