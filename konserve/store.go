@@ -295,6 +295,12 @@ func (s *Store) LoadNode(ctx context.Context, h Hash, decode DecodeFunc) (any, e
 		s.c.cacheHits.Add(1)
 		return v, nil
 	}
+	return s.loadMiss(ctx, h, decode)
+}
+
+// loadMiss is LoadNode's miss path, kept apart so that the closure that
+// captures h does not make every cache hit allocate (h would escape).
+func (s *Store) loadMiss(ctx context.Context, h Hash, decode DecodeFunc) (any, error) {
 	s.c.cacheMisses.Add(1)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("konserve: load node %s: %w", nodeKey(h), err)
