@@ -170,9 +170,11 @@ type DB struct {
 // Open opens the database on a branch of the bucket at rawURL
 // ("file:///data/people", "s3://bucket/prefix?region=…", "mem://name").
 // It reads the head (which inlines the commit) and the log tail; index
-// nodes are fetched lazily as queries touch them. The store is closed when
-// ctx's job is done only by the caller: use OpenStore to share one store
-// (and its cache) between values.
+// nodes are fetched lazily as queries touch them. The store Open creates
+// lives as long as the values read from it (a value may fetch nodes at any
+// time), so it is never closed; a program that opens many databases, or
+// wants to share one cache between values, opens a konserve.Store itself
+// and uses OpenStore.
 func Open(ctx context.Context, rawURL string, opts *Options) (*DB, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
