@@ -21,8 +21,9 @@ const DefaultGrace = time.Hour
 // whose head keeps moving.
 const maxBumpRetries = 16
 
-// topLevel is the sweep level of commits, tails and anything else that is
-// not a tree node: they are deleted before every tree node.
+// topLevel is the sweep level of log tails and anything else that is not a
+// tree node: they are deleted before every tree node. Commits, which name
+// tails, sweep at topLevel+1, before them.
 const topLevel = 1 << 20
 
 // sweepBatch is how many deletions GC sends between two re-reads of the
@@ -383,6 +384,10 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 			levels[i] = topLevel
 			if _, level, err := header(data); err == nil {
 				levels[i] = level
+			} else if _, err := branch.DecodeCommit(data); err == nil {
+				// A commit names its log tail, which is also above every
+				// tree node: the commit goes first.
+				levels[i] = topLevel + 1
 			}
 			return nil
 		})
