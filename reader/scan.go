@@ -159,6 +159,9 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 		return err
 	}
 	if it.onlyTree {
+		if it.t == nil {
+			return nil // an empty tree and no overlay
+		}
 		// No overlay: walk the tree directly, one Key copy per datom.
 		t, cmp := it.t, it.cmp
 		for ok := t.SeekGE(lo); ok; ok = t.Next() {
