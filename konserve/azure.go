@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // registers azblob:// with blob.OpenBucket
 )
 
@@ -35,21 +34,9 @@ func init() {
 }
 
 func openAzure(ctx context.Context, u *url.URL) (Backend, error) {
-	if u.Host == "" {
-		return nil, fmt.Errorf("konserve: %s: no container name: %w", u.Redacted(), ErrUnsupportedURL)
-	}
-	prefix, err := keyPrefix(u)
+	bkt, prefix, client, err := openNative[*container.Client](ctx, u, "azure container")
 	if err != nil {
 		return nil, err
-	}
-	bkt, err := blob.OpenBucket(ctx, bucketURL(u).String())
-	if err != nil {
-		return nil, fmt.Errorf("konserve: open azure container %s: %w", u.Host, err)
-	}
-	var client *container.Client
-	if !bkt.As(&client) {
-		_ = bkt.Close()
-		return nil, fmt.Errorf("konserve: open azure container %s: no native client", u.Host)
 	}
 	return &Bucket{b: bkt, prefix: prefix, cas: &azureCAS{c: client}, closeBucket: true}, nil
 }

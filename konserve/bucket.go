@@ -87,6 +87,30 @@ type Bucket struct {
 	closeBucket bool
 }
 
+// openNative opens the gocloud bucket a cloud URL names, with its key
+// prefix, and the provider's native client C (through Bucket.As), which the
+// compare-and-swap strategies need. what names the bucket kind in errors
+// ("s3 bucket", "azure container").
+func openNative[C any](ctx context.Context, u *url.URL, what string) (*blob.Bucket, string, C, error) {
+	var client C
+	if u.Host == "" {
+		return nil, "", client, fmt.Errorf("konserve: %s: no %s name: %w", u.Redacted(), what, ErrUnsupportedURL)
+	}
+	prefix, err := keyPrefix(u)
+	if err != nil {
+		return nil, "", client, err
+	}
+	bkt, err := blob.OpenBucket(ctx, bucketURL(u).String())
+	if err != nil {
+		return nil, "", client, fmt.Errorf("konserve: open %s %s: %w", what, u.Host, err)
+	}
+	if !bkt.As(&client) {
+		_ = bkt.Close()
+		return nil, "", client, fmt.Errorf("konserve: open %s %s: no native client", what, u.Host)
+	}
+	return bkt, prefix, client, nil
+}
+
 // keyPrefix turns a URL path into the key prefix: no leading or trailing
 // slash, then one trailing slash when non-empty. It refuses "." and ".."
 // segments, which object stores treat literally but file systems do not,

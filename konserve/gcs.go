@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"cloud.google.com/go/storage"
-	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/gcsblob" // registers gs:// with blob.OpenBucket
 	"google.golang.org/api/googleapi"
 )
@@ -39,24 +38,11 @@ func init() {
 }
 
 func openGCS(ctx context.Context, u *url.URL) (Backend, error) {
-	if u.Host == "" {
-		return nil, fmt.Errorf("konserve: %s: no bucket name: %w", u.Redacted(), ErrUnsupportedURL)
-	}
-	prefix, err := keyPrefix(u)
+	bkt, prefix, client, err := openNative[*storage.Client](ctx, u, "gcs bucket")
 	if err != nil {
 		return nil, err
 	}
-	bkt, err := blob.OpenBucket(ctx, bucketURL(u).String())
-	if err != nil {
-		return nil, fmt.Errorf("konserve: open gcs bucket %s: %w", u.Host, err)
-	}
-	var client *storage.Client
-	if !bkt.As(&client) {
-		_ = bkt.Close()
-		return nil, fmt.Errorf("konserve: open gcs bucket %s: no native client", u.Host)
-	}
-	cas := &gcsCAS{bkt: client.Bucket(u.Host)}
-	return &Bucket{b: bkt, prefix: prefix, cas: cas, closeBucket: true}, nil
+	return &Bucket{b: bkt, prefix: prefix, cas: &gcsCAS{bkt: client.Bucket(u.Host)}, closeBucket: true}, nil
 }
 
 // gcsCAS is the GCS casStrategy.

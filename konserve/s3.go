@@ -12,7 +12,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
-	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/s3blob" // registers s3:// with blob.OpenBucket
 )
 
@@ -42,21 +41,9 @@ func init() {
 }
 
 func openS3(ctx context.Context, u *url.URL) (Backend, error) {
-	if u.Host == "" {
-		return nil, fmt.Errorf("konserve: %s: no bucket name: %w", u.Redacted(), ErrUnsupportedURL)
-	}
-	prefix, err := keyPrefix(u)
+	bkt, prefix, client, err := openNative[*s3.Client](ctx, u, "s3 bucket")
 	if err != nil {
 		return nil, err
-	}
-	bkt, err := blob.OpenBucket(ctx, bucketURL(u).String())
-	if err != nil {
-		return nil, fmt.Errorf("konserve: open s3 bucket %s: %w", u.Host, err)
-	}
-	var client *s3.Client
-	if !bkt.As(&client) {
-		_ = bkt.Close()
-		return nil, fmt.Errorf("konserve: open s3 bucket %s: no native client", u.Host)
 	}
 	return &Bucket{b: bkt, prefix: prefix, cas: &s3CAS{client: client, bucket: u.Host}, closeBucket: true}, nil
 }
