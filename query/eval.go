@@ -335,8 +335,13 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			return visit(&d)
 		})
 	} else {
-		idx, comps, _ := access(e, a, v, st.attr, buf[:])
-		err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })
+		idx, comps, pinned := access(e, a, v, st.attr, buf[:])
+		if cs, ok := src.s.(ChunkSource); ok {
+			vf := newVFilter(st, pinned)
+			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool { return vf.each(ds, visit) })
+		} else {
+			err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })
+		}
 	}
 	if collect {
 		for i := 0; i < in.n && err == nil && s.err == nil; i++ {
@@ -355,6 +360,85 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
 	}
 	return out, nil
+}
+
+// vfilter is the part of a pattern scan's test that a chunked scan runs in
+// its loop, before anything else per datom: the pattern's constant value
+// (when the index does not pin it) and the int64 range of fused
+// comparisons (see fuseLongRange). It only rejects datoms emit would
+// reject too; emit still checks everything.
+type vfilter struct {
+	kind   vfKind
+	str    string
+	long   int64
+	lo, hi int64 // vfLongRange, inclusive
+}
+
+type vfKind uint8
+
+const (
+	vfNone      vfKind = iota
+	vfString           // V must equal str when it is a string
+	vfLong             // V must equal long when it is an int64
+	vfLongRange        // V must lie in [lo, hi] when it is an int64 (none if lo > hi)
+)
+
+// newVFilter compiles st's tests on V given the positions the index pins.
+func newVFilter(st *step, pinned uint8) vfilter {
+	if p := &st.pos[2]; p.kind == posConst && pinned&4 == 0 {
+		switch x := p.val.(type) {
+		case string:
+			return vfilter{kind: vfString, str: x}
+		case int64:
+			return vfilter{kind: vfLong, long: x}
+		}
+		return vfilter{}
+	}
+	if st.hasLongRange && st.pos[2].kind == posFree {
+		return vfilter{kind: vfLongRange, lo: st.longLo, hi: st.longHi}
+	}
+	return vfilter{}
+}
+
+// each calls visit for the datoms of ds that pass f, until visit returns
+// false; it returns whether the scan goes on.
+func (f *vfilter) each(ds []datom.Datom, visit func(*datom.Datom) bool) bool {
+	switch f.kind {
+	case vfString:
+		for i := range ds {
+			if x, ok := ds[i].V.(string); ok && x != f.str {
+				continue
+			}
+			if !visit(&ds[i]) {
+				return false
+			}
+		}
+	case vfLong:
+		for i := range ds {
+			if x, ok := ds[i].V.(int64); ok && x != f.long {
+				continue
+			}
+			if !visit(&ds[i]) {
+				return false
+			}
+		}
+	case vfLongRange:
+		for i := range ds {
+			if x, ok := ds[i].V.(int64); ok && (x < f.lo || x > f.hi) {
+				continue
+			}
+			if !visit(&ds[i]) {
+				return false
+			}
+		}
+	default:
+		for i := range ds {
+			if !visit(&ds[i]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // scanJoinFactor is how many datoms of a scan cost about as much as one

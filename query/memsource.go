@@ -16,11 +16,18 @@ type MemSource struct {
 	schema  *datom.Schema
 	history bool
 	idx     [datom.TEAV + 1][]datom.Datom
+	// chunk is the run length of DatomChunks (0: memChunk); tests shorten
+	// it to cross run boundaries often.
+	chunk int
 }
 
+// memChunk is MemSource's default run length for DatomChunks.
+const memChunk = 64
+
 var (
-	_ Source  = (*MemSource)(nil)
-	_ Counter = (*MemSource)(nil)
+	_ Source      = (*MemSource)(nil)
+	_ Counter     = (*MemSource)(nil)
+	_ ChunkSource = (*MemSource)(nil)
 )
 
 // NewMemSource builds a source from datoms under schema. With history
@@ -300,6 +307,28 @@ func (m *MemSource) Datoms(ctx context.Context, idx datom.Index, components []an
 		if !fn(ds[i]) {
 			return nil
 		}
+	}
+	return nil
+}
+
+// DatomChunks calls fn with consecutive runs of the datoms Datoms would
+// yield, views of the source's sorted slices.
+func (m *MemSource) DatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error {
+	lo, hi := m.span(idx, components)
+	ds := m.idx[min(int(idx), len(m.idx)-1)]
+	n := m.chunk
+	if n <= 0 {
+		n = memChunk
+	}
+	for lo < hi {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(lo+n, hi)
+		if !fn(ds[lo:end:end]) {
+			return nil
+		}
+		lo = end
 	}
 	return nil
 }

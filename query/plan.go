@@ -66,6 +66,12 @@ type step struct {
 	rangeHi  any
 	hasRange bool
 	filters  []*step // predicates fused into this scan
+	// longLo, longHi bound the value a scan's free value variable may take
+	// when it is an int64, from fused comparisons with int64 constants
+	// (inclusive; see fuseLongRange): chunked scans skip the datoms out of
+	// range before anything else. The filters still run on the rest.
+	longLo, longHi int64
+	hasLongRange   bool
 	est      int
 	// attrCount is the number of datoms of the constant attribute (AEVT),
 	// for a pattern whose entity is bound: 0 when unknown. With many input
@@ -173,6 +179,7 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 				if st.kind == stepPred && len(steps) > 0 && steps[len(steps)-1].kind == stepPattern {
 					last := steps[len(steps)-1]
 					last.filters = append(last.filters, st)
+					fuseLongRange(last, st, sc)
 					continue
 				}
 				st.binds(bound)
@@ -661,3 +668,61 @@ func markLive(steps []*step, bound0 []bool, needed []bool, single []bool) {
 }
 
 func valueTerm(t term) bool { return t.kind == termVar || t.kind == termConst }
+
+// fuseLongRange narrows st's int64 value range by f, a predicate just fused
+// into pattern step st, when f compares st's free value variable with an
+// int64 constant or scalar input: [(> ?v 5)] means ?v >= 6. Values of
+// other types are left to the filter itself, so the range never changes
+// an answer.
+func fuseLongRange(st *step, f *step, sc *scope) {
+	if f.cmpOp == 0 || st.pos[2].kind != posFree {
+		return
+	}
+	v := st.pos[2].slot
+	a, b := f.args[0], f.args[1]
+	op := f.cmpOp
+	var other term
+	switch {
+	case a.kind == termVar && a.slot == v:
+		other = b
+	case b.kind == termVar && b.slot == v:
+		other = a
+		op = map[byte]byte{'<': '>', '>': '<', 'l': 'g', 'g': 'l'}[op]
+	default:
+		return
+	}
+	var x any
+	switch {
+	case other.kind == termConst:
+		x = other.val
+	case other.kind == termVar && hasScalar(sc, other.slot):
+		x = sc.scalars[other.slot]
+	default:
+		return
+	}
+	n, ok := x.(int64)
+	if !ok {
+		return
+	}
+	if !st.hasLongRange {
+		st.longLo, st.longHi, st.hasLongRange = math.MinInt64, math.MaxInt64, true
+	}
+	switch op {
+	case '>':
+		if n == math.MaxInt64 {
+			st.longLo, st.longHi = 1, 0 // empty
+			return
+		}
+		st.longLo = max(st.longLo, n+1)
+	case 'g':
+		st.longLo = max(st.longLo, n)
+	case '<':
+		if n == math.MinInt64 {
+			st.longLo, st.longHi = 1, 0
+			return
+		}
+		st.longHi = min(st.longHi, n-1)
+	case 'l':
+		st.longHi = min(st.longHi, n)
+	}
+}

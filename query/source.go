@@ -45,3 +45,16 @@ type Source interface {
 type Counter interface {
 	Count(ctx context.Context, idx datom.Index, components []any) (int, error)
 }
+
+// ChunkSource is an optional interface of a Source: Datoms a run of datoms
+// at a time. The engine's scans then loop over each run in place, testing
+// constants and fused comparisons before doing anything per datom, instead
+// of taking a callback and a datom copy per datom. reader.DB hands out its
+// index leaves as runs.
+type ChunkSource interface {
+	// DatomChunks calls fn with consecutive runs of the datoms Datoms would
+	// yield for the same arguments, in the same order, until fn returns
+	// false. A run is never empty. It is only valid during the call: fn
+	// MUST NOT modify it or keep it (or pointers into it) after returning.
+	DatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error
+}

@@ -28,6 +28,46 @@ func (db *DB) Datoms(ctx context.Context, idx datom.Index, components []any, fn 
 	return db.scan(ctx, curTree(idx), lo, hi, fn)
 }
 
+// DatomChunks is Datoms a run of datoms at a time: fn gets consecutive
+// slices of the datoms Datoms would yield, in order, until it returns
+// false. The slices are views of the index's own leaves where possible, so
+// they are valid only during the call and must be neither modified nor
+// kept. It satisfies query.ChunkSource: a query's scan then loops over
+// datoms in place instead of taking a call and a copy per datom.
+func (db *DB) DatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error {
+	v := db.v
+	if idx > datom.VAET || v.history || v.asOf != math.MaxInt64 || v.since >= 0 {
+		return gatherChunks(fn, func(emit func(datom.Datom) bool) error {
+			return db.Datoms(ctx, idx, components, emit)
+		})
+	}
+	components = normalizeComponents(idx, components)
+	lo, hi := bounds(idx, components)
+	return db.scanTreeChunks(ctx, curTree(idx), lo, hi, fn)
+}
+
+// gatherChunks runs scan, gathering the datoms it yields into chunks for fn.
+func gatherChunks(fn func([]datom.Datom) bool, scan func(func(datom.Datom) bool) error) error {
+	buf := make([]datom.Datom, 0, chunkSize)
+	stopped := false
+	err := scan(func(d datom.Datom) bool {
+		buf = append(buf, d)
+		if len(buf) < cap(buf) {
+			return true
+		}
+		if !fn(buf) {
+			stopped = true
+			return false
+		}
+		buf = buf[:0]
+		return true
+	})
+	if err == nil && !stopped && len(buf) > 0 {
+		fn(buf)
+	}
+	return err
+}
+
 // SeekDatoms calls fn for the datoms of index idx from the position of
 // components onwards, to the end of the index, until fn returns false
 // (Datomic's seek-datoms).

@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"slices"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/pss"
@@ -174,6 +175,87 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 	}
 	for it.next() {
 		if !fn(it.cur) {
+			break
+		}
+	}
+	return it.close()
+}
+
+// chunkSize is how many datoms scanChunks gathers before calling fn when
+// it cannot hand out leaves as they are (merged overlay, filtered views).
+const chunkSize = 128
+
+// scanTreeChunks is scanTree a run of datoms at a time: fn gets the leaves
+// of the tree (or of the overlay's additions) as they are, without a copy,
+// when only one of them holds datoms in range and nothing is deleted;
+// otherwise it gets the merged datoms gathered into a buffer.
+func (db *DB) scanTreeChunks(ctx context.Context, i int, lo, hi datom.Datom, fn func([]datom.Datom) bool) error {
+	var it treeIter
+	if err := it.init(ctx, db, i, lo, hi); err != nil {
+		return err
+	}
+	var one *pss.Iter[datom.Datom]
+	switch {
+	case it.onlyTree:
+		one = it.t
+	case it.onlyAdds:
+		one = it.a
+	}
+	if one == nil && it.t != nil && it.a != nil && it.d == nil {
+		// Both hold datoms, but maybe not in [lo, hi]: a point lookup in a
+		// database with a small overlay usually needs only one of them.
+		tOK := it.t.SeekGE(lo) && it.cmp(it.t.Key(), hi) <= 0
+		aOK := it.a.SeekGE(lo) && it.cmp(it.a.Key(), hi) <= 0
+		switch {
+		case !tOK && !aOK:
+			return it.close()
+		case !aOK:
+			return db.runChunks(&it, it.t, hi, fn)
+		case !tOK:
+			return db.runChunks(&it, it.a, hi, fn)
+		}
+	}
+	if one != nil {
+		if one.SeekGE(lo) {
+			return db.runChunks(&it, one, hi, fn)
+		}
+		return it.close()
+	}
+	buf := make([]datom.Datom, 0, chunkSize)
+	for it.next() {
+		buf = append(buf, it.cur)
+		if len(buf) == cap(buf) {
+			if !fn(buf) {
+				return it.close()
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		fn(buf)
+	}
+	return it.close()
+}
+
+// runChunks hands fn the leaves of x, positioned on its first datom, up to
+// hi, then closes it.
+func (db *DB) runChunks(it *treeIter, x *pss.Iter[datom.Datom], hi datom.Datom, fn func([]datom.Datom) bool) error {
+	cmp := it.cmp
+	for ok := x.Valid(); ok; ok = x.NextRun() {
+		run := x.Run()
+		if cmp(run[len(run)-1], hi) > 0 {
+			n, _ := slices.BinarySearchFunc(run, hi, func(d, h datom.Datom) int {
+				if cmp(d, h) <= 0 {
+					return -1
+				}
+				return 1
+			})
+			if n > 0 {
+				fn(run[:n])
+			}
+			break
+		}
+		if !fn(run) {
 			break
 		}
 	}
