@@ -72,7 +72,7 @@ type step struct {
 	// range before anything else. The filters still run on the rest.
 	longLo, longHi int64
 	hasLongRange   bool
-	est      int
+	est            int
 	// attrCount is the number of datoms of the constant attribute (AEVT),
 	// for a pattern whose entity is bound: 0 when unknown. With many input
 	// rows, one scan of the attribute joined on the entity is cheaper than
