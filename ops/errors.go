@@ -29,4 +29,11 @@ var (
 	// read or names a key codec ops does not know. GC aborts on it rather
 	// than guess what the node reaches.
 	ErrUnknownNode = errors.New("ops: unknown node")
+
+	// ErrInvalidPurge is returned by Purge and ParsePurge for purge data
+	// that cannot be applied: not a vector of purge forms, a form of the
+	// wrong shape, an unknown attribute, an entity that cannot be resolved
+	// or may not be purged. The message names the form; nothing was
+	// written.
+	ErrInvalidPurge = errors.New("ops: invalid purge")
 )
