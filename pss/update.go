@@ -169,18 +169,28 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 	}
 	if simple {
 		// The common case: copy this node and swap in the new children.
+		// The separators are shared with n unless one changes: inserts
+		// between two children go to the right one (search routes a key
+		// to the first child whose largest key is >= it), so only a
+		// change at a child's top end copies them.
 		cp := &tnode[K]{
 			level:  n.level,
-			keys:   slices.Clone(n.keys),
+			keys:   n.keys,
 			addrs:  slices.Clone(n.addrs), // nil stays nil
 			counts: slices.Clone(n.counts),
 			mems:   make([]*tnode[K], len(n.keys)),
 			count:  n.count,
 		}
 		copy(cp.mems, n.mems)
+		sharedKeys := true
 		for _, ch := range changes {
 			o := ch.out[0]
-			cp.keys[ch.i] = o.keys[len(o.keys)-1]
+			if top := o.keys[len(o.keys)-1]; cfg.cmp(top, cp.keys[ch.i]) != 0 {
+				if sharedKeys {
+					cp.keys, sharedKeys = slices.Clone(n.keys), false
+				}
+				cp.keys[ch.i] = top
+			}
 			if cp.addrs != nil {
 				cp.addrs[ch.i] = node.Address{}
 			}

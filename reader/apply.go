@@ -170,23 +170,91 @@ func (db *DB) applyResult(ctx context.Context, res *tx.Result) (*DB, error) {
 	return next, nil
 }
 
+// attrKind is what apply needs to know of an attribute: which overlay sets
+// its datoms go to.
+type attrKind uint8
+
+const (
+	kindIndexed attrKind = 1 << iota
+	kindRef
+	kindNoHistory
+)
+
+// kindCache memoizes attrKind for the few attributes one transaction
+// touches, so that each datom costs a comparison rather than a schema
+// lookup.
+type kindCache struct {
+	schema, old *datom.Schema
+	ids         [8]datom.ID
+	kinds       [8]attrKind
+	n           int
+}
+
+func (c *kindCache) kind(a datom.ID) attrKind {
+	for i := 0; i < c.n; i++ {
+		if c.ids[i] == a {
+			return c.kinds[i]
+		}
+	}
+	at := c.schema.Attr(a)
+	if at == nil {
+		at = c.old.Attr(a)
+	}
+	var k attrKind
+	if at != nil {
+		if at.Indexed() {
+			k |= kindIndexed
+		}
+		if at.IsRef() {
+			k |= kindRef
+		}
+		if at.NoHistory {
+			k |= kindNoHistory
+		}
+	}
+	if c.n < len(c.ids) {
+		c.ids[c.n], c.kinds[c.n] = a, k
+		c.n++
+	}
+	return k
+}
+
+// curTreesOf returns the current trees a datom of kind k is in.
+func curTreesOf(k attrKind, buf *[nCur]int) []int {
+	ts := append(buf[:0], curEAVT, curAEVT)
+	if k&kindRef != 0 {
+		ts = append(ts, curVAET)
+	}
+	if k&kindIndexed != 0 {
+		ts = append(ts, curAVET)
+	}
+	return ts
+}
+
+// dbNode allocates a derived value and its overlay together: one
+// allocation per transaction instead of two.
+type dbNode struct {
+	db DB
+	ov overlay
+}
+
+// tailNode allocates a tail list cell and its transaction together.
+type tailNode struct {
+	l  tailList
+	tx tailTx
+}
+
 // apply adds one transaction to the overlay and the tail, returning a new
-// value. It only touches in-memory sets.
+// value. It only touches in-memory sets: for each set the transaction
+// changes, one batched pss.Update that copies the paths it touches once.
 func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*DB, error) {
 	oldSchema := db.schema
 	schema := res.Schema
 	if schema == nil {
 		schema = oldSchema
 	}
-	var adds [nTrees][]datom.Datom
-	var dels [nCur][]datom.Datom
 	ov := db.ov
-	attrOf := func(a datom.ID) *datom.Attribute {
-		if at := schema.Attr(a); at != nil {
-			return at
-		}
-		return oldSchema.Attr(a)
-	}
+	kinds := kindCache{schema: schema, old: oldSchema}
 	// The log tree gets the tail's transactions only when the tail is
 	// merged; until then scans of the log read the tail list itself (one
 	// less overlay set to copy a path of per transaction).
@@ -195,40 +263,80 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		logDatoms = slices.Clone(logDatoms)
 		slices.SortFunc(logDatoms, datom.CompareTEAV)
 	}
+
+	// Size every per-set batch first, then carve them all out of one
+	// buffer (full slice expressions keep appends in their own range).
+	var nAdds [nTrees]int
+	var nCurRet [nCur]int // retracted datoms per current tree (adds removed or dels)
 	for _, d := range res.Datoms {
 		if !d.Added {
 			continue
 		}
-		at := attrOf(d.A)
+		k := kinds.kind(d.A)
+		nAdds[curEAVT]++
+		nAdds[curAEVT]++
+		if k&kindIndexed != 0 {
+			nAdds[curAVET]++
+		}
+		if k&kindRef != 0 {
+			nAdds[curVAET]++
+		}
+	}
+	var tbuf [nCur]int
+	for _, r := range res.Retracted {
+		k := kinds.kind(r.A)
+		for _, i := range curTreesOf(k, &tbuf) {
+			nCurRet[i]++
+			if k&kindNoHistory == 0 {
+				nAdds[i+nCur] += 2
+			}
+		}
+	}
+	total := 0
+	for _, n := range nAdds {
+		total += n
+	}
+	for _, n := range nCurRet {
+		total += 2 * n // as removals from adds or as dels, whichever applies
+	}
+	buf := make([]datom.Datom, 0, total)
+	carve := func(n int) []datom.Datom {
+		s := buf[len(buf) : len(buf) : len(buf)+n]
+		buf = buf[:len(buf)+n]
+		return s
+	}
+	var adds [nTrees][]datom.Datom
+	var dels, removeAdds [nCur][]datom.Datom
+	for i := range adds {
+		adds[i] = carve(nAdds[i])
+	}
+	for i := range dels {
+		dels[i] = carve(nCurRet[i])
+		removeAdds[i] = carve(nCurRet[i])
+	}
+
+	for _, d := range res.Datoms {
+		if !d.Added {
+			continue
+		}
+		k := kinds.kind(d.A)
 		adds[curEAVT] = append(adds[curEAVT], d)
 		adds[curAEVT] = append(adds[curAEVT], d)
-		if at != nil && at.Indexed() {
+		if k&kindIndexed != 0 {
 			adds[curAVET] = append(adds[curAVET], d)
 		}
-		if at != nil && at.IsRef() {
+		if k&kindRef != 0 {
 			adds[curVAET] = append(adds[curVAET], d)
 		}
 	}
 	// Retractions: hide the retracted datom from the current trees (drop it
 	// from the overlay if the tail added it, else mask the stored one) and
-	// keep both it and its retraction in history.
-	var retractions []datom.Datom
-	for _, d := range res.Datoms {
-		if !d.Added {
-			retractions = append(retractions, d)
-		}
-	}
-	var removeAdds [nCur][]datom.Datom
-	for k, r := range res.Retracted {
-		at := attrOf(r.A)
-		trees := []int{curEAVT, curAEVT}
-		if at != nil && at.IsRef() {
-			trees = append(trees, curVAET)
-		}
-		if at != nil && at.Indexed() {
-			trees = append(trees, curAVET)
-		}
-		for _, i := range trees {
+	// keep both it and its retraction in history. The k-th retraction in
+	// res.Datoms retracts res.Retracted[k].
+	next := 0 // index in res.Datoms of the next retraction
+	for _, r := range res.Retracted {
+		k := kinds.kind(r.A)
+		for _, i := range curTreesOf(k, &tbuf) {
 			in, err := ov.adds[i].Has(ctx, r)
 			if err != nil {
 				return nil, err
@@ -239,23 +347,21 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 				dels[i] = append(dels[i], r)
 			}
 		}
-		if at != nil && at.NoHistory {
-			continue
+		for next < len(res.Datoms) && res.Datoms[next].Added {
+			next++
 		}
 		var rd datom.Datom
-		if k < len(retractions) {
-			rd = retractions[k]
+		if next < len(res.Datoms) {
+			rd = res.Datoms[next]
+			next++
 		} else {
 			rd = datom.Datom{E: r.E, A: r.A, V: r.V, Tx: res.TxID, Added: false}
 		}
-		for _, i := range []int{histEAVT, histAEVT} {
-			adds[i] = append(adds[i], r, rd)
+		if k&kindNoHistory != 0 {
+			continue
 		}
-		if at != nil && at.Indexed() {
-			adds[histAVET] = append(adds[histAVET], r, rd)
-		}
-		if at != nil && at.IsRef() {
-			adds[histVAET] = append(adds[histVAET], r, rd)
+		for _, i := range curTreesOf(k, &tbuf) {
+			adds[i+nCur] = append(adds[i+nCur], r, rd)
 		}
 	}
 	// An attribute that became indexed (or stopped being) gains (or
@@ -265,7 +371,8 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 			return nil, err
 		}
 	}
-	nov := &overlay{adds: ov.adds, dels: ov.dels}
+	dn := &dbNode{db: *db, ov: *ov}
+	nov := &dn.ov
 	var err error
 	for i := range adds {
 		var rm []datom.Datom
@@ -287,19 +394,21 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
-	next := *db
-	next.ov = nov
-	next.schema = schema
-	if t > next.basisT {
-		next.basisT = t
+	nx := &dn.db
+	nx.ov = nov
+	nx.schema = schema
+	if t > nx.basisT {
+		nx.basisT = t
 	}
-	next.tail = db.tail.push(&tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc})
+	tn := &tailNode{tx: tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc}}
+	tn.l = tailList{tx: &tn.tx, prev: db.tail, n: db.tail.len() + 1}
+	nx.tail = &tn.l
 	if enc != nil {
-		next.tailBytes += int64(len(enc))
+		nx.tailBytes += int64(len(enc))
 	} else {
-		next.tailBytes += estimateBytes(res.Datoms) + estimateBytes(res.Retracted)
+		nx.tailBytes += estimateBytes(res.Datoms) + estimateBytes(res.Retracted)
 	}
-	return &next, nil
+	return nx, nil
 }
 
 // estimateBytes approximates the encoded size of datoms before they are

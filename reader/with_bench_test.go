@@ -1,0 +1,214 @@
+package reader_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/reader"
+)
+
+// The in-memory transaction path on the shape of DataScript's benchmark
+// workload (../shared/bench/datascript): people with name, last-name,
+// full-name, alias (cardinality many), sex, age and salary on a
+// schema-on-read database. Each benchmark runs a chain of With calls and
+// reports ns and allocations per With; cmd/accrete-bench runs the real
+// workload side by side with DataScript.
+
+const withSchema = `[
+ {:db/ident :id      :db/unique :db.unique/identity}
+ {:db/ident :follows :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :alias   :db/cardinality :db.cardinality/many}]`
+
+type benchPerson struct {
+	id    string
+	attrs []edn.MapEntry
+}
+
+// mulberry is the workload's PRNG (mulberry32).
+type mulberry uint32
+
+func (r *mulberry) intn(n int) int {
+	*r += 0x6D2B79F5
+	t := uint32(*r)
+	t = (t ^ t>>15) * (t | 1)
+	t ^= t + (t^t>>7)*(t|61)
+	t ^= t >> 14
+	return int((uint64(t) * uint64(n)) >> 32)
+}
+
+func benchPeople(n int) []benchPerson {
+	names := []string{"Ivan", "Petr", "Sergei", "Oleg", "Yuri", "Dmitry", "Fedor", "Denis"}
+	lasts := []string{"Ivanov", "Petrov", "Sidorov", "Kovalev", "Kuznetsov", "Voronoi"}
+	aliases := []string{"A. C. Q. W.", "A. J. Finn", "A.A. Fair", "Aapeli", "Aaron Wolfe", "Abigail Van Buren",
+		"Jeanne Phillips", "Abram Tertz", "Abu Nuwas", "Acton Bell", "Adunis"}
+	sexes := []string{"male", "female"}
+	r := mulberry(20000)
+	out := make([]benchPerson, n)
+	for i := range out {
+		name, last := names[r.intn(len(names))], lasts[r.intn(len(lasts))]
+		var al edn.Vector
+		for k := r.intn(10); k > 0; k-- {
+			al = append(al, aliases[r.intn(len(aliases))])
+		}
+		sex := sexes[r.intn(2)]
+		age, salary := int64(r.intn(100)), int64(r.intn(100000))
+		out[i] = benchPerson{id: strconv.Itoa(i + 1), attrs: []edn.MapEntry{
+			{Key: edn.Keyword("name"), Val: name},
+			{Key: edn.Keyword("last-name"), Val: last},
+			{Key: edn.Keyword("full-name"), Val: name + " " + last},
+			{Key: edn.Keyword("alias"), Val: al},
+			{Key: edn.Keyword("sex"), Val: sex},
+			{Key: edn.Keyword("age"), Val: age},
+			{Key: edn.Keyword("salary"), Val: salary},
+		}}
+	}
+	return out
+}
+
+func (p benchPerson) txMap() edn.Map {
+	m := edn.Map{{Key: edn.Keyword("db/id"), Val: p.id}}
+	return append(m, p.attrs...)
+}
+
+func benchEmpty(b *testing.B) *reader.DB {
+	b.Helper()
+	ctx := context.Background()
+	db, err := reader.NewEmpty(ctx, nil, true, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := db.With(ctx, withSchema, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rep.DBAfter
+}
+
+// benchPeopleN is how many people the chains use: the workload's 20,000.
+const benchPeopleN = 20000
+
+// runChain times fn (which performs withs With calls) and reports per-With
+// figures.
+func runChain(b *testing.B, withs int, fn func() error) {
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if err := fn(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu := cpuTime() - cpu0
+	n := float64(b.N) * float64(withs)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/with")
+	b.ReportMetric(float64(cpu)/n, "cpu-ns/with")
+}
+
+// BenchmarkWithAdd1 is add-1: five one-datom transactions per person, each
+// a new entity through a string tempid.
+func BenchmarkWithAdd1(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	keep := map[string]bool{"name": true, "last-name": true, "sex": true, "age": true, "salary": true}
+	var txs []edn.Vector
+	for _, p := range ps {
+		for _, a := range p.attrs {
+			if keep[string(a.Key.(edn.Keyword))] {
+				txs = append(txs, edn.Vector{edn.Vector{edn.Keyword("db/add"), p.id, a.Key, a.Val}})
+			}
+		}
+	}
+	runChain(b, len(txs), func() error {
+		db := empty
+		for _, t := range txs {
+			rep, err := db.With(ctx, t, nil)
+			if err != nil {
+				return err
+			}
+			db = rep.DBAfter
+		}
+		return nil
+	})
+}
+
+// BenchmarkWithAdd5 is add-5: one map transaction per person.
+func BenchmarkWithAdd5(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	txs := make([]edn.Vector, len(ps))
+	for i, p := range ps {
+		txs[i] = edn.Vector{p.txMap()}
+	}
+	runChain(b, len(txs), func() error {
+		db := empty
+		for _, t := range txs {
+			rep, err := db.With(ctx, t, nil)
+			if err != nil {
+				return err
+			}
+			db = rep.DBAfter
+		}
+		return nil
+	})
+}
+
+// BenchmarkWithAddAll is add-all: every person in one transaction.
+func BenchmarkWithAddAll(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	data := make(edn.Vector, len(ps))
+	for i, p := range ps {
+		data[i] = p.txMap()
+	}
+	runChain(b, 1, func() error {
+		_, err := empty.With(ctx, data, nil)
+		return err
+	})
+}
+
+// BenchmarkWithRetract5 is retract-5: retractEntity of every person, one
+// transaction each, from a database holding all of them.
+func BenchmarkWithRetract5(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	data := make(edn.Vector, len(ps))
+	for i, p := range ps {
+		data[i] = p.txMap()
+	}
+	rep, err := empty.With(ctx, data, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	full := rep.DBAfter
+	name, _ := full.Schema().Entid("name")
+	var txs []edn.Vector
+	err = full.Datoms(ctx, datom.AEVT, []any{name}, func(d datom.Datom) bool {
+		txs = append(txs, edn.Vector{edn.Vector{edn.Keyword("db.fn/retractEntity"), d.E}})
+		return true
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := mulberry(5)
+	for i := len(txs) - 1; i > 0; i-- {
+		j := r.intn(i + 1)
+		txs[i], txs[j] = txs[j], txs[i]
+	}
+	runChain(b, len(txs), func() error {
+		db := full
+		for _, t := range txs {
+			rep, err := db.With(ctx, t, nil)
+			if err != nil {
+				return err
+			}
+			db = rep.DBAfter
+		}
+		return nil
+	})
+}
