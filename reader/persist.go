@@ -50,6 +50,10 @@ type PersistOptions struct {
 	TailBytes int64
 	// Merge forces a merge of the tail into the trees.
 	Merge bool
+	// DeferMerge leaves a tail past TailBytes unmerged: the caller merges
+	// it in the background (MergeTail, AdoptMerge). Trees rebuilt in
+	// memory (Excise) are still flushed.
+	DeferMerge bool
 	// Writer names the writer process in the commit, for operators.
 	Writer string
 	// TxTs are the transactions the commit adds, recorded in it.
@@ -95,7 +99,7 @@ func (db *DB) Prepare(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 	// cur is a copy: db is an immutable value other goroutines may hold.
 	cp := *db
 	cur := &cp
-	if opts.Merge || db.tailBytes > limit || db.merged {
+	if opts.Merge || db.merged || (db.tailBytes > limit && !opts.DeferMerge) {
 		var err error
 		if cur, err = db.mergeTail(ctx); err != nil {
 			return nil, nil, nil, err

@@ -14,24 +14,36 @@
 //     the branch head (which inlines the commit). The index trees are not
 //     touched, yet the head moves on every commit, so every reader sees the
 //     transaction at once.
-//   - When the tail passes Options.TailBytes (default 32 KiB encoded), the
-//     commit first merges the tail into the trees in one sorted batch (one
-//     path copy per touched leaf, amortized over all the commits of the
-//     tail), flushes the new tree nodes, and starts an empty tail.
+//   - When a commit leaves the tail past Options.TailBytes (default 32 KiB
+//     encoded), the writer merges that committed tail into the trees in the
+//     background, in one sorted batch (one path copy per touched leaf,
+//     amortized over all the commits of the tail), and flushes the new tree
+//     nodes. Commits go on meanwhile, naming the old roots and a growing
+//     tail. The first commit after the merge is done names the new roots and
+//     a tail trimmed to the transactions committed since the merge's
+//     snapshot (reader.AdoptMerge replays them onto the merged trees, as a
+//     reader opening that commit does). A merge that no longer applies
+//     (another writer moved the head) is dropped; its nodes are orphans for
+//     garbage collection. If the tail reaches 4 × TailBytes while a merge
+//     is in flight, the commit waits for it; with none in flight (one
+//     failed) it merges in the commit path, so the tail stays bounded.
 //   - Readers rebuild the tail's small in-memory overlay when they open a
 //     commit and merge it into every index scan (see package reader), so a
 //     cold reader pays one GET for the head, one for the tail and one per
 //     tree level it descends.
 //
-// A small transaction therefore costs three PUTs and, on average, half the
-// tail threshold in bytes, plus its share of the next merge.
+// A small transaction therefore costs three PUTs and, on average, about
+// half the tail threshold in bytes, plus its share of the next merge; the
+// merge's CPU and fsyncs are off the commit path, so a group commit does
+// not stall behind one.
 //
 // # Commit protocol
 //
 // Writes are ordered so that a crash at any point leaves the head naming
 // the old or the new commit, and every node the head names present:
-// tree nodes and the tail node first (in parallel, all durable), then the
-// commit record, then the head by compare-and-swap (package branch). A
+// tree nodes (written by a background merge, durable before any commit
+// names them), then the tail node and the commit record (in parallel, all
+// durable), then the head by compare-and-swap (package branch). A
 // swap that loses to another writer re-reads the head, re-applies the
 // transaction data (not the datoms) to the new database value, so that
 // :db/cas and transaction functions see the truth, and tries again, up to

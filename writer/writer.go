@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accretedb/accrete/branch"
@@ -102,7 +103,28 @@ type Writer struct {
 	queue chan *request
 	done  chan struct{}
 	wg    sync.WaitGroup
+
+	// merge is the background merge of the log tail in flight (nil if
+	// none). Only the committer goroutine touches it.
+	merge *mergeJob
+	// counters of background merges, for benchmarks and tests
+	mergesStarted, mergesAdopted, mergesDropped, mergeWaits atomic.Int64
 }
+
+// mergeJob is one background merge: MergeTail of src, a committed value.
+type mergeJob struct {
+	src  *reader.DB
+	out  *reader.DB
+	err  error
+	done chan struct{}
+}
+
+// maxTailFactor bounds the log tail while a background merge is in flight:
+// past maxTailFactor × TailBytes the committer waits for the merge (and, if
+// there is none or it failed, merges in the commit path), so a slow or
+// failing merge cannot let the tail, which every commit rewrites, grow
+// without bound.
+const maxTailFactor = 4
 
 type request struct {
 	ctx   context.Context
@@ -323,7 +345,7 @@ func (w *Writer) loop() {
 // batch onto the new head and tries again.
 func (w *Writer) commit(batch []*request) {
 	ctx := context.Background()
-	base := w.DB()
+	base := w.adoptMerge(ctx, w.DB())
 	for attempt := 0; ; attempt++ {
 		db := base
 		var ts []int64
@@ -350,7 +372,8 @@ func (w *Writer) commit(batch []*request) {
 			return
 		}
 		persisted, c, pending, err := db.Prepare(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
-			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts})
+			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts,
+			DeferMerge: db.TailBytes() <= maxTailFactor*w.opts.TailBytes})
 		if err != nil {
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
@@ -361,6 +384,9 @@ func (w *Writer) commit(batch []*request) {
 			w.mu.Lock()
 			w.db = committed
 			w.mu.Unlock()
+			if w.merge == nil && committed.TailBytes() > w.opts.TailBytes {
+				w.startMerge(committed)
+			}
 			// The last report's value is the committed one; earlier ones
 			// are the in-memory values between the batch's transactions.
 			for i := len(batch) - 1; i >= 0; i-- {
@@ -416,6 +442,62 @@ func (w *Writer) commit(batch []*request) {
 		w.mu.Unlock()
 		backoff(attempt)
 	}
+}
+
+// startMerge merges the log tail of db, a committed value, into the index
+// trees in the background (see reader.AdoptMerge). The commit path goes on
+// appending to the tail meanwhile; a crash leaves the merged nodes as
+// orphans, never a head that names a missing node.
+func (w *Writer) startMerge(db *reader.DB) {
+	j := &mergeJob{src: db, done: make(chan struct{})}
+	w.merge = j
+	w.mergesStarted.Add(1)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer close(j.done)
+		j.out, j.err = db.MergeTail(context.Background())
+	}()
+}
+
+// adoptMerge moves base onto the trees of a finished background merge, if
+// there is one that applies to it. It waits for a merge in flight only if
+// base's tail has grown past maxTailFactor × TailBytes. A failed or stale
+// merge is dropped: the next commit whose tail is due starts another, and a
+// tail that keeps growing is merged in the commit path (see commit).
+func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB) *reader.DB {
+	j := w.merge
+	if j == nil {
+		return base
+	}
+	if base.TailBytes() > maxTailFactor*w.opts.TailBytes {
+		select {
+		case <-j.done:
+		default:
+			w.mergeWaits.Add(1)
+			<-j.done
+		}
+	}
+	select {
+	case <-j.done:
+	default:
+		return base
+	}
+	w.merge = nil
+	if j.err != nil {
+		w.mergesDropped.Add(1)
+		return base
+	}
+	nb, err := base.AdoptMerge(ctx, j.src, j.out)
+	if err != nil {
+		w.mergesDropped.Add(1)
+		return base
+	}
+	w.mergesAdopted.Add(1)
+	w.mu.Lock()
+	w.db = nb
+	w.mu.Unlock()
+	return nb
 }
 
 // adopt makes head h, which contains this writer's last commit (persisted),
