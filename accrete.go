@@ -24,9 +24,13 @@ package accrete
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 
+	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/ops"
 	"github.com/accretedb/accrete/query"
 	"github.com/accretedb/accrete/reader"
 	"github.com/accretedb/accrete/writer"
@@ -44,8 +48,25 @@ type Options = writer.Options
 // Conn is a connection that can transact: a writer on one branch of a
 // database and the newest value it knows. It is safe for concurrent use.
 type Conn struct {
-	w *writer.Writer
+	w      *writer.Writer
+	branch string
+
+	mu     sync.Mutex
+	purged *reader.DB // the value a Purge committed, until the writer knows a newer one
 }
+
+// ErrPurgeInTransact is returned by Transact for data holding purge forms
+// (:db/purge, :db.purge/attribute, :db.purge/entity,
+// :db.history.purge/before): purging rewrites history and is not a
+// transaction a writer applies; use Conn.Purge.
+var ErrPurgeInTransact = errors.New("accrete: purge forms cannot be transacted; use Conn.Purge")
+
+// PurgeOptions configure Conn.Purge (see ops.PurgeOptions; Branch is the
+// connection's).
+type PurgeOptions = ops.PurgeOptions
+
+// PurgeReport says what Conn.Purge did.
+type PurgeReport = ops.PurgeReport
 
 // ErrExists is returned by Create when the bucket already holds a database
 // on the branch.
@@ -61,7 +82,15 @@ func Create(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{w: w}, nil
+	return newConn(w, opts), nil
+}
+
+func newConn(w *writer.Writer, opts *Options) *Conn {
+	b := branch.Default
+	if opts != nil && opts.Branch != "" {
+		b = opts.Branch
+	}
+	return &Conn{w: w, branch: b}
 }
 
 // Connect connects to the existing database in the bucket at url.
@@ -70,7 +99,7 @@ func Connect(ctx context.Context, url string, opts *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{w: w}, nil
+	return newConn(w, opts), nil
 }
 
 // CreateOrConnect connects to the database at url, creating it first if
@@ -87,13 +116,69 @@ func CreateOrConnect(ctx context.Context, url string, opts *Options) (*Conn, err
 }
 
 // Transact commits transaction data (EDN text or parsed forms) and returns
-// its report once it is durable.
+// its report once it is durable. Data holding purge forms fails with
+// ErrPurgeInTransact, naming the form: use Purge.
 func (c *Conn) Transact(ctx context.Context, data any) (*Report, error) {
-	return c.w.Transact(ctx, data)
+	forms, err := reader.TxForms(data)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range forms {
+		if ops.IsPurgeForm(f) {
+			return nil, fmt.Errorf("%w: form %d %s", ErrPurgeInTransact, i, edn.String(f))
+		}
+	}
+	return c.w.Transact(ctx, forms)
 }
 
-// DB returns the newest database value the connection knows.
-func (c *Conn) DB() *DB { return c.w.DB() }
+// Purge removes datoms from the connection's branch for legal erasure
+// (Datahike's :db/purge, :db.purge/attribute, :db.purge/entity and
+// :db.history.purge/before; see ops.Purge) and records the purge as a
+// transaction: what was purged, by whom (opts.By) and when, never the
+// values. The bytes leave the bucket when GC later collects the old
+// commits' nodes (after its grace); other branches and synced copies keep
+// the datoms until they are purged too.
+//
+// After Purge, DB returns the purged value. The writer learns of the new
+// head at its next commit, which loses the head swap and rebases onto it,
+// so no transaction is lost either way.
+func (c *Conn) Purge(ctx context.Context, data any, opts *PurgeOptions) (PurgeReport, error) {
+	var o PurgeOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Branch = c.branch
+	rep, err := ops.Purge(ctx, c.w.Store(), data, &o)
+	if err != nil || rep.Head == nil {
+		return rep, err
+	}
+	db, err := reader.FromHead(ctx, c.w.Store(), rep.Head, o.Width)
+	if err != nil {
+		return rep, fmt.Errorf("accrete: open the purged value: %w", err)
+	}
+	c.mu.Lock()
+	if c.purged == nil || db.BasisT() > c.purged.BasisT() {
+		c.purged = db
+	}
+	c.mu.Unlock()
+	return rep, nil
+}
+
+// DB returns the newest database value the connection knows: the writer's,
+// or the value the last Purge committed if the writer has not committed
+// past it yet.
+func (c *Conn) DB() *DB {
+	db := c.w.DB()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.purged != nil {
+		if c.purged.BasisT() > db.BasisT() {
+			return c.purged
+		}
+		c.purged = nil
+	}
+	return db
+}
 
 // Writer returns the connection's writer.
 func (c *Conn) Writer() *writer.Writer { return c.w }

@@ -2,10 +2,13 @@ package accrete_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"testing"
 
 	"github.com/accretedb/accrete"
 	"github.com/accretedb/accrete/edn"
@@ -69,4 +72,88 @@ func Example() {
 	// [[Ann 35] [Bob 29]]
 	// Ann [map[:person/name:Bob]]
 	// Ann's age as of her first transaction: 34
+}
+
+// ExampleConn_Purge erases a person for good: every datom of the entity,
+// current and past, leaves every index; the purge transaction records who
+// asked and how many datoms went, not the values.
+func ExampleConn_Purge() {
+	ctx := context.Background()
+	conn, err := accrete.Create(ctx, "mem://", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	for _, tx := range []string{
+		`[{:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`,
+		`[{:user/email "a@b"} {:user/email "c@d"}]`,
+		`[[:db/retract [:user/email "a@b"] :user/email "a@b"]]`,
+	} {
+		if _, err := conn.Transact(ctx, tx); err != nil {
+			panic(err)
+		}
+	}
+	rep, err := conn.Purge(ctx, `[[:db.purge/entity [:user/email "a@b"]]]`, &accrete.PurgeOptions{By: "dpo"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("datoms purged:", rep.Datoms)
+	ever, err := accrete.Q(ctx, `[:find [?v ...] :where [_ :user/email ?v]]`, conn.DB().History())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("emails ever:", ever)
+	by, err := accrete.Q(ctx, `[:find ?by . :where [_ :accrete.purge/by ?by]]`, conn.DB())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("purged by:", by)
+	// Output:
+	// datoms purged: 2
+	// emails ever: [c@d]
+	// purged by: dpo
+}
+
+// TestConnPurge: purge forms are refused by Transact; after Purge the
+// connection shows the purged value, and its writer commits past it.
+func TestConnPurge(t *testing.T) {
+	ctx := context.Background()
+	conn, err := accrete.Create(ctx, "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Transact(ctx, `[{:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Transact(ctx, `[{:user/email "a@b"}]`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Transact(ctx, `[{:user/email "x@y"} [:db.purge/entity [:user/email "a@b"]]]`)
+	if !errors.Is(err, accrete.ErrPurgeInTransact) || !strings.Contains(err.Error(), "form 1") {
+		t.Fatalf("Transact of a purge form: %v, want ErrPurgeInTransact naming form 1", err)
+	}
+	emails := func() any {
+		t.Helper()
+		res, err := accrete.Q(ctx, `[:find [?v ...] :where [_ :user/email ?v]]`, conn.DB().History())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res)
+	}
+	if got := emails(); got != "[a@b]" {
+		t.Fatalf("before: %v", got)
+	}
+	if _, err := conn.Purge(ctx, `[[:db/purge [:user/email "a@b"] :user/email "a@b"]]`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := emails(); got != "[]" {
+		t.Fatalf("after purge: %v", got)
+	}
+	if _, err := conn.Transact(ctx, `[{:user/email "c@d"}]`); err != nil {
+		t.Fatal(err)
+	}
+	if got := emails(); got != "[c@d]" {
+		t.Fatalf("after a transaction following the purge: %v", got)
+	}
 }
