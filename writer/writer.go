@@ -109,6 +109,10 @@ type Writer struct {
 	merge *mergeJob
 	// counters of background merges, for benchmarks and tests
 	mergesStarted, mergesAdopted, mergesDropped, mergeWaits atomic.Int64
+	// waitMerges makes every commit wait for a merge in flight (tests: a
+	// deterministic order of storage operations). Set before the first
+	// Transact.
+	waitMerges bool
 }
 
 // mergeJob is one background merge: MergeTail of src, a committed value.
@@ -470,7 +474,7 @@ func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB) *reader.DB {
 	if j == nil {
 		return base
 	}
-	if base.TailBytes() > maxTailFactor*w.opts.TailBytes {
+	if w.waitMerges || base.TailBytes() > maxTailFactor*w.opts.TailBytes {
 		select {
 		case <-j.done:
 		default:
