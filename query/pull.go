@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/accretedb/accrete/datom"
@@ -44,21 +45,27 @@ func PullMany(ctx context.Context, src Source, pattern any, eids []any) ([]map[e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]map[edn.Keyword]any, len(eids))
-	pl := newPuller(ctx, src, bp)
+	ids := make([]datom.ID, 0, len(eids))
+	at := make([]int, 0, len(eids)) // at[k]: the index in eids of ids[k]
 	for i, eid := range eids {
 		e, ok, err := resolveEntityID(ctx, src, eid)
 		if err != nil {
 			return nil, fmt.Errorf("query: pull-many: eids[%d]: %w", i, err)
 		}
-		if !ok {
-			continue
+		if ok {
+			ids, at = append(ids, e), append(at, i)
 		}
-		m, err := pl.pullRoot(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = m
+	}
+	out := make([]map[edn.Keyword]any, len(eids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ms, err := newPuller(ctx, src, bp).pullRoots(ids)
+	if err != nil {
+		return nil, err
+	}
+	for k, m := range ms {
+		out[at[k]] = m
 	}
 	return out, nil
 }
@@ -199,6 +206,11 @@ type pullBoundSpec struct {
 	sub     *pullBound
 	parent  *pullBound // the pattern a recursion re-applies
 	recIdx  int        // index of this recursion spec's depth counter
+	// marked is set when another spec of the same pattern (or its
+	// wildcard) may store under this spec's key after it: a nested
+	// result of this spec then goes in only if the key still holds its
+	// placeholder, as it would in a depth-first walk.
+	marked bool
 }
 
 // pullBindCache remembers the binding for the last schema seen, so that the
@@ -286,6 +298,18 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 			root.recursive = true
 		}
 	}
+	for i := range bp.specs {
+		bs := &bp.specs[i]
+		if bs.dbID || bs.many {
+			continue
+		}
+		for j := i + 1; j < len(bp.specs) && !bs.marked; j++ {
+			bs.marked = bp.specs[j].key == bs.key
+		}
+		if bp.wildcard && (bs.reverse || bs.key != bs.a.Ident) {
+			bs.marked = true
+		}
+	}
 	return nil
 }
 
@@ -294,101 +318,239 @@ var pullWildcard = &pullBound{wildcard: true}
 
 // puller holds the state of one pull call. It is not safe for concurrent
 // use; each call makes its own.
+//
+// It walks the pattern breadth-first: all the entities one level of the
+// pull reaches (the roots, then the entities their nested, recursive and
+// component references name, and so on) are read together, in EAVT order,
+// by an entityFetcher, and a nested result is written into its parent's
+// map or vector once its own entity is read. The result is the one a
+// depth-first walk gives: each item carries what the walk would know at
+// that point, the path from the root (for cycles) and how deep it is in
+// each recursion.
 type puller struct {
 	ctx    context.Context
 	src    Source
 	schema *datom.Schema
 	root   *pullBound
-	buf    []datom.Datom // stack of collected datoms; see collect
-	depth  []int         // per recursion spec: how deep we are in it
-	path   []datom.ID    // entities from the root to the current one
-	onPath map[datom.ID]int
-	wild   map[datom.ID]*pullBoundSpec // specs of the attributes * met
+	f      entityFetcher
 
-	appendFn func(datom.Datom) bool // pl.appendDatom, bound once
-	max, n   int                    // collect's limit and count
-	comps    [2]any                 // reused scan components
+	levels  [][]pullItem // the levels done, kept for the visited set
+	visited map[datom.ID]struct{}
+	nVis    int // levels added to visited
+
+	next  []pullItem    // the level being built
+	depth []int32       // arena of the items' depth vectors
+	ids   []datom.ID    // scratch: the distinct entities of a level
+	keep  []datom.ID    // scratch: the attributes a level needs
+	rbuf  []datom.Datom // reverse-reference scan buffer
+	wild  map[datom.ID]*pullBoundSpec
+	comps [2]any // reused scan components
+
+	level []pullItem // the level being read, sorted by entity
+	at    int        // its next item
+
+	rmax, rn int                    // collectReverse's and fetchAttr's limit and count
+	revFn    func(datom.Datom) bool // pl.reverseDatom, bound once
+	attrFn   func(datom.Datom) bool // pl.attrDatom
+	eachFn   func(int, []datom.Datom, bool) error
+	out      []map[edn.Keyword]any // root results
 }
 
+// pullItem is one entity to pull with one pattern, and where its result
+// goes.
+type pullItem struct {
+	e      datom.ID
+	bp     *pullBound
+	parent *pullItem // nil for a root
+	depth  []int32   // per recursion spec; shared until it changes
+	level  int32
+
+	// The result goes to slotV[slotI] when slotV is not nil, else to
+	// slotM[slotK] when slotM is not nil, else to out[slotI].
+	slotI int32
+	slotV edn.Vector
+	slotM map[edn.Keyword]any
+	slotK edn.Keyword
+	mark  *pullMark // see pullBoundSpec.marked
+}
+
+// pullMark is the placeholder a marked spec leaves in its parent's map.
+type pullMark struct{ _ byte }
+
 func newPuller(ctx context.Context, src Source, root *pullBound) *puller {
-	pl := &puller{ctx: ctx, src: src, schema: src.Schema(), root: root, depth: make([]int, root.nRec)}
-	pl.appendFn = pl.appendDatom
+	pl := &puller{ctx: ctx, src: src, schema: src.Schema(), root: root}
+	pl.f.init(ctx, src)
+	pl.revFn, pl.attrFn, pl.eachFn = pl.reverseDatom, pl.attrDatom, pl.eachEntity
 	return pl
 }
 
+// pullRoot pulls the root pattern from e.
 func (pl *puller) pullRoot(e datom.ID) (map[edn.Keyword]any, error) {
-	pl.path = pl.path[:0]
-	pl.onPath = nil
-	return pl.pullEntity(pl.root, e)
+	out, err := pl.pullRoots([]datom.ID{e})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// pullRoots pulls the root pattern from each of es, together.
+func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
+	pl.out = make([]map[edn.Keyword]any, len(es))
+	var d0 []int32
+	if pl.root.nRec > 0 {
+		d0 = make([]int32, pl.root.nRec)
+	}
+	level := make([]pullItem, len(es))
+	for i, e := range es {
+		level[i] = pullItem{e: e, bp: pl.root, depth: d0, slotI: int32(i)}
+	}
+	for len(level) > 0 {
+		if err := pl.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("query: pull: %w", err)
+		}
+		pl.levels = append(pl.levels, level)
+		if err := pl.pullLevel(level); err != nil {
+			return nil, err
+		}
+		level, pl.next = pl.next, nil
+	}
+	return pl.out, nil
+}
+
+// pullLevel reads the entities of one level and pulls each item, queueing
+// the next level in pl.next.
+func (pl *puller) pullLevel(level []pullItem) error {
+	if len(level) > 1 {
+		slices.SortStableFunc(level, func(a, b pullItem) int { return cmpInt(a.e, b.e) })
+	}
+	if level[0].level >= pullPathMapThreshold {
+		pl.addVisited()
+	}
+	pl.ids = pl.ids[:0]
+	for i := range level {
+		if n := len(pl.ids); n == 0 || pl.ids[n-1] != level[i].e {
+			pl.ids = append(pl.ids, level[i].e)
+		}
+	}
+	// A lone entity whose pattern names at most one attribute reads just
+	// that attribute; otherwise each entity is read whole, keeping only
+	// the attributes the level's patterns name unless one has *.
+	if len(level) == 1 && !level[0].bp.wildcard && len(level[0].bp.forward) <= 1 {
+		ds, err := pl.fetchAttr(&level[0])
+		if err != nil {
+			return err
+		}
+		return pl.pullItem(&level[0], ds, -1)
+	}
+	pl.level, pl.at = level, 0
+	return pl.f.fetch(pl.ids, pl.levelAttrs(level), pl.eachFn)
+}
+
+// eachEntity pulls the items of the current level on the k-th entity of
+// the level, whose datoms are ds.
+func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
+	e := pl.ids[k]
+	ex := 0
+	if exists {
+		ex = 1
+	}
+	for ; pl.at < len(pl.level) && pl.level[pl.at].e == e; pl.at++ {
+		if pl.at&255 == 255 {
+			if err := pl.ctx.Err(); err != nil {
+				return fmt.Errorf("query: pull: %w", err)
+			}
+		}
+		if err := pl.pullItem(&pl.level[pl.at], ds, ex); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchAttr reads the one forward attribute of a lone item's pattern (or
+// nothing, when it has none).
+func (pl *puller) fetchAttr(it *pullItem) ([]datom.Datom, error) {
+	var s *pullBoundSpec
+	for i := range it.bp.specs {
+		if x := &it.bp.specs[i]; !x.dbID && !x.reverse {
+			s = x
+		}
+	}
+	if s == nil {
+		return nil, nil
+	}
+	max := 0
+	if s.many {
+		max = pullLimit(s.pullSpec)
+	}
+	pl.comps[0], pl.comps[1] = it.e, s.a.ID
+	pl.rmax, pl.rn = max, 0
+	clear(pl.f.buf)
+	pl.f.buf = pl.f.buf[:0]
+	err := pl.src.Datoms(pl.ctx, datom.EAVT, pl.comps[:2], pl.attrFn)
+	if err != nil {
+		return nil, fmt.Errorf("query: pull: scan entity %d: %w", it.e, err)
+	}
+	return pl.f.buf, nil
+}
+
+func (pl *puller) attrDatom(d datom.Datom) bool {
+	pl.f.buf = append(pl.f.buf, d)
+	pl.rn++
+	return pl.rmax <= 0 || pl.rn < pl.rmax
+}
+
+// levelAttrs returns the forward attributes the patterns of level name,
+// or nil (keep all) when one of them has the wildcard.
+func (pl *puller) levelAttrs(level []pullItem) []datom.ID {
+	pl.keep = pl.keep[:0]
+	var last *pullBound
+	for i := range level {
+		bp := level[i].bp
+		if bp == last {
+			continue
+		}
+		last = bp
+		if bp.wildcard {
+			return nil
+		}
+		for _, a := range bp.forward {
+			if !containsID(pl.keep, a) {
+				pl.keep = append(pl.keep, a)
+			}
+		}
+	}
+	return pl.keep
+}
+
+// addVisited adds the entities of the levels done to pl.visited, which
+// tells quickly that an entity is not on a long path.
+func (pl *puller) addVisited() {
+	if pl.visited == nil {
+		pl.visited = make(map[datom.ID]struct{})
+	}
+	for ; pl.nVis < len(pl.levels); pl.nVis++ {
+		for i := range pl.levels[pl.nVis] {
+			pl.visited[pl.levels[pl.nVis][i].e] = struct{}{}
+		}
+	}
 }
 
 const pullPathMapThreshold = 16
 
-func (pl *puller) push(e datom.ID) {
-	pl.path = append(pl.path, e)
-	if pl.onPath != nil {
-		pl.onPath[e]++
-	} else if len(pl.path) > pullPathMapThreshold {
-		pl.onPath = make(map[datom.ID]int, 2*len(pl.path))
-		for _, x := range pl.path {
-			pl.onPath[x]++
+// onPath reports whether e is it's entity or one of its ancestors'.
+func (pl *puller) onPath(it *pullItem, e datom.ID) bool {
+	if it.level >= pullPathMapThreshold {
+		if _, ok := pl.visited[e]; !ok {
+			return false
 		}
 	}
-}
-
-func (pl *puller) pop() {
-	e := pl.path[len(pl.path)-1]
-	pl.path = pl.path[:len(pl.path)-1]
-	if pl.onPath != nil {
-		if pl.onPath[e]--; pl.onPath[e] == 0 {
-			delete(pl.onPath, e)
-		}
-	}
-}
-
-func (pl *puller) seen(e datom.ID) bool {
-	if pl.onPath != nil {
-		return pl.onPath[e] > 0
-	}
-	for _, x := range pl.path {
-		if x == e {
+	for p := it; p != nil; p = p.parent {
+		if p.e == e {
 			return true
 		}
 	}
 	return false
-}
-
-// collect appends to pl.buf the datoms of index idx with the given leading
-// components and returns the index range they occupy. Callers read them as
-// pl.buf[lo:hi] (re-slicing after any nested call, which may grow buf) and
-// truncate buf back to lo when done. max > 0 stops after max datoms.
-func (pl *puller) collect(idx datom.Index, comps []any, max int) (lo, hi int, err error) {
-	lo = len(pl.buf)
-	pl.max, pl.n = max, 0
-	if err := pl.src.Datoms(pl.ctx, idx, comps, pl.appendFn); err != nil {
-		pl.buf = pl.buf[:lo]
-		return 0, 0, fmt.Errorf("query: pull: scan entity %v: %w", comps[0], err)
-	}
-	return lo, len(pl.buf), nil
-}
-
-// appendDatom is the scan callback of collect, made once per puller so
-// that scans do not allocate a closure each.
-func (pl *puller) appendDatom(d datom.Datom) bool {
-	pl.buf = append(pl.buf, d)
-	pl.n++
-	return pl.max <= 0 || pl.n < pl.max
-}
-
-// comps1 and comps2 fill the puller's reusable component slice.
-func (pl *puller) comps1(e datom.ID) []any {
-	pl.comps[0] = e
-	return pl.comps[:1]
-}
-
-func (pl *puller) comps2(e, a datom.ID) []any {
-	pl.comps[0], pl.comps[1] = e, a
-	return pl.comps[:2]
 }
 
 func pullLimit(s *pullSpec) int {
@@ -401,32 +563,50 @@ func pullLimit(s *pullSpec) int {
 	return s.limit
 }
 
-// pullEntity applies bp to entity e. The result is nil when the entity has
+// pullItem applies it.bp to entity it.e, whose datoms (of the attributes
+// the pattern names, all when it has *) are ds, and stores the result in
+// its slot. exists says whether the entity has any datom: 1 yes, 0 no, -1
+// unknown (ds was read for one attribute only).
+func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
+	m, err := pl.pullEntity(it, ds, exists)
+	if err != nil {
+		return err
+	}
+	var v any = m
+	if m == nil {
+		if it.parent == nil {
+			pl.out[it.slotI] = nil
+			return nil
+		}
+		v = pl.refMap(it.e) // a nested pattern found nothing: keep the ref
+	}
+	switch {
+	case it.slotV != nil:
+		it.slotV[it.slotI] = v
+	case it.slotM != nil:
+		if it.mark != nil {
+			if cur, ok := it.slotM[it.slotK].(*pullMark); !ok || cur != it.mark {
+				return nil // a later spec stored under the key
+			}
+		}
+		it.slotM[it.slotK] = v
+	default:
+		pl.out[it.slotI] = m
+	}
+	return nil
+}
+
+// pullEntity builds the map of one item. It is nil when the entity has
 // none of the pattern's attributes (and no default applies).
-func (pl *puller) pullEntity(bp *pullBound, e datom.ID) (map[edn.Keyword]any, error) {
-	if err := pl.ctx.Err(); err != nil {
-		return nil, fmt.Errorf("query: pull: %w", err)
+func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[edn.Keyword]any, error) {
+	bp, e := it.bp, it.e
+	size := len(bp.specs) + 1
+	if bp.wildcard {
+		size += pullCountAttrs(ds)
 	}
-	if pl.root.recursive {
-		pl.push(e)
-		defer pl.pop()
-	}
-	res := make(map[edn.Keyword]any, len(bp.specs)+1)
+	res := make(map[edn.Keyword]any, size)
 	found := false // some attribute value or default is in res
 	hasID := false
-
-	// Forward datoms: one scan of the entity when the pattern needs more
-	// than one attribute, else one scan per attribute.
-	wholeEntity := bp.wildcard || len(bp.forward) > 1
-	base := len(pl.buf)
-	defer func() { pl.buf = pl.buf[:base] }()
-	var elo, ehi int
-	if wholeEntity {
-		var err error
-		if elo, ehi, err = pl.collect(datom.EAVT, pl.comps1(e), 0); err != nil {
-			return nil, err
-		}
-	}
 
 	for i := range bp.specs {
 		s := &bp.specs[i]
@@ -435,39 +615,23 @@ func (pl *puller) pullEntity(bp *pullBound, e datom.ID) (map[edn.Keyword]any, er
 			hasID = true
 			continue
 		}
-		var lo, hi int
-		switch {
-		case s.reverse:
+		var vals []datom.Datom
+		if s.reverse {
 			var err error
-			max := 0
-			if !s.many {
-				max = 1
-			} else {
-				max = pullLimit(s.pullSpec)
-			}
-			if lo, hi, err = pl.collect(datom.VAET, pl.comps2(e, s.a.ID), max); err != nil {
+			if vals, err = pl.collectReverse(e, s); err != nil {
 				return nil, err
 			}
-		case wholeEntity:
-			lo, hi = pullAttrRange(pl.buf, elo, ehi, s.a.ID)
-		default:
-			var err error
-			max := 0
-			if s.many {
-				max = pullLimit(s.pullSpec)
-			}
-			if lo, hi, err = pl.collect(datom.EAVT, pl.comps2(e, s.a.ID), max); err != nil {
-				return nil, err
-			}
+		} else {
+			vals = pullAttrRun(ds, s.a.ID)
 		}
-		if lo == hi {
+		if len(vals) == 0 {
 			if s.hasDef {
 				res[s.key] = s.def
 				found = true
 			}
 			continue
 		}
-		ok, err := pl.putValues(res, s, lo, hi)
+		ok, err := pl.putValues(it, res, s, vals)
 		if err != nil {
 			return nil, err
 		}
@@ -479,18 +643,18 @@ func (pl *puller) pullEntity(bp *pullBound, e datom.ID) (map[edn.Keyword]any, er
 			res["db/id"] = e
 			hasID = true
 		}
-		for lo := elo; lo < ehi; {
-			a := pl.buf[lo].A
+		for lo := 0; lo < len(ds); {
+			a := ds[lo].A
 			hi := lo + 1
-			for hi < ehi && pl.buf[hi].A == a {
+			for hi < len(ds) && ds[hi].A == a {
 				hi++
 			}
-			if !pullContainsID(bp.forward, a) {
+			if !containsID(bp.forward, a) {
 				attr, ok := pullSchemaAttr(pl.schema, a)
 				if !ok {
 					return nil, fmt.Errorf("query: pull: entity %d has a datom of attribute %d, which the schema does not know", e, a)
 				}
-				if _, err := pl.putValues(res, pl.wildcardSpec(attr), lo, hi); err != nil {
+				if _, err := pl.putValues(it, res, pl.wildcardSpec(attr), ds[lo:hi]); err != nil {
 					return nil, err
 				}
 				found = true
@@ -504,19 +668,60 @@ func (pl *puller) pullEntity(bp *pullBound, e datom.ID) (map[edn.Keyword]any, er
 			return nil, nil
 		}
 		// Only :db/id: keep it if the entity exists at all.
-		exists := ehi > elo
-		if !wholeEntity {
-			lo, hi, err := pl.collect(datom.EAVT, pl.comps1(e), 1)
-			if err != nil {
-				return nil, err
+		if exists < 0 {
+			pl.comps[0] = e
+			pl.rmax, pl.rn = 1, 0
+			n := len(pl.rbuf)
+			if err := pl.src.Datoms(pl.ctx, datom.EAVT, pl.comps[:1], pl.revFn); err != nil {
+				return nil, fmt.Errorf("query: pull: scan entity %d: %w", e, err)
 			}
-			exists = hi > lo
+			exists = 0
+			if len(pl.rbuf) > n {
+				exists = 1
+			}
+			pl.rbuf = pl.rbuf[:n]
 		}
-		if !exists {
+		if exists == 0 {
 			return nil, nil
 		}
 	}
 	return res, nil
+}
+
+// collectReverse reads the entities that refer to e through the reverse
+// spec s, into pl.rbuf (valid until the next call).
+func (pl *puller) collectReverse(e datom.ID, s *pullBoundSpec) ([]datom.Datom, error) {
+	max := 1
+	if s.many {
+		max = pullLimit(s.pullSpec)
+	}
+	clear(pl.rbuf)
+	pl.rbuf = pl.rbuf[:0]
+	pl.comps[0], pl.comps[1] = e, s.a.ID
+	pl.rmax, pl.rn = max, 0
+	if err := pl.src.Datoms(pl.ctx, datom.VAET, pl.comps[:2], pl.revFn); err != nil {
+		return nil, fmt.Errorf("query: pull: scan references to %d: %w", e, err)
+	}
+	return pl.rbuf, nil
+}
+
+// reverseDatom is the callback of collectReverse and of the existence
+// check, made once per puller so that scans allocate no closure.
+func (pl *puller) reverseDatom(d datom.Datom) bool {
+	pl.rbuf = append(pl.rbuf, d)
+	pl.rn++
+	return pl.rmax <= 0 || pl.rn < pl.rmax
+}
+
+// pullCountAttrs counts the attributes of ds (EAVT order, one entity).
+func pullCountAttrs(ds []datom.Datom) int {
+	n := 0
+	for i := range ds {
+		if i == 0 || ds[i].A != ds[i-1].A {
+			n++
+		}
+	}
+	return n
 }
 
 // wildcardSpec returns the spec the wildcard uses for attribute a, made
@@ -533,59 +738,56 @@ func (pl *puller) wildcardSpec(a *datom.Attribute) *pullBoundSpec {
 	return s
 }
 
-func pullContainsID(ids []datom.ID, id datom.ID) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
-// pullAttrRange finds the run of datoms of attribute a in buf[lo:hi], which is
-// in EAVT order for one entity.
-func pullAttrRange(buf []datom.Datom, lo, hi int, a datom.ID) (int, int) {
-	for lo < hi && buf[lo].A != a {
+// pullAttrRun returns the run of datoms of attribute a in ds, which is in
+// EAVT order for one entity.
+func pullAttrRun(ds []datom.Datom, a datom.ID) []datom.Datom {
+	lo := 0
+	for lo < len(ds) && ds[lo].A != a {
 		lo++
 	}
-	end := lo
-	for end < hi && buf[end].A == a {
-		end++
+	hi := lo
+	for hi < len(ds) && ds[hi].A == a {
+		hi++
 	}
-	return lo, end
+	return ds[lo:hi]
 }
 
-// putValues stores the values of spec s found in pl.buf[lo:hi] into res. It
-// reports false when nothing was stored (a depth limit reached).
-func (pl *puller) putValues(res map[edn.Keyword]any, s *pullBoundSpec, lo, hi int) (bool, error) {
-	if s.recurse && s.maxDepth > 0 && pl.depth[s.recIdx] >= s.maxDepth {
+// putValues stores the values of spec s, vals, into res. It reports false
+// when nothing was stored (a depth limit reached).
+func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundSpec, vals []datom.Datom) (bool, error) {
+	if s.recurse && s.maxDepth > 0 && int(it.depth[s.recIdx]) >= s.maxDepth {
 		return false, nil // depth exhausted: the attribute is omitted
 	}
 	if !s.many {
-		v, err := pl.value(s, pl.buf[lo])
+		v, err := pl.value(it, s, vals[0], nil, 0, res)
 		if err != nil {
 			return false, err
 		}
-		res[s.key] = v
+		if v != nil {
+			res[s.key] = v
+		}
 		return true, nil
 	}
-	if max := pullLimit(s.pullSpec); max > 0 && hi-lo > max {
-		hi = lo + max
+	if max := pullLimit(s.pullSpec); max > 0 && len(vals) > max {
+		vals = vals[:max]
 	}
-	vec := make(edn.Vector, 0, hi-lo)
-	for i := lo; i < hi; i++ {
-		v, err := pl.value(s, pl.buf[i])
+	vec := make(edn.Vector, len(vals))
+	for i := range vals {
+		v, err := pl.value(it, s, vals[i], vec, i, res)
 		if err != nil {
 			return false, err
 		}
-		vec = append(vec, v)
+		vec[i] = v
 	}
 	res[s.key] = vec
 	return true, nil
 }
 
-// value converts one datom of spec s to its result form.
-func (pl *puller) value(s *pullBoundSpec, d datom.Datom) (any, error) {
+// value converts one datom of spec s to its result form. A reference to
+// pull further is queued for the next level, with the slot its result
+// goes to (vec[i] when vec is not nil, else res[s.key]), and value returns
+// nil.
+func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.Vector, i int, res map[edn.Keyword]any) (any, error) {
 	if !s.a.IsRef() {
 		return d.V, nil
 	}
@@ -599,36 +801,41 @@ func (pl *puller) value(s *pullBoundSpec, d datom.Datom) (any, error) {
 		}
 		target = id
 	}
+	var bp *pullBound
+	depth := it.depth
 	switch {
 	case s.sub != nil:
-		return pl.nested(s.sub, target)
+		bp = s.sub
 	case s.recurse:
-		if pl.seen(target) {
+		if pl.onPath(it, target) {
 			return map[edn.Keyword]any{"db/id": target}, nil
 		}
-		pl.depth[s.recIdx]++
-		m, err := pl.nested(s.parent, target)
-		pl.depth[s.recIdx]--
-		return m, err
+		bp = s.parent
+		n := len(pl.depth)
+		pl.depth = append(pl.depth, depth...)
+		depth = pl.depth[n : n+len(depth) : n+len(depth)]
+		depth[s.recIdx]++
 	case s.a.IsComponent && !s.reverse:
-		if pl.seen(target) {
+		if pl.onPath(it, target) {
 			return map[edn.Keyword]any{"db/id": target}, nil
 		}
-		return pl.nested(pullWildcard, target)
-	}
-	return pl.refMap(target), nil
-}
-
-// nested pulls bp on target; an empty result becomes the reference itself.
-func (pl *puller) nested(bp *pullBound, target datom.ID) (any, error) {
-	m, err := pl.pullEntity(bp, target)
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
+		bp = pullWildcard
+	default:
 		return pl.refMap(target), nil
 	}
-	return m, nil
+	child := pullItem{e: target, bp: bp, parent: it, depth: depth, level: it.level + 1}
+	if vec != nil {
+		child.slotV, child.slotI = vec, int32(i)
+	} else {
+		child.slotM, child.slotK = res, s.key
+		if s.marked {
+			child.mark = &pullMark{}
+			pl.next = append(pl.next, child)
+			return child.mark, nil
+		}
+	}
+	pl.next = append(pl.next, child)
+	return nil, nil
 }
 
 // refMap is a reference without a nested pattern: {:db/id e}, with the

@@ -27,9 +27,17 @@ func TestPullModel(t *testing.T) {
 	t.Logf("seed %d (rerun with -pull.seed=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	ctx := context.Background()
+	defer func(b int) { fetchSkipBudget = b }(fetchSkipBudget)
 	for round := 0; round < 40; round++ {
-		src, nEnt := pullModelSource(rng)
-		all := src.All()
+		ps, nEnt := pullModelSource(rng)
+		all := ps.All()
+		// Odd rounds read through SeekDatoms, every other one seeking
+		// over each gap.
+		var src Source = ps
+		if round%2 == 1 {
+			src = &pullSeekSource{pullSource: ps}
+			fetchSkipBudget = []int{1, 48}[round/2%2]
+		}
 		for i := 0; i < 40; i++ {
 			pat := pullModelPattern(rng, 0)
 			text := qString(pat)
@@ -45,6 +53,23 @@ func TestPullModel(t *testing.T) {
 			want := refPull(all, src.Schema(), p, e, nil, map[*pullSpec]int{})
 			if g, w := pullCanon(got), pullCanon(want); g != w {
 				t.Fatalf("seed %d, round %d: pull %s on %d\ngot  %s\nwant %s", seed, round, text, e, g, w)
+			}
+		}
+		// PullMany pulls several roots together.
+		roots := make([]any, 1+rng.IntN(4))
+		for i := range roots {
+			roots[i] = int64(1001 + rng.IntN(nEnt+1))
+		}
+		pat := pullModelPattern(rng, 0)
+		p := MustParsePull(qString(pat))
+		got, err := PullMany(ctx, src, p, roots)
+		if err != nil {
+			t.Fatalf("seed %d: pull-many %s on %v: %v", seed, p, roots, err)
+		}
+		for i, r := range roots {
+			want := refPull(all, src.Schema(), p, r.(int64), nil, map[*pullSpec]int{})
+			if g, w := pullCanon(got[i]), pullCanon(want); g != w {
+				t.Fatalf("seed %d, round %d: pull-many %s on %v, root %d\ngot  %s\nwant %s", seed, round, p, roots, r, g, w)
 			}
 		}
 	}

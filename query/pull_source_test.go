@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/accretedb/accrete/datom"
@@ -121,4 +122,32 @@ func (s *pullLeanSource) Datoms(ctx context.Context, idx datom.Index, comps []an
 
 func (s *pullLeanSource) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
 	return fmt.Errorf("pullLeanSource: IndexRange not supported")
+}
+
+// pullSeekSource adds SeekDatoms (on EAVT) to a pullSource, so that pull
+// and Entity read many entities in ordered passes; seeks counts them.
+type pullSeekSource struct {
+	*pullSource
+	seeks atomic.Int64
+}
+
+var _ pullSeeker = (*pullSeekSource)(nil)
+
+func (s *pullSeekSource) SeekDatoms(ctx context.Context, idx datom.Index, comps []any, fn func(datom.Datom) bool) error {
+	if idx != datom.EAVT || len(comps) != 1 {
+		return fmt.Errorf("pullSeekSource: only EAVT from an entity")
+	}
+	s.seeks.Add(1)
+	e := comps[0].(int64)
+	all := s.All()
+	i, _ := slices.BinarySearchFunc(all, e, func(d datom.Datom, e int64) int { return cmpInt(d.E, e) })
+	for _, d := range all[i:] {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !fn(d) {
+			return nil
+		}
+	}
+	return nil
 }

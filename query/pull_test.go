@@ -538,3 +538,41 @@ func pullCountEntities(m map[edn.Keyword]any) int {
 	}
 	return n
 }
+
+// TestPullBatchedScans pins the reads of a pull over a source with
+// SeekDatoms: each level of the pull is one ordered pass, seeking again
+// only over long gaps.
+func TestPullBatchedScans(t *testing.T) {
+	ctx := context.Background()
+	src := &pullSeekSource{pullSource: pullPeopleSource()}
+	if _, err := Pull(ctx, src, `[:name {:child [:name]}]`, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if s, k := src.scans.Load(), src.seeks.Load(); s != 1 || k != 1 {
+		t.Errorf("[:name {:child [:name]}]: %d scans and %d seeks, want 1 and 1", s, k)
+	}
+
+	// The wide tree: ids are allocated level by level, so each level is
+	// one pass (the root is a plain scan).
+	tree := &pullSeekSource{pullSource: pullTreeSource(4, 5)}
+	m, err := Pull(ctx, tree, `[:name {:follows ...}]`, pullTreeBase+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pullCountEntities(m); n != 781 {
+		t.Fatalf("pulled %d entities, want 781", n)
+	}
+	if s, k := tree.scans.Load(), tree.seeks.Load(); s != 1 || k != 4 {
+		t.Errorf("wide tree: %d scans and %d seeks, want 1 and 4", s, k)
+	}
+	// Seeking over every gap gives the same result.
+	defer func(b int) { fetchSkipBudget = b }(fetchSkipBudget)
+	fetchSkipBudget = 1
+	m2, err := Pull(ctx, tree, `[:name {:follows ...}]`, pullTreeBase+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := pullCanon(m2), pullCanon(m); g != w {
+		t.Errorf("seeking over every gap: got %s, want %s", g, w)
+	}
+}

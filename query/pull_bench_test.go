@@ -1,0 +1,122 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/query"
+	"github.com/accretedb/accrete/reader"
+)
+
+// BenchmarkPullDS runs DataScript's five pull benches (cmd/accrete-bench's
+// pull-one, pull-many, pull-wildcard, pull-one-entities and
+// pull-many-entities) over a *reader.DB of wide-4x5, stored (reopened from
+// a mem:// bucket, reads through the node cache) and built with DB.With
+// (in-memory trees, as cmd/accrete-bench's mem backend). Each checks once
+// that it reached all 781 entities of the tree.
+func BenchmarkPullDS(b *testing.B) {
+	b.Run("stored", func(b *testing.B) { benchPullDS(b, openBenchDB) })
+	b.Run("with", func(b *testing.B) { benchPullDS(b, withBenchDB) })
+}
+
+func benchPullDS(b *testing.B, open func(*testing.B, string) *reader.DB) {
+	ctx := context.Background()
+	tree := open(b, "wide-4x5")
+	root := rootOf(b, tree)
+	for _, bp := range []struct{ name, pattern string }{
+		{"pull-one", `[:name {:follows ...}]`},
+		{"pull-many", `[:db/id :last-name :alias :sex :age :salary {:follows ...}]`},
+		{"pull-wildcard", `[* {:follows ...}]`},
+	} {
+		p := query.MustParsePull(bp.pattern)
+		b.Run(bp.name, func(b *testing.B) {
+			m, err := p.Pull(ctx, tree, root)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countPulled(m); n != 781 {
+				b.Fatalf("pulled %d entities, want 781", n)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Pull(ctx, tree, root); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, be := range []struct {
+		name string
+		keys []edn.Keyword
+	}{
+		{"pull-one-entities", []edn.Keyword{"name"}},
+		{"pull-many-entities", []edn.Keyword{"db/id", "last-name", "alias", "sex", "age", "salary"}},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			walk := func() (map[edn.Keyword]any, error) {
+				en, err := query.EntityOf(ctx, tree, edn.Vector{edn.Keyword("id"), int64(1)})
+				if err != nil {
+					return nil, err
+				}
+				return entityWalk(ctx, en, be.keys)
+			}
+			m, err := walk()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countWalked(m); n != 781 {
+				b.Fatalf("walked %d entities, want 781", n)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := walk(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// entityWalk is bench.js's f for the entity benches (as cmd/accrete-bench
+// runs it): the keys of en, and :follows walked recursively.
+func entityWalk(ctx context.Context, en *query.Entity, keys []edn.Keyword) (map[edn.Keyword]any, error) {
+	o := make(map[edn.Keyword]any, len(keys)+1)
+	for _, k := range keys {
+		v, err := en.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			o[k] = v
+		}
+	}
+	fv, err := en.Get(ctx, "follows")
+	if err != nil {
+		return nil, err
+	}
+	set, _ := fv.(edn.Set)
+	fs := make([]any, 0, len(set))
+	for _, c := range set {
+		ce, ok := c.(*query.Entity)
+		if !ok {
+			return nil, fmt.Errorf(":follows value %T is not an entity", c)
+		}
+		m, err := entityWalk(ctx, ce, keys)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, m)
+	}
+	o["follows"] = fs
+	return o, nil
+}
+
+func countWalked(m map[edn.Keyword]any) int {
+	n := 1
+	for _, f := range m["follows"].([]any) {
+		n += countWalked(f.(map[edn.Keyword]any))
+	}
+	return n
+}

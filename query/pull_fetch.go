@@ -1,0 +1,168 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// pullSeeker is an optional interface of a Source: Datomic's seek-datoms, the
+// datoms of index idx from the position of components onwards, to the end
+// of the index, in order, until fn returns false. reader.DB has it.
+//
+// Pull and Entity use it to read many entities in one ordered pass instead
+// of one index lookup each: the entities one level of a pull reaches (the
+// children of a recursive pattern, the siblings an Entity's reference set
+// holds) are usually close together in EAVT, because a transaction
+// allocates the ids of the entities it creates together in sequence.
+// Without it they fall back to one Datoms scan per entity.
+type pullSeeker interface {
+	SeekDatoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
+}
+
+// fetchSkipBudget is how many datoms of unwanted entities a batched fetch
+// reads through, between two wanted ones, before it seeks instead: about
+// what one seek costs, so a gap costs at most twice the cheaper of the two.
+// (A variable so that tests can make every gap a seek.)
+var fetchSkipBudget = 48
+
+// entityFetcher reads the EAVT datoms of sets of entities: one Datoms scan
+// per entity, or, with a pullSeeker and more than one entity, ordered
+// passes that read through short gaps and seek over long ones. It hands
+// each entity's datoms to a callback as soon as they are complete, so it
+// holds one entity at a time. It is not safe for concurrent use.
+type entityFetcher struct {
+	ctx  context.Context
+	src  Source
+	seek pullSeeker // nil when src has none
+
+	// scan state, read by the callbacks (bound once, so a scan allocates
+	// no closure)
+	buf     []datom.Datom // the current entity's datoms
+	exists  bool          // the current entity has datoms (maybe filtered out)
+	ids     []datom.ID
+	keep    []datom.ID // attributes to keep; nil keeps all
+	each    func(k int, ds []datom.Datom, exists bool) error
+	err     error // from each, which stopped the scan
+	i       int   // next wanted id
+	skipped int
+	gapStop bool
+
+	onSeek   func(datom.Datom) bool
+	onEntity func(datom.Datom) bool
+	comps    [1]any
+}
+
+func (f *entityFetcher) init(ctx context.Context, src Source) {
+	f.ctx, f.src = ctx, src
+	f.seek, _ = src.(pullSeeker)
+	f.onSeek = f.seekDatom
+	f.onEntity = f.entityDatom
+}
+
+// fetch reads the datoms of ids (sorted, distinct) and calls each, in
+// order, once per id with its datoms (valid only during the call) and
+// whether the entity exists; an error from each is returned as it is.
+// keep, when not nil, lists the only
+// attributes whose datoms are passed. each may make scans of its own.
+func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, ds []datom.Datom, exists bool) error) error {
+	f.ids, f.keep, f.each, f.err = ids, keep, each, nil
+	clear(f.buf)
+	f.buf, f.exists = f.buf[:0], false
+	defer func() { f.each = nil }()
+	if f.seek == nil || len(ids) == 1 {
+		for i, e := range ids {
+			f.i = i
+			f.comps[0] = e
+			if err := f.src.Datoms(f.ctx, datom.EAVT, f.comps[:], f.onEntity); err != nil {
+				return fmt.Errorf("query: scan entity %d: %w", e, err)
+			}
+			if err := f.flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	f.i = 0
+	for f.i < len(ids) {
+		if err := f.ctx.Err(); err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		f.skipped, f.gapStop = 0, false
+		f.comps[0] = ids[f.i]
+		if err := f.seek.SeekDatoms(f.ctx, datom.EAVT, f.comps[:], f.onSeek); err != nil {
+			return fmt.Errorf("query: scan entities from %d: %w", ids[f.i], err)
+		}
+		if f.err != nil {
+			return f.err
+		}
+		if f.gapStop {
+			continue // seek to ids[f.i]
+		}
+		// The scan ended (at the end of the index, or past the last id):
+		// the current entity is complete and the rest have no datoms.
+		for ; f.i < len(ids); f.i++ {
+			if err := f.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush hands the current entity to each and empties the buffer.
+func (f *entityFetcher) flush() error {
+	err := f.each(f.i, f.buf, f.exists)
+	clear(f.buf) // drop the values for the collector
+	f.buf, f.exists = f.buf[:0], false
+	return err
+}
+
+// entityDatom collects one datom of a single-entity scan.
+func (f *entityFetcher) entityDatom(d datom.Datom) bool {
+	f.exists = true
+	if f.keep == nil || containsID(f.keep, d.A) {
+		f.buf = append(f.buf, d)
+	}
+	return true
+}
+
+// seekDatom collects one datom of an ordered pass over f.ids.
+func (f *entityFetcher) seekDatom(d datom.Datom) bool {
+	for d.E > f.ids[f.i] {
+		// Past the wanted entity: it is complete.
+		if f.err = f.flush(); f.err != nil {
+			return false
+		}
+		f.i++
+		if f.i == len(f.ids) {
+			return false
+		}
+	}
+	if d.E < f.ids[f.i] {
+		// An entity nobody asked for: read through a short gap, seek over
+		// a long one.
+		f.skipped++
+		if f.skipped >= fetchSkipBudget {
+			f.gapStop = true
+			return false
+		}
+		return true
+	}
+	f.skipped = 0
+	f.exists = true
+	if f.keep == nil || containsID(f.keep, d.A) {
+		f.buf = append(f.buf, d)
+	}
+	return true
+}
+
+func containsID(ids []datom.ID, id datom.ID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
