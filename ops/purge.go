@@ -262,7 +262,7 @@ func Purge(ctx context.Context, st *konserve.Store, data any, opts *PurgeOptions
 	}
 	pops, err := ParsePurge(data)
 	if err != nil {
-		return rep, fmt.Errorf("ops: purge: %w", err)
+		return rep, err
 	}
 	for attempt := 0; ; attempt++ {
 		r, err := purgeOnce(ctx, st, pops, &o)
@@ -289,6 +289,9 @@ func purgeOnce(ctx context.Context, st *konserve.Store, pops []PurgeOp, o *Purge
 		return rep, fmt.Errorf("ops: purge: %w", err)
 	}
 	ds, descs, err := PurgeDatoms(ctx, db, pops)
+	if errors.Is(err, ErrInvalidPurge) {
+		return rep, err // names the form already
+	}
 	if err != nil {
 		return rep, fmt.Errorf("ops: purge: %w", err)
 	}

@@ -30,7 +30,7 @@ func init() {
 	commands = []*command{
 		createCmd, transactCmd, queryCmd, pullCmd, datomsCmd, logCmd, historyCmd,
 		branchCmd, importCmd, exportCmd, statsCmd, watchCmd,
-		gcCmd, syncCmd, verifyCmd, diffCmd,
+		gcCmd, syncCmd, verifyCmd, diffCmd, purgeCmd,
 	}
 }
 
