@@ -3,6 +3,7 @@ package datom
 import (
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/accretedb/accrete/edn"
 )
@@ -135,6 +136,9 @@ type Schema struct {
 	attrs        map[ID]*Attribute
 	entids       map[edn.Keyword]ID // every ident, including the old names of renamed entities
 	idents       map[ID]edn.Keyword // the current ident of each entity that has one
+
+	compositesOnce sync.Once
+	composites     []*Attribute // attributes with :db/tupleAttrs, by id
 }
 
 // SchemaOnRead reports whether undeclared attributes are accepted (typed by
@@ -176,6 +180,21 @@ func (s *Schema) Attrs() []*Attribute {
 		out = append(out, s.attrs[id])
 	}
 	return out
+}
+
+// CompositeTuples returns the composite tuple attributes (those with
+// :db/tupleAttrs), sorted by id. Transactions consult it on every call, so
+// it is computed once per Schema; the slice is shared and MUST NOT be
+// modified.
+func (s *Schema) CompositeTuples() []*Attribute {
+	s.compositesOnce.Do(func() {
+		for _, id := range slices.Sorted(maps.Keys(s.attrs)) {
+			if a := s.attrs[id]; len(a.TupleAttrs) > 0 {
+				s.composites = append(s.composites, a)
+			}
+		}
+	})
+	return s.composites
 }
 
 // Idents returns the ids of every entity that has an ident, sorted.

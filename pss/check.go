@@ -13,6 +13,7 @@ func (s Set[K]) Check(ctx context.Context) error {
 	if s.cfg == nil {
 		return fmt.Errorf("pss: check: %w: zero Set", ErrInvalidOptions)
 	}
+	s.force()
 	if s.root == nil {
 		return nil
 	}

@@ -25,6 +25,9 @@ type tnode[K any] struct {
 	counts []uint64
 	mems   []*tnode[K]
 	count  int // keys in this subtree
+	// lazy is set only on the placeholder root of a set made by AddLazily
+	// (see lazyRoot); it is never changed after the node is made.
+	lazy *lazyRoot[K]
 }
 
 func (n *tnode[K]) leaf() bool { return n.level == 0 }
@@ -159,6 +162,7 @@ func search[K any](cmp func(a, b K) int, keys []K, k K, strict bool) int {
 
 // Len returns the number of keys. It does no I/O.
 func (s Set[K]) Len() int {
+	s.force()
 	if s.root == nil {
 		return 0
 	}
@@ -168,6 +172,7 @@ func (s Set[K]) Len() int {
 // Height returns the number of levels (0 for an empty set, 1 for a single
 // leaf). It does no I/O.
 func (s Set[K]) Height() int {
+	s.force()
 	if s.root == nil {
 		return 0
 	}
@@ -183,6 +188,7 @@ func (s Set[K]) Root() (node.Address, bool) {
 // Get returns the stored key equal to k under the comparator. When the
 // comparator looks only at a prefix of the key, this finds the full key.
 func (s Set[K]) Get(ctx context.Context, k K) (K, bool, error) {
+	s.force()
 	var zero K
 	n := s.root
 	if n == nil {
@@ -225,6 +231,7 @@ func (s Set[K]) Last(ctx context.Context) (K, bool, error) {
 }
 
 func (s Set[K]) edge(ctx context.Context, last bool) (K, bool, error) {
+	s.force()
 	var zero K
 	n := s.root
 	if n == nil || len(n.keys) == 0 {
@@ -246,6 +253,7 @@ func (s Set[K]) edge(ctx context.Context, last bool) (K, bool, error) {
 // rank returns the number of keys < k (<= k if inclusive), loading one node
 // per level.
 func (s Set[K]) rank(ctx context.Context, k K, inclusive bool) (int, error) {
+	s.force()
 	n := s.root
 	if n == nil {
 		return 0, nil

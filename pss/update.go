@@ -62,6 +62,7 @@ func (s Set[K]) Update(ctx context.Context, adds, removes []K) (Set[K], error) {
 	if s.cfg == nil {
 		return s, fmt.Errorf("pss: update: %w: zero Set", ErrInvalidOptions)
 	}
+	s.force()
 	ops := prepareOps(s.cfg.cmp, adds, removes)
 	root := s.root
 	if root == nil {

@@ -374,6 +374,22 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	dn := &dbNode{db: *db, ov: *ov}
 	nov := &dn.ov
 	var err error
+	if len(res.Retracted) == 0 && schema == oldSchema {
+		// Only additions: they go in lazily, so that a chain of With
+		// calls nobody reads in between (a bulk of small transactions)
+		// builds each overlay set once, in one batched update, when it is
+		// first read. Retractions need to know what the overlay holds, so
+		// they build it first (Has).
+		for i := range adds {
+			if len(adds[i]) == 0 {
+				continue
+			}
+			if nov.adds[i], err = nov.adds[i].AddLazily(ctx, adds[i]); err != nil {
+				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
+			}
+		}
+		return db.finishApply(dn, res, schema, t, logDatoms, enc), nil
+	}
 	for i := range adds {
 		var rm []datom.Datom
 		if i < nCur {
@@ -394,8 +410,13 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
+	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil
+}
+
+// finishApply completes the value dn that apply derived from db.
+func (db *DB) finishApply(dn *dbNode, res *tx.Result, schema *datom.Schema, t int64, logDatoms []datom.Datom, enc []byte) *DB {
 	nx := &dn.db
-	nx.ov = nov
+	nx.ov = &dn.ov
 	nx.schema = schema
 	if t > nx.basisT {
 		nx.basisT = t
@@ -408,7 +429,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	} else {
 		nx.tailBytes += estimateBytes(res.Datoms) + estimateBytes(res.Retracted)
 	}
-	return nx, nil
+	return nx
 }
 
 // estimateBytes approximates the encoded size of datoms before they are

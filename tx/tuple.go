@@ -12,15 +12,9 @@ type addFunc func(e datom.ID, attr *datom.Attribute, v any, oi int32) error
 // the entity's values after the transaction, or retracts it when every
 // component is absent.
 func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
-	var tas []*datom.Attribute
-	if err := t.scan(datom.AEVT, []any{t.tupleAttrsID}, func(d datom.Datom) bool {
-		if a := t.schema.Attr(d.E); a != nil && len(a.TupleAttrs) > 0 {
-			tas = append(tas, a)
-		}
-		return true
-	}); err != nil {
-		return &Error{Index: -1, Err: err}
-	}
+	// The snapshot's schema is derived from its :db/tupleAttrs datoms, so
+	// it knows the composite tuples without a scan.
+	tas := t.schema.CompositeTuples()
 	if len(tas) == 0 {
 		return nil
 	}

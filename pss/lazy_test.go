@@ -1,0 +1,192 @@
+package pss
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestAddLazilyModel runs random version graphs: each step forks a random
+// earlier version (not only the newest) and derives a new one by Update or
+// AddLazily, and sometimes reads a random version. Every version, read
+// early, late or never until the end, must equal its model, and reading one
+// must not change another.
+func TestAddLazilyModel(t *testing.T) {
+	seed := testSeed(t)
+	for _, width := range []int{4, 7, 32} {
+		t.Run(fmt.Sprintf("width=%d", width), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, uint64(width)))
+			ctx := context.Background()
+			const keySpace = 3000
+			s0, err := New(intOpts(width, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			type version struct {
+				s Set[int64]
+				m model
+			}
+			vs := []version{{s0, nil}}
+			for step := range 1500 {
+				// Mostly extend a recent version (chains), sometimes fork an
+				// old one.
+				pi := len(vs) - 1 - r.IntN(min(len(vs), 3))
+				if r.IntN(8) == 0 {
+					pi = r.IntN(len(vs))
+				}
+				p := vs[pi]
+				var adds, removes []int64
+				n := 1 + r.IntN(6)
+				if r.IntN(100) == 0 {
+					n = MaxPending/2 + r.IntN(MaxPending) // cross the pending bound
+				}
+				for range n {
+					adds = append(adds, r.Int64N(keySpace))
+				}
+				var ns Set[int64]
+				if r.IntN(5) == 0 {
+					for range r.IntN(6) {
+						if len(p.m) > 0 && r.IntN(3) > 0 {
+							removes = append(removes, p.m[r.IntN(len(p.m))])
+						} else {
+							removes = append(removes, r.Int64N(keySpace))
+						}
+					}
+					ns, err = p.s.Update(ctx, adds, removes)
+				} else {
+					ns, err = p.s.AddLazily(ctx, adds)
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", step, err)
+				}
+				vs = append(vs, version{ns, p.m.update(adds, removes)})
+				if r.IntN(10) == 0 {
+					v := vs[r.IntN(len(vs))]
+					compareSet(t, r, v.s, v.m, keySpace, fmt.Sprintf("step %d: a version read early", step))
+				}
+			}
+			for _, i := range r.Perm(len(vs)) {
+				v := vs[i]
+				mustCheck(t, v.s)
+				compareSet(t, r, v.s, v.m, keySpace, fmt.Sprintf("version %d", i))
+			}
+		})
+	}
+}
+
+// pair is a key whose comparator looks at k only: tag tells equal keys
+// apart, to see which of several equal adds a set keeps.
+type pair struct{ k, tag int64 }
+
+func pairOpts(width int) Options[pair] {
+	return Options[pair]{Compare: func(a, b pair) int { return cmp.Compare(a.k, b.k) }, Width: width}
+}
+
+// TestAddLazilyFirstWins: for equal keys a chain built at once keeps what
+// successive Updates keep, the stored key or else the earliest add.
+func TestAddLazilyFirstWins(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(testSeed(t), 1))
+	eager, err := New(pairOpts(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy := eager
+	for step := range 300 {
+		var adds []pair
+		for range 1 + r.IntN(5) {
+			adds = append(adds, pair{r.Int64N(200), int64(step)})
+		}
+		if eager, err = eager.Update(ctx, adds, nil); err != nil {
+			t.Fatal(err)
+		}
+		if lazy, err = lazy.AddLazily(ctx, adds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := eager.Slice(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := lazy.Slice(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("lazy chain kept\n%v\nsuccessive updates kept\n%v", got, want)
+	}
+	mustCheck(t, lazy)
+}
+
+// TestAddLazilyConcurrent reads the versions of one chain from many
+// goroutines at once (run with -race): each is built once, by whichever
+// reader comes first, and all see the same keys.
+func TestAddLazilyConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(intOpts(8, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []Set[int64]
+	var ms []model
+	var m model
+	for i := range 400 {
+		adds := []int64{int64(i * 7 % 1001), int64(i * 13 % 1001)}
+		if s, err = s.AddLazily(ctx, adds); err != nil {
+			t.Fatal(err)
+		}
+		m = m.update(adds, nil)
+		vs, ms = append(vs, s), append(ms, m)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range vs {
+				i := (j*(g+3) + g*37) % len(vs)
+				got, err := vs[i].Slice(ctx, nil, nil)
+				if err == nil && !equalKeys(got, ms[i]) && len(ms[i]) > 0 {
+					err = fmt.Errorf("version %d: got %d keys, want %d", i, len(got), len(ms[i]))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestAddLazilyWithStore: a set with a store is updated at once.
+func TestAddLazilyWithStore(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore[int64](intOpts(4, nil).Codec)
+	s, err := New(intOpts(4, store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.AddLazily(ctx, seq(0, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.root == nil || ns.root.lazy != nil {
+		t.Fatal("a set with a store got a lazy root")
+	}
+	if !equalKeys(collect(t, ns), seq(0, 50)) {
+		t.Fatal("wrong keys")
+	}
+	if _, _, err := ns.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
