@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/accretedb/accrete/datom"
@@ -334,20 +335,14 @@ type puller struct {
 	root   *pullBound
 	f      entityFetcher
 
-	levels  [][]pullItem // the levels done, kept for the visited set
+	*pullScratch
 	visited map[datom.ID]struct{}
 	nVis    int // levels added to visited
+	wild    map[datom.ID]*pullBoundSpec
+	comps   [2]any // reused scan components
 
-	next  []pullItem    // the level being built
-	depth []int32       // arena of the items' depth vectors
-	ids   []datom.ID    // scratch: the distinct entities of a level
-	keep  []datom.ID    // scratch: the attributes a level needs
-	rbuf  []datom.Datom // reverse-reference scan buffer
-	wild  map[datom.ID]*pullBoundSpec
-	comps [2]any // reused scan components
-
-	level []pullItem // the level being read, sorted by entity
-	at    int        // its next item
+	level []*pullItem // the level being read, sorted by entity
+	at    int         // its next item
 
 	rmax, rn int                    // collectReverse's and fetchAttr's limit and count
 	revFn    func(datom.Datom) bool // pl.reverseDatom, bound once
@@ -362,16 +357,91 @@ type pullItem struct {
 	e      datom.ID
 	bp     *pullBound
 	parent *pullItem // nil for a root
-	depth  []int32   // per recursion spec; shared until it changes
-	level  int32
+	// dep locates in pullScratch.depth how deep the item is in each
+	// recursion spec (root.nRec counters, shared until one changes).
+	dep   int32
+	level int32
 
-	// The result goes to slotV[slotI] when slotV is not nil, else to
-	// slotM[slotK] when slotM is not nil, else to out[slotI].
+	// The result goes to *slot (an element of the parent's vector) when
+	// slot is not nil, else to slotM[slotK] when slotM is not nil, else
+	// to out[slotI].
 	slotI int32
-	slotV edn.Vector
+	slot  *any
 	slotM map[edn.Keyword]any
 	slotK edn.Keyword
 	mark  *pullMark // see pullBoundSpec.marked
+}
+
+// pullScratch is the memory a pull works in, kept between pulls in
+// pullScratchPool.
+type pullScratch struct {
+	items  [][]pullItem   // arena of items: chunks that never move
+	ci, cn int            // the chunk in use and its next free item
+	levels [][]*pullItem  // the levels done, kept for the visited set
+	next   []*pullItem    // the level being built
+	free   [][]*pullItem  // level slices to reuse
+	depth  []int32        // arena of the items' depth counters
+	ids    []datom.ID     // the distinct entities of a level
+	keep   []datom.ID     // the attributes a level needs
+	rbuf   []datom.Datom  // reverse-reference scan buffer
+	fbuf   []datom.Datom  // the fetcher's entity buffer
+}
+
+var pullScratchPool = sync.Pool{New: func() any { return new(pullScratch) }}
+
+// newItem returns a zero item from the arena.
+func (sc *pullScratch) newItem() *pullItem {
+	for {
+		if sc.ci < len(sc.items) {
+			if c := sc.items[sc.ci]; sc.cn < len(c) {
+				sc.cn++
+				return &c[sc.cn-1]
+			}
+			sc.ci, sc.cn = sc.ci+1, 0
+			continue
+		}
+		n := 64
+		if k := len(sc.items); k > 0 {
+			n = min(2*len(sc.items[k-1]), 4096)
+		}
+		sc.items = append(sc.items, make([]pullItem, n))
+	}
+}
+
+// newLevel returns an empty level slice.
+func (sc *pullScratch) newLevel() []*pullItem {
+	if n := len(sc.free); n > 0 {
+		l := sc.free[n-1]
+		sc.free = sc.free[:n-1]
+		return l[:0]
+	}
+	return nil
+}
+
+// release clears what the scratch refers to (results, values) and puts it
+// back in the pool.
+func (sc *pullScratch) release() {
+	for i := 0; i <= sc.ci && i < len(sc.items); i++ {
+		clear(sc.items[i])
+	}
+	sc.ci, sc.cn = 0, 0
+	for _, l := range sc.levels {
+		clear(l[:cap(l)])
+		sc.free = append(sc.free, l)
+	}
+	clear(sc.levels)
+	sc.levels = sc.levels[:0]
+	if sc.next != nil {
+		clear(sc.next[:cap(sc.next)])
+		sc.free = append(sc.free, sc.next)
+		sc.next = nil
+	}
+	sc.depth = sc.depth[:0]
+	clear(sc.rbuf[:cap(sc.rbuf)])
+	sc.rbuf = sc.rbuf[:0]
+	clear(sc.fbuf[:cap(sc.fbuf)])
+	sc.fbuf = sc.fbuf[:0]
+	pullScratchPool.Put(sc)
 }
 
 // pullMark is the placeholder a marked spec leaves in its parent's map.
@@ -393,22 +463,30 @@ func (pl *puller) pullRoot(e datom.ID) (map[edn.Keyword]any, error) {
 	return out[0], nil
 }
 
-// pullRoots pulls the root pattern from each of es, together.
+// pullRoots pulls the root pattern from each of es, together. A puller
+// pulls once.
 func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
+	pl.pullScratch = pullScratchPool.Get().(*pullScratch)
+	defer func() {
+		pl.f.buf, pl.fbuf = nil, pl.f.buf
+		pl.pullScratch.release()
+		pl.pullScratch = nil
+	}()
+	pl.f.buf = pl.fbuf
 	pl.out = make([]map[edn.Keyword]any, len(es))
-	var d0 []int32
-	if pl.root.nRec > 0 {
-		d0 = make([]int32, pl.root.nRec)
-	}
-	level := make([]pullItem, len(es))
+	pl.depth = append(pl.depth, make([]int32, pl.root.nRec)...)
+	level := pl.newLevel()
 	for i, e := range es {
-		level[i] = pullItem{e: e, bp: pl.root, depth: d0, slotI: int32(i)}
+		it := pl.newItem()
+		*it = pullItem{e: e, bp: pl.root, slotI: int32(i)}
+		level = append(level, it)
 	}
 	for len(level) > 0 {
 		if err := pl.ctx.Err(); err != nil {
 			return nil, fmt.Errorf("query: pull: %w", err)
 		}
 		pl.levels = append(pl.levels, level)
+		pl.next = pl.newLevel()
 		if err := pl.pullLevel(level); err != nil {
 			return nil, err
 		}
@@ -419,9 +497,9 @@ func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
 
 // pullLevel reads the entities of one level and pulls each item, queueing
 // the next level in pl.next.
-func (pl *puller) pullLevel(level []pullItem) error {
-	if len(level) > 1 {
-		slices.SortStableFunc(level, func(a, b pullItem) int { return cmpInt(a.e, b.e) })
+func (pl *puller) pullLevel(level []*pullItem) error {
+	if len(level) > 1 && !slices.IsSortedFunc(level, cmpPullItem) {
+		slices.SortStableFunc(level, cmpPullItem)
 	}
 	if level[0].level >= pullPathMapThreshold {
 		pl.addVisited()
@@ -436,11 +514,11 @@ func (pl *puller) pullLevel(level []pullItem) error {
 	// that attribute; otherwise each entity is read whole, keeping only
 	// the attributes the level's patterns name unless one has *.
 	if len(level) == 1 && !level[0].bp.wildcard && len(level[0].bp.forward) <= 1 {
-		ds, err := pl.fetchAttr(&level[0])
+		ds, err := pl.fetchAttr(level[0])
 		if err != nil {
 			return err
 		}
-		return pl.pullItem(&level[0], ds, -1)
+		return pl.pullItem(level[0], ds, -1)
 	}
 	pl.level, pl.at = level, 0
 	return pl.f.fetch(pl.ids, pl.levelAttrs(level), pl.eachFn)
@@ -460,7 +538,7 @@ func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
 				return fmt.Errorf("query: pull: %w", err)
 			}
 		}
-		if err := pl.pullItem(&pl.level[pl.at], ds, ex); err != nil {
+		if err := pl.pullItem(pl.level[pl.at], ds, ex); err != nil {
 			return err
 		}
 	}
@@ -502,7 +580,9 @@ func (pl *puller) attrDatom(d datom.Datom) bool {
 
 // levelAttrs returns the forward attributes the patterns of level name,
 // or nil (keep all) when one of them has the wildcard.
-func (pl *puller) levelAttrs(level []pullItem) []datom.ID {
+func cmpPullItem(a, b *pullItem) int { return cmpInt(a.e, b.e) }
+
+func (pl *puller) levelAttrs(level []*pullItem) []datom.ID {
 	pl.keep = pl.keep[:0]
 	var last *pullBound
 	for i := range level {
@@ -581,8 +661,8 @@ func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
 		v = pl.refMap(it.e) // a nested pattern found nothing: keep the ref
 	}
 	switch {
-	case it.slotV != nil:
-		it.slotV[it.slotI] = v
+	case it.slot != nil:
+		*it.slot = v
 	case it.slotM != nil:
 		if it.mark != nil {
 			if cur, ok := it.slotM[it.slotK].(*pullMark); !ok || cur != it.mark {
@@ -755,7 +835,7 @@ func pullAttrRun(ds []datom.Datom, a datom.ID) []datom.Datom {
 // putValues stores the values of spec s, vals, into res. It reports false
 // when nothing was stored (a depth limit reached).
 func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundSpec, vals []datom.Datom) (bool, error) {
-	if s.recurse && s.maxDepth > 0 && int(it.depth[s.recIdx]) >= s.maxDepth {
+	if s.recurse && s.maxDepth > 0 && int(pl.depth[int(it.dep)+s.recIdx]) >= s.maxDepth {
 		return false, nil // depth exhausted: the attribute is omitted
 	}
 	if !s.many {
@@ -802,7 +882,7 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 		target = id
 	}
 	var bp *pullBound
-	depth := it.depth
+	dep := it.dep
 	switch {
 	case s.sub != nil:
 		bp = s.sub
@@ -812,9 +892,9 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 		}
 		bp = s.parent
 		n := len(pl.depth)
-		pl.depth = append(pl.depth, depth...)
-		depth = pl.depth[n : n+len(depth) : n+len(depth)]
-		depth[s.recIdx]++
+		pl.depth = append(pl.depth, pl.depth[dep:int(dep)+pl.root.nRec]...)
+		pl.depth[n+s.recIdx]++
+		dep = int32(n)
 	case s.a.IsComponent && !s.reverse:
 		if pl.onPath(it, target) {
 			return map[edn.Keyword]any{"db/id": target}, nil
@@ -823,18 +903,18 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 	default:
 		return pl.refMap(target), nil
 	}
-	child := pullItem{e: target, bp: bp, parent: it, depth: depth, level: it.level + 1}
+	child := pl.newItem()
+	*child = pullItem{e: target, bp: bp, parent: it, dep: dep, level: it.level + 1}
+	pl.next = append(pl.next, child)
 	if vec != nil {
-		child.slotV, child.slotI = vec, int32(i)
+		child.slot = &vec[i]
 	} else {
 		child.slotM, child.slotK = res, s.key
 		if s.marked {
 			child.mark = &pullMark{}
-			pl.next = append(pl.next, child)
 			return child.mark, nil
 		}
 	}
-	pl.next = append(pl.next, child)
 	return nil, nil
 }
 

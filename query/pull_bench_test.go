@@ -40,11 +40,13 @@ func benchPullDS(b *testing.B, open func(*testing.B, string) *reader.DB) {
 				b.Fatalf("pulled %d entities, want 781", n)
 			}
 			b.ReportAllocs()
+			cpu := query.StartCPU(b)
 			for b.Loop() {
 				if _, err := p.Pull(ctx, tree, root); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 	}
 	for _, be := range []struct {
@@ -70,11 +72,13 @@ func benchPullDS(b *testing.B, open func(*testing.B, string) *reader.DB) {
 				b.Fatalf("walked %d entities, want 781", n)
 			}
 			b.ReportAllocs()
+			cpu := query.StartCPU(b)
 			for b.Loop() {
 				if _, err := walk(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			cpu.Report(b)
 		})
 	}
 }
