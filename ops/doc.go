@@ -1,10 +1,12 @@
 // Package ops holds operations on stored databases: garbage collection (GC),
-// sync between buckets (Sync) and verification (Verify).
+// sync between buckets (Sync), verification (Verify), diff and merge of
+// branches (Diff, Merge) and purge for legal erasure (Purge).
 //
-// Every operation works on a konserve.Store and reads the stored structure
+// GC, Sync and Verify work on a konserve.Store and read the stored structure
 // directly: branch heads and commits (package branch), the index trees (node
 // bytes, whose header names their key codec and level) and log tail nodes.
-// It opens no database value and needs no schema.
+// They open no database value and need no schema. Merge and Purge open
+// database values (package reader) and commit like a writer.
 //
 // # What a commit reaches
 //
@@ -70,6 +72,38 @@
 // reachable parents), which re-hashes it (konserve checks BLAKE3 on every
 // GetNode), decodes tree nodes and commits, and reports missing and corrupt
 // addresses instead of stopping at the first.
+//
+// # Purge
+//
+// Purge implements Datahike's excision forms. [:db/purge e a v] removes
+// every assertion and retraction of the fact; [:db.purge/attribute e a]
+// every datom of a on e; [:db.purge/entity e] every datom of e, every ref
+// datom pointing at e (as Datahike's code does, although its docs speak of
+// e's own datoms only) and, recursively, e's component entities;
+// [:db.history.purge/before inst] every datom that is no longer current and
+// whose transaction's instant is before inst (a retracted assertion made
+// before inst goes even if its retraction came later; the retraction then
+// stays, as in Datahike). Datoms leave all nine trees: the current indices,
+// their history twins and the log, including the log entries of
+// :db/noHistory attributes, which history never held.
+//
+//   - P1: a purge is one commit on one branch: Purge reads the head, merges
+//     the log tail into the trees (so no tail repeats the datoms), deletes
+//     the datoms (reader.DB.Excise), adds a purge transaction and swaps the
+//     head by compare-and-swap, starting over if a writer moved it. A writer
+//     that loses its swap to Purge rebases onto the purged value, so no
+//     transaction is lost.
+//   - P2: the purge transaction records :accrete.purge/op (each operation
+//     with entity ids and attribute idents, never values or lookup refs),
+//     :accrete.purge/count, :accrete.purge/by and :db/txInstant. The three
+//     attributes are installed by a transaction of their own in the same
+//     commit the first time a database is purged.
+//   - P3: the bytes stay in the bucket until GC deletes the nodes of the
+//     older commits that hold them, which it does once those commits are
+//     not retained and their nodes are older than the grace. Other branches
+//     and copies made by Sync keep the datoms until they are purged too; a
+//     Sync of the purged branch to a copy moves the copy's head but cannot
+//     delete what the copy already holds (run GC there as well).
 //
 // # What it is not
 //
