@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/accretedb/accrete/datom"
 )
@@ -256,7 +257,9 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	if st.lookup {
 		out.data = make([]any, 0, in.n*in.width)
 	} else if est := st.est; est > 0 && est < 1<<16 {
-		out.data = make([]any, 0, est*in.width)
+		// An estimate, not a promise: a selective scan that finds nothing
+		// must not pay for clearing room for thousands of wide rows.
+		out.data = make([]any, 0, min(est*in.width, 1<<13))
 	}
 	s := &scanState{ex: ex, st: st, src: src, out: out, late: lateBoxing(st)}
 	if st.dedup {
@@ -400,6 +403,22 @@ func newVFilter(st *step, pinned uint8) vfilter {
 	return vfilter{}
 }
 
+// ok reports whether d passes f.
+func (f *vfilter) ok(d *datom.Datom) bool {
+	switch f.kind {
+	case vfString:
+		x, ok := d.V.(string)
+		return !ok || x == f.str
+	case vfLong:
+		x, ok := d.V.(int64)
+		return !ok || x == f.long
+	case vfLongRange:
+		x, ok := d.V.(int64)
+		return !ok || (x >= f.lo && x <= f.hi)
+	}
+	return true
+}
+
 // each calls visit for the datoms of ds that pass f, until visit returns
 // false; it returns whether the scan goes on.
 func (f *vfilter) each(ds []datom.Datom, visit func(*datom.Datom) bool) bool {
@@ -489,6 +508,9 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 	if !sorted {
 		slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(eids[a], eids[b]) })
 	}
+	if cs, ok := src.s.(ChunkSource); ok {
+		return ex.scanJoinChunks(st, cs, in, s, eids, order)
+	}
 	k := 0
 	err := src.s.Datoms(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(d datom.Datom) bool {
 		for k < len(order) && eids[order[k]] < d.E {
@@ -503,6 +525,61 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 			}
 		}
 		return true
+	})
+	if s.err != nil {
+		return nil, s.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
+	}
+	return s.out, nil
+}
+
+// scanJoinChunks is scanJoin over runs of datoms: for each entity of the
+// sorted rows it searches the run for the entity's first datom instead of
+// stepping over every datom in between, and it tests the pattern's
+// constant value in the loop (vfilter) before emitting.
+func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, eids []int64, order []int32) (*rel, error) {
+	vf := newVFilter(st, 1|2)
+	k := 0 // the first row of the current entity group
+	err := cs.DatomChunks(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(ds []datom.Datom) bool {
+		j := 0
+		for k < len(order) {
+			x := eids[order[k]]
+			if ds[len(ds)-1].E < x {
+				return true // x is in a later run
+			}
+			if ds[j].E < x {
+				j += sort.Search(len(ds)-j, func(i int) bool { return ds[j+i].E >= x })
+			}
+			k2 := k + 1
+			for k2 < len(order) && eids[order[k2]] == x {
+				k2++
+			}
+			j2 := j
+			for j2 < len(ds) && ds[j2].E == x {
+				j2++
+			}
+			for jj := j; jj < j2; jj++ {
+				d := &ds[jj]
+				if !vf.ok(d) {
+					continue
+				}
+				for r := k; r < k2; r++ {
+					if !s.emit(in.row(int(order[r])), d, 1|2) {
+						return false
+					}
+				}
+			}
+			j = j2
+			if j == len(ds) {
+				// The entity's datoms may go on in the next run: keep its
+				// rows (the next run starts at or after x).
+				return true
+			}
+			k = k2
+		}
+		return false
 	})
 	if s.err != nil {
 		return nil, s.err
@@ -984,14 +1061,15 @@ func (ex *exec) evalOr(st *step, in *rel) (*rel, error) {
 // distinctOn keeps one row per distinct combination of the live slots.
 func (ex *exec) distinctOn(in *rel, live []int) *rel {
 	out := &rel{width: in.width, data: make([]any, 0, len(in.data))}
-	seen := make(map[tkey]struct{}, in.n)
+	// One set serves every call of the evaluation (rule bodies project in
+	// each fixpoint iteration).
+	seen := &ex.seen
+	seen.reset(in.n)
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
-		k := ex.keyOf(row, live)
-		if _, ok := seen[k]; ok {
+		if !seen.add(ex.keyOf(row, live)) {
 			continue
 		}
-		seen[k] = struct{}{}
 		out.push(row)
 	}
 	return out

@@ -90,6 +90,7 @@ type exec struct {
 	negDepth int
 	counts   map[string]int
 	keybuf   []byte
+	seen     keySet // distinctOn's set, reused
 	ticks    int
 	distinct bool // the final relation has no two rows equal on :find+:with
 }

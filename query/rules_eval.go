@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/accretedb/accrete/edn"
 )
@@ -31,17 +32,32 @@ type tableKey struct {
 type ruleTable struct {
 	key      tableKey
 	boundPos []int
-	seedSeen map[tkey]struct{}
+	seedSeen keySet
 	seeds    [][]any
-	resSeen  map[tkey]struct{}
+	resSeen  keySet
 	res      [][]any
-	resIdx   map[tkey][]int // by the values at boundPos
+	// resHead and resNext index res by the values at boundPos: resHead
+	// holds the last result of each key, resNext[j] the result before j
+	// with the same key (-1: none), so adding a result allocates nothing
+	// per key.
+	resHead keyIndex
+	resNext []int32
 
 	seedMark, resMark int
 	dSeedLo, dSeedHi  int
 	dResLo, dResHi    int
 
 	bodies []*bodyPlan
+
+	// seeded remembers, per calling step, the input whose rows' arguments
+	// were last added as seeds, and how many rows it had (see addSeeds).
+	// Holding the relation keeps its address from being reused.
+	seeded map[*step]seedMark
+}
+
+type seedMark struct {
+	rel *rel
+	n   int
 }
 
 type bodyPlan struct {
@@ -49,6 +65,31 @@ type bodyPlan struct {
 	steps []*step
 	calls []*step // top-level rule calls: the literals of semi-naive deltas
 	naive bool
+
+	// prefixes caches, per step index p of a delta call, the relation the
+	// steps before p produce for the seeds t.seeds[:hi]. Those steps read
+	// only the sources (see pureSteps), so each iteration extends the
+	// cache with the new seeds instead of re-running them for all seeds.
+	prefixes map[int]*prefixCache
+}
+
+type prefixCache struct {
+	hi  int // seeds covered
+	rel *rel
+}
+
+// pureSteps reports whether steps read only the sources: patterns,
+// predicates and functions, whose results do not change between fixpoint
+// iterations.
+func pureSteps(steps []*step) bool {
+	for _, s := range steps {
+		switch s.kind {
+		case stepPattern, stepPred, stepFn:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 type ruleEval struct {
@@ -57,6 +98,8 @@ type ruleEval struct {
 	order     []*ruleTable
 	deltaStep *step // the call reading only new results in this evaluation
 	vals      []any // reused buffer of the values a key is made of
+	tuple     []any // reused buffer of a head tuple
+	arena     []any // see keep
 }
 
 // ruleStep plans a rule call; it is not ready while a required argument is
@@ -124,7 +167,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	}
 	ex := re.ex
 	defs := ex.rules.defs[k.name]
-	t := &ruleTable{key: k, seedSeen: map[tkey]struct{}{}, resSeen: map[tkey]struct{}{}, resIdx: map[tkey][]int{}}
+	t := &ruleTable{key: k}
 	for i := range defs[0].head {
 		if k.adorn&(1<<i) != 0 {
 			t.boundPos = append(t.boundPos, i)
@@ -144,6 +187,11 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 			return nil, err
 		}
 		markLive(steps, bound, maskOf(len(bound), d.head), nil)
+		if n := len(steps); n > 0 {
+			// addResult deduplicates the head tuples: projecting the last
+			// step's rows onto the head first would only repeat the work.
+			steps[n-1].live = nil
+		}
 		after := append([]bool(nil), bound...)
 		bp := &bodyPlan{def: d, steps: steps}
 		for _, s := range steps {
@@ -179,20 +227,28 @@ func nestedRule(subs [][]*step) bool {
 }
 
 // addSeeds records the bound arguments of every row of in as seeds of t.
+// A call whose input is the relation it saw last time, grown (a cached
+// prefix, see bodyPlan.prefixes), only reads the new rows.
 func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
 	ex := re.ex
-	for i := 0; i < in.n; i++ {
+	from := 0
+	if m, ok := t.seeded[st]; ok && m.rel == in && m.n <= in.n {
+		from = m.n
+	}
+	if t.seeded == nil {
+		t.seeded = map[*step]seedMark{}
+	}
+	t.seeded[st] = seedMark{in, in.n}
+	for i := from; i < in.n; i++ {
 		row := in.row(i)
 		vals := re.vals[:0]
 		for _, p := range t.boundPos {
 			vals = append(vals, argValue(&st.call.args[p], row))
 		}
 		re.vals = vals
-		k := ex.tupleKey(vals)
-		if _, ok := t.seedSeen[k]; ok {
+		if !t.seedSeen.add(ex.tupleKey(vals)) {
 			continue
 		}
-		t.seedSeen[k] = struct{}{}
 		t.seeds = append(t.seeds, append([]any(nil), vals...))
 	}
 }
@@ -204,17 +260,34 @@ func argValue(a *term, row []any) any {
 	return row[a.slot]
 }
 
-// addResult records a head tuple of t.
+// addResult records a head tuple of t if it is new; tuple is copied.
 func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
 	ex := re.ex
-	k := ex.tupleKey(tuple)
-	if _, ok := t.resSeen[k]; ok {
+	if !t.resSeen.add(ex.tupleKey(tuple)) {
 		return
 	}
-	t.resSeen[k] = struct{}{}
+	tuple = re.keep(tuple)
 	t.res = append(t.res, tuple)
-	k = re.boundKey(t, tuple)
-	t.resIdx[k] = append(t.resIdx[k], len(t.res)-1)
+	k := re.boundKey(t, tuple)
+	j := int32(len(t.res) - 1)
+	if h, ok := t.resHead.get(k); ok {
+		t.resNext = append(t.resNext, h)
+	} else {
+		t.resNext = append(t.resNext, -1)
+	}
+	t.resHead.set(k, j)
+}
+
+// keep copies vals into the evaluation's arena of tuples: results are
+// allocated a block at a time, not one slice each.
+func (re *ruleEval) keep(vals []any) []any {
+	n := len(vals)
+	if len(re.arena)+n > cap(re.arena) {
+		re.arena = make([]any, 0, max(1024, n))
+	}
+	i := len(re.arena)
+	re.arena = append(re.arena, vals...)
+	return re.arena[i : i+n : i+n]
 }
 
 // boundKey is the key of tuple's values at t's bound positions.
@@ -231,12 +304,23 @@ func (re *ruleEval) boundKey(t *ruleTable, tuple []any) tkey {
 // with delta, only the results new in the previous iteration.
 func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 	ex := re.ex
-	idx := t.resIdx
+	head, next := &t.resHead, t.resNext
+	lo := int32(0)
 	if delta {
-		idx = map[tkey][]int{}
-		for j := t.dResLo; j < t.dResHi; j++ {
-			k := re.boundKey(t, t.res[j])
-			idx[k] = append(idx[k], j)
+		lo = int32(t.dResLo)
+		if len(t.boundPos) > 0 {
+			// Index only the new results.
+			head = &keyIndex{}
+			next = make([]int32, t.dResHi)
+			for j := t.dResLo; j < t.dResHi; j++ {
+				k := re.boundKey(t, t.res[j])
+				if h, ok := head.get(k); ok {
+					next[j] = h
+				} else {
+					next[j] = -1
+				}
+				head.set(k, int32(j))
+			}
 		}
 	}
 	args := st.call.args
@@ -248,8 +332,15 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 			vals = append(vals, argValue(&args[p], row))
 		}
 		re.vals = vals
+		j, ok := head.get(ex.tupleKey(vals))
+		if !ok {
+			continue
+		}
 	next:
-		for _, j := range idx[ex.tupleKey(vals)] {
+		for ; j >= lo; j = next[j] {
+			if int(j) >= t.dResHi && delta {
+				continue
+			}
 			res := t.res[j]
 			dst := out.push(row)
 			for p, a := range args {
@@ -324,7 +415,62 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	}
 	ex := re.ex
 	d := bp.def
+	steps := bp.steps
+	var pc *prefixCache
+	if delta != nil && lo == 0 {
+		p := slices.Index(bp.steps, delta)
+		if p > 0 && pureSteps(bp.steps[:p]) {
+			if bp.prefixes == nil {
+				bp.prefixes = map[int]*prefixCache{}
+			}
+			pc = bp.prefixes[p]
+			if pc == nil {
+				pc = &prefixCache{rel: &rel{width: len(d.vt.names)}}
+				bp.prefixes[p] = pc
+			}
+			if pc.hi < hi {
+				more, err := ex.run(bp.steps[:p], re.seedRel(t, bp, pc.hi, hi))
+				if err != nil {
+					return err
+				}
+				pc.rel.data = append(pc.rel.data, more.data...)
+				pc.rel.n += more.n
+				pc.hi = hi
+			}
+			steps = bp.steps[p:]
+		}
+	}
+	var in *rel
+	if pc != nil {
+		in = pc.rel
+	} else {
+		in = re.seedRel(t, bp, lo, hi)
+	}
+	re.deltaStep = delta
+	out, err := ex.run(steps, in)
+	re.deltaStep = nil
+	if err != nil {
+		return err
+	}
+	for i := 0; i < out.n; i++ {
+		row := out.row(i)
+		tuple := re.tuple[:0]
+		for _, h := range d.head {
+			tuple = append(tuple, row[h])
+		}
+		re.tuple = tuple
+		re.addResult(t, tuple)
+	}
+	return nil
+}
+
+// seedRel is the relation of body bp's variables bound by the seeds
+// t.seeds[lo:hi] (a seed that binds one variable twice to different values
+// has no row).
+func (re *ruleEval) seedRel(t *ruleTable, bp *bodyPlan, lo, hi int) *rel {
+	d := bp.def
 	in := &rel{width: len(d.vt.names)}
+	in.data = make([]any, 0, (hi-lo)*in.width)
 	set := make([]bool, in.width)
 	for i := lo; i < hi; i++ {
 		seed := t.seeds[i]
@@ -343,19 +489,5 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 			in.pop()
 		}
 	}
-	re.deltaStep = delta
-	out, err := ex.run(bp.steps, in)
-	re.deltaStep = nil
-	if err != nil {
-		return err
-	}
-	for i := 0; i < out.n; i++ {
-		row := out.row(i)
-		tuple := make([]any, len(d.head))
-		for j, h := range d.head {
-			tuple[j] = row[h]
-		}
-		re.addResult(t, tuple)
-	}
-	return nil
+	return in
 }

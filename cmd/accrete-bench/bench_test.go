@@ -34,7 +34,8 @@ func benchEnv(b *testing.B, be backend) *env {
 }
 
 // BenchmarkReads runs the query, pull and rules benches under go test, for
-// profiling with -cpuprofile; it reports the rows of each result.
+// profiling with -cpuprofile; it reports the rows of each result and the
+// CPU time per op (run with -cpu 1 on a shared machine).
 func BenchmarkReads(b *testing.B) {
 	for _, be := range []backend{backendMem, backendFile} {
 		e := benchEnv(b, be)
@@ -53,11 +54,13 @@ func BenchmarkReads(b *testing.B) {
 				}
 				b.ReportAllocs()
 				var last any
+				cpu := processCPU()
 				for b.Loop() {
 					if last, err = fn.op(); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 				if rows, ok := last.(query.Relation); ok {
 					b.ReportMetric(float64(len(rows)), "rows")
 				}
