@@ -3,6 +3,7 @@ package pss
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -13,21 +14,26 @@ import (
 // of a lazy set does at most this much work.
 const MaxPending = 8192
 
-// lazyRoot is the pending content of a set made by AddLazily: base plus
-// adds, not built yet. It hangs off a placeholder root node whose other
-// fields are zero until the set is built, exactly once, by the first method
-// that reads it (force); from then on the placeholder holds the built root's
-// fields and the set is an ordinary one.
+// lazyRoot is the pending content of a set made by AddLazily or
+// UpdateLazily: base with a batch of removes and adds applied, not built
+// yet. It hangs off a placeholder root node whose other fields are zero
+// until the set is built, exactly once, by the first method that reads it
+// (force); from then on the placeholder holds the built root's fields and
+// the set is an ordinary one.
 //
 // Everything here is written when the lazy set is made and never again,
 // except done (set once, after the placeholder is filled in, so a reader
 // that sees done also sees the node) and the once itself.
 type lazyRoot[K any] struct {
-	once    sync.Once
-	done    atomic.Bool
-	base    Set[K] // what adds go into; itself possibly lazy
-	adds    []K
-	pending int // keys pending along the chain, this link's included
+	once          sync.Once
+	done          atomic.Bool
+	base          Set[K] // what the batch applies to; itself possibly lazy
+	adds, removes []K
+	pending       int // keys pending along the chain, this link's included
+	// minLen is a lower bound of the built set's size. A lazy set is never
+	// empty (an Iter cannot walk an empty placeholder root): a batch that
+	// might empty it is applied at once instead.
+	minLen int
 }
 
 // AddLazily returns a set holding s's keys and adds, as Update(ctx, adds,
@@ -44,29 +50,48 @@ type lazyRoot[K any] struct {
 // with a NodeStore (whose nodes may need loading, which can fail) are
 // updated at once, so that reading a set never fails for having been lazy.
 func (s Set[K]) AddLazily(ctx context.Context, adds []K) (Set[K], error) {
-	if len(adds) == 0 {
+	return s.UpdateLazily(ctx, adds, nil)
+}
+
+// UpdateLazily is Update (same semantics: removes, then adds) done lazily,
+// as AddLazily: the batches of a chain are combined, key by key in the
+// order they were given, into the one Update that builds the set when it is
+// first read. It keeps adds and removes until then.
+func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], error) {
+	if len(adds)+len(removes) == 0 {
 		return s, nil
 	}
 	if s.cfg == nil {
-		return s, fmt.Errorf("pss: add lazily: %w: zero Set", ErrInvalidOptions)
+		return s, fmt.Errorf("pss: update lazily: %w: zero Set", ErrInvalidOptions)
 	}
 	if s.cfg.store != nil {
-		return s.Update(ctx, adds, nil)
+		return s.Update(ctx, adds, removes)
 	}
 	base := s
-	pending := len(adds)
-	if r := s.root; r != nil && r.lazy != nil {
-		if r.lazy.done.Load() {
+	pending := len(adds) + len(removes)
+	minLen := 0
+	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() {
+		pending += r.lazy.pending
+		minLen = r.lazy.minLen
+	} else {
+		if r != nil && r.lazy != nil {
 			// Built already: start the chain from a copy of its root, so
 			// that the new set does not keep the old chain's batches alive.
 			cp := *r
 			cp.lazy = nil
 			base = Set[K]{cfg: s.cfg, root: &cp}
-		} else {
-			pending += r.lazy.pending
 		}
+		minLen = base.Len()
 	}
-	ns := Set[K]{cfg: s.cfg, root: &tnode[K]{lazy: &lazyRoot[K]{base: base, adds: adds, pending: pending}}}
+	minLen -= len(removes)
+	if len(adds) > 0 {
+		minLen = max(minLen, 1) // removes go first; then something is there
+	}
+	if minLen <= 0 {
+		return s.Update(ctx, adds, removes)
+	}
+	l := &lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, minLen: minLen}
+	ns := Set[K]{cfg: s.cfg, root: &tnode[K]{lazy: l}}
 	if pending > MaxPending {
 		ns.force()
 	}
@@ -84,9 +109,8 @@ func (s Set[K]) force() {
 }
 
 // build fills in placeholder ph: it collects the batches of the chain down
-// to the first set that is built (or was never lazy) and applies them, oldest
-// first, in one Update, so that for equal keys the earliest add wins, as
-// with successive Updates.
+// to the first set that is built (or was never lazy), combines them oldest
+// first and applies them in one Update.
 func (l *lazyRoot[K]) build(ph *tnode[K]) {
 	chain := []*lazyRoot[K]{l}
 	base := l.base
@@ -98,17 +122,11 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 		chain = append(chain, r.lazy)
 		base = r.lazy.base
 	}
-	n := 0
-	for _, c := range chain {
-		n += len(c.adds)
-	}
-	all := make([]K, 0, n)
-	for i := len(chain) - 1; i >= 0; i-- {
-		all = append(all, chain[i].adds...)
-	}
-	// base has no store (AddLazily made this chain), so every node is in
-	// memory and Update cannot fail: it loads nothing.
-	res, err := base.Update(context.Background(), all, nil)
+	slices.Reverse(chain)
+	ops := chainOps(base.cfg.cmp, chain)
+	// base has no store (UpdateLazily made this chain), so every node is
+	// in memory and the update cannot fail: it loads nothing.
+	res, err := base.applyOps(context.Background(), ops)
 	if err != nil {
 		panic(fmt.Sprintf("pss: building a lazy in-memory set: %v", err)) // unreachable, see above
 	}
@@ -116,4 +134,52 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 		ph.level, ph.keys, ph.addrs, ph.counts, ph.mems, ph.count = r.level, r.keys, r.addrs, r.counts, r.mems, r.count
 	}
 	l.done.Store(true)
+}
+
+// chainOps combines the batches of a chain (oldest first) into the sorted
+// ops of one Update with the same result as applying them one by one. Per
+// key, in order: a remove takes out whatever is there (del, and forget an
+// earlier add); an add inserts unless something is there already, so the
+// first add since the last remove wins, and one before any remove yields to
+// a stored key.
+func chainOps[K any](cmp func(a, b K) int, chain []*lazyRoot[K]) []op[K] {
+	n, dels := 0, false
+	for _, c := range chain {
+		n += len(c.adds) + len(c.removes)
+		dels = dels || len(c.removes) > 0
+	}
+	if !dels {
+		// Adds only: Update's own rule (first add wins) is the chain's.
+		all := make([]K, 0, n)
+		for _, c := range chain {
+			all = append(all, c.adds...)
+		}
+		return prepareOps(cmp, all, nil)
+	}
+	raw := make([]op[K], 0, n)
+	for _, c := range chain {
+		for _, k := range c.removes {
+			raw = append(raw, op[K]{key: k, del: true})
+		}
+		for _, k := range c.adds {
+			raw = append(raw, op[K]{key: k, add: true})
+		}
+	}
+	slices.SortStableFunc(raw, func(a, b op[K]) int { return cmp(a.key, b.key) })
+	out := raw[:0]
+	for i := 0; i < len(raw); {
+		var o op[K]
+		j := i
+		for ; j < len(raw) && cmp(raw[j].key, raw[i].key) == 0; j++ {
+			switch r := raw[j]; {
+			case r.del:
+				o.del, o.add, o.key = true, false, r.key
+			case !o.add:
+				o.add, o.key = true, r.key
+			}
+		}
+		out = append(out, o)
+		i = j
+	}
+	return out
 }

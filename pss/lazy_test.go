@@ -47,16 +47,23 @@ func TestAddLazilyModel(t *testing.T) {
 				for range n {
 					adds = append(adds, r.Int64N(keySpace))
 				}
+				if r.IntN(3) == 0 {
+					adds = adds[:r.IntN(len(adds))] // sometimes none
+				}
 				var ns Set[int64]
-				if r.IntN(5) == 0 {
-					for range r.IntN(6) {
+				if k := r.IntN(6); k < 3 {
+					for range r.IntN(8) {
 						if len(p.m) > 0 && r.IntN(3) > 0 {
 							removes = append(removes, p.m[r.IntN(len(p.m))])
 						} else {
 							removes = append(removes, r.Int64N(keySpace))
 						}
 					}
-					ns, err = p.s.Update(ctx, adds, removes)
+					if k == 0 {
+						ns, err = p.s.Update(ctx, adds, removes)
+					} else {
+						ns, err = p.s.UpdateLazily(ctx, adds, removes)
+					}
 				} else {
 					ns, err = p.s.AddLazily(ctx, adds)
 				}
@@ -87,7 +94,8 @@ func pairOpts(width int) Options[pair] {
 }
 
 // TestAddLazilyFirstWins: for equal keys a chain built at once keeps what
-// successive Updates keep, the stored key or else the earliest add.
+// successive Updates keep (the stored key, or else the earliest add since
+// the last remove), removes and replacements included.
 func TestAddLazilyFirstWins(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(testSeed(t), 1))
@@ -97,15 +105,28 @@ func TestAddLazilyFirstWins(t *testing.T) {
 	}
 	lazy := eager
 	for step := range 300 {
-		var adds []pair
+		var adds, removes []pair
 		for range 1 + r.IntN(5) {
 			adds = append(adds, pair{r.Int64N(200), int64(step)})
 		}
-		if eager, err = eager.Update(ctx, adds, nil); err != nil {
+		if r.IntN(3) == 0 {
+			for range r.IntN(4) {
+				removes = append(removes, pair{r.Int64N(200), -1})
+			}
+			if r.IntN(2) == 0 && len(adds) > 0 {
+				removes = append(removes, adds[0]) // replace a key within one batch
+			}
+		}
+		if eager, err = eager.Update(ctx, adds, removes); err != nil {
 			t.Fatal(err)
 		}
-		if lazy, err = lazy.AddLazily(ctx, adds); err != nil {
+		if lazy, err = lazy.UpdateLazily(ctx, adds, removes); err != nil {
 			t.Fatal(err)
+		}
+		if r.IntN(40) == 0 {
+			if got, want := lazy.Len(), eager.Len(); got != want { // build mid-chain
+				t.Fatalf("step %d: Len %d, want %d", step, got, want)
+			}
 		}
 	}
 	want, err := eager.Slice(ctx, nil, nil)

@@ -62,8 +62,12 @@ func (s Set[K]) Update(ctx context.Context, adds, removes []K) (Set[K], error) {
 	if s.cfg == nil {
 		return s, fmt.Errorf("pss: update: %w: zero Set", ErrInvalidOptions)
 	}
+	return s.applyOps(ctx, prepareOps(s.cfg.cmp, adds, removes))
+}
+
+// applyOps is Update with its batch already sorted and combined per key.
+func (s Set[K]) applyOps(ctx context.Context, ops []op[K]) (Set[K], error) {
 	s.force()
-	ops := prepareOps(s.cfg.cmp, adds, removes)
 	root := s.root
 	if root == nil {
 		root = &tnode[K]{}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/pss"
 	"github.com/accretedb/accrete/tx"
 )
 
@@ -337,9 +338,17 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
 		for _, i := range curTreesOf(k, &tbuf) {
-			in, err := ov.adds[i].Has(ctx, r)
-			if err != nil {
-				return nil, err
+			// A datom the tail asserted is in the overlay's additions; one
+			// from an older transaction is in the stored tree. AVET is the
+			// exception: reindex adds stored datoms of a newly indexed
+			// attribute to it, so there the set itself answers (which
+			// builds it if it is lazy).
+			in := db.tail.inTail(r.Tx)
+			if i == curAVET {
+				var err error
+				if in, err = ov.adds[i].Has(ctx, r); err != nil {
+					return nil, err
+				}
 			}
 			if in {
 				removeAdds[i] = append(removeAdds[i], r)
@@ -374,21 +383,14 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	dn := &dbNode{db: *db, ov: *ov}
 	nov := &dn.ov
 	var err error
-	if len(res.Retracted) == 0 && schema == oldSchema {
-		// Only additions: they go in lazily, so that a chain of With
-		// calls nobody reads in between (a bulk of small transactions)
-		// builds each overlay set once, in one batched update, when it is
-		// first read. Retractions need to know what the overlay holds, so
-		// they build it first (Has).
-		for i := range adds {
-			if len(adds[i]) == 0 {
-				continue
-			}
-			if nov.adds[i], err = nov.adds[i].AddLazily(ctx, adds[i]); err != nil {
-				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
-			}
-		}
-		return db.finishApply(dn, res, schema, t, logDatoms, enc), nil
+	// The sets change lazily (pss.UpdateLazily): a chain of With calls
+	// nobody reads in between builds each overlay set once, in one batched
+	// update, when it is first read, and a set a transaction reads (tx.Apply
+	// scans EAVT for retractEntity, say) is built then, while the others
+	// keep accumulating. A schema change that reindexes AVET goes eagerly.
+	update := pss.Set[datom.Datom].UpdateLazily
+	if schema != oldSchema {
+		update = pss.Set[datom.Datom].Update
 	}
 	for i := range adds {
 		var rm []datom.Datom
@@ -398,7 +400,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if len(adds[i]) == 0 && len(rm) == 0 {
 			continue
 		}
-		if nov.adds[i], err = nov.adds[i].Update(ctx, adds[i], rm); err != nil {
+		if nov.adds[i], err = update(nov.adds[i], ctx, adds[i], rm); err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
@@ -406,7 +408,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if len(dels[i]) == 0 {
 			continue
 		}
-		if nov.dels[i], err = nov.dels[i].Update(ctx, dels[i], nil); err != nil {
+		if nov.dels[i], err = update(nov.dels[i], ctx, dels[i], nil); err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
@@ -422,7 +424,10 @@ func (db *DB) finishApply(dn *dbNode, res *tx.Result, schema *datom.Schema, t in
 		nx.basisT = t
 	}
 	tn := &tailNode{tx: tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc}}
-	tn.l = tailList{tx: &tn.tx, prev: db.tail, n: db.tail.len() + 1}
+	tn.l = tailList{tx: &tn.tx, prev: db.tail, n: db.tail.len() + 1, first: t}
+	if db.tail != nil {
+		tn.l.first = db.tail.first
+	}
 	nx.tail = &tn.l
 	if enc != nil {
 		nx.tailBytes += int64(len(enc))

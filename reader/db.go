@@ -118,9 +118,17 @@ type tailTx struct {
 // appending a transaction to a value shares the rest (values made by With
 // in a loop would otherwise copy the whole tail each time).
 type tailList struct {
-	tx   *tailTx
-	prev *tailList
-	n    int
+	tx    *tailTx
+	prev  *tailList
+	n     int
+	first int64 // t of the oldest transaction in the list
+}
+
+// inTail reports whether a datom asserted by transaction tx is in the log
+// tail, hence in the overlay's additions rather than in the stored trees
+// (the trees hold exactly the transactions before the tail's first).
+func (l *tailList) inTail(tx datom.ID) bool {
+	return l != nil && datom.TxT(tx) >= l.first
 }
 
 func (l *tailList) len() int {
@@ -130,7 +138,13 @@ func (l *tailList) len() int {
 	return l.n
 }
 
-func (l *tailList) push(t *tailTx) *tailList { return &tailList{tx: t, prev: l, n: l.len() + 1} }
+func (l *tailList) push(t *tailTx) *tailList {
+	first := t.t
+	if l != nil {
+		first = l.first
+	}
+	return &tailList{tx: t, prev: l, n: l.len() + 1, first: first}
+}
 
 // txs returns the transactions oldest first.
 func (l *tailList) txs() []*tailTx {
