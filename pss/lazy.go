@@ -8,10 +8,12 @@ import (
 	"sync/atomic"
 )
 
-// MaxPending bounds the keys a chain of AddLazily calls leaves pending: the
-// call that would pass it builds its set at once, so a chain never holds
-// more than this many keys (and their batches) unbuilt, and the first read
-// of a lazy set does at most this much work.
+// MaxPending bounds the keys a chain of lazy updates (AddLazily,
+// UpdateLazily) leaves pending, for sets of up to 2×MaxPending keys; a
+// larger set may have half its size pending. The call that would pass the
+// bound builds its set at once. So a chain holds a bounded number of keys
+// unbuilt, and building it, which may copy most of the set when its keys are
+// spread out, costs a bounded amount per pending key.
 const MaxPending = 8192
 
 // lazyRoot is the pending content of a set made by AddLazily or
@@ -30,6 +32,7 @@ type lazyRoot[K any] struct {
 	base          Set[K] // what the batch applies to; itself possibly lazy
 	adds, removes []K
 	pending       int // keys pending along the chain, this link's included
+	limit         int // the chain's bound on pending (MaxPending)
 	// minLen is a lower bound of the built set's size. A lazy set is never
 	// empty (an Iter cannot walk an empty placeholder root): a batch that
 	// might empty it is applied at once instead.
@@ -69,10 +72,10 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 	}
 	base := s
 	pending := len(adds) + len(removes)
-	minLen := 0
+	minLen, limit := 0, 0
 	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() {
 		pending += r.lazy.pending
-		minLen = r.lazy.minLen
+		minLen, limit = r.lazy.minLen, r.lazy.limit
 	} else {
 		if r != nil && r.lazy != nil {
 			// Built already: start the chain from a copy of its root, so
@@ -82,6 +85,7 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 			base = Set[K]{cfg: s.cfg, root: &cp}
 		}
 		minLen = base.Len()
+		limit = max(MaxPending, minLen/2)
 	}
 	minLen -= len(removes)
 	if len(adds) > 0 {
@@ -90,9 +94,9 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 	if minLen <= 0 {
 		return s.Update(ctx, adds, removes)
 	}
-	l := &lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, minLen: minLen}
+	l := &lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, limit: limit, minLen: minLen}
 	ns := Set[K]{cfg: s.cfg, root: &tnode[K]{lazy: l}}
-	if pending > MaxPending {
+	if pending > limit {
 		ns.force()
 	}
 	return ns, nil
@@ -165,7 +169,7 @@ func chainOps[K any](cmp func(a, b K) int, chain []*lazyRoot[K]) []op[K] {
 			raw = append(raw, op[K]{key: k, add: true})
 		}
 	}
-	slices.SortStableFunc(raw, func(a, b op[K]) int { return cmp(a.key, b.key) })
+	sortOps(cmp, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
 		var o op[K]

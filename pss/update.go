@@ -13,6 +13,25 @@ type op[K any] struct {
 	key K    // the key to insert if add, else the key to remove
 	del bool // remove the stored key equal to key
 	add bool // then insert key
+	seq int  // position in the batch before sorting (sortOps)
+}
+
+// sortOps sorts raw by key, equal keys in their order in raw. A stable sort
+// does the same, but Go's moves elements by rotations (O(n log² n) swaps of
+// fat ops); ordering by (key, position) is an ordinary sort.
+func sortOps[K any](cmp func(a, b K) int, raw []op[K]) {
+	if len(raw) < 2 {
+		return
+	}
+	for i := range raw {
+		raw[i].seq = i
+	}
+	slices.SortFunc(raw, func(a, b op[K]) int {
+		if c := cmp(a.key, b.key); c != 0 {
+			return c
+		}
+		return a.seq - b.seq
+	})
 }
 
 // prepareOps sorts and combines a batch: removes apply before adds, and for
@@ -25,9 +44,7 @@ func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
 	for _, k := range adds {
 		raw = append(raw, op[K]{key: k, add: true})
 	}
-	if len(raw) > 1 {
-		slices.SortStableFunc(raw, func(a, b op[K]) int { return cmp(a.key, b.key) })
-	}
+	sortOps(cmp, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
 		o := raw[i]
