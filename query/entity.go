@@ -3,8 +3,10 @@ package query
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -17,6 +19,13 @@ import (
 // What was read is kept, so an Entity is a snapshot of its Source, which is
 // itself immutable.
 //
+// The entities an Entity's references give are read together: when the
+// Source can seek (reader.DB's SeekDatoms), the first of them to be read
+// reads its siblings too (the other targets of the references read with
+// it, up to entityGroupMax of them) in one ordered pass over EAVT, where
+// entities made together usually sit side by side. Navigating a tree reads
+// it a level at a time, not an entity at a time.
+//
 // Values follow Datomic's entity API rather than pull:
 //   - cardinality-one attributes give the value; cardinality-many ones an
 //     edn.Set of the values, in index order;
@@ -27,25 +36,57 @@ import (
 //     entities (*Entity), or the single owner (*Entity) when the attribute
 //     is a component; nil when there are none.
 //
+// The sets Get and Map return are the Entity's own: they MUST NOT be modified
+// (appending is safe, it copies).
+//
 // An Entity is safe for concurrent use. Its loading holds an internal lock
 // across the Source scan.
 type Entity struct {
 	src Source
 	id  datom.ID
+	// grp is the group the entity is read with; nil when it is read
+	// alone (made by EntityOf, or its Source cannot seek).
+	grp *entityGroup
 
-	mu     sync.Mutex
-	loaded bool
-	attrs  []entityAttr           // in attribute-id (EAVT) order
-	rev    map[datom.ID]entityRev // reverse refs by attribute, once read
+	loaded atomic.Bool // vals and runs are set, and never change again
+	mu     sync.Mutex  // serializes loading an entity read alone; guards rev
+	// vals holds the values of the entity's datoms in EAVT order,
+	// converted (refs as *Entity or edn.Keyword); runs splits it by
+	// attribute, in attribute-id order.
+	vals []any
+	runs []entityRun
+	rev  map[datom.ID]entityRev // reverse refs by attribute, once read
 }
 
-type entityAttr struct {
-	a    *datom.Attribute
-	vals []any // converted: refs as *Entity or edn.Keyword
+// entityRun is the values of one attribute: vals[previous run's end:end].
+type entityRun struct {
+	a   *datom.Attribute
+	end int32
+}
+
+// attrVals returns the values of the i-th attribute.
+func (en *Entity) attrVals(i int) []any {
+	lo := int32(0)
+	if i > 0 {
+		lo = en.runs[i-1].end
+	}
+	hi := en.runs[i].end
+	return en.vals[lo:hi:hi]
 }
 
 type entityRev struct {
 	ents []*Entity
+}
+
+// entityGroupMax bounds a group, and so what reading one entity may read
+// on speculation.
+const entityGroupMax = 256
+
+// entityGroup is a set of entities read together: the targets of the
+// references of the entities read in one go.
+type entityGroup struct {
+	mu      sync.Mutex // held across the read
+	members []*Entity
 }
 
 // EntityOf returns the entity of src named by eid: an entity id (datom.ID
@@ -73,44 +114,169 @@ func (en *Entity) ID() datom.ID { return en.id }
 // String returns "#entity <id>", for debugging.
 func (en *Entity) String() string { return fmt.Sprintf("#entity %d", en.id) }
 
-// load reads the entity's datoms once.
+// load reads the entity's datoms once (with its group's).
 func (en *Entity) load(ctx context.Context) error {
+	if en.loaded.Load() {
+		return nil
+	}
+	if en.grp != nil {
+		return en.grp.load(ctx, en)
+	}
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	if en.loaded {
+	if en.loaded.Load() {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
-	schema := en.src.Schema()
-	var attrs []entityAttr
-	var bad error
-	err := en.src.Datoms(ctx, datom.EAVT, []any{en.id}, func(d datom.Datom) bool {
-		if n := len(attrs); n == 0 || attrs[n-1].a.ID != d.A {
-			a := schema.Attr(d.A)
-			if a == nil {
-				bad = fmt.Errorf("query: entity %d: datom of attribute %d, which the schema does not know", en.id, d.A)
-				return false
-			}
-			attrs = append(attrs, entityAttr{a: a})
-		}
-		cur := &attrs[len(attrs)-1]
-		cur.vals = append(cur.vals, en.convert(schema, cur.a, d.V))
-		return true
+	b := newEntityBuilder(ctx, en.src, 1)
+	err := b.f.fetch([]datom.ID{en.id}, nil, func(_ int, ds []datom.Datom, _ bool) error {
+		return b.build(en, ds)
 	})
-	if err == nil {
-		err = bad
-	}
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
-	en.attrs, en.loaded = attrs, true
+	return nil
+}
+
+// load reads the members of g not read yet, en among them, in one
+// ordered pass.
+func (g *entityGroup) load(ctx context.Context, en *Entity) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if en.loaded.Load() {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("query: entity %d: %w", en.id, err)
+	}
+	ms := make([]*Entity, 0, len(g.members))
+	for _, m := range g.members {
+		if !m.loaded.Load() {
+			ms = append(ms, m)
+		}
+	}
+	if !slices.IsSortedFunc(ms, cmpEntity) {
+		slices.SortFunc(ms, cmpEntity)
+	}
+	ids := make([]datom.ID, 0, len(ms))
+	for _, m := range ms {
+		if n := len(ids); n == 0 || ids[n-1] != m.id {
+			ids = append(ids, m.id)
+		}
+	}
+	b := newEntityBuilder(ctx, en.src, len(ids))
+	at := 0
+	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
+		first := at
+		for ; at < len(ms) && ms[at].id == ids[k]; at++ {
+			if at > first { // the same entity twice: share what was read
+				ms[at].vals, ms[at].runs = ms[first].vals, ms[first].runs
+				ms[at].loaded.Store(true)
+				continue
+			}
+			if err := b.build(ms[at], ds); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("query: entity %d: %w", en.id, err)
+	}
+	return nil
+}
+
+func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
+
+// entityBuilder turns datoms into entities' attributes for one read,
+// allocating values, attributes and the entities references name in
+// blocks.
+type entityBuilder struct {
+	src    Source
+	schema *datom.Schema
+	f      entityFetcher
+	group  bool // the Source can seek: references' targets are grouped
+
+	vals       []any // blocks the entities' vals and runs are cut from
+	runs       []entityRun
+	ents       []Entity
+	grp        *entityGroup // the group of the targets made so far
+	nv, nr, ne int          // the sizes of the next blocks of vals, runs and ents
+
+	cache [8]struct { // recently seen attributes
+		id datom.ID
+		a  *datom.Attribute
+	}
+	nc int
+}
+
+// attr returns the attribute id, from a small cache: the entities read
+// together mostly have the same few attributes.
+func (b *entityBuilder) attr(id datom.ID) *datom.Attribute {
+	for i := 0; i < b.nc; i++ {
+		if b.cache[i].id == id {
+			return b.cache[i].a
+		}
+	}
+	a := b.schema.Attr(id)
+	if a != nil {
+		k := b.nc
+		if k == len(b.cache) {
+			k = int(id) & (len(b.cache) - 1)
+		} else {
+			b.nc++
+		}
+		b.cache[k].id, b.cache[k].a = id, a
+	}
+	return a
+}
+
+// newEntityBuilder returns a builder for reading n entities.
+func newEntityBuilder(ctx context.Context, src Source, n int) *entityBuilder {
+	b := &entityBuilder{src: src, schema: src.Schema(), nv: min(max(16, 12*n), 8192), nr: min(max(16, 10*n), 8192), ne: 16}
+	b.f.init(ctx, src)
+	b.group = b.f.seek != nil
+	return b
+}
+
+// build sets en's attributes from its datoms ds (EAVT order) and marks it
+// loaded.
+func (b *entityBuilder) build(en *Entity, ds []datom.Datom) error {
+	nr := 0
+	for i := range ds {
+		if i == 0 || ds[i].A != ds[i-1].A {
+			nr++
+		}
+	}
+	if cap(b.vals)-len(b.vals) < len(ds) {
+		b.vals = make([]any, 0, max(b.nv, len(ds)))
+	}
+	if cap(b.runs)-len(b.runs) < nr {
+		b.runs = make([]entityRun, 0, max(b.nr, nr))
+	}
+	v0, r0 := len(b.vals), len(b.runs)
+	for i := 0; i < len(ds); {
+		a := b.attr(ds[i].A)
+		if a == nil {
+			return fmt.Errorf("query: entity %d: datom of attribute %d, which the schema does not know", en.id, ds[i].A)
+		}
+		j := i
+		for ; j < len(ds) && ds[j].A == ds[i].A; j++ {
+			b.vals = append(b.vals, b.convert(a, ds[j].V))
+		}
+		b.runs = append(b.runs, entityRun{a: a, end: int32(len(b.vals) - v0)})
+		i = j
+	}
+	en.vals = b.vals[v0:len(b.vals):len(b.vals)]
+	en.runs = b.runs[r0:len(b.runs):len(b.runs)]
+	en.loaded.Store(true)
 	return nil
 }
 
 // convert turns a stored value into its entity-API form.
-func (en *Entity) convert(schema *datom.Schema, a *datom.Attribute, v any) any {
+func (b *entityBuilder) convert(a *datom.Attribute, v any) any {
 	if !a.IsRef() {
 		return v
 	}
@@ -118,10 +284,30 @@ func (en *Entity) convert(schema *datom.Schema, a *datom.Attribute, v any) any {
 	if !ok {
 		return v
 	}
-	if kw, ok := schema.Ident(id); ok {
+	if kw, ok := b.schema.Ident(id); ok {
 		return kw
 	}
-	return &Entity{src: en.src, id: id}
+	return b.entity(id)
+}
+
+// entity makes the entity id, a target of a reference, in the current
+// group.
+func (b *entityBuilder) entity(id datom.ID) *Entity {
+	if len(b.ents) == cap(b.ents) {
+		b.ents = make([]Entity, 0, b.ne)
+		b.ne = min(2*b.ne, 1024)
+	}
+	b.ents = b.ents[:len(b.ents)+1]
+	e := &b.ents[len(b.ents)-1]
+	e.src, e.id = b.src, id
+	if b.group {
+		if b.grp == nil || len(b.grp.members) == entityGroupMax {
+			b.grp = &entityGroup{}
+		}
+		b.grp.members = append(b.grp.members, e)
+		e.grp = b.grp
+	}
+	return e
 }
 
 // Get returns the value of attribute kw (see Entity for the forms), or nil
@@ -136,16 +322,15 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 		if err := en.load(ctx); err != nil {
 			return nil, err
 		}
-		en.mu.Lock()
-		defer en.mu.Unlock()
-		for _, ea := range en.attrs {
-			if ea.a.ID != a.ID {
+		for i := range en.runs {
+			if en.runs[i].a.ID != a.ID {
 				continue
 			}
+			vs := en.attrVals(i)
 			if a.Cardinality == datom.CardinalityMany {
-				return append(edn.Set(nil), ea.vals...), nil
+				return edn.Set(vs), nil
 			}
-			return ea.vals[0], nil
+			return vs[0], nil
 		}
 		return nil, nil
 	}
@@ -181,8 +366,9 @@ func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("query: entity %d: %w", en.id, err)
 		}
+		b := newEntityBuilder(ctx, en.src, 1)
 		err := en.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
-			r.ents = append(r.ents, &Entity{src: en.src, id: d.E})
+			r.ents = append(r.ents, b.entity(d.E))
 			return true
 		})
 		if err != nil {
@@ -212,11 +398,9 @@ func (en *Entity) Keys(ctx context.Context) ([]edn.Keyword, error) {
 	if err := en.load(ctx); err != nil {
 		return nil, err
 	}
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	out := make([]edn.Keyword, len(en.attrs))
-	for i, ea := range en.attrs {
-		out[i] = ea.a.Ident
+	out := make([]edn.Keyword, len(en.runs))
+	for i, r := range en.runs {
+		out[i] = r.a.Ident
 	}
 	return out, nil
 }
@@ -236,19 +420,17 @@ func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
 	if err := en.load(ctx); err != nil {
 		return err
 	}
-	en.mu.Lock()
 	var comps []*Entity
-	for _, ea := range en.attrs {
-		if !ea.a.IsComponent {
+	for i, r := range en.runs {
+		if !r.a.IsComponent {
 			continue
 		}
-		for _, v := range ea.vals {
+		for _, v := range en.attrVals(i) {
 			if c, ok := v.(*Entity); ok {
 				comps = append(comps, c)
 			}
 		}
 	}
-	en.mu.Unlock()
 	for _, c := range comps {
 		if err := c.touch(ctx, seen); err != nil {
 			return err
@@ -264,14 +446,12 @@ func (en *Entity) Map(ctx context.Context) (map[edn.Keyword]any, error) {
 	if err := en.load(ctx); err != nil {
 		return nil, err
 	}
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	out := make(map[edn.Keyword]any, len(en.attrs))
-	for _, ea := range en.attrs {
-		if ea.a.Cardinality == datom.CardinalityMany {
-			out[ea.a.Ident] = append(edn.Set(nil), ea.vals...)
+	out := make(map[edn.Keyword]any, len(en.runs))
+	for i, r := range en.runs {
+		if vs := en.attrVals(i); r.a.Cardinality == datom.CardinalityMany {
+			out[r.a.Ident] = edn.Set(vs)
 		} else {
-			out[ea.a.Ident] = ea.vals[0]
+			out[r.a.Ident] = vs[0]
 		}
 	}
 	return out, nil

@@ -301,3 +301,75 @@ func ExamplePull() {
 	fmt.Println(m["name"], m["aka"], m["child"])
 	// Output: Petr [Devil] [map[:name:David] map[:name:Thomas]]
 }
+
+// entityTreeWalk reads :name and walks :follows from en, as DataScript's
+// entity bench does, into a canonical string.
+func entityTreeWalk(t *testing.T, en *Entity) string {
+	t.Helper()
+	s := fmt.Sprintf("(%v", mustGet(t, en, "name"))
+	if fs, ok := mustGet(t, en, "follows").(edn.Set); ok {
+		for _, f := range fs {
+			s += " " + entityTreeWalk(t, f.(*Entity))
+		}
+	}
+	return s + ")"
+}
+
+// TestEntityGroupRead pins that the entities references give are read
+// together when the source can seek: walking a tree reads a level per
+// pass, and gives what reading entity by entity gives.
+func TestEntityGroupRead(t *testing.T) {
+	plain := pullTreeSource(3, 4)
+	want := entityTreeWalk(t, mustEntity(t, plain, pullTreeBase+1))
+	if n := plain.scans.Load(); n != 1+4+16+64 {
+		t.Errorf("plain source: %d scans, want one per entity (85)", n)
+	}
+	seek := &pullSeekSource{pullSource: pullTreeSource(3, 4)}
+	if got := entityTreeWalk(t, mustEntity(t, seek, pullTreeBase+1)); got != want {
+		t.Errorf("read in groups:\n%s\nwant\n%s", got, want)
+	}
+	// The root alone, then each level (ids are breadth-first) in a pass.
+	if s, k := seek.scans.Load(), seek.seeks.Load(); s != 1 || k != 3 {
+		t.Errorf("seeking source: %d scans and %d seeks, want 1 and 3", s, k)
+	}
+
+	// Concurrent walks share the groups and agree.
+	seek = &pullSeekSource{pullSource: pullTreeSource(3, 4)}
+	root := mustEntity(t, seek, pullTreeBase+1)
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	errs := make([]error, 8)
+	get := func(en *Entity, kw edn.Keyword) any {
+		v, err := en.Get(context.Background(), kw)
+		if err != nil {
+			panic(err) // recovered below
+		}
+		return v
+	}
+	for i := range got {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("%v", r)
+				}
+			}()
+			for _, f := range get(root, "follows").(edn.Set) {
+				for _, g := range get(f.(*Entity), "follows").(edn.Set) {
+					got[i] += fmt.Sprint(get(g.(*Entity), "name"), " ")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if got[i] == "" || got[i] != got[0] {
+			t.Fatalf("concurrent walks disagree: %q vs %q", got[i], got[0])
+		}
+	}
+	if k := seek.seeks.Load(); k != 2 {
+		t.Errorf("concurrent walks: %d seeks, want 2 (each level once)", k)
+	}
+}
