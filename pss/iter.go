@@ -2,6 +2,7 @@ package pss
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/accretedb/accrete/node"
 )
@@ -207,6 +208,63 @@ func (it *Iter[K]) NextRun() bool {
 		return false
 	}
 	return it.checkUpper()
+}
+
+// SeekRun returns the keys from the first key >= k to the end of the leaf
+// holding it (a view of the Set's own keys, which must not be modified), or
+// nil when no key is >= k. It is a point lookup without an iterator: it
+// allocates nothing when the nodes on its path are in memory or in the
+// store's cache. Callers that expect their answer within one leaf try it
+// first, and take an Iter when the run ends before what they need.
+func (s Set[K]) SeekRun(ctx context.Context, k K) ([]K, error) {
+	s.force()
+	n := s.root
+	if n == nil {
+		return nil, nil
+	}
+	cmp := s.cfg.cmp
+	for {
+		i := search(cmp, n.keys, k, false)
+		if i == len(n.keys) {
+			return nil, nil
+		}
+		if n.leaf() {
+			return n.keys[i:], nil
+		}
+		if c := n.mem(i); c != nil {
+			n = c
+			continue
+		}
+		return s.seekRunStored(ctx, n.addr(i), n.level-1, k)
+	}
+}
+
+// seekRunStored is SeekRun below a stored node: it reads the decoded nodes
+// as the store returns them, without wrapping each in a tnode.
+func (s Set[K]) seekRunStored(ctx context.Context, addr node.Address, level int, k K) ([]K, error) {
+	if s.cfg.store == nil {
+		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	cmp := s.cfg.cmp
+	for {
+		n, err := s.cfg.store.Load(ctx, addr)
+		if err != nil {
+			return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+		}
+		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
+			return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+		}
+		i := search(cmp, n.Keys, k, false)
+		if i == len(n.Keys) {
+			// The parent's key for this child is >= k, so the child holds
+			// a key >= k: it disagrees with its parent.
+			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+		}
+		if level == 0 {
+			return n.Keys[i:], nil
+		}
+		addr, level = n.Children[i], level-1
+	}
 }
 
 // Prev moves to the previous key.

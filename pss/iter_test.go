@@ -107,3 +107,64 @@ func TestNextRunUnpositioned(t *testing.T) {
 		t.Fatalf("NextRun past the end still valid")
 	}
 }
+
+// TestSeekRun checks SeekRun against the model on in-memory, stored and
+// partly stored sets: the run starts at the first key >= k and is a suffix
+// of one leaf (what an iterator's Run returns there).
+func TestSeekRun(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(testSeed(t), 5))
+	for trial := 0; trial < 40; trial++ {
+		n := rng.IntN(500)
+		keys := make([]int64, 0, n)
+		for k := int64(0); len(keys) < n; k += 1 + rng.Int64N(3) {
+			keys = append(keys, k)
+		}
+		store := NewMemStore[int64](node.Int64Codec{})
+		s, err := Build(ctx, keys, intOpts(4+rng.IntN(6), store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch trial % 3 {
+		case 1: // stored
+			root, _, err := s.Flush(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err = Open(ctx, root, intOpts(4+rng.IntN(6), store)); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // stored, then changed in memory
+			_, f, err := s.Flush(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err = f.Update(ctx, []int64{int64(rng.IntN(600))}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all := collect(t, s)
+		for q := 0; q < 30; q++ {
+			k := rng.Int64N(int64(len(all))*3+3) - 1
+			run, err := s.SeekRun(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, _ := slices.BinarySearch(all, k)
+			if i == len(all) {
+				if run != nil {
+					t.Fatalf("SeekRun(%d) = %v past the last key", k, run)
+				}
+				continue
+			}
+			it := s.NewIter(ctx, nil)
+			if !it.SeekGE(k) {
+				t.Fatalf("SeekGE(%d) found nothing, model has %d", k, all[i])
+			}
+			if want := it.Run(); !slices.Equal(run, want) {
+				t.Fatalf("SeekRun(%d) = %v, iterator's Run %v", k, run, want)
+			}
+			it.Close()
+		}
+	}
+}

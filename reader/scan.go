@@ -155,6 +155,14 @@ func (it *treeIter) close() error {
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	if run, ok, err := db.shortRun(ctx, i, lo, hi); err != nil || ok {
+		for j := range run {
+			if !fn(run[j]) {
+				break
+			}
+		}
+		return err
+	}
 	var it treeIter
 	if err := it.init(ctx, db, i, lo, hi); err != nil {
 		return err
@@ -179,6 +187,64 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 		}
 	}
 	return it.close()
+}
+
+// shortRun serves a scan of tree i in [lo, hi] that ends within one leaf
+// (a point lookup, the usual case for an entity's attribute) without
+// iterators: ok reports that run holds every datom of the scan. It does not
+// try when the overlay deletes datoms from the tree, or when both the tree
+// and the overlay's additions hold datoms in range.
+func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []datom.Datom, ok bool, err error) {
+	if i < nCur && db.ov.dels[i].Len() > 0 {
+		return nil, false, nil
+	}
+	tree, err := db.trees[i].get(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	adds := db.ov.adds[i]
+	cmp := datom.Comparator(treeIndex(i))
+	inRange := func(r []datom.Datom) bool { return len(r) > 0 && cmp(r[0], hi) <= 0 }
+	switch {
+	case tree.Len() == 0 && adds.Len() == 0:
+		return nil, true, nil
+	case adds.Len() == 0:
+		run, err = tree.SeekRun(ctx, lo)
+	case tree.Len() == 0:
+		run, err = adds.SeekRun(ctx, lo)
+	default:
+		var r2 []datom.Datom
+		if run, err = tree.SeekRun(ctx, lo); err != nil {
+			return nil, false, err
+		}
+		if r2, err = adds.SeekRun(ctx, lo); err != nil {
+			return nil, false, err
+		}
+		switch in1, in2 := inRange(run), inRange(r2); {
+		case in1 && in2:
+			return nil, false, nil // a merge: the iterators do it
+		case in2:
+			run = r2
+		case !in1:
+			return nil, true, nil
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !inRange(run) {
+		return nil, true, nil
+	}
+	if cmp(run[len(run)-1], hi) <= 0 {
+		return nil, false, nil // the range may go on in the next leaf
+	}
+	n, _ := slices.BinarySearchFunc(run, hi, func(d, h datom.Datom) int {
+		if cmp(d, h) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	return run[:n], true, nil
 }
 
 // chunkSize is how many datoms scanChunks gathers before calling fn when
