@@ -156,8 +156,9 @@ func (it *treeIter) close() error {
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
 	if run, ok, err := db.shortRun(ctx, i, lo, hi); err != nil || ok {
+		cmp := datom.Comparator(treeIndex(i))
 		for j := range run {
-			if !fn(run[j]) {
+			if cmp(run[j], hi) > 0 || !fn(run[j]) {
 				break
 			}
 		}
@@ -191,7 +192,8 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 
 // shortRun serves a scan of tree i in [lo, hi] that ends within one leaf
 // (a point lookup, the usual case for an entity's attribute) without
-// iterators: ok reports that run holds every datom of the scan. It does not
+// iterators: ok reports that run starts with every datom of the scan (it
+// goes on past hi, where the caller stops). It does not
 // try when the overlay deletes datoms from the tree, or when both the tree
 // and the overlay's additions hold datoms in range.
 func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []datom.Datom, ok bool, err error) {
@@ -238,13 +240,7 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 	if cmp(run[len(run)-1], hi) <= 0 {
 		return nil, false, nil // the range may go on in the next leaf
 	}
-	n, _ := slices.BinarySearchFunc(run, hi, func(d, h datom.Datom) int {
-		if cmp(d, h) <= 0 {
-			return -1
-		}
-		return 1
-	})
-	return run[:n], true, nil
+	return run, true, nil
 }
 
 // chunkSize is how many datoms scanChunks gathers before calling fn when
