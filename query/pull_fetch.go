@@ -21,6 +21,14 @@ type pullSeeker interface {
 	SeekDatoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
 }
 
+// pullSeekChunker is pullSeeker a run of datoms at a time, as
+// ChunkSource is Datoms: fn gets consecutive runs of what SeekDatoms would
+// yield, valid only during the call. The fetcher prefers it: it then loops
+// over each run in place instead of taking a callback per datom.
+type pullSeekChunker interface {
+	SeekDatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error
+}
+
 // fetchSkipBudget is how many datoms of unwanted entities a batched fetch
 // reads through, between two wanted ones, before it seeks instead: about
 // what one seek costs, so a gap costs at most twice the cheaper of the two.
@@ -33,9 +41,10 @@ var fetchSkipBudget = 48
 // each entity's datoms to a callback as soon as they are complete, so it
 // holds one entity at a time. It is not safe for concurrent use.
 type entityFetcher struct {
-	ctx  context.Context
-	src  Source
-	seek pullSeeker // nil when src has none
+	ctx    context.Context
+	src    Source
+	seek   pullSeeker      // nil when src has none
+	chunks pullSeekChunker // nil when src has none
 
 	// scan state, read by the callbacks (bound once, so a scan allocates
 	// no closure)
@@ -50,6 +59,7 @@ type entityFetcher struct {
 	gapStop bool
 
 	onSeek   func(datom.Datom) bool
+	onChunk  func([]datom.Datom) bool
 	onEntity func(datom.Datom) bool
 	comps    [1]any
 }
@@ -57,7 +67,11 @@ type entityFetcher struct {
 func (f *entityFetcher) init(ctx context.Context, src Source) {
 	f.ctx, f.src = ctx, src
 	f.seek, _ = src.(pullSeeker)
+	if f.chunks, _ = src.(pullSeekChunker); f.chunks != nil && f.seek == nil {
+		f.seek = chunkSeeker{f.chunks}
+	}
 	f.onSeek = f.seekDatom
+	f.onChunk = f.seekChunk
 	f.onEntity = f.entityDatom
 }
 
@@ -91,7 +105,13 @@ func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, 
 		}
 		f.skipped, f.gapStop = 0, false
 		f.comps[0] = ids[f.i]
-		if err := f.seek.SeekDatoms(f.ctx, datom.EAVT, f.comps[:], f.onSeek); err != nil {
+		var err error
+		if f.chunks != nil {
+			err = f.chunks.SeekDatomChunks(f.ctx, datom.EAVT, f.comps[:], f.onChunk)
+		} else {
+			err = f.seek.SeekDatoms(f.ctx, datom.EAVT, f.comps[:], f.onSeek)
+		}
+		if err != nil {
 			return fmt.Errorf("query: scan entities from %d: %w", ids[f.i], err)
 		}
 		if f.err != nil {
@@ -111,11 +131,35 @@ func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, 
 	return nil
 }
 
+// seekChunk is seekDatom for a run of datoms.
+func (f *entityFetcher) seekChunk(ds []datom.Datom) bool {
+	for i := range ds {
+		if !f.seekDatom(ds[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkSeeker makes a pullSeekChunker a pullSeeker (for the test that a
+// source can seek).
+type chunkSeeker struct{ c pullSeekChunker }
+
+func (s chunkSeeker) SeekDatoms(ctx context.Context, idx datom.Index, comps []any, fn func(datom.Datom) bool) error {
+	return s.c.SeekDatomChunks(ctx, idx, comps, func(ds []datom.Datom) bool {
+		for _, d := range ds {
+			if !fn(d) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // flush hands the current entity to each and empties the buffer.
 func (f *entityFetcher) flush() error {
 	err := f.each(f.i, f.buf, f.exists)
-	clear(f.buf) // drop the values for the collector
-	f.buf, f.exists = f.buf[:0], false
+	f.buf, f.exists = f.buf[:0], false // (pull clears it when done)
 	return err
 }
 

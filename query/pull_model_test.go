@@ -31,13 +31,16 @@ func TestPullModel(t *testing.T) {
 	for round := 0; round < 40; round++ {
 		ps, nEnt := pullModelSource(rng)
 		all := ps.All()
-		// Odd rounds read through SeekDatoms, every other one seeking
-		// over each gap.
+		// Odd rounds read through SeekDatoms or SeekDatomChunks; every
+		// other four rounds seek over each gap.
 		var src Source = ps
-		if round%2 == 1 {
+		switch round % 4 {
+		case 1:
 			src = &pullSeekSource{pullSource: ps}
-			fetchSkipBudget = []int{1, 48}[round/2%2]
+		case 3:
+			src = &pullChunkSeekSource{pullSource: ps}
 		}
+		fetchSkipBudget = []int{1, 48}[round/4%2]
 		for i := 0; i < 40; i++ {
 			pat := pullModelPattern(rng, 0)
 			text := qString(pat)

@@ -151,3 +151,31 @@ func (s *pullSeekSource) SeekDatoms(ctx context.Context, idx datom.Index, comps 
 	}
 	return nil
 }
+
+// pullChunkSeekSource adds SeekDatomChunks (on EAVT, in runs of 3 datoms)
+// to a pullSource; seeks counts them.
+type pullChunkSeekSource struct {
+	*pullSource
+	seeks atomic.Int64
+}
+
+var _ pullSeekChunker = (*pullChunkSeekSource)(nil)
+
+func (s *pullChunkSeekSource) SeekDatomChunks(ctx context.Context, idx datom.Index, comps []any, fn func([]datom.Datom) bool) error {
+	if idx != datom.EAVT || len(comps) != 1 {
+		return fmt.Errorf("pullChunkSeekSource: only EAVT from an entity")
+	}
+	s.seeks.Add(1)
+	e := comps[0].(int64)
+	all := s.All()
+	i, _ := slices.BinarySearchFunc(all, e, func(d datom.Datom, e int64) int { return cmpInt(d.E, e) })
+	for ; i < len(all); i += 3 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !fn(all[i:min(i+3, len(all))]) {
+			return nil
+		}
+	}
+	return nil
+}

@@ -575,4 +575,16 @@ func TestPullBatchedScans(t *testing.T) {
 	if g, w := pullCanon(m2), pullCanon(m); g != w {
 		t.Errorf("seeking over every gap: got %s, want %s", g, w)
 	}
+	fetchSkipBudget = 48
+	chunked := &pullChunkSeekSource{pullSource: pullTreeSource(4, 5)}
+	m3, err := Pull(ctx, chunked, `[:name {:follows ...}]`, pullTreeBase+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := pullCanon(m3), pullCanon(m); g != w {
+		t.Errorf("through SeekDatomChunks: got %s, want %s", g, w)
+	}
+	if s, k := chunked.scans.Load(), chunked.seeks.Load(); s != 1 || k != 4 {
+		t.Errorf("through SeekDatomChunks: %d scans and %d seeks, want 1 and 4", s, k)
+	}
 }
