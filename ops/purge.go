@@ -232,8 +232,9 @@ type PurgeReport struct {
 // and, failing that, against history, so an entity whose unique value was
 // retracted can still be named by it. Values of composite tuple attributes
 // built from a purged attribute are purged with it; the history of schema
-// entities (attributes) is never purged, and schema and transaction
-// entities cannot be purged as entities. If nothing matches, Purge writes
+// entities (attributes) is never purged; schema and transaction entities,
+// and entities with an ident, cannot be purged as entities; built-in
+// (:db/…) attributes, such as :db/txInstant, cannot be purged. If nothing matches, Purge writes
 // nothing and returns a report with Datoms 0.
 func Purge(ctx context.Context, st *konserve.Store, data any, opts *PurgeOptions) (PurgeReport, error) {
 	var o PurgeOptions
@@ -440,11 +441,17 @@ func (p *purger) resolve(ctx context.Context, op PurgeOp) error {
 		if datom.Part(e) == datom.PartTx {
 			return p.bad(op, "entity %d is a transaction, which cannot be purged as an entity (purge its attributes)", e)
 		}
+		if k, ok := p.schema.Ident(e); ok {
+			return p.bad(op, "entity %d has the ident %s, which the schema holds: retract the ident first", e, k)
+		}
 		return p.purgeEntity(ctx, e)
 	}
 	a, err := p.attr(op, op.A)
 	if err != nil {
 		return err
+	}
+	if a.Ident.Namespace() == "db" {
+		return p.bad(op, "%s is a built-in attribute, which cannot be purged", a.Ident)
 	}
 	if op.Op == OpPurgeAttribute {
 		p.descs = append(p.descs, fmt.Sprintf("[%s %d %s]", op.Op, e, a.Ident))

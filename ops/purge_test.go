@@ -372,6 +372,7 @@ func TestPurgeErrors(t *testing.T) {
 		{`[[:db.purge/entity "tempid"]]`, "cannot name an entity"},
 		{`[[:db.purge/entity -5]]`, "not an entity id"},
 		{fmt.Sprintf(`[[:db.purge/entity %d]]`, datom.TxID(3)), "transaction"},
+		{fmt.Sprintf(`[[:db/purge %d :db/txInstant #inst "2020-01-01"]]`, datom.TxID(3)), "built-in attribute"},
 	}
 	for _, c := range cases {
 		_, err := Purge(ctx, st, c.data, nil)
