@@ -24,7 +24,8 @@ const purgeTestSchema = `[
  {:db/ident :u/friend :db/valueType :db.type/ref    :db/cardinality :db.cardinality/many}
  {:db/ident :u/addr   :db/valueType :db.type/ref    :db/cardinality :db.cardinality/one :db/isComponent true}
  {:db/ident :a/street :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :u/note   :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/noHistory true}]`
+ {:db/ident :u/note   :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/noHistory true}
+ {:db/ident :u/name+email :db/valueType :db.type/tuple :db/tupleAttrs [:u/name :u/email] :db/cardinality :db.cardinality/one}]`
 
 // purgeWorkload transacts n random transactions over 8 users on w, with
 // distinct instants one second apart from t0.
@@ -139,17 +140,34 @@ func purgeModel(log []datom.Datom, now *reader.DB, ops []modelOp) []datom.Datom 
 			entity(c)
 		}
 	}
+	// tupleIndex returns where attribute a sits in composite tuple
+	// attribute ta (-1: not in it).
+	tupleIndex := func(ta, a datom.ID) int {
+		if at := s.Attr(ta); at != nil {
+			return slices.Index(at.TupleAttrs, a)
+		}
+		return -1
+	}
 	for _, op := range ops {
 		switch op.kind {
 		case OpPurge:
 			for _, d := range log {
-				if d.E == op.e && d.A == op.a && datom.CompareValues(d.V, op.v) == 0 {
+				if d.E != op.e {
+					continue
+				}
+				if d.A == op.a && datom.CompareValues(d.V, op.v) == 0 {
+					out = append(out, d)
+				}
+				if k := tupleIndex(d.A, op.a); k >= 0 && datom.CompareValues(d.V.(edn.Vector)[k], op.v) == 0 {
 					out = append(out, d)
 				}
 			}
 		case OpPurgeAttribute:
 			var comps []datom.ID
 			for _, d := range log {
+				if d.E == op.e && tupleIndex(d.A, op.a) >= 0 {
+					out = append(out, d)
+				}
 				if d.E == op.e && d.A == op.a {
 					out = append(out, d)
 					if d.Added && isComp(d.A) {
@@ -245,8 +263,13 @@ func TestPurgeModel(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 7))
 	ctx := context.Background()
-	total := 0
-	defer func() { t.Logf("%d datoms purged in all", total) }()
+	total, tuples := 0, 0
+	defer func() {
+		t.Logf("%d datoms purged in all", total)
+		if tuples == 0 {
+			t.Error("no composite tuple datoms in the logs: the model does not cover them")
+		}
+	}()
 	for round := range 12 {
 		url := scratchURL(t)
 		clock := steppingClock()
@@ -263,6 +286,12 @@ func TestPurgeModel(t *testing.T) {
 		}
 		basis := before.BasisT()
 		log := logDump(t, before, basis)
+		tupleAttr, _ := before.Schema().Entid("u/name+email")
+		for _, d := range log {
+			if d.A == tupleAttr {
+				tuples++
+			}
+		}
 		mops := randomPurgeOps(r, log, before)
 		var forms edn.Vector
 		for _, op := range mops {
