@@ -39,6 +39,12 @@ type lazyRoot[K any] struct {
 	minLen int
 }
 
+// lazyNode is a lazy set's placeholder root with its pending state.
+type lazyNode[K any] struct {
+	n tnode[K]
+	l lazyRoot[K]
+}
+
 // AddLazily returns a set holding s's keys and adds, as Update(ctx, adds,
 // nil) would, but builds it only when it is first read. A chain of
 // AddLazily calls (each on the previous result) is then built with one
@@ -94,8 +100,10 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 	if minLen <= 0 {
 		return s.Update(ctx, adds, removes)
 	}
-	l := &lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, limit: limit, minLen: minLen}
-	ns := Set[K]{cfg: s.cfg, root: &tnode[K]{lazy: l}}
+	// The placeholder and its pending state, in one allocation.
+	ln := &lazyNode[K]{l: lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, limit: limit, minLen: minLen}}
+	ln.n.lazy = &ln.l
+	ns := Set[K]{cfg: s.cfg, root: &ln.n}
 	if pending > limit {
 		ns.force()
 	}

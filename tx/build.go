@@ -54,24 +54,20 @@ func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
 
 // build turns the resolved operations into datoms (T2–T6).
 func (t *txn) build() error {
-	t.addIdx = make(map[string]int32, len(t.ops)+len(t.autoDs)+1)
 	t.adds = make([]fact, 0, len(t.ops)+len(t.autoDs)+1)
-	t.cardOne = make(map[eaKey]int32)
-	cardOne := t.cardOne
 	addFact := func(e datom.ID, attr *datom.Attribute, v any, oi int32) error {
-		k := t.key(e, attr.ID, v)
-		if _, ok := t.addIdx[k]; ok {
+		if _, ok := t.addIdx.get(e, attr.ID, v); ok {
 			return nil
 		}
 		if attr.Cardinality != datom.CardinalityMany {
 			ek := eaKey{e, attr.ID}
-			if prev, ok := cardOne[ek]; ok {
+			if prev, ok := t.cardOne.get(ek); ok {
 				return t.opErr(oi, fmt.Errorf("%w: %s of %d is both %s and %s", ErrCardinalityConflict,
 					attr.Ident, e, formText(t.adds[prev].v), formText(v)))
 			}
-			cardOne[ek] = int32(len(t.adds))
+			t.cardOne.put(ek, int32(len(t.adds)))
 		}
-		t.addIdx[k] = int32(len(t.adds))
+		t.addIdx.put(e, attr.ID, v, int32(len(t.adds)))
 		t.adds = append(t.adds, fact{e: e, a: attr.ID, v: v, attr: attr, op: oi})
 		return nil
 	}
@@ -129,21 +125,17 @@ func (t *txn) build() error {
 
 	// Explicit retractions, then implied ones.
 	addRet := func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool) error {
-		k := t.key(d.E, d.A, d.V)
-		if _, ok := t.addIdx[k]; ok {
+		if _, ok := t.addIdx.get(d.E, d.A, d.V); ok {
 			if explicit {
 				return t.opErr(oi, fmt.Errorf("%w: %s is both asserted and retracted", ErrConflict,
 					formText(datomForm("db/retract", d.E, attr, d.V))))
 			}
 			return nil
 		}
-		if _, ok := t.retIdx[k]; ok {
+		if _, ok := t.retIdx.get(d.E, d.A, d.V); ok {
 			return nil
 		}
-		if t.retIdx == nil {
-			t.retIdx = make(map[string]int32)
-		}
-		t.retIdx[k] = int32(len(t.retracts))
+		t.retIdx.put(d.E, d.A, d.V, int32(len(t.retracts)))
 		t.retracts = append(t.retracts, fact{e: d.E, a: d.A, v: d.V, attr: attr, op: oi, old: d})
 		return nil
 	}
@@ -156,7 +148,7 @@ func (t *txn) build() error {
 			if !ok {
 				return t.opErr(oi, fmt.Errorf("%w: retraction of an unresolved tempid", ErrTempID))
 			}
-			if t.hasAdd(t.key(e, o.attr.ID, v)) {
+			if _, ok := t.addIdx.get(e, o.attr.ID, v); ok {
 				return t.opErr(oi, fmt.Errorf("%w: %s is both asserted and retracted", ErrConflict,
 					formText(datomForm("db/retract", e, o.attr, v))))
 			}
@@ -220,7 +212,7 @@ func (t *txn) build() error {
 	}
 
 	// The transaction's instant, unless the data gives one.
-	if _, ok := cardOne[eaKey{t.txID, t.txInstantID}]; !ok {
+	if _, ok := t.cardOne.get(eaKey{t.txID, t.txInstantID}); !ok {
 		attr := t.schema.Attr(t.txInstantID)
 		if attr == nil {
 			return fmt.Errorf("tx: schema lacks :db/txInstant")
@@ -248,11 +240,6 @@ func (t *txn) build() error {
 	slices.SortFunc(t.out, compareDatoms)
 	slices.SortFunc(t.outRet, compareDatoms)
 	return nil
-}
-
-func (t *txn) hasAdd(k string) bool {
-	_, ok := t.addIdx[k]
-	return ok
 }
 
 // compareDatoms orders datoms by E, A, V, then retractions first.
@@ -376,6 +363,6 @@ func (t *txn) checkUnique() error {
 }
 
 func (t *txn) hasRet(e, a datom.ID, v any) bool {
-	_, ok := t.retIdx[t.key(e, a, v)]
+	_, ok := t.retIdx.get(e, a, v)
 	return ok
 }

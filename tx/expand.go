@@ -56,14 +56,32 @@ type tempInfo struct {
 }
 
 func (t *txn) tempid(key any, form any) eref {
-	if i, ok := t.tempIdx[key]; ok {
-		return eref{tmp: i + 1}
-	}
-	if t.tempIdx == nil {
-		t.tempIdx = make(map[any]int32)
+	if t.tempIdx != nil {
+		if i, ok := t.tempIdx[key]; ok {
+			return eref{tmp: i + 1}
+		}
+	} else {
+		// Few tempids: a scan, and no map until there are many.
+		for i := range t.temps {
+			if k := t.temps[i].key; k != nil && k == key {
+				return eref{tmp: int32(i) + 1}
+			}
+		}
 	}
 	i := int32(len(t.temps))
-	t.tempIdx[key] = i
+	if t.tempIdx == nil && len(t.temps) >= smallIndex {
+		t.tempIdx = make(map[any]int32, 2*smallIndex)
+		for j := range t.temps {
+			if k := t.temps[j].key; k != nil {
+				if _, dup := t.tempIdx[k]; !dup {
+					t.tempIdx[k] = int32(j)
+				}
+			}
+		}
+	}
+	if t.tempIdx != nil {
+		t.tempIdx[key] = i
+	}
 	t.temps = append(t.temps, tempInfo{key: key, parent: i, index: t.cur, form: form})
 	return eref{tmp: i + 1}
 }

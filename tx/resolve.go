@@ -105,12 +105,15 @@ func (t *txn) resolve() error {
 	// 2. Tempids asserting the same new identity value are one entity, and a
 	// tempid asserting the identity value an explicit entity asserts is that
 	// entity.
-	seen := make(map[string]eref)
+	var seen map[string]eref
 	var kb []byte
 	for i := range t.ops {
 		o := &t.ops[i]
 		if o.kind != opAdd || o.attr.Unique != datom.UniqueIdentity {
 			continue
+		}
+		if seen == nil {
+			seen = make(map[string]eref)
 		}
 		v, ok := t.opValue(o)
 		if !ok {

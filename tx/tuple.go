@@ -91,7 +91,7 @@ func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
 // postValue returns the value of cardinality-one attribute a of entity e
 // after the transaction, or nil when it has none.
 func (t *txn) postValue(e, a datom.ID) (any, error) {
-	if i, ok := t.cardOne[eaKey{e, a}]; ok {
+	if i, ok := t.cardOne.get(eaKey{e, a}); ok {
 		return t.adds[i].v, nil
 	}
 	if t.isNew(e) {

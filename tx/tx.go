@@ -105,7 +105,7 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 	if err != nil {
 		return nil, err
 	}
-	n := 4
+	n := 0
 	for _, f := range data {
 		if m, ok := f.(edn.Map); ok {
 			for _, en := range m {
@@ -163,14 +163,16 @@ type txn struct {
 	autoDs  []datom.Datom
 
 	// build state
-	kbuf     []byte
-	adds     []fact
-	addIdx   map[string]int32
-	cardOne  map[eaKey]int32
-	retracts []fact
-	retIdx   map[string]int32
-	out      []datom.Datom
-	outRet   []datom.Datom
+	addIdxBuf, retIdxBuf [4]factEntry // inline room for small transactions
+	cardOneBuf           [4]eaEntry
+	kbuf                 []byte
+	adds                 []fact
+	addIdx               factIndex
+	cardOne              eaIndex
+	retracts             []fact
+	retIdx               factIndex
+	out                  []datom.Datom
+	outRet               []datom.Datom
 }
 
 func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, error) {
@@ -197,6 +199,7 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 	if t.maxDepth <= 0 {
 		t.maxDepth = DefaultMaxDepth
 	}
+	t.addIdx.small, t.retIdx.small, t.cardOne.small = t.addIdxBuf[:0], t.retIdxBuf[:0], t.cardOneBuf[:0]
 	if t.in.NextDB < datom.DBReserved {
 		t.in.NextDB, t.nextDB = datom.DBReserved, datom.DBReserved
 	}

@@ -1,0 +1,106 @@
+package tx
+
+import (
+	"encoding/binary"
+
+	"github.com/accretedb/accrete/datom"
+)
+
+// smallIndex is how many entries the indexes below search linearly before
+// they build a map: most transactions are a handful of facts, for which a
+// scan is cheaper than hashing (and allocates nothing).
+const smallIndex = 16
+
+// factIndex finds facts (e, a, v) by value: linearly while small, then
+// through a map keyed by the encoded fact. Values are equal under
+// datom.CompareValues, which is what their encoded keys compare.
+type factIndex struct {
+	small []factEntry
+	m     map[string]int32
+	kbuf  []byte
+}
+
+type factEntry struct {
+	e, a datom.ID
+	v    any
+	i    int32
+}
+
+// key encodes fact (e, a, v) into x.kbuf (valid until the next call).
+func (x *factIndex) key(e, a datom.ID, v any) []byte {
+	b := binary.BigEndian.AppendUint64(x.kbuf[:0], uint64(e))
+	b = binary.BigEndian.AppendUint64(b, uint64(a))
+	b = datom.AppendValueKey(b, v)
+	x.kbuf = b
+	return b
+}
+
+// get returns the index stored for fact (e, a, v).
+func (x *factIndex) get(e, a datom.ID, v any) (int32, bool) {
+	if x.m != nil {
+		i, ok := x.m[string(x.key(e, a, v))] // no allocation for a lookup
+		return i, ok
+	}
+	for k := range x.small {
+		f := &x.small[k]
+		if f.e == e && f.a == a && datom.CompareValues(f.v, v) == 0 {
+			return f.i, true
+		}
+	}
+	return 0, false
+}
+
+// put stores index i for fact (e, a, v), which get does not find.
+func (x *factIndex) put(e, a datom.ID, v any, i int32) {
+	if x.m == nil && len(x.small) < smallIndex {
+		x.small = append(x.small, factEntry{e, a, v, i})
+		return
+	}
+	if x.m == nil {
+		x.m = make(map[string]int32, 2*smallIndex)
+		for _, f := range x.small {
+			x.m[string(x.key(f.e, f.a, f.v))] = f.i
+		}
+		x.small = nil
+	}
+	x.m[string(x.key(e, a, v))] = i
+}
+
+// eaIndex finds (entity, attribute) pairs, linearly while small.
+type eaIndex struct {
+	small []eaEntry
+	m     map[eaKey]int32
+}
+
+type eaEntry struct {
+	k eaKey
+	i int32
+}
+
+func (x *eaIndex) get(k eaKey) (int32, bool) {
+	if x.m != nil {
+		i, ok := x.m[k]
+		return i, ok
+	}
+	for _, en := range x.small {
+		if en.k == k {
+			return en.i, true
+		}
+	}
+	return 0, false
+}
+
+func (x *eaIndex) put(k eaKey, i int32) {
+	if x.m == nil && len(x.small) < smallIndex {
+		x.small = append(x.small, eaEntry{k, i})
+		return
+	}
+	if x.m == nil {
+		x.m = make(map[eaKey]int32, 2*smallIndex)
+		for _, en := range x.small {
+			x.m[en.k] = en.i
+		}
+		x.small = nil
+	}
+	x.m[k] = i
+}
