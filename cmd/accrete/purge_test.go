@@ -103,6 +103,7 @@ func TestPurgeErrors(t *testing.T) {
 		{[]string{"purge", url, `[[:db.purge/entity [:person/name "Ann"]`}, 1, "invalid purge"},
 		{[]string{"purge", url + "?as-of=1", `[[:db.purge/entity [:person/name "Ann"]]]`}, 1, "current value"},
 		{[]string{"purge", "file://" + filepath.Join(t.TempDir(), "none"), `[[:db.purge/entity 5]]`}, 1, "no database"},
+		{[]string{"transact", url, `[[:db.purge/entity [:person/name "Ann"]]]`}, 1, "use accrete purge"},
 		{[]string{"purge"}, 2, "accrete purge"},
 		{[]string{"purge", url, `[[:db.purge/entity 5]]`, "--grace", "1h"}, 2, "only go with --gc"},
 		{[]string{"purge", url, `[[:db.purge/entity 5]]`, "--gc", "--dry-run"}, 2, "do not go together"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/ops"
 	"github.com/accretedb/accrete/reader"
 	"github.com/accretedb/accrete/writer"
 )
@@ -55,6 +56,13 @@ func runTransact(ctx context.Context, e *env, c *command, args []string) error {
 	data, err := parseTxData(text, *asJSON)
 	if err != nil {
 		return fmt.Errorf("accrete transact: %w", err)
+	}
+	if forms, err := reader.TxForms(data); err == nil {
+		for i, f := range forms {
+			if ops.IsPurgeForm(f) {
+				return fmt.Errorf("accrete transact: form %d %s: purge forms rewrite history; use accrete purge", i, edn.String(f))
+			}
+		}
 	}
 	w, closeW, err := openWriter(ctx, ref)
 	if err != nil {
