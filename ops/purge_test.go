@@ -430,3 +430,57 @@ func TestPurgeErrors(t *testing.T) {
 		t.Errorf("dry run moved the head")
 	}
 }
+
+// TestPurgeOneBranch: purge works on one branch; another branch forked
+// before keeps the datoms (and GC keeps their nodes) until it is purged
+// too, after which no object holds the value.
+func TestPurgeOneBranch(t *testing.T) {
+	ctx := context.Background()
+	url := scratchURL(t)
+	w, err := writer.Create(ctx, url, &writer.Options{Width: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Transact(ctx, purgeTestSchema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Transact(ctx, fmt.Sprintf(`[{:u/email "ann@x" :u/name %q}]`, secretName)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	st := openStore(t, url)
+	h, err := branch.Read(ctx, st, branch.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := branch.Create(ctx, st, "fork", h.Addr); err != nil {
+		t.Fatal(err)
+	}
+	purge := `[[:db.purge/entity [:u/email "ann@x"]]]`
+	if _, err := Purge(ctx, st, purge, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GC(ctx, st, GCOptions{Now: later}); err != nil {
+		t.Fatal(err)
+	}
+	objs := bucketObjects(t, url, "")
+	if len(objectsWith(objs, secretName)) == 0 {
+		t.Fatal("the fork's nodes were collected: the fork lost its data")
+	}
+	fork, err := reader.OpenStore(ctx, st, &reader.Options{Branch: "fork"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := snapshot(ctx, fork); !strings.Contains(s, secretName) {
+		t.Fatal("the fork does not answer with its datoms")
+	}
+	if _, err := Purge(ctx, st, purge, &PurgeOptions{Branch: "fork"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GC(ctx, st, GCOptions{Now: func() time.Time { return later().Add(time.Hour) }}); err != nil {
+		t.Fatal(err)
+	}
+	if keys := objectsWith(bucketObjects(t, url, ""), secretName); len(keys) > 0 {
+		t.Errorf("value still in %v after purging both branches and GC", keys)
+	}
+}
