@@ -205,32 +205,7 @@ type entityBuilder struct {
 	grp        *entityGroup // the group of the targets made so far
 	nv, nr, ne int          // the sizes of the next blocks of vals, runs and ents
 
-	cache [8]struct { // recently seen attributes
-		id datom.ID
-		a  *datom.Attribute
-	}
-	nc int
-}
-
-// attr returns the attribute id, from a small cache: the entities read
-// together mostly have the same few attributes.
-func (b *entityBuilder) attr(id datom.ID) *datom.Attribute {
-	for i := 0; i < b.nc; i++ {
-		if b.cache[i].id == id {
-			return b.cache[i].a
-		}
-	}
-	a := b.schema.Attr(id)
-	if a != nil {
-		k := b.nc
-		if k == len(b.cache) {
-			k = int(id) & (len(b.cache) - 1)
-		} else {
-			b.nc++
-		}
-		b.cache[k].id, b.cache[k].a = id, a
-	}
-	return a
+	attrs attrCache
 }
 
 // newEntityBuilder returns a builder for reading n entities.
@@ -258,7 +233,7 @@ func (b *entityBuilder) build(en *Entity, ds []datom.Datom) error {
 	}
 	v0, r0 := len(b.vals), len(b.runs)
 	for i := 0; i < len(ds); {
-		a := b.attr(ds[i].A)
+		a := b.attrs.get(b.schema, ds[i].A)
 		if a == nil {
 			return fmt.Errorf("query: entity %d: datom of attribute %d, which the schema does not know", en.id, ds[i].A)
 		}

@@ -339,6 +339,7 @@ type puller struct {
 	visited map[datom.ID]struct{}
 	nVis    int // levels added to visited
 	wild    map[datom.ID]*pullBoundSpec
+	attrs   attrCache
 	comps   [2]any // reused scan components
 
 	level []*pullItem // the level being read, sorted by entity
@@ -355,6 +356,7 @@ type puller struct {
 // goes.
 type pullItem struct {
 	e      datom.ID
+	box    any // e as an any, when at hand (saves boxing it again)
 	bp     *pullBound
 	parent *pullItem // nil for a root
 	// dep locates in pullScratch.depth how deep the item is in each
@@ -375,16 +377,16 @@ type pullItem struct {
 // pullScratch is the memory a pull works in, kept between pulls in
 // pullScratchPool.
 type pullScratch struct {
-	items  [][]pullItem   // arena of items: chunks that never move
-	ci, cn int            // the chunk in use and its next free item
-	levels [][]*pullItem  // the levels done, kept for the visited set
-	next   []*pullItem    // the level being built
-	free   [][]*pullItem  // level slices to reuse
-	depth  []int32        // arena of the items' depth counters
-	ids    []datom.ID     // the distinct entities of a level
-	keep   []datom.ID     // the attributes a level needs
-	rbuf   []datom.Datom  // reverse-reference scan buffer
-	fbuf   []datom.Datom  // the fetcher's entity buffer
+	items  [][]pullItem  // arena of items: chunks that never move
+	ci, cn int           // the chunk in use and its next free item
+	levels [][]*pullItem // the levels done, kept for the visited set
+	next   []*pullItem   // the level being built
+	free   [][]*pullItem // level slices to reuse
+	depth  []int32       // arena of the items' depth counters
+	ids    []datom.ID    // the distinct entities of a level
+	keep   []datom.ID    // the attributes a level needs
+	rbuf   []datom.Datom // reverse-reference scan buffer
+	fbuf   []datom.Datom // the fetcher's entity buffer
 }
 
 var pullScratchPool = sync.Pool{New: func() any { return new(pullScratch) }}
@@ -421,8 +423,11 @@ func (sc *pullScratch) newLevel() []*pullItem {
 // release clears what the scratch refers to (results, values) and puts it
 // back in the pool.
 func (sc *pullScratch) release() {
-	for i := 0; i <= sc.ci && i < len(sc.items); i++ {
+	for i := 0; i < sc.ci && i < len(sc.items); i++ {
 		clear(sc.items[i])
+	}
+	if sc.ci < len(sc.items) {
+		clear(sc.items[sc.ci][:sc.cn])
 	}
 	sc.ci, sc.cn = 0, 0
 	for _, l := range sc.levels {
@@ -680,18 +685,14 @@ func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
 // none of the pattern's attributes (and no default applies).
 func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[edn.Keyword]any, error) {
 	bp, e := it.bp, it.e
-	size := len(bp.specs) + 1
-	if bp.wildcard {
-		size += pullCountAttrs(ds)
-	}
-	res := make(map[edn.Keyword]any, size)
+	res := make(map[edn.Keyword]any, pullMapSize(bp, ds))
 	found := false // some attribute value or default is in res
 	hasID := false
 
 	for i := range bp.specs {
 		s := &bp.specs[i]
 		if s.dbID {
-			res[s.key] = e
+			res[s.key] = it.id()
 			hasID = true
 			continue
 		}
@@ -720,7 +721,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 
 	if bp.wildcard {
 		if _, ok := res["db/id"]; !ok {
-			res["db/id"] = e
+			res["db/id"] = it.id()
 			hasID = true
 		}
 		for lo := 0; lo < len(ds); {
@@ -730,8 +731,8 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 				hi++
 			}
 			if !containsID(bp.forward, a) {
-				attr, ok := pullSchemaAttr(pl.schema, a)
-				if !ok {
+				attr := pl.attrs.get(pl.schema, a)
+				if attr == nil {
 					return nil, fmt.Errorf("query: pull: entity %d has a datom of attribute %d, which the schema does not know", e, a)
 				}
 				if _, err := pl.putValues(it, res, pl.wildcardSpec(attr), ds[lo:hi]); err != nil {
@@ -793,15 +794,72 @@ func (pl *puller) reverseDatom(d datom.Datom) bool {
 	return pl.rmax <= 0 || pl.rn < pl.rmax
 }
 
-// pullCountAttrs counts the attributes of ds (EAVT order, one entity).
-func pullCountAttrs(ds []datom.Datom) int {
+// id returns the item's entity id as an any.
+func (it *pullItem) id() any {
+	if it.box == nil {
+		it.box = it.e
+	}
+	return it.box
+}
+
+// pullMapSize is how many keys the map of bp on an entity with datoms ds
+// will have, near enough: a map of up to 8 is much cheaper to make than
+// one of 9, so a hint should not overshoot.
+func pullMapSize(bp *pullBound, ds []datom.Datom) int {
 	n := 0
-	for i := range ds {
-		if i == 0 || ds[i].A != ds[i-1].A {
+	hasID := false
+	for i := range bp.specs {
+		s := &bp.specs[i]
+		switch {
+		case s.dbID:
+			hasID = s.key == "db/id" || hasID
 			n++
+		case s.reverse, s.hasDef:
+			n++
+		default:
+			if len(pullAttrRun(ds, s.a.ID)) > 0 {
+				n++
+			}
+		}
+	}
+	if bp.wildcard {
+		if !hasID {
+			n++
+		}
+		for i := range ds {
+			if (i == 0 || ds[i].A != ds[i-1].A) && !containsID(bp.forward, ds[i].A) {
+				n++
+			}
 		}
 	}
 	return n
+}
+
+// attrCache remembers the last few attributes looked up by id: the
+// entities of a pull mostly have the same few.
+type attrCache struct {
+	ids [8]datom.ID
+	as  [8]*datom.Attribute
+	n   int
+}
+
+func (c *attrCache) get(s *datom.Schema, id datom.ID) *datom.Attribute {
+	for i := 0; i < c.n; i++ {
+		if c.ids[i] == id {
+			return c.as[i]
+		}
+	}
+	a := s.Attr(id)
+	if a != nil {
+		k := c.n
+		if k == len(c.ids) {
+			k = int(id) & (len(c.ids) - 1)
+		} else {
+			c.n++
+		}
+		c.ids[k], c.as[k] = id, a
+	}
+	return a
 }
 
 // wildcardSpec returns the spec the wildcard uses for attribute a, made
@@ -905,6 +963,9 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 	}
 	child := pl.newItem()
 	*child = pullItem{e: target, bp: bp, parent: it, dep: dep, level: it.level + 1}
+	if !s.reverse {
+		child.box = d.V // the id, already boxed
+	}
 	pl.next = append(pl.next, child)
 	if vec != nil {
 		child.slot = &vec[i]
