@@ -268,7 +268,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	// Size every per-set batch first, then carve them all out of one
 	// buffer (full slice expressions keep appends in their own range).
 	var nAdds [nTrees]int
-	var nCurRet [nCur]int // retracted datoms per current tree (adds removed or dels)
+	var nRm, nDel [nCur]int // retracted datoms per current tree: adds removed, dels
 	for _, d := range res.Datoms {
 		if !d.Added {
 			continue
@@ -286,8 +286,17 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	var tbuf [nCur]int
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
+		in := db.tail.inTail(r.Tx) // see below
 		for _, i := range curTreesOf(k, &tbuf) {
-			nCurRet[i]++
+			switch {
+			case i == curAVET:
+				nRm[i]++
+				nDel[i]++
+			case in:
+				nRm[i]++
+			default:
+				nDel[i]++
+			}
 			if k&kindNoHistory == 0 {
 				nAdds[i+nCur] += 2
 			}
@@ -297,8 +306,8 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	for _, n := range nAdds {
 		total += n
 	}
-	for _, n := range nCurRet {
-		total += 2 * n // as removals from adds or as dels, whichever applies
+	for i := range nRm {
+		total += nRm[i] + nDel[i]
 	}
 	buf := make([]datom.Datom, 0, total)
 	carve := func(n int) []datom.Datom {
@@ -312,8 +321,8 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		adds[i] = carve(nAdds[i])
 	}
 	for i := range dels {
-		dels[i] = carve(nCurRet[i])
-		removeAdds[i] = carve(nCurRet[i])
+		dels[i] = carve(nDel[i])
+		removeAdds[i] = carve(nRm[i])
 	}
 
 	for _, d := range res.Datoms {

@@ -299,13 +299,14 @@ func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen map[datom
 		return nil
 	}
 	seen[e] = true
-	var ds []datom.Datom
+	ds := make([]datom.Datom, 0, 16)
 	if err := t.scan(datom.EAVT, []any{e}, func(d datom.Datom) bool {
 		ds = append(ds, d)
 		return true
 	}); err != nil {
 		return t.opErr(oi, err)
 	}
+	t.retracts = slices.Grow(t.retracts, len(ds))
 	for _, d := range ds {
 		attr := t.schema.Attr(d.A)
 		if attr == nil {

@@ -53,6 +53,10 @@ func (x *factIndex) get(e, a datom.ID, v any) (int32, bool) {
 // put stores index i for fact (e, a, v), which get does not find.
 func (x *factIndex) put(e, a datom.ID, v any, i int32) {
 	if x.m == nil && len(x.small) < smallIndex {
+		if len(x.small) == cap(x.small) {
+			// Past the inline room: grow once, to the linear limit.
+			x.small = append(make([]factEntry, 0, smallIndex), x.small...)
+		}
 		x.small = append(x.small, factEntry{e, a, v, i})
 		return
 	}
