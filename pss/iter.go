@@ -14,6 +14,11 @@ type IterOptions[K any] struct {
 	// UpperBound is the key above every key the iterator may return
 	// (exclusive), as in pebble.
 	UpperBound *K
+	// PrefetchLimit, if set, is the largest key the caller will read
+	// (inclusive): a scan's prefetch of sibling leaves stops before the
+	// leaves that hold only larger keys. Unlike UpperBound it costs no
+	// comparison per key; it does not bound the iterator.
+	PrefetchLimit *K
 }
 
 type iterPos int8
@@ -59,6 +64,7 @@ type Iter[K any] struct {
 	s            Set[K]
 	ctx          context.Context
 	lower, upper *K
+	limit        *K // PrefetchLimit
 	stack        []frame[K]
 	pos          iterPos
 	err          error
@@ -82,6 +88,10 @@ func (s Set[K]) NewIter(ctx context.Context, opts *IterOptions[K]) *Iter[K] {
 		if opts.UpperBound != nil {
 			u := *opts.UpperBound
 			it.upper = &u
+		}
+		if opts.PrefetchLimit != nil {
+			l := *opts.PrefetchLimit
+			it.limit = &l
 		}
 	}
 	if h := s.Height(); h <= inlineDepth {
@@ -453,6 +463,9 @@ func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 		if j != i {
 			// Child j holds keys in (keys[j-1], keys[j]].
 			if dir > 0 && it.upper != nil && it.cmp(n.keys[j-1], *it.upper) >= 0 {
+				break
+			}
+			if dir > 0 && it.limit != nil && it.cmp(n.keys[j-1], *it.limit) >= 0 {
 				break
 			}
 			if dir < 0 && it.lower != nil && it.cmp(n.keys[j], *it.lower) < 0 {

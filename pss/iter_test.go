@@ -168,3 +168,41 @@ func TestSeekRun(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetchLimit: a scan that reads up to a limit prefetches no leaf
+// past it, and reads the same keys as without one.
+func TestPrefetchLimit(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore[int64](node.Int64Codec{})
+	built, _ := Build(ctx, seq(0, 20000), intOpts(16, store))
+	root, _, err := built.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(limit *int64) (n int, loads int64) {
+		s, err := Open(ctx, root, intOpts(16, store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := store.Stats()
+		it := s.NewIter(ctx, &IterOptions[int64]{PrefetchLimit: limit})
+		for ok := it.SeekGE(100); ok && it.Key() <= 1000; ok = it.Next() {
+			n++
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return n, store.Stats().Loads - before.Loads
+	}
+	lim := int64(1000)
+	n1, all := scan(nil)
+	n2, limited := scan(&lim)
+	if n1 != 901 || n2 != 901 {
+		t.Fatalf("read %d and %d keys, want 901", n1, n2)
+	}
+	// 901 keys span about 60-120 leaves of 8-16 keys; without a limit the
+	// prefetch reads the rest of the last parent's children too.
+	if limited >= all || limited > 130 {
+		t.Fatalf("with a limit the scan loaded %d nodes, without %d", limited, all)
+	}
+}

@@ -259,7 +259,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	} else if est := st.est; est > 0 && est < 1<<16 {
 		// An estimate, not a promise: a selective scan that finds nothing
 		// must not pay for clearing room for thousands of wide rows.
-		out.data = make([]any, 0, min(est*in.width, 1<<13))
+		out.data = make([]any, 0, min(est*in.width, 1<<10))
 	}
 	s := &scanState{ex: ex, st: st, src: src, out: out, late: lateBoxing(st)}
 	if st.dedup {

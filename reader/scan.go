@@ -40,7 +40,8 @@ func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom)
 	hasAdds := adds.Len() > 0
 	hasDels := i < nCur && db.ov.dels[i].Len() > 0
 	if tree.Len() > 0 {
-		it.t = tree.NewIter(ctx, nil)
+		// Stored leaves past hi are not worth prefetching.
+		it.t = tree.NewIter(ctx, &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi})
 	}
 	if hasAdds {
 		it.a = adds.NewIter(ctx, nil)
