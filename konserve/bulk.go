@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,26 +12,23 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Bulk writes: many immutable objects made durable with a constant number
-// of file-system syncs instead of one or two per object.
+// Bulk writes: many immutable objects made durable with one sync of the
+// whole file system instead of one or two fsyncs per object.
 //
-// PutNodes on the file backend fsyncs every file and each touched
-// directory: right for a commit of a few nodes, ruinous for a bulk import
-// of tens of thousands (each fsync is a disk flush). PutNodesBulk keeps
-// invariant F1 (a key's file is always complete) with two syncs of the
-// whole file system in all:
-//
-//  1. every object is written to a temporary file, unsynced;
-//  2. one sync makes all their bytes durable;
-//  3. each temporary file is linked create-only to its key (an existing key
-//     is left alone and freshened, as PutImmutable does), then removed;
-//  4. one more sync makes the new directory entries durable.
-//
-// A crash before step 4 leaves some keys linked and some not, each linked
-// one complete (its bytes were durable before its name existed), and
-// temporary files that GC-free tools may remove (names starting with ".").
-// Nothing names the objects until PutNodesBulk returns and the caller moves
-// a head, so a partial batch is orphans, never a missing node.
+// PutNodes on the file backend writes each object to a synced temporary
+// file and links it into place, then syncs each touched directory: right
+// for a commit of a few nodes, ruinous for a bulk import of thousands
+// (each fsync is a disk flush, each file three directory operations).
+// PutNodesBulk creates each object under its key directly, unsynced, and
+// then makes them all durable with one syncfs(2) (one fsync per file and
+// directory on platforms without it). Until that sync a crash can leave a
+// key's file partial, so invariant F1 becomes, for bulk-written keys: a
+// key's file is complete, or no head names it and the next store of the
+// key replaces it. Every store of an existing key therefore checks the
+// bytes on disk against the bytes it would write and fsyncs them before
+// reporting success (reuseExisting), so a head is only ever moved over
+// nodes whose complete bytes are durable. Nothing names a bulk batch's
+// objects until PutNodesBulk returns and the caller moves a head.
 
 // bulkPutter is implemented by backends that make a large batch of
 // create-only writes durable more cheaply than batchPutter. Its contract is
@@ -50,20 +46,33 @@ type BulkStats struct {
 
 // PutNodesBulk stores every element of datas as PutNode does and returns
 // their addresses in order. It is for large batches (a bulk import): on the
-// file backend it costs two file-system syncs in all rather than one or
+// file backend it costs one file-system sync in all rather than one or
 // more per node; elsewhere it is PutNodes. When it returns nil every node is
 // durable; on error some may be stored (orphans, never half-visible).
-func (s *Store) PutNodesBulk(ctx context.Context, datas [][]byte) ([]Hash, BulkStats, error) {
+//
+// hs, if not nil, holds HashOf of each element of datas, computed by the
+// caller (a tree flush hashes every node it encodes): it saves hashing
+// every byte a second time. A wrong hash would store bytes under another
+// node's address, so only pass hashes made by HashOf (or node.AddressOf,
+// the same BLAKE3) of exactly these bytes.
+func (s *Store) PutNodesBulk(ctx context.Context, datas [][]byte, hs []Hash) ([]Hash, BulkStats, error) {
+	if hs != nil && len(hs) != len(datas) {
+		return nil, BulkStats{}, fmt.Errorf("konserve: put nodes (bulk): %d hashes for %d nodes", len(hs), len(datas))
+	}
 	bp, ok := s.b.(bulkPutter)
 	if !ok {
 		hs, err := s.PutNodes(ctx, datas)
 		return hs, BulkStats{Objects: len(datas)}, err
 	}
-	hs := make([]Hash, len(datas))
+	if hs == nil {
+		hs = make([]Hash, len(datas))
+		for i, d := range datas {
+			hs[i] = HashOf(d)
+		}
+	}
 	keys := make([]string, len(datas))
 	var total int64
 	for i, d := range datas {
-		hs[i] = HashOf(d)
 		keys[i] = nodeKey(hs[i])
 		total += int64(len(d))
 	}
@@ -75,10 +84,10 @@ func (s *Store) PutNodesBulk(ctx context.Context, datas [][]byte) ([]Hash, BulkS
 	if err := bp.putImmutableBulk(ctx, keys, datas, s.parallelism); err != nil {
 		return nil, BulkStats{}, fmt.Errorf("konserve: put nodes (bulk): %w", err)
 	}
-	return hs, BulkStats{Objects: len(datas), Syncs: 2}, nil
+	return hs, BulkStats{Objects: len(datas), Syncs: 1}, nil
 }
 
-// putImmutableBulk implements bulkPutter (see the steps above).
+// putImmutableBulk implements bulkPutter (see above).
 func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas [][]byte, limit int) error {
 	paths := make([]string, len(keys))
 	for i, key := range keys {
@@ -91,14 +100,7 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 			return fmt.Errorf("konserve: file: put %s: %w", key, err)
 		}
 	}
-	tmps := make([]string, len(keys)) // "" where the key exists already
-	defer func() {
-		for _, t := range tmps {
-			if t != "" {
-				_ = os.Remove(t) // best effort: only after a failure
-			}
-		}
-	}()
+	created := make([]string, len(keys)) // files this call created, to sync
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	for i, p := range paths {
@@ -106,81 +108,83 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 			if err := gctx.Err(); err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
-			if _, err := os.Lstat(p); err == nil {
-				if err := touch(p); err != nil {
-					return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
-				}
-				return nil
+			err := createFile(p, datas[i])
+			if errors.Is(err, fs.ErrExist) {
+				err = reuseExisting(keys[i], p, datas[i])
+			} else if err == nil {
+				created[i] = p
 			}
-			t, err := writeTempNoSync(filepath.Dir(p), datas[i])
 			if err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
-			tmps[i] = t
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := syncTree(b.root, tmps, false); err != nil {
-		return fmt.Errorf("konserve: file: put batch: %w", err)
-	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(limit)
 	dirs := map[string]struct{}{}
-	for i, p := range paths {
-		if tmps[i] == "" {
-			continue
+	for _, p := range created {
+		if p != "" {
+			dirs[filepath.Dir(p)] = struct{}{}
 		}
-		dirs[filepath.Dir(p)] = struct{}{}
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
-			}
-			lerr := os.Link(tmps[i], p)
-			if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
-				return fmt.Errorf("konserve: file: put %s: link into place: %w", keys[i], lerr)
-			}
-			if err := os.Remove(tmps[i]); err != nil {
-				return fmt.Errorf("konserve: file: put %s: remove temporary file: %w", keys[i], err)
-			}
-			tmps[i] = ""
-			if lerr != nil {
-				return touch(p)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
 	}
 	dirList := make([]string, 0, len(dirs))
 	for d := range dirs {
 		dirList = append(dirList, d)
 	}
-	if err := syncTree(b.root, dirList, true); err != nil {
+	if err := syncTree(b.root, created, dirList); err != nil {
 		return fmt.Errorf("konserve: file: put batch: %w", err)
 	}
 	return nil
 }
 
-// writeTempNoSync writes data to a new temporary file in dir without
-// syncing it; the caller syncs before linking it anywhere (F1).
-func writeTempNoSync(dir string, data []byte) (string, error) {
-	for range 8 {
-		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
-		err := createFile(name, data)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			_ = os.Remove(name) // best effort: the write error is what matters
-			return "", fmt.Errorf("write temporary file: %w", err)
-		}
-		return name, nil
+// reuseExisting makes the existing file p stand for the immutable object
+// key with bytes data. A node key names its bytes' hash: if the file hashes
+// to it, it is complete and is fsynced (its bulk writer may not have synced
+// yet) and freshened; otherwise (a bulk write cut short by a crash) it is
+// replaced by a synced copy of data, renamed over it. Any other key keeps
+// its first bytes (create-only) and is only freshened.
+func reuseExisting(key, p string, data []byte) error {
+	h, isNode := parseNodeKey(key)
+	if !isNode {
+		return touch(p)
 	}
-	return "", fmt.Errorf("create temporary file in %s: names keep colliding", dir)
+	cur, err := os.ReadFile(p)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read existing object: %w", err)
+	}
+	if err == nil && HashOf(cur) == h {
+		if err := fsyncFile(p); err != nil {
+			return err
+		}
+		return touch(p)
+	}
+	tmp, err := writeTemp(filepath.Dir(p), data)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp) // the rename error is what matters
+		return fmt.Errorf("replace incomplete object: %w", err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// fsyncFile fsyncs the existing file p.
+func fsyncFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("sync existing object: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync existing object: %w", err)
+	}
+	return nil
 }
 
 // createFile creates name exclusively and writes data, without syncing.

@@ -11,10 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncTree makes durable everything written under root: with syncfs(2),
-// one call for the whole file system holding root (files, or directory
-// entries when dirs is set, which this platform need not tell apart).
-func syncTree(root string, _ []string, _ bool) error {
+// syncTree makes durable everything written under root, files and
+// directory entries alike: one syncfs(2) of the file system holding root.
+func syncTree(root string, _, _ []string) error {
 	fd, err := openRetry(root, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: root, Err: err}

@@ -8,19 +8,16 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// syncTree makes the given files (or, with dirs set, directories) durable,
-// one fsync each, in parallel: platforms without syncfs(2).
-func syncTree(_ string, paths []string, dirs bool) error {
+// syncTree makes files and then the directories holding them durable, one
+// fsync each, in parallel: platforms without syncfs(2).
+func syncTree(_ string, files, dirs []string) error {
 	var g errgroup.Group
 	g.SetLimit(DefaultParallelism)
-	for _, p := range paths {
+	for _, p := range files {
 		if p == "" {
 			continue
 		}
 		g.Go(func() error {
-			if dirs {
-				return syncDir(p)
-			}
 			f, err := os.OpenFile(p, os.O_RDWR, 0)
 			if err != nil {
 				return err
@@ -31,6 +28,12 @@ func syncTree(_ string, paths []string, dirs bool) error {
 			}
 			return err
 		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		g.Go(func() error { return syncDir(d) })
 	}
 	return g.Wait()
 }

@@ -55,9 +55,10 @@ type BulkOptions struct {
 }
 
 // DefaultBulkWidth is the node width of trees a bulk import builds: wider
-// than pss.DefaultWidth (fewer, larger objects: about 24 KiB leaves), since
-// an import writes whole trees, not one path per commit.
-const DefaultBulkWidth = 512
+// than pss.DefaultWidth (fewer, larger objects: leaves of about 1,500
+// datoms, 25–50 KiB), since an import writes whole trees, not one path per
+// commit, and the cost of a bulk write on a file system is mostly per file.
+const DefaultBulkWidth = 2048
 
 // BulkResult describes a bulk import: the transaction's t and id, the
 // entity ids the tempids became, the datoms asserted (in EAVT order,
@@ -196,7 +197,8 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 	var per [nTrees][]datom.Datom
 	per[curEAVT] = out
 	per[logTEAV] = out // one transaction: TEAV order is EAVT order
-	for _, d := range out {
+	per[curAEVT] = groupByAttr(out)
+	for _, d := range per[curAEVT] {
 		at := attrs[d.A]
 		if at.Indexed() {
 			per[curAVET] = append(per[curAVET], d)
@@ -205,9 +207,10 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 			per[curVAET] = append(per[curVAET], d)
 		}
 	}
-	per[curAEVT] = slices.Clone(out)
+	// AVET and VAET: runs of one attribute each, in E order; values often
+	// grow with E, which pdqsort finds sorted in one pass.
 	var g errgroup.Group
-	for _, i := range []int{curAEVT, curAVET, curVAET} {
+	for _, i := range []int{curAVET, curVAET} {
 		g.Go(func() error {
 			slices.SortFunc(per[i], datom.Comparator(treeIndex(i)))
 			return nil
@@ -245,7 +248,7 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 	if err := g2.Wait(); err != nil {
 		return nil, nil, err
 	}
-	_, bs, err := db.st.PutNodesBulk(ctx, col.datas)
+	_, bs, err := db.st.PutNodesBulk(ctx, col.datas, col.hashes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reader: bulk import: %w", err)
 	}
@@ -292,9 +295,11 @@ func (db *DB) bulkTree(ctx context.Context, i int, adds []datom.Datom, width int
 	o := treeOptions(nil, i, width)
 	o.Store = &bulkNodeStore{nodeStore: newNodeStore(db.st, treeIndex(i)), col: col}
 	var set pss.Set[datom.Datom]
-	if tree.Len() <= len(adds) {
-		// Rebuild: the batch dominates, so a bottom-up build of the
-		// merged run is cheaper than inserting into the old tree.
+	if tree.Len() <= len(adds)/4 {
+		// Rebuild: the batch dominates (a new database holds only its
+		// schema), so a bottom-up build of the merged run is cheaper than
+		// inserting into the old tree; past that, re-reading the old keys
+		// costs more than a batched update's path copies.
 		old, err := tree.Slice(ctx, nil, nil)
 		if err != nil {
 			return r, err
@@ -324,6 +329,44 @@ func (db *DB) bulkTree(ctx context.Context, i int, adds []datom.Datom, width int
 	r.Addr = konserve.Hash(root)
 	r.Count, r.Depth = int64(set.Len()), set.Height()
 	return r, nil
+}
+
+// groupByAttr returns ds (sorted in EAVT order) in AEVT order: a stable
+// distribution by attribute keeps E, V and T in order within each
+// attribute, so no comparison sort is needed.
+func groupByAttr(ds []datom.Datom) []datom.Datom {
+	rank := map[datom.ID]int{}
+	for _, d := range ds {
+		rank[d.A] = 0
+	}
+	as := make([]datom.ID, 0, len(rank))
+	for a := range rank {
+		as = append(as, a)
+	}
+	slices.Sort(as)
+	for r, a := range as {
+		rank[a] = r
+	}
+	// Datoms of one attribute come in runs: look its rank up once per run.
+	ranks := make([]int, len(ds))
+	count := make([]int, len(as)+1)
+	last, r := datom.ID(-1), 0
+	for k, d := range ds {
+		if k == 0 || d.A != last {
+			last, r = d.A, rank[d.A]
+		}
+		ranks[k] = r
+		count[r+1]++
+	}
+	for r := 1; r < len(count); r++ {
+		count[r] += count[r-1]
+	}
+	out := make([]datom.Datom, len(ds))
+	for k, d := range ds {
+		out[count[ranks[k]]] = d
+		count[ranks[k]]++
+	}
+	return out
 }
 
 // mergeSorted merges two sorted runs with no key in common.
@@ -374,9 +417,10 @@ func (db *DB) checkBulkUnique(ctx context.Context, avet []datom.Datom, attrs map
 // collectStore gathers the encoded nodes of a bulk import's flushes, so
 // that they are stored in one PutNodesBulk.
 type collectStore struct {
-	mu    sync.Mutex
-	datas [][]byte
-	bytes int64
+	mu     sync.Mutex
+	datas  [][]byte
+	hashes []konserve.Hash // pss hashed each node (node.AddressOf) already
+	bytes  int64
 }
 
 // bulkNodeStore loads through the database's store and collects stores.
@@ -391,6 +435,7 @@ var _ pss.BatchStorer[datom.Datom] = (*bulkNodeStore)(nil)
 func (s *bulkNodeStore) Store(_ context.Context, e pss.Encoded[datom.Datom]) error {
 	s.col.mu.Lock()
 	s.col.datas = append(s.col.datas, e.Data)
+	s.col.hashes = append(s.col.hashes, konserve.Hash(e.Address))
 	s.col.bytes += int64(len(e.Data))
 	s.col.mu.Unlock()
 	return nil
