@@ -137,6 +137,7 @@ func (en *Entity) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
+	en.loaded.Store(true)
 	return nil
 }
 
@@ -173,7 +174,6 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		for ; at < len(ms) && ms[at].id == ids[k]; at++ {
 			if at > first { // the same entity twice: share what was read
 				ms[at].vals, ms[at].runs = ms[first].vals, ms[first].runs
-				ms[at].loaded.Store(true)
 				continue
 			}
 			if err := b.build(ms[at], ds); err != nil {
@@ -185,6 +185,12 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
+	// Publish only now: the targets' groups are complete (no reader can
+	// reach one while it is being filled).
+	for _, m := range ms {
+		m.loaded.Store(true)
+	}
+	g.members = nil // all read: let the siblings go
 	return nil
 }
 
@@ -216,8 +222,8 @@ func newEntityBuilder(ctx context.Context, src Source, n int) *entityBuilder {
 	return b
 }
 
-// build sets en's attributes from its datoms ds (EAVT order) and marks it
-// loaded.
+// build sets en's attributes from its datoms ds (EAVT order); the caller
+// marks it loaded once the whole read is done.
 func (b *entityBuilder) build(en *Entity, ds []datom.Datom) error {
 	nr := 0
 	for i := range ds {
@@ -246,7 +252,6 @@ func (b *entityBuilder) build(en *Entity, ds []datom.Datom) error {
 	}
 	en.vals = b.vals[v0:len(b.vals):len(b.vals)]
 	en.runs = b.runs[r0:len(b.runs):len(b.runs)]
-	en.loaded.Store(true)
 	return nil
 }
 
