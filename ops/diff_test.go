@@ -156,13 +156,20 @@ func TestDiffRandomPointsInTime(t *testing.T) {
 	alive, alive2 := map[int]bool{}, map[int]bool{}
 	var points []*reader.DB
 	points = append(points, w.DB())
+	merged := 0
 	for i := 0; i < 120; i++ {
 		rep, err := w.Transact(ctx, randomTx(r, 30, alive))
 		if err != nil {
 			t.Fatalf("tx %d: %v", i, err)
 		}
+		// Every 15th-or-so value, and the first two whose commit merged
+		// the tail (no overlay), so that both kinds are covered whatever
+		// the seed.
 		if i%15 == 0 || i%15 == 7 {
 			points = append(points, rep.DBAfter)
+		} else if rep.DBAfter.TailBytes() == 0 && merged < 2 {
+			points = append(points, rep.DBAfter)
+			merged++
 		}
 	}
 	points = append(points, w.DB())
