@@ -76,6 +76,14 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 // into every scan: additions per tree, and deletions of stored current
 // datoms. Sets are values, so sharing an overlay between database values is
 // safe.
+//
+// The sets change lazily (pss.UpdateLazily, see apply): a set a value has
+// not read yet holds its pending batches and is built, once, by the first
+// pss.Set method that reads it (Len, Has, Count, Slice, NewIter, …), so
+// code here reads the sets only through those methods, as any pss user
+// does. Invariant (retractions rely on it, TestOverlayModel checks it): in
+// EAVT, AEVT and VAET the additions hold exactly datoms asserted by tail
+// transactions (tailList.inTail) and the deletions only older ones.
 type overlay struct {
 	adds [nTrees]pss.Set[datom.Datom]
 	dels [nCur]pss.Set[datom.Datom]

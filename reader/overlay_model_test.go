@@ -241,3 +241,54 @@ func compareStrings(a, b string) int {
 	}
 	return 0
 }
+
+// TestOverlayConcurrentReads: values of one With chain, never read while
+// it was made, read from many goroutines at once (run with -race): each
+// overlay set is built once, by whichever reader comes first, and every
+// reader sees the value's own datoms.
+func TestOverlayConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	db, err := NewEmpty(ctx, nil, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []*DB
+	for i := range 300 {
+		rep, err := db.With(ctx, edn.Vector{edn.Vector{edn.Keyword("db/add"), "e", edn.Keyword("c/n"), int64(i)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db = rep.DBAfter
+		vs = append(vs, db)
+	}
+	count := func(db *DB, idx datom.Index) int {
+		n := 0
+		if err := db.Datoms(ctx, idx, nil, func(d datom.Datom) bool {
+			if datom.Part(d.E) == datom.PartUser {
+				n++
+			}
+			return true
+		}); err != nil {
+			t.Error(err)
+		}
+		return n
+	}
+	done := make(chan struct{})
+	for g := range 6 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := range vs {
+				i := (j*(g+5) + 17*g) % len(vs)
+				for _, idx := range []datom.Index{datom.EAVT, datom.AEVT} {
+					if n := count(vs[i], idx); n != i+1 {
+						t.Errorf("value %d: %v holds %d user datoms, want %d", i, idx, n, i+1)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range 6 {
+		<-done
+	}
+}
