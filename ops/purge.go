@@ -234,8 +234,8 @@ type PurgeReport struct {
 // built from a purged attribute are purged with it; the history of schema
 // entities (attributes) is never purged; schema and transaction entities,
 // and entities with an ident, cannot be purged as entities; built-in
-// (:db/…) attributes, such as :db/txInstant, cannot be purged. If nothing matches, Purge writes
-// nothing and returns a report with Datoms 0.
+// (:db/…) attributes, such as :db/txInstant, cannot be purged. If nothing
+// matches, Purge writes nothing and returns a report with Datoms 0.
 func Purge(ctx context.Context, st *konserve.Store, data any, opts *PurgeOptions) (PurgeReport, error) {
 	var o PurgeOptions
 	if opts != nil {
@@ -271,12 +271,12 @@ func Purge(ctx context.Context, st *konserve.Store, data any, opts *PurgeOptions
 		if err == nil || !errors.Is(err, branch.ErrConflict) || attempt >= o.MaxRetries {
 			return r, err
 		}
-		backoffPurge(attempt)
+		select {
+		case <-time.After(time.Duration(1<<min(attempt, 6)) * time.Millisecond):
+		case <-ctx.Done():
+			return r, fmt.Errorf("ops: purge: %w (after %w)", ctx.Err(), err)
+		}
 	}
-}
-
-func backoffPurge(attempt int) {
-	time.Sleep(time.Duration(1<<min(attempt, 6)) * time.Millisecond)
 }
 
 func purgeOnce(ctx context.Context, st *konserve.Store, pops []PurgeOp, o *PurgeOptions) (PurgeReport, error) {
