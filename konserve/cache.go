@@ -1,35 +1,40 @@
 package konserve
 
 import (
-	"math"
 	"sync"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"sync/atomic"
 )
 
 // entryOverhead is added to every cached value's reported size to account
-// for the LRU's map slot, list element and key, so that a cache of many tiny
-// nodes still respects its byte bound roughly.
+// for the map slot, list links and key, so that a cache of many tiny nodes
+// still respects its byte bound roughly.
 const entryOverhead = 96
 
-// nodeCache is an LRU of decoded nodes bounded by the sum of their sizes in
-// bytes (as reported by the DecodeFunc, plus entryOverhead). simplelru is not
-// safe for concurrent use and counts entries, not bytes, so nodeCache guards
-// it with a mutex and evicts the oldest entries while the byte total exceeds
-// the bound. A nil *nodeCache is a valid, always-empty cache.
+// nodeCache is a cache of decoded nodes bounded by the sum of their sizes in
+// bytes (as reported by the DecodeFunc, plus entryOverhead), evicting with
+// the second-chance (CLOCK) approximation of LRU: a hit only sets the
+// entry's referenced flag, under a read lock, so that concurrent scans of
+// warm trees do not serialise on moving entries in a list; eviction takes
+// the oldest entry, and one that was referenced since it was last
+// considered is moved to the front with its flag cleared instead of being
+// dropped. A nil *nodeCache is a valid, always-empty cache.
 //
 // Only verified, decoded nodes are cached: nodes are immutable, so an entry
 // never goes stale; heads are never cached.
 type nodeCache struct {
-	mu    sync.Mutex
-	lru   *simplelru.LRU[Hash, cacheEntry]
-	bytes int64 // total size of the entries in lru
+	mu    sync.RWMutex
+	m     map[Hash]*cacheEntry
+	head  cacheEntry // sentinel of the list: head.next newest, head.prev oldest
+	bytes int64      // total size of the entries
 	bound int64
 }
 
 type cacheEntry struct {
-	value any
-	size  int64 // including entryOverhead
+	h          Hash
+	value      any
+	size       int64 // including entryOverhead
+	referenced atomic.Bool
+	prev, next *cacheEntry
 }
 
 // newNodeCache returns a cache holding at most bound bytes, or nil (no
@@ -38,33 +43,33 @@ func newNodeCache(bound int64) *nodeCache {
 	if bound <= 0 {
 		return nil
 	}
-	c := &nodeCache{bound: bound}
-	// The entry-count bound is effectively unlimited; the byte bound is
-	// enforced in add. NewLRU only fails for a non-positive size.
-	lru, err := simplelru.NewLRU[Hash, cacheEntry](math.MaxInt, func(_ Hash, e cacheEntry) {
-		c.bytes -= e.size
-	})
-	if err != nil {
-		panic("konserve: simplelru.NewLRU with positive size failed: " + err.Error())
-	}
-	c.lru = lru
+	c := &nodeCache{bound: bound, m: map[Hash]*cacheEntry{}}
+	c.head.next, c.head.prev = &c.head, &c.head
 	return c
 }
 
-// get returns the cached value of h and marks it most recently used.
+// get returns the cached value of h and marks it referenced.
 func (c *nodeCache) get(h Hash) (any, bool) {
 	if c == nil {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.lru.Get(h)
-	return e.value, ok
+	c.mu.RLock()
+	e, ok := c.m[h]
+	var v any
+	if ok {
+		v = e.value
+		if !e.referenced.Load() {
+			e.referenced.Store(true)
+		}
+	}
+	c.mu.RUnlock()
+	return v, ok
 }
 
-// add caches value under h, counting size bytes, then evicts the least
-// recently used entries until the total is within the bound. A value larger
-// than the whole bound is not cached. A negative size is treated as zero.
+// add caches value under h, counting size bytes, then evicts until the
+// total is within the bound. A value larger than the whole bound is not
+// cached. A negative size is treated as zero. Replacing an entry makes it
+// the newest, unreferenced.
 func (c *nodeCache) add(h Hash, value any, size int64) {
 	if c == nil {
 		return
@@ -75,13 +80,29 @@ func (c *nodeCache) add(h Hash, value any, size int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Remove(h) // replacing an entry must release its bytes through onEvict
-	c.lru.Add(h, cacheEntry{value: value, size: size})
+	if old, ok := c.m[h]; ok {
+		c.unlink(old)
+	}
+	e := &cacheEntry{h: h, value: value, size: size}
+	c.m[h] = e
 	c.bytes += size
+	c.pushFront(e)
+	// Each referenced entry gets one second chance per pass, so this ends
+	// within two passes over the list.
 	for c.bytes > c.bound {
-		if _, _, ok := c.lru.RemoveOldest(); !ok {
-			break
+		old := c.head.prev
+		if old == e {
+			// Every other entry had its second chance and went in front
+			// of e: the oldest of them goes.
+			old = e.prev
 		}
+		if old.referenced.Load() {
+			old.referenced.Store(false)
+			c.detach(old)
+			c.pushFront(old)
+			continue
+		}
+		c.unlink(old)
 	}
 }
 
@@ -92,7 +113,9 @@ func (c *nodeCache) remove(h Hash) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Remove(h)
+	if e, ok := c.m[h]; ok {
+		c.unlink(e)
+	}
 }
 
 // usage returns the bytes and entries currently held.
@@ -100,7 +123,25 @@ func (c *nodeCache) usage() (bytes, entries int64) {
 	if c == nil {
 		return 0, 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bytes, int64(c.lru.Len())
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.bytes, int64(len(c.m))
+}
+
+// unlink removes e from the list, the map and the byte count.
+func (c *nodeCache) unlink(e *cacheEntry) {
+	c.detach(e)
+	delete(c.m, e.h)
+	c.bytes -= e.size
+}
+
+func (c *nodeCache) detach(e *cacheEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (c *nodeCache) pushFront(e *cacheEntry) {
+	e.prev, e.next = &c.head, c.head.next
+	c.head.next.prev = e
+	c.head.next = e
 }

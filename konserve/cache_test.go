@@ -3,6 +3,7 @@ package konserve
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -37,8 +38,10 @@ func TestNodeCacheReplaceKeepsAccounting(t *testing.T) {
 	}
 }
 
-// TestNodeCacheModel compares the cache with a model LRU (a slice, most
-// recent last) under random operations and sizes.
+// TestNodeCacheModel compares the cache with a model of second-chance
+// eviction (a slice, newest last, with referenced flags) under random
+// operations and sizes: the same entries, the same bytes, never over the
+// bound.
 func TestNodeCacheModel(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -48,8 +51,9 @@ func TestNodeCacheModel(t *testing.T) {
 	type ent struct {
 		h    Hash
 		size int64
+		ref  bool
 	}
-	var model []ent // least recently used first
+	var model []ent // oldest first
 	find := func(h Hash) int {
 		for i, e := range model {
 			if e.h == h {
@@ -66,32 +70,88 @@ func TestNodeCacheModel(t *testing.T) {
 	}
 	for step := range 5000 {
 		h := Hash{byte(r.IntN(40))}
-		switch r.IntN(3) {
+		switch r.IntN(4) {
 		case 0, 1:
 			size := r.Int64N(2000)
-			c.add(h, fmt.Sprint(h[0]), size)
+			c.add(h, fmt.Sprint(h[0], step), size)
 			if i := find(h); i >= 0 {
 				model = append(model[:i], model[i+1:]...)
 			}
 			if size+entryOverhead <= bound {
-				model = append(model, ent{h, size + entryOverhead})
+				model = append(model, ent{h: h, size: size + entryOverhead})
 				for total() > bound {
-					model = model[1:]
+					i := 0
+					if model[0].h == h {
+						i = 1
+					}
+					if model[i].ref {
+						e := model[i]
+						e.ref = false
+						model = append(append(model[:i:i], model[i+1:]...), e)
+						continue
+					}
+					model = append(model[:i], model[i+1:]...)
 				}
 			}
 		case 2:
-			_, ok := c.get(h)
+			v, ok := c.get(h)
 			i := find(h)
 			if ok != (i >= 0) {
 				t.Fatalf("seed %d step %d: get(%d) present = %v, model says %v", seed, step, h[0], ok, i >= 0)
 			}
 			if i >= 0 {
-				e := model[i]
-				model = append(append(model[:i], model[i+1:]...), e)
+				model[i].ref = true
+				if s, _ := v.(string); len(s) == 0 || s[:len(fmt.Sprint(h[0]))] != fmt.Sprint(h[0]) {
+					t.Fatalf("seed %d step %d: get(%d) = %v", seed, step, h[0], v)
+				}
+			}
+		case 3:
+			c.remove(h)
+			if i := find(h); i >= 0 {
+				model = append(model[:i], model[i+1:]...)
 			}
 		}
 		if b, n := c.usage(); b != total() || n != int64(len(model)) || b > bound {
 			t.Fatalf("seed %d step %d: usage %d bytes %d entries, model %d bytes %d entries (bound %d)", seed, step, b, n, total(), len(model), bound)
 		}
+		for _, e := range model {
+			if _, ok := c.m[e.h]; !ok {
+				t.Fatalf("seed %d step %d: model holds %d, cache does not", seed, step, e.h[0])
+			}
+		}
+	}
+}
+
+// TestNodeCacheConcurrent runs gets, adds and removes from several
+// goroutines (for the race detector) and checks the accounting after.
+func TestNodeCacheConcurrent(t *testing.T) {
+	c := newNodeCache(20_000)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for range 2000 {
+				h := Hash{byte(r.IntN(64))}
+				switch r.IntN(4) {
+				case 0:
+					c.add(h, g, r.Int64N(1000))
+				case 1:
+					c.remove(h)
+				default:
+					c.get(h)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b, n := c.usage()
+	var sum int64
+	for _, e := range c.m {
+		sum += e.size
+	}
+	if b != sum || n != int64(len(c.m)) || b > 20_000 {
+		t.Fatalf("after concurrent use: usage %d bytes %d entries, entries sum to %d (%d)", b, n, sum, len(c.m))
 	}
 }
