@@ -96,10 +96,11 @@ type ruleEval struct {
 	ex        *exec
 	tables    map[tableKey]*ruleTable
 	order     []*ruleTable
-	deltaStep *step // the call reading only new results in this evaluation
-	vals      []any // reused buffer of the values a key is made of
-	tuple     []any // reused buffer of a head tuple
-	arena     []any // see keep
+	deltaStep *step   // the call reading only new results in this evaluation
+	vals      []any   // reused buffer of the values a key is made of
+	tuple     []any   // reused buffer of a head tuple
+	firsts    []int32 // reused by join: each input row's first result
+	arena     []any   // see keep
 }
 
 // ruleStep plans a rule call; it is not ready while a required argument is
@@ -324,7 +325,9 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 		}
 	}
 	args := st.call.args
-	out := &rel{width: in.width, data: make([]any, 0, in.n*in.width)}
+	// First pass: each row's chain, and the exact size of the output.
+	firsts := re.firsts[:0]
+	total := 0
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		vals := re.vals[:0]
@@ -334,8 +337,23 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 		re.vals = vals
 		j, ok := head.get(ex.tupleKey(vals))
 		if !ok {
+			j = -1
+		}
+		firsts = append(firsts, j)
+		for ; j >= lo; j = next[j] {
+			if !delta || int(j) < t.dResHi {
+				total++
+			}
+		}
+	}
+	re.firsts = firsts
+	out := &rel{width: in.width, data: make([]any, 0, total*in.width)}
+	for i := 0; i < in.n; i++ {
+		j := firsts[i]
+		if j < 0 {
 			continue
 		}
+		row := in.row(i)
 	next:
 		for ; j >= lo; j = next[j] {
 			if int(j) >= t.dResHi && delta {
@@ -452,6 +470,8 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	if err != nil {
 		return err
 	}
+	t.res = slices.Grow(t.res, out.n)
+	t.resNext = slices.Grow(t.resNext, out.n)
 	for i := 0; i < out.n; i++ {
 		row := out.row(i)
 		tuple := re.tuple[:0]
