@@ -1,9 +1,14 @@
 package reader
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/konserve"
 )
 
 // Background merges of the log tail (the writer's group-commit path).
@@ -88,3 +93,82 @@ func (db *DB) AdoptMerge(ctx context.Context, src, merged *DB) (*DB, error) {
 
 // TailTxs returns the number of transactions in the value's log tail.
 func (db *DB) TailTxs() int { return db.tail.len() }
+
+// FastForward returns the value of head h, which other writers committed on
+// top of db's own commit: when h names the same index roots as db and its
+// log tail starts with db's tail, only the transactions after db's are
+// decoded into the overlay (db's are shared), instead of reopening the
+// whole tail as FromHead does. Otherwise it is FromHead. The result shares
+// db's tail list, so a background merge of db still applies to it.
+func (db *DB) FastForward(ctx context.Context, h *branch.Head, width int) (*DB, error) {
+	if !db.canFastForward(h.Commit) {
+		return FromHead(ctx, db.st, h, width)
+	}
+	c := h.Commit
+	data, err := db.st.GetNode(ctx, c.Tail)
+	if err != nil {
+		return nil, fmt.Errorf("reader: load log tail: %w", err)
+	}
+	txs, err := decodeTail(data)
+	if err != nil {
+		return nil, fmt.Errorf("reader: log tail %s: %w", c.Tail, err)
+	}
+	ours := db.tail.txs()
+	if len(txs) < len(ours) {
+		return FromHead(ctx, db.st, h, width)
+	}
+	for k, t := range ours {
+		if txs[k].t != t.t || !bytes.Equal(txs[k].enc, t.enc) {
+			return FromHead(ctx, db.st, h, width)
+		}
+	}
+	next := db
+	for _, t := range txs[len(ours):] {
+		if next, err = next.applyTail(ctx, t); err != nil {
+			return nil, fmt.Errorf("reader: log tail %s, t %d: %w", c.Tail, t.t, err)
+		}
+	}
+	if next == db {
+		cp := *db
+		next = &cp
+	}
+	next.head, next.base = h, c
+	next.basisT = c.BasisT
+	next.nextUser, next.nextDB = c.NextUser, c.NextDB
+	next.tailBytes = int64(len(data))
+	if c.TxInstant != 0 {
+		if tm := time.UnixMilli(c.TxInstant).UTC(); tm.After(next.lastInstant) {
+			next.lastInstant = tm
+		}
+	}
+	return next, nil
+}
+
+// canFastForward reports whether commit c names db's index roots and a
+// log tail at least as new as db's.
+func (db *DB) canFastForward(c *branch.Commit) bool {
+	if db.v != nowView || db.merged || c.Tail.IsZero() || c.BasisT < db.basisT || c.DBID != db.dbid {
+		return false
+	}
+	for i, lt := range db.trees {
+		r, ok := c.Root(treeNames[i])
+		if !ok {
+			return false
+		}
+		lt.mu.Lock()
+		addr := lt.addr
+		if lt.loaded {
+			a, flushed := lt.set.Root()
+			if !flushed {
+				lt.mu.Unlock()
+				return false
+			}
+			addr = a
+		}
+		lt.mu.Unlock()
+		if konserve.Hash(addr) != r.Addr {
+			return false
+		}
+	}
+	return true
+}

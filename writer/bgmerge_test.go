@@ -181,3 +181,69 @@ func dumpDB(t *testing.T, db *reader.DB) []string {
 	}
 	return out
 }
+
+// TestFastForward: a value moved to a head another writer appended to
+// equals the value reopened from that head, and keeps its own tail list
+// (so a background merge of it still applies); after a merge changed the
+// roots it falls back to reopening.
+func TestFastForward(t *testing.T) {
+	ctx := context.Background()
+	url := "mem://ff-" + t.Name()
+	w1, err := Create(ctx, url, &Options{Width: 4, TailBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w1.Close()
+	mustTx(t, w1, crashSchema)
+	stale := mustTx(t, w1, `[{:c/name "a" :c/n 1}]`).DBAfter
+	w2, err := OpenStore(ctx, w1.Store(), &Options{Width: 4, TailBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	mustTx(t, w2, `[{:c/name "b" :c/n 2 :c/tag [:x]} [:db/retract [:c/name "a"] :c/n 1]]`)
+	h := mustTx(t, w2, `[{:c/name "c" :c/ref [:c/name "b"]}]`).DBAfter.Head()
+	check := func(ff *reader.DB) {
+		t.Helper()
+		fresh, err := reader.FromHead(ctx, w1.Store(), h, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range [][2]*reader.DB{{fresh, ff}, {fresh.History(), ff.History()}} {
+			if a, b := dumpDB(t, v[0]), dumpDB(t, v[1]); !slices.Equal(a, b) {
+				t.Fatalf("fast-forwarded value differs from the reopened one:\n%v\n%v", b, a)
+			}
+		}
+		if ff.BasisT() != fresh.BasisT() || ff.Head().Addr != h.Addr || ff.TailTxs() != fresh.TailTxs() {
+			t.Fatalf("basis %d head %s tail txs %d; want %d %s %d", ff.BasisT(), ff.Head().Addr, ff.TailTxs(), fresh.BasisT(), h.Addr, fresh.TailTxs())
+		}
+	}
+	ff, err := stale.FastForward(ctx, h, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(ff)
+	// A merge of the stale value still applies to the fast-forwarded one.
+	merged, err := stale.MergeTail(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ff.AdoptMerge(ctx, stale, merged); err != nil {
+		t.Fatalf("AdoptMerge after FastForward: %v", err)
+	}
+	// Roots that changed (another writer merged): reopen.
+	if _, err := w2.Transact(ctx, `[{:c/name "d"}]`); err != nil {
+		t.Fatal(err)
+	}
+	w3, err := OpenStore(ctx, w1.Store(), &Options{Width: 4, TailBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w3.Close()
+	h = mustTx(t, w3, `[{:c/name "e"}]`).DBAfter.Head()
+	ff, err = stale.FastForward(ctx, h, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(ff)
+}

@@ -494,6 +494,13 @@ func (w *Writer) commit(batch []*request) {
 				w.adopt(ctx, cur, persisted)
 				finish(batch)
 				return
+			} else if rerr == nil && base.Head() != nil && cur.Addr == base.Head().Addr && attempt < w.opts.MaxRetries {
+				// The head is where it was: the commit did not land
+				// (a transient error storing the tail, the commit record
+				// or the head). Try again on the same base; the objects
+				// stored so far are orphans or are stored again.
+				backoff(attempt)
+				continue
 			}
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
@@ -514,9 +521,10 @@ func (w *Writer) commit(batch []*request) {
 			failLive(batch, ErrConflict)
 			return
 		}
-		// Rebase onto the new head.
+		// Rebase onto the new head: when it only appended to the log tail
+		// of base, replay just the new transactions (FastForward).
 		if err == nil {
-			base, err = reader.FromHead(ctx, w.st, h, w.opts.Width)
+			base, err = base.FastForward(ctx, h, w.opts.Width)
 		}
 		if err != nil {
 			failLive(batch, fmt.Errorf("writer: rebase: %w", err))
