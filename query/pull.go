@@ -197,6 +197,9 @@ type pullBound struct {
 	// or may expand components: the puller then tracks the path.
 	recursive bool
 	nRec      int // number of recursion specs in the tree (root only)
+	// limited is set on the root when a recursion spec has a depth
+	// limit: only then are depths counted.
+	limited bool
 }
 
 type pullBoundSpec struct {
@@ -296,6 +299,7 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 			bs.parent = bp
 			bs.recIdx = root.nRec
 			root.nRec++
+			root.limited = root.limited || ps.maxDepth > 0
 			root.recursive = true
 		}
 	}
@@ -949,10 +953,12 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 			return map[edn.Keyword]any{"db/id": target}, nil
 		}
 		bp = s.parent
-		n := len(pl.depth)
-		pl.depth = append(pl.depth, pl.depth[dep:int(dep)+pl.root.nRec]...)
-		pl.depth[n+s.recIdx]++
-		dep = int32(n)
+		if pl.root.limited {
+			n := len(pl.depth)
+			pl.depth = append(pl.depth, pl.depth[dep:int(dep)+pl.root.nRec]...)
+			pl.depth[n+s.recIdx]++
+			dep = int32(n)
+		}
 	case s.a.IsComponent && !s.reverse:
 		if pl.onPath(it, target) {
 			return map[edn.Keyword]any{"db/id": target}, nil
