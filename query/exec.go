@@ -88,7 +88,7 @@ type exec struct {
 	rules    *Rules
 	re       *ruleEval // the fixpoint being computed, if any
 	negDepth int
-	counts   map[string]int
+	counts   map[countKey]int
 	keybuf   []byte
 	seen     keySet // distinctOn's set, reused
 	ticks    int
@@ -160,7 +160,7 @@ func (ex *exec) rowsDistinct(q *Query, steps []*step, bound0, needed []bool) boo
 }
 
 func newExec(ctx context.Context, opts Options) *exec {
-	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}, counts: map[string]int{}}
+	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}, counts: map[countKey]int{}}
 }
 
 // checkCtx is called in inner loops; it consults ctx every 4096 calls.
@@ -506,7 +506,7 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 	for _, c := range comps {
 		b = appendKey(b, c)
 	}
-	key := fmt.Sprintf("%p/%s", d, b)
+	key := countKey{d, string(b)}
 	ex.keybuf = b
 	if n, ok := ex.counts[key]; ok {
 		return n
@@ -517,6 +517,12 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 	}
 	ex.counts[key] = n
 	return n
+}
+
+// countKey names one estimate: a source and its index and components.
+type countKey struct {
+	d *dbSrc
+	k string
 }
 
 // collSrc is a collection of tuples bound to a $name.
