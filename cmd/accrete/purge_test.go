@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,15 @@ func TestPurge(t *testing.T) {
 	}
 	if d := diffSnapshots(snap, snapshot(t, dir)); d != "" {
 		t.Fatalf("purge --dry-run changed the bucket: %s", d)
+	}
+	var js struct {
+		Datoms  int            `json:":datoms"`
+		DryRun  bool           `json:":dry-run"`
+		Removed map[string]int `json:":removed"`
+	}
+	if err := json.Unmarshal([]byte(ok(t, "", "purge", url, `[[:db/purge [:person/name "Cy"] :person/age 41]]`, "--dry-run", "--json")), &js); err != nil ||
+		js.Datoms != 2 || !js.DryRun || js.Removed["log"] != 2 {
+		t.Errorf("purge --dry-run --json: %+v, %v", js, err)
 	}
 
 	out := ok(t, "", "purge", url, `[[:db/purge [:person/name "Cy"] :person/age 41]]`, "--by", "dpo@example.com")
