@@ -50,6 +50,7 @@ type Options = writer.Options
 type Conn struct {
 	w      *writer.Writer
 	branch string
+	width  int
 
 	mu     sync.Mutex
 	purged *reader.DB // the value a Purge committed, until the writer knows a newer one
@@ -86,11 +87,14 @@ func Create(ctx context.Context, url string, opts *Options) (*Conn, error) {
 }
 
 func newConn(w *writer.Writer, opts *Options) *Conn {
-	b := branch.Default
-	if opts != nil && opts.Branch != "" {
-		b = opts.Branch
+	c := &Conn{w: w, branch: branch.Default}
+	if opts != nil {
+		if opts.Branch != "" {
+			c.branch = opts.Branch
+		}
+		c.width = opts.Width
 	}
-	return &Conn{w: w, branch: b}
+	return c
 }
 
 // Connect connects to the existing database in the bucket at url.
@@ -148,6 +152,9 @@ func (c *Conn) Purge(ctx context.Context, data any, opts *PurgeOptions) (PurgeRe
 		o = *opts
 	}
 	o.Branch = c.branch
+	if o.Width == 0 {
+		o.Width = c.width
+	}
 	rep, err := ops.Purge(ctx, c.w.Store(), data, &o)
 	if err != nil || rep.Head == nil {
 		return rep, err
