@@ -24,6 +24,12 @@
 // every process; a writer therefore swaps a head only after the puts of every
 // node it names returned. A crash at any point leaves each head old or new.
 //
+// PutNodesBulk is the same promise for large batches at a lower price: on
+// the file backend it writes node files in place and makes them all durable
+// with one syncfs(2). A crash before that sync may leave a node file cut
+// short, but no head names it yet, and every later store of that node
+// checks the file's hash and replaces it (see bulk.go and F1 in file.go).
+//
 // # Backends
 //
 // Open picks a Backend by URL scheme: file:// is this package's own

@@ -50,6 +50,26 @@
 // Options.MaxRetries times. Nodes uploaded by a lost attempt are orphans
 // that garbage collection removes; nothing is ever deleted on a failure.
 //
+// A commit whose storage calls fail while the head stays where it was (a
+// transient error) is retried on the same base. A swap lost to another
+// writer rebases with reader.FastForward: when the other writer only
+// appended to the same log tail, just its new transactions are replayed.
+//
+// # Bulk import
+//
+// Import takes the datoms of new entities (tempids as negative numbers) as
+// one transaction and bypasses the log tail: reader.BulkAssert checks them
+// against the schema (declared, non-schema attributes; value types; one
+// value per cardinality-one attribute; unique values unused), sorts each
+// index's datoms once (AEVT by a stable distribution of the EAVT order),
+// builds each tree bottom-up when the batch outweighs it (a new database)
+// or merges the batch in one pss update otherwise, with nodes
+// reader.DefaultBulkWidth wide (fewer, larger objects), and stores every
+// new node with konserve's PutNodesBulk: on the file backend, files written
+// in place and one syncfs(2) for the lot, instead of two fsyncs per node.
+// The head moves last, as for any commit, so a crash leaves the old head
+// and orphans. accrete import uses it for batches of plain entity maps.
+//
 // # Group commit
 //
 // Transactions submitted concurrently are committed together: the
