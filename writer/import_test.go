@@ -11,6 +11,8 @@ import (
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/internal/blobtest"
+	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/reader"
 	"github.com/accretedb/accrete/tx"
 )
@@ -232,5 +234,77 @@ func TestImportInvalid(t *testing.T) {
 				t.Fatalf("head moved from %s to %s", head.Addr, got.Addr)
 			}
 		})
+	}
+}
+
+// TestCrashImport: a bulk import crashed at each of its storage operations
+// leaves the head old or new, every node it names present, and the
+// content the head's.
+func TestCrashImport(t *testing.T) {
+	ctx := context.Background()
+	tmpl := newMapBackend()
+	crashTemplate(t, tmpl, 1)
+	before, err := readState(ctx, tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(f *blobtest.Faulty, arm func()) error {
+		st := konserve.New(f, nil)
+		w, err := OpenStore(ctx, st, &Options{Width: 4, BulkWidth: 4, Now: crashClock, MaxRetries: 2})
+		if err != nil {
+			t.Fatalf("open writer on an unfaulted bucket: %v", err)
+		}
+		defer w.Close()
+		s := w.DB().Schema()
+		name, _ := s.Entid("c/name")
+		n, _ := s.Entid("c/n")
+		tag, _ := s.Entid("c/tag")
+		var ds []datom.Datom
+		for i := 1; i <= 15; i++ {
+			ds = append(ds, datom.Datom{E: -int64(i), A: name, V: "bulk" + strconv.Itoa(i)},
+				datom.Datom{E: -int64(i), A: n, V: int64(i)}, datom.Datom{E: -int64(i), A: tag, V: edn.Keyword("k")})
+		}
+		f.Reset()
+		if arm != nil {
+			arm()
+		}
+		_, err = w.Import(ctx, ds)
+		return err
+	}
+	clean := blobtest.NewFaulty(tmpl.clone())
+	if err := run(clean, nil); err != nil {
+		t.Fatal(err)
+	}
+	ops := clean.Count(blobtest.OpAny)
+	after, err := readState(ctx, clean.Inner())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for k := int64(1); k <= ops; k++ {
+		f := blobtest.NewFaulty(tmpl.clone())
+		txErr := run(f, func() { f.CrashAt(blobtest.OpAny, k) })
+		got, err := readState(ctx, f.Inner())
+		if err != nil {
+			t.Fatalf("crash at operation %d: database does not open or a node is missing: %v", k, err)
+		}
+		switch {
+		case got.seq == before.seq && slices.Equal(got.dump, before.dump) && txErr != nil:
+			outcomes["old"]++
+		case got.seq == after.seq && slices.Equal(got.dump, after.dump):
+			outcomes["new"]++
+		default:
+			t.Fatalf("crash at operation %d: head seq %d (old %d, new %d), error %v: neither state", k, got.seq, before.seq, after.seq, txErr)
+		}
+	}
+	t.Logf("%d operations; outcomes %v", ops, outcomes)
+	// The swap lands but its reply is lost: the import is acknowledged
+	// once and the head is the new one.
+	f := blobtest.NewFaulty(tmpl.clone())
+	if err := run(f, func() { f.LoseReplyAt(blobtest.OpSwap, 1) }); err != nil {
+		t.Fatalf("import after a lost swap reply: %v", err)
+	}
+	if got, err := readState(ctx, f.Inner()); err != nil || got.seq != after.seq || !slices.Equal(got.dump, after.dump) {
+		t.Fatalf("after a lost swap reply: seq %d (want %d), err %v", got.seq, after.seq, err)
 	}
 }
