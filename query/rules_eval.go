@@ -100,6 +100,8 @@ type ruleEval struct {
 	vals      []any   // reused buffer of the values a key is made of
 	tuple     []any   // reused buffer of a head tuple
 	firsts    []int32 // reused by join: each input row's first result
+	next      []int32 // the chains firsts start
+	lo        int32   // the first result a join reads
 	arena     []any   // see keep
 }
 
@@ -301,9 +303,11 @@ func (re *ruleEval) boundKey(t *ruleTable, tuple []any) tkey {
 	return re.ex.tupleKey(vals)
 }
 
-// join extends the rows of in with the results of t that agree with them;
-// with delta, only the results new in the previous iteration.
-func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
+// joinCount prepares a join of in with the results of t (with delta, only
+// those new in the previous iteration): it finds each row's chain of
+// agreeing results (re.firsts, re.next, re.lo) and returns how many
+// results they hold in all.
+func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 	ex := re.ex
 	head, next := &t.resHead, t.resNext
 	lo := int32(0)
@@ -324,8 +328,8 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 			}
 		}
 	}
+	re.next, re.lo = next, lo
 	args := st.call.args
-	// First pass: each row's chain, and the exact size of the output.
 	firsts := re.firsts[:0]
 	total := 0
 	for i := 0; i < in.n; i++ {
@@ -347,20 +351,44 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 		}
 	}
 	re.firsts = firsts
+	return total
+}
+
+// join extends the rows of in with the results of t that agree with them;
+// with delta, only the results new in the previous iteration.
+func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
+	total := re.joinCount(st, t, in, delta)
 	out := &rel{width: in.width, data: make([]any, 0, total*in.width)}
+	re.joinEach(st, t, in, delta, func(row, res []any) bool {
+		dst := out.push(row)
+		for p, a := range st.call.args {
+			if a.kind == termVar && !st.argBound[p] {
+				dst[a.slot] = res[p]
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// joinEach calls fn for each row of in and each result of t that agrees
+// with it (after joinCount, which found each row's chain), skipping
+// results that give one free variable two values.
+func (re *ruleEval) joinEach(st *step, t *ruleTable, in *rel, delta bool, fn func(row, res []any) bool) {
+	next, lo := re.next, re.lo
+	args := st.call.args
 	for i := 0; i < in.n; i++ {
-		j := firsts[i]
+		j := re.firsts[i]
 		if j < 0 {
 			continue
 		}
 		row := in.row(i)
-	next:
+	chain:
 		for ; j >= lo; j = next[j] {
 			if int(j) >= t.dResHi && delta {
 				continue
 			}
 			res := t.res[j]
-			dst := out.push(row)
 			for p, a := range args {
 				if a.kind != termVar || st.argBound[p] {
 					continue
@@ -368,15 +396,15 @@ func (re *ruleEval) join(st *step, t *ruleTable, in *rel, delta bool) *rel {
 				// A free variable given twice must get one value.
 				for q := 0; q < p; q++ {
 					if args[q].kind == termVar && args[q].slot == a.slot && !st.argBound[q] && !valuesEqual(res[q], res[p]) {
-						out.pop()
-						continue next
+						continue chain
 					}
 				}
-				dst[a.slot] = res[p]
+			}
+			if !fn(row, res) {
+				return
 			}
 		}
 	}
-	return out
 }
 
 // fixpoint iterates until no table gains a seed or a result.
@@ -464,6 +492,9 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	} else {
 		in = re.seedRel(t, bp, lo, hi)
 	}
+	if n := len(steps); n > 0 && steps[n-1].kind == stepRule && steps[n-1].live == nil {
+		return re.evalBodyCall(t, bp, steps, in, delta)
+	}
 	re.deltaStep = delta
 	out, err := ex.run(steps, in)
 	re.deltaStep = nil
@@ -481,6 +512,60 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 		re.tuple = tuple
 		re.addResult(t, tuple)
 	}
+	return nil
+}
+
+// evalBodyCall is evalBody for steps that end with a rule call: the call's
+// join hands its matches straight to addResult instead of building the
+// joined relation first.
+func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *rel, delta *step) error {
+	ex := re.ex
+	last := steps[len(steps)-1]
+	re.deltaStep = delta
+	cur, err := ex.run(steps[:len(steps)-1], in)
+	re.deltaStep = nil
+	if err != nil || cur.n == 0 {
+		return err
+	}
+	if err := ex.ctx.Err(); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	callee, err := re.table(last.key)
+	if err != nil {
+		return err
+	}
+	re.addSeeds(callee, last, cur)
+	isDelta := delta == last
+	total := re.joinCount(last, callee, cur, isDelta)
+	if ex.opts.MaxRows > 0 && total > ex.opts.MaxRows {
+		// total may count results that give a repeated free variable two
+		// values: count exactly before failing.
+		n := 0
+		re.joinEach(last, callee, cur, isDelta, func(_, _ []any) bool { n++; return true })
+		if n > ex.opts.MaxRows {
+			return errorf(last.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
+		}
+	}
+	t.res = slices.Grow(t.res, total)
+	t.resNext = slices.Grow(t.resNext, total)
+	d := bp.def
+	row := make([]any, cur.width)
+	args := last.call.args
+	re.joinEach(last, callee, cur, isDelta, func(r, res []any) bool {
+		copy(row, r)
+		for p, a := range args {
+			if a.kind == termVar && !last.argBound[p] {
+				row[a.slot] = res[p]
+			}
+		}
+		tuple := re.tuple[:0]
+		for _, h := range d.head {
+			tuple = append(tuple, row[h])
+		}
+		re.tuple = tuple
+		re.addResult(t, tuple)
+		return true
+	})
 	return nil
 }
 
