@@ -42,7 +42,7 @@ import (
 // An Entity is safe for concurrent use. Its loading holds an internal lock
 // across the Source scan.
 type Entity struct {
-	src Source
+	env *entityEnv
 	id  datom.ID
 	// grp is the group the entity is read with; nil when it is read
 	// alone (made by EntityOf, or its Source cannot seek).
@@ -78,6 +78,40 @@ type entityRev struct {
 	ents []*Entity
 }
 
+// entityEnv is what the entities reached from one EntityOf share: the
+// Source, its schema, and the attributes Get was last asked for.
+type entityEnv struct {
+	src    Source
+	schema *datom.Schema
+	idents [8]atomic.Pointer[entityIdent]
+	next   atomic.Uint32 // the slot the next miss replaces
+}
+
+type entityIdent struct {
+	kw edn.Keyword
+	a  *datom.Attribute
+}
+
+func newEntityEnv(src Source) *entityEnv {
+	return &entityEnv{src: src, schema: src.Schema()}
+}
+
+// attr is the schema's AttrByIdent with a small cache in front: walking
+// entities asks for the same few keywords over and over.
+func (env *entityEnv) attr(kw edn.Keyword) *datom.Attribute {
+	for i := range env.idents {
+		if c := env.idents[i].Load(); c != nil && c.kw == kw {
+			return c.a
+		}
+	}
+	a := env.schema.AttrByIdent(kw)
+	if a != nil {
+		i := env.next.Add(1) % uint32(len(env.idents))
+		env.idents[i].Store(&entityIdent{kw: kw, a: a})
+	}
+	return a
+}
+
 // entityGroupMax bounds a group, and so what reading one entity may read
 // on speculation.
 const entityGroupMax = 256
@@ -105,7 +139,7 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	return &Entity{src: src, id: e}, nil
+	return &Entity{env: newEntityEnv(src), id: e}, nil
 }
 
 // ID returns the entity id.
@@ -130,7 +164,7 @@ func (en *Entity) load(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
-	b := newEntityBuilder(ctx, en.src, 1)
+	b := newEntityBuilder(ctx, en.env, 1)
 	err := b.f.fetch([]datom.ID{en.id}, nil, func(_ int, ds []datom.Datom, _ bool) error {
 		return b.build(en, ds)
 	})
@@ -167,7 +201,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 			ids = append(ids, m.id)
 		}
 	}
-	b := newEntityBuilder(ctx, en.src, len(ids))
+	b := newEntityBuilder(ctx, en.env, len(ids))
 	at := 0
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		first := at
@@ -200,7 +234,7 @@ func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
 // allocating values, attributes and the entities references name in
 // blocks.
 type entityBuilder struct {
-	src    Source
+	env    *entityEnv
 	schema *datom.Schema
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
@@ -215,9 +249,9 @@ type entityBuilder struct {
 }
 
 // newEntityBuilder returns a builder for reading n entities.
-func newEntityBuilder(ctx context.Context, src Source, n int) *entityBuilder {
-	b := &entityBuilder{src: src, schema: src.Schema(), nv: min(max(16, 12*n), 8192), nr: min(max(16, 10*n), 8192), ne: 16}
-	b.f.init(ctx, src)
+func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
+	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(16, 12*n), 8192), nr: min(max(16, 10*n), 8192), ne: 16}
+	b.f.init(ctx, env.src)
 	b.group = b.f.seek != nil
 	return b
 }
@@ -279,7 +313,7 @@ func (b *entityBuilder) entity(id datom.ID) *Entity {
 	}
 	b.ents = b.ents[:len(b.ents)+1]
 	e := &b.ents[len(b.ents)-1]
-	e.src, e.id = b.src, id
+	e.env, e.id = b.env, id
 	if b.group {
 		if b.grp == nil || len(b.grp.members) == entityGroupMax {
 			b.grp = &entityGroup{}
@@ -297,8 +331,7 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 	if kw == "db/id" {
 		return en.id, nil
 	}
-	schema := en.src.Schema()
-	if a := schema.AttrByIdent(kw); a != nil {
+	if a := en.env.attr(kw); a != nil {
 		if err := en.load(ctx); err != nil {
 			return nil, err
 		}
@@ -315,7 +348,7 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 		return nil, nil
 	}
 	if fwd, ok := reverseAttr(kw); ok {
-		if a := schema.AttrByIdent(fwd); a != nil {
+		if a := en.env.schema.AttrByIdent(fwd); a != nil {
 			return en.reverse(ctx, a)
 		}
 	}
@@ -346,8 +379,8 @@ func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("query: entity %d: %w", en.id, err)
 		}
-		b := newEntityBuilder(ctx, en.src, 1)
-		err := en.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
+		b := newEntityBuilder(ctx, en.env, 1)
+		err := en.env.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
 			r.ents = append(r.ents, b.entity(d.E))
 			return true
 		})
