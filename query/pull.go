@@ -36,7 +36,9 @@ func Pull(ctx context.Context, src Source, pattern any, eid any) (map[edn.Keywor
 
 // PullMany is Pull for several entities: result i is the map of eids[i]
 // (nil when that entity has none of the pulled attributes). The pattern is
-// parsed and bound to the schema once.
+// parsed and bound to the schema once, and the entities are pulled
+// together, a level at a time, so that a Source that can seek reads each
+// level in one ordered pass (see pullSeeker).
 func PullMany(ctx context.Context, src Source, pattern any, eids []any) ([]map[edn.Keyword]any, error) {
 	p, err := ParsePull(pattern)
 	if err != nil {
