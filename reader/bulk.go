@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -421,6 +422,9 @@ type collectStore struct {
 	datas  [][]byte
 	hashes []konserve.Hash // pss hashed each node (node.AddressOf) already
 	bytes  int64
+	// direct, once the collected nodes are stored, makes later stores
+	// (a later flush of a set opened with this store) write through.
+	direct atomic.Bool
 }
 
 // bulkNodeStore loads through the database's store and collects stores.
@@ -432,7 +436,10 @@ type bulkNodeStore struct {
 var _ pss.BatchStorer[datom.Datom] = (*bulkNodeStore)(nil)
 
 // Store implements pss.NodeStore: the node is kept for PutNodesBulk.
-func (s *bulkNodeStore) Store(_ context.Context, e pss.Encoded[datom.Datom]) error {
+func (s *bulkNodeStore) Store(ctx context.Context, e pss.Encoded[datom.Datom]) error {
+	if s.col.direct.Load() {
+		return s.nodeStore.Store(ctx, e)
+	}
 	s.col.mu.Lock()
 	s.col.datas = append(s.col.datas, e.Data)
 	s.col.hashes = append(s.col.hashes, konserve.Hash(e.Address))
@@ -443,6 +450,9 @@ func (s *bulkNodeStore) Store(_ context.Context, e pss.Encoded[datom.Datom]) err
 
 // StoreMany implements pss.BatchStorer.
 func (s *bulkNodeStore) StoreMany(ctx context.Context, es []pss.Encoded[datom.Datom]) error {
+	if s.col.direct.Load() {
+		return s.nodeStore.StoreMany(ctx, es)
+	}
 	for _, e := range es {
 		_ = s.Store(ctx, e)
 	}
