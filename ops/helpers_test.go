@@ -50,6 +50,17 @@ func buildDB(t testing.TB, st *konserve.Store, n int) *writer.Writer {
 		t.Fatalf("schema: %v", err)
 	}
 	transactRange(t, w, 0, n)
+	// Writers merge the log tail in the background: closing waits for the
+	// merge in flight, so the bucket stops changing when buildDB returns
+	// (GC tests compare node sets, and step their clock past every node's
+	// grace). The writer returned is a fresh one with nothing in flight.
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if w, err = writer.OpenStore(ctx, st, testWriterOptions()); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { w.Close() })
 	return w
 }
 
