@@ -86,3 +86,10 @@ func (x *keyIndex) set(k tkey, v int32) {
 	}
 	x.strs[k.s] = v
 }
+
+// swap sets k's value to v and returns the previous one, if any.
+func (x *keyIndex) swap(k tkey, v int32) (int32, bool) {
+	old, ok := x.get(k)
+	x.set(k, v)
+	return old, ok
+}

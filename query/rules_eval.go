@@ -273,12 +273,11 @@ func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
 	t.res = append(t.res, tuple)
 	k := re.boundKey(t, tuple)
 	j := int32(len(t.res) - 1)
-	if h, ok := t.resHead.get(k); ok {
+	if h, ok := t.resHead.swap(k, j); ok {
 		t.resNext = append(t.resNext, h)
 	} else {
 		t.resNext = append(t.resNext, -1)
 	}
-	t.resHead.set(k, j)
 }
 
 // keep copies vals into the evaluation's arena of tuples: results are
@@ -318,13 +317,11 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 			head = &keyIndex{}
 			next = make([]int32, t.dResHi)
 			for j := t.dResLo; j < t.dResHi; j++ {
-				k := re.boundKey(t, t.res[j])
-				if h, ok := head.get(k); ok {
+				if h, ok := head.swap(re.boundKey(t, t.res[j]), int32(j)); ok {
 					next[j] = h
 				} else {
 					next[j] = -1
 				}
-				head.set(k, int32(j))
 			}
 		}
 	}
