@@ -100,7 +100,12 @@
 //     commit the first time a database is purged.
 //   - P3: the bytes stay in the bucket until GC deletes the nodes of the
 //     older commits that hold them, which it does once those commits are
-//     not retained and their nodes are older than the grace. Other branches
+//     not retained and their nodes are older than the grace. A writer's
+//     background merge of the log tail that was in flight during the purge
+//     may still write nodes built from the pre-purge value; no commit will
+//     name them (the writer's AdoptMerge refuses a value whose trees
+//     changed), so they are orphans that a GC run once they are older than
+//     the grace deletes. Other branches
 //     and copies made by Sync keep the datoms until they are purged too; a
 //     Sync of the purged branch to a copy moves the copy's head but cannot
 //     delete what the copy already holds (run GC there as well).
