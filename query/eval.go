@@ -257,9 +257,15 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	if st.lookup {
 		out.data = make([]any, 0, in.n*in.width)
 	} else if est := st.est; est > 0 && est < 1<<16 {
-		// An estimate, not a promise: a selective scan that finds nothing
-		// must not pay for clearing room for thousands of wide rows.
-		out.data = make([]any, 0, min(est*in.width, 1<<10))
+		// An estimate, not a promise: a scan for a constant value that
+		// finds little must not pay for clearing room for thousands of
+		// wide rows, while a scan that keeps most of what it reads should
+		// not grow its rows by copying them again and again.
+		limit := 1 << 16
+		if st.pos[2].kind == posConst {
+			limit = 1 << 10
+		}
+		out.data = make([]any, 0, min(est*in.width, limit))
 	}
 	s := &scanState{ex: ex, st: st, src: src, out: out, late: lateBoxing(st)}
 	if st.dedup {
