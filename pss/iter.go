@@ -74,6 +74,10 @@ type Iter[K any] struct {
 	// starts at the second crossing, when the move is clearly a scan.
 	crossed  int
 	stackBuf [inlineDepth]frame[K]
+	// pfIdx and pfAddrs are prefetch's buffers, reused across leaves'
+	// parents (a BatchLoader does not keep the addresses it is given).
+	pfIdx   []int
+	pfAddrs []node.Address
 }
 
 // NewIter returns an unpositioned iterator over s. opts may be nil. The
@@ -457,8 +461,8 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir int) (*tnode[K], error) {
 func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 	n := f.n
 	f.pre = make([]*node.Node[K], len(n.keys))
-	var idx []int
-	var addrs []node.Address
+	idx, addrs := it.pfIdx[:0], it.pfAddrs[:0]
+	defer func() { it.pfIdx, it.pfAddrs = idx[:0], addrs[:0] }()
 	for j := i; j >= 0 && j < len(n.keys); j += dir {
 		if j != i {
 			// Child j holds keys in (keys[j-1], keys[j]].
