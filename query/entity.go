@@ -165,8 +165,8 @@ func (en *Entity) load(ctx context.Context) error {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
 	b := newEntityBuilder(ctx, en.env, 1)
-	err := b.f.fetch([]datom.ID{en.id}, nil, func(_ int, ds []datom.Datom, _ bool) error {
-		return b.build(en, ds)
+	err := b.f.fetch([]datom.ID{en.id}, nil, func(int, []datom.Datom, bool) error {
+		return b.finish(en)
 	})
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
@@ -210,7 +210,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 				ms[at].vals, ms[at].runs = ms[first].vals, ms[first].runs
 				continue
 			}
-			if err := b.build(ms[at], ds); err != nil {
+			if err := b.finish(ms[at]); err != nil {
 				return err
 			}
 		}
@@ -246,46 +246,66 @@ type entityBuilder struct {
 	nv, nr, ne int          // the sizes of the next blocks of vals, runs and ents
 
 	attrs attrCache
+
+	// the entity being read: its first value and run in the blocks, its
+	// current attribute, and the first error met
+	v0, r0 int
+	lastA  datom.ID
+	cur    *datom.Attribute
+	err    error
 }
 
 // newEntityBuilder returns a builder for reading n entities.
 func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
 	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(16, 12*n), 8192), nr: min(max(16, 10*n), 8192), ne: 16}
 	b.f.init(ctx, env.src)
+	b.f.stream = b.add
 	b.group = b.f.seek != nil
 	return b
 }
 
-// build sets en's attributes from its datoms ds (EAVT order); the caller
-// marks it loaded once the whole read is done.
-func (b *entityBuilder) build(en *Entity, ds []datom.Datom) error {
-	nr := 0
-	for i := range ds {
-		if i == 0 || ds[i].A != ds[i-1].A {
-			nr++
-		}
+// add appends one datom of the entity being read (datoms come in EAVT
+// order, straight from the scan); finish hands what was added to the
+// entity.
+func (b *entityBuilder) add(d datom.Datom) {
+	if b.err != nil {
+		return
 	}
-	if cap(b.vals)-len(b.vals) < len(ds) {
-		b.vals = make([]any, 0, max(b.nv, len(ds)))
-	}
-	if cap(b.runs)-len(b.runs) < nr {
-		b.runs = make([]entityRun, 0, max(b.nr, nr))
-	}
-	v0, r0 := len(b.vals), len(b.runs)
-	for i := 0; i < len(ds); {
-		a := b.attrs.get(b.schema, ds[i].A)
+	if len(b.runs) == b.r0 || d.A != b.lastA {
+		a := b.attrs.get(b.schema, d.A)
 		if a == nil {
-			return fmt.Errorf("query: entity %d: datom of attribute %d, which the schema does not know", en.id, ds[i].A)
+			b.err = fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", d.E, d.A)
+			return
 		}
-		j := i
-		for ; j < len(ds) && ds[j].A == ds[i].A; j++ {
-			b.vals = append(b.vals, b.convert(a, ds[j].V))
+		b.cur, b.lastA = a, d.A
+		if len(b.runs) == cap(b.runs) {
+			// A new block; the entity's runs so far move with it.
+			n := len(b.runs) - b.r0
+			rs := make([]entityRun, n, max(b.nr, 2*n+4))
+			copy(rs, b.runs[b.r0:])
+			b.runs, b.r0 = rs, 0
 		}
-		b.runs = append(b.runs, entityRun{a: a, end: int32(len(b.vals) - v0)})
-		i = j
+		b.runs = append(b.runs, entityRun{a: a})
 	}
-	en.vals = b.vals[v0:len(b.vals):len(b.vals)]
-	en.runs = b.runs[r0:len(b.runs):len(b.runs)]
+	if len(b.vals) == cap(b.vals) {
+		n := len(b.vals) - b.v0
+		vs := make([]any, n, max(b.nv, 2*n+8))
+		copy(vs, b.vals[b.v0:])
+		b.vals, b.v0 = vs, 0
+	}
+	b.vals = append(b.vals, b.convert(b.cur, d.V))
+	b.runs[len(b.runs)-1].end = int32(len(b.vals) - b.v0)
+}
+
+// finish sets en's attributes to what was added since the last finish;
+// the caller marks it loaded once the whole read is done.
+func (b *entityBuilder) finish(en *Entity) error {
+	if b.err != nil {
+		return b.err
+	}
+	en.vals = b.vals[b.v0:len(b.vals):len(b.vals)]
+	en.runs = b.runs[b.r0:len(b.runs):len(b.runs)]
+	b.v0, b.r0 = len(b.vals), len(b.runs)
 	return nil
 }
 

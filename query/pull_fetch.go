@@ -48,10 +48,13 @@ type entityFetcher struct {
 
 	// scan state, read by the callbacks (bound once, so a scan allocates
 	// no closure)
-	buf     []datom.Datom // the current entity's datoms
-	exists  bool          // the current entity has datoms (maybe filtered out)
-	ids     []datom.ID
-	keep    []datom.ID // attributes to keep; nil keeps all
+	buf    []datom.Datom // the current entity's datoms
+	exists bool          // the current entity has datoms (maybe filtered out)
+	ids    []datom.ID
+	keep   []datom.ID // attributes to keep; nil keeps all
+	// stream, when set, takes each kept datom instead of buf (each then
+	// gets no datoms)
+	stream  func(datom.Datom)
 	each    func(k int, ds []datom.Datom, exists bool) error
 	err     error // from each, which stopped the scan
 	i       int   // next wanted id
@@ -166,7 +169,11 @@ func (f *entityFetcher) flush() error {
 // entityDatom collects one datom of a single-entity scan.
 func (f *entityFetcher) entityDatom(d datom.Datom) bool {
 	f.exists = true
-	if f.keep == nil || containsID(f.keep, d.A) {
+	switch {
+	case f.keep != nil && !containsID(f.keep, d.A):
+	case f.stream != nil:
+		f.stream(d)
+	default:
 		f.buf = append(f.buf, d)
 	}
 	return true
@@ -196,7 +203,11 @@ func (f *entityFetcher) seekDatom(d datom.Datom) bool {
 	}
 	f.skipped = 0
 	f.exists = true
-	if f.keep == nil || containsID(f.keep, d.A) {
+	switch {
+	case f.keep != nil && !containsID(f.keep, d.A):
+	case f.stream != nil:
+		f.stream(d)
+	default:
 		f.buf = append(f.buf, d)
 	}
 	return true
