@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
 )
 
@@ -371,5 +372,68 @@ func TestEntityGroupRead(t *testing.T) {
 	}
 	if k := seek.seeks.Load(); k != 2 {
 		t.Errorf("concurrent walks: %d seeks, want 2 (each level once)", k)
+	}
+}
+
+// TestEntityGroupBound checks that a group is at most entityGroupMax
+// entities (so reading one entity reads at most that many on speculation)
+// and that an entity with no datoms in a group reads as empty.
+func TestEntityGroupBound(t *testing.T) {
+	const n = entityGroupMax + 44
+	facts := [][3]any{{1000, pkw("name"), "hub"}}
+	for i := 1; i <= n; i++ {
+		facts = append(facts, [3]any{1000, pkw("follows"), 1000 + i})
+		if i != 7 { // 1007 has no datoms of its own
+			facts = append(facts, [3]any{1000 + i, pkw("name"), fmt.Sprint("p", i)})
+		}
+	}
+	src := &pullSeekSource{pullSource: newPullSource(pullTreeAttrs, nil, facts)}
+	hub := mustEntity(t, src, 1000)
+	fs := mustGet(t, hub, "follows").(edn.Set)
+	if len(fs) != n {
+		t.Fatalf("%d follows, want %d", len(fs), n)
+	}
+	mustGet(t, fs[0].(*Entity), "name")
+	if k := src.seeks.Load(); k != 1 {
+		t.Errorf("reading the first target: %d seeks, want 1", k)
+	}
+	for i, f := range fs {
+		got := mustGet(t, f.(*Entity), "name")
+		want := any(fmt.Sprint("p", i+1))
+		if i+1 == 7 {
+			want = nil
+		}
+		if got != want {
+			t.Errorf("target %d: name %v, want %v", i+1, got, want)
+		}
+	}
+	if k := src.seeks.Load(); k != 2 {
+		t.Errorf("reading all %d targets: %d seeks, want 2 (groups of %d)", n, k, entityGroupMax)
+	}
+	if s := src.scans.Load(); s != 1 {
+		t.Errorf("%d plain scans, want 1 (the hub)", s)
+	}
+}
+
+// TestEntityUnknownAttribute: a datom of an attribute the schema does not
+// know makes reading its entity fail with an error, read alone or in a
+// group, and pull with * fail too.
+func TestEntityUnknownAttribute(t *testing.T) {
+	base := newPullSource(pullTreeAttrs, nil, [][3]any{
+		{1000, pkw("follows"), 1001}, {1000, pkw("follows"), 1002},
+		{1001, pkw("name"), "a"}, {1002, pkw("name"), "b"},
+	})
+	ds := append(slices.Clone(base.All()), datom.Datom{E: 1002, A: 999999, V: "x", Tx: datom.TxID(1), Added: true})
+	plain := &pullSource{MemSource: NewMemSource(base.Schema(), ds, false)}
+	ctx := context.Background()
+	for _, src := range []Source{plain, &pullSeekSource{pullSource: plain}} {
+		hub := mustEntity(t, src, 1000)
+		fs := mustGet(t, hub, "follows").(edn.Set)
+		if _, err := fs[1].(*Entity).Get(ctx, "name"); err == nil {
+			t.Errorf("%T: Get on an entity with an unknown attribute: no error", src)
+		}
+		if _, err := Pull(ctx, src, `[* {:follows [*]}]`, 1000); err == nil {
+			t.Errorf("%T: pull * over an unknown attribute: no error", src)
+		}
 	}
 }
