@@ -93,3 +93,18 @@ func (x *keyIndex) swap(k tkey, v int32) (int32, bool) {
 	x.set(k, v)
 	return old, ok
 }
+
+// reset empties the index, keeping its maps' room unless they grew far
+// beyond want keys.
+func (x *keyIndex) reset(want int) {
+	if len(x.ints) > 8*want+64 {
+		x.ints = nil
+	} else {
+		clear(x.ints)
+	}
+	if len(x.strs) > 8*want+64 {
+		x.strs = nil
+	} else {
+		clear(x.strs)
+	}
+}

@@ -96,13 +96,15 @@ type ruleEval struct {
 	ex        *exec
 	tables    map[tableKey]*ruleTable
 	order     []*ruleTable
-	deltaStep *step   // the call reading only new results in this evaluation
-	vals      []any   // reused buffer of the values a key is made of
-	tuple     []any   // reused buffer of a head tuple
-	firsts    []int32 // reused by join: each input row's first result
-	next      []int32 // the chains firsts start
-	lo        int32   // the first result a join reads
-	arena     []any   // see keep
+	deltaStep *step    // the call reading only new results in this evaluation
+	vals      []any    // reused buffer of the values a key is made of
+	tuple     []any    // reused buffer of a head tuple
+	firsts    []int32  // reused by join: each input row's first result
+	next      []int32  // the chains firsts start
+	dHead     keyIndex // a delta join's index of the new results, reused
+	dNext     []int32  // its chains
+	lo        int32    // the first result a join reads
+	arena     []any    // see keep
 }
 
 // ruleStep plans a rule call; it is not ready while a required argument is
@@ -313,9 +315,15 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 	if delta {
 		lo = int32(t.dResLo)
 		if len(t.boundPos) > 0 {
-			// Index only the new results.
-			head = &keyIndex{}
-			next = make([]int32, t.dResHi)
+			// Index only the new results, in buffers reused across joins
+			// (only next[dResLo:dResHi] is written, and chains end
+			// before dResLo).
+			head = &re.dHead
+			head.reset(t.dResHi - t.dResLo)
+			if cap(re.dNext) < t.dResHi {
+				re.dNext = make([]int32, t.dResHi, 2*t.dResHi)
+			}
+			next = re.dNext[:t.dResHi]
 			for j := t.dResLo; j < t.dResHi; j++ {
 				if h, ok := head.swap(re.boundKey(t, t.res[j]), int32(j)); ok {
 					next[j] = h
