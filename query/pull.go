@@ -356,6 +356,11 @@ type puller struct {
 	attrFn   func(datom.Datom) bool // pl.attrDatom
 	eachFn   func(int, []datom.Datom, bool) error
 	out      []map[edn.Keyword]any // root results
+
+	// vals is a block the result vectors are cut from (part of the
+	// result, so never pooled); nv is the size of the next block.
+	vals []any
+	nv   int
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
@@ -915,7 +920,7 @@ func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundS
 	if max := pullLimit(s.pullSpec); max > 0 && len(vals) > max {
 		vals = vals[:max]
 	}
-	vec := make(edn.Vector, len(vals))
+	vec := pl.vector(len(vals))
 	for i := range vals {
 		v, err := pl.value(it, s, vals[i], vec, i, res)
 		if err != nil {
@@ -985,6 +990,20 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 		}
 	}
 	return nil, nil
+}
+
+// vector returns a fresh vector of n elements for a result, cut from a
+// block: results have many small vectors, and one allocation for a block
+// of them is far cheaper than one each. Vectors do not overlap and their
+// capacity is their length, so appending to one copies it.
+func (pl *puller) vector(n int) edn.Vector {
+	if len(pl.vals) < n {
+		pl.nv = min(max(2*pl.nv, 16), 4096)
+		pl.vals = make([]any, max(n, pl.nv))
+	}
+	v := pl.vals[:n:n]
+	pl.vals = pl.vals[n:]
+	return edn.Vector(v)
 }
 
 // refMap is a reference without a nested pattern: {:db/id e}, with the
