@@ -13,7 +13,7 @@ import (
 )
 
 // TestDatomChunksMatchesDatoms: DatomChunks yields exactly what Datoms
-// yields, in order, for every index and a spread of component prefixes,
+// yields (and SeekDatomChunks what SeekDatoms yields), in order, for every index and a spread of component prefixes,
 // over values whose datoms sit in stored trees, in the log tail's overlay
 // (additions and retractions) or both, and over their as-of, since and
 // history views; stopping early stops the scan.
@@ -142,6 +142,16 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 				}
 				if !slices.EqualFunc(got, want, func(a, b datom.Datom) bool { return datom.CompareEAVT(a, b) == 0 }) {
 					t.Fatalf("%s %v %v: DatomChunks gave %d datoms, Datoms %d\n got %v\nwant %v", name, idx, comps, len(got), len(want), got, want)
+				}
+				var seekWant, seekGot []datom.Datom
+				if err := db.SeekDatoms(ctx, idx, comps, func(d datom.Datom) bool { seekWant = append(seekWant, d); return true }); err != nil {
+					t.Fatal(err)
+				}
+				if err := db.SeekDatomChunks(ctx, idx, comps, func(ds []datom.Datom) bool { seekGot = append(seekGot, ds...); return true }); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.EqualFunc(seekGot, seekWant, func(a, b datom.Datom) bool { return datom.CompareEAVT(a, b) == 0 }) {
+					t.Fatalf("%s %v %v: SeekDatomChunks gave %d datoms, SeekDatoms %d", name, idx, comps, len(seekGot), len(seekWant))
 				}
 				calls := 0
 				if err := db.DatomChunks(ctx, idx, comps, func([]datom.Datom) bool { calls++; return false }); err != nil {

@@ -81,6 +81,23 @@ func (db *DB) SeekDatoms(ctx context.Context, idx datom.Index, components []any,
 	return db.scan(ctx, curTree(idx), lo, hi, fn)
 }
 
+// SeekDatomChunks is SeekDatoms a run of datoms at a time, as DatomChunks
+// is Datoms: fn gets consecutive slices of what SeekDatoms would yield,
+// valid only during the call, until it returns false. Pull and Entity use
+// it to read many entities in one ordered pass.
+func (db *DB) SeekDatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error {
+	v := db.v
+	if idx > datom.VAET || v.history || v.asOf != math.MaxInt64 || v.since >= 0 {
+		return gatherChunks(fn, func(emit func(datom.Datom) bool) error {
+			return db.SeekDatoms(ctx, idx, components, emit)
+		})
+	}
+	components = normalizeComponents(idx, components)
+	lo, _ := bounds(idx, components)
+	_, hi := bounds(idx, nil)
+	return db.scanTreeChunks(ctx, curTree(idx), lo, hi, fn)
+}
+
 // IndexRange calls fn, in AVET order, for the datoms of the indexed
 // attribute a whose value v satisfies start <= v < end (a nil bound is
 // open), until fn returns false.
