@@ -137,8 +137,21 @@ func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, 
 // seekChunk is seekDatom for a run of datoms.
 func (f *entityFetcher) seekChunk(ds []datom.Datom) bool {
 	for i := range ds {
-		if !f.seekDatom(ds[i]) {
-			return false
+		d := &ds[i]
+		if d.E != f.ids[f.i] {
+			if !f.seekDatom(*d) {
+				return false
+			}
+			continue
+		}
+		// The common case, inline: a datom of the wanted entity.
+		f.skipped, f.exists = 0, true
+		switch {
+		case f.keep != nil && !containsID(f.keep, d.A):
+		case f.stream != nil:
+			f.stream(*d)
+		default:
+			f.buf = append(f.buf, *d)
 		}
 	}
 	return true
