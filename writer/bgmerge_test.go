@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/accretedb/accrete/datom"
@@ -133,7 +135,7 @@ func TestCrashBackgroundMerge(t *testing.T) {
 // merged trees.
 func TestAdoptMergeStale(t *testing.T) {
 	ctx := context.Background()
-	w, err := Create(ctx, "mem://adopt-stale-"+t.Name(), &Options{Width: 4, TailBytes: 1 << 20})
+	w, err := Create(ctx, "mem://adopt-stale-"+strconv.FormatInt(rand.Int64(), 36), &Options{Width: 4, TailBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,7 @@ func dumpDB(t *testing.T, db *reader.DB) []string {
 // roots it falls back to reopening.
 func TestFastForward(t *testing.T) {
 	ctx := context.Background()
-	url := "mem://ff-" + t.Name()
+	url := "mem://ff-" + strconv.FormatInt(rand.Int64(), 36)
 	w1, err := Create(ctx, url, &Options{Width: 4, TailBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)

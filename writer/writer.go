@@ -113,6 +113,12 @@ type Writer struct {
 	merge *mergeJob
 	// counters of background merges, for benchmarks and tests
 	mergesStarted, mergesAdopted, mergesDropped, mergeWaits atomic.Int64
+	// prepared carries a commit's persisted value, published just before
+	// its objects and head are written, to the loop, which applies the
+	// next batch on it meanwhile. lastPersisted and lastCommitted are the
+	// values of the last commit that landed cleanly (committer only).
+	prepared                     chan *reader.DB
+	lastPersisted, lastCommitted *reader.DB
 	// waitMerges makes every commit wait for a merge in flight (tests: a
 	// deterministic order of storage operations). Set before the first
 	// Transact.
@@ -252,7 +258,7 @@ func newWriter(st *konserve.Store, o Options) *Writer {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	return &Writer{st: st, opts: o, id: hex.EncodeToString(id[:]),
-		queue: make(chan *request, o.MaxBatch), done: make(chan struct{})}
+		queue: make(chan *request, o.MaxBatch), done: make(chan struct{}), prepared: make(chan *reader.DB, 1)}
 }
 
 func (w *Writer) start() {
@@ -371,88 +377,187 @@ func (w *Writer) Close() error {
 
 func (w *Writer) loop() {
 	defer w.wg.Done()
+	var next []*request // a batch collected while the previous committed
+	var pre *preApplied // next, applied ahead on the previous batch's value
 	for {
-		var first *request
-		select {
-		case first = <-w.queue:
-		case <-w.done:
-			// Drain what was queued before Close.
-			for {
-				select {
-				case r := <-w.queue:
-					w.commit([]*request{r})
-				default:
-					return
+		batch := next
+		next = nil
+		if batch == nil {
+			var first *request
+			select {
+			case first = <-w.queue:
+			case <-w.done:
+				// Drain what was queued before Close.
+				for {
+					select {
+					case r := <-w.queue:
+						w.commit([]*request{r}, nil)
+					default:
+						return
+					}
 				}
 			}
+			var rest []*request
+			batch, rest = w.fill(first)
+			if rest != nil {
+				w.commit(batch, nil)
+				batch = rest
+			}
 		}
-		batch := []*request{first}
-	fill:
-		for first.bulk == nil && len(batch) < w.opts.MaxBatch {
+		// Pipelining: while this batch's objects and head are written,
+		// collect the next batch and apply it in memory on top of this
+		// one's value; the next commit uses that work if this one
+		// committed cleanly (see commit), and redoes it otherwise.
+		done := make(chan struct{})
+		go func(b []*request, p *preApplied) {
+			defer close(done)
+			w.commit(b, p)
+		}(batch, pre)
+		pre = nil
+		select {
+		case persisted := <-w.prepared:
 			select {
 			case r := <-w.queue:
-				if r.bulk != nil {
-					// A bulk import commits alone, after the batch
-					// queued before it.
-					w.commit(batch)
-					batch = []*request{r}
-					break fill
+				var rest []*request
+				next, rest = w.fill(r)
+				if rest == nil && next[0].bulk == nil {
+					pre = w.preApply(persisted, next)
+				} else if rest != nil {
+					<-done
+					w.commit(next, nil)
+					next = rest
 				}
-				batch = append(batch, r)
-			default:
-				break fill
+			case <-done:
 			}
+		case <-done:
 		}
-		w.commit(batch)
+		<-done
+		// A value published by an attempt that did not commit is stale.
+		select {
+		case <-w.prepared:
+		default:
+		}
 	}
+}
+
+// fill takes queued requests after first into one batch. A bulk import
+// commits alone: if one is queued behind the batch, fill stops there and
+// returns it as rest (the caller commits batch, then rest).
+func (w *Writer) fill(first *request) (batch, rest []*request) {
+	batch = []*request{first}
+	for first.bulk == nil && len(batch) < w.opts.MaxBatch {
+		select {
+		case r := <-w.queue:
+			if r.bulk != nil {
+				return batch, []*request{r}
+			}
+			batch = append(batch, r)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// preApplied is a batch applied ahead, on the value another commit was
+// about to publish.
+type preApplied struct {
+	on   *reader.DB // the value it was applied on (that commit's persisted value)
+	db   *reader.DB
+	ts   []int64
+	live int
+}
+
+// preApply applies batch on persisted, the value the commit in flight is
+// writing, so that the next commit need not wait for the CPU work.
+func (w *Writer) preApply(persisted *reader.DB, batch []*request) *preApplied {
+	db, ts, live := w.apply(persisted, batch)
+	return &preApplied{on: persisted, db: db, ts: ts, live: live}
+}
+
+// apply applies each request of batch in turn, starting from db; a failing
+// one fails alone. It returns the value after the last, their ts and how
+// many succeeded.
+func (w *Writer) apply(db *reader.DB, batch []*request) (*reader.DB, []int64, int) {
+	var ts []int64
+	live := 0
+	now := w.opts.Now()
+	for _, r := range batch {
+		r.rep, r.err = nil, nil
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if r.bulk != nil {
+			next, res, err := db.BulkAssert(r.ctx, r.bulk, &reader.BulkOptions{Now: now, Width: w.opts.BulkWidth})
+			if err != nil {
+				r.err = err
+				continue
+			}
+			r.bulkRes = res
+			tempids := make(map[any]datom.ID, len(res.TempIDs))
+			for k, id := range res.TempIDs {
+				tempids[k] = id
+			}
+			r.rep = &reader.Report{DBBefore: db, DBAfter: next, TxID: res.TxID, T: res.T, TxData: res.Datoms, TempIDs: tempids}
+			db = next
+			ts = append(ts, res.T)
+			live++
+			continue
+		}
+		rep, err := db.Transact(r.ctx, r.forms, &reader.TxOptions{Funcs: w.opts.Funcs, Now: now})
+		if err != nil {
+			r.err = err
+			continue
+		}
+		r.rep = rep
+		db = rep.DBAfter
+		ts = append(ts, rep.T)
+		live++
+	}
+	return db, ts, live
 }
 
 // commit applies a batch to the newest known value, makes it durable and
 // moves the head; on losing the head to another writer it rebases the
 // batch onto the new head and tries again.
-func (w *Writer) commit(batch []*request) {
+func (w *Writer) commit(batch []*request, pre *preApplied) {
 	ctx := context.Background()
 	bulk := batch[0].bulk != nil
 	base := w.adoptMerge(ctx, w.DB(), bulk)
 	for attempt := 0; ; attempt++ {
-		db := base
+		var db *reader.DB
 		var ts []int64
-		live := 0
-		now := w.opts.Now()
-		for _, r := range batch {
-			r.rep, r.err = nil, nil
-			if err := r.ctx.Err(); err != nil {
-				r.err = err
-				continue
-			}
-			if r.bulk != nil {
-				next, res, err := db.BulkAssert(r.ctx, r.bulk, &reader.BulkOptions{Now: now, Width: w.opts.BulkWidth})
-				if err != nil {
-					r.err = err
-					continue
+		var live int
+		if attempt == 0 && pre != nil && pre.on == w.lastPersisted && base == w.lastCommitted {
+			// Applied ahead on exactly the value base is (committed
+			// cleanly, no merge adopted since): the reports stand.
+			db, ts, live = pre.db, pre.ts, pre.live
+			for _, r := range batch {
+				if r.rep != nil {
+					r.rep.DBBefore = base
+					break
 				}
-				r.bulkRes = res
-				tempids := make(map[any]datom.ID, len(res.TempIDs))
-				for k, id := range res.TempIDs {
-					tempids[k] = id
-				}
-				r.rep = &reader.Report{DBBefore: db, DBAfter: next, TxID: res.TxID, T: res.T, TxData: res.Datoms, TempIDs: tempids}
-				db = next
-				ts = append(ts, res.T)
-				live++
-				continue
 			}
-			rep, err := db.Transact(r.ctx, r.forms, &reader.TxOptions{Funcs: w.opts.Funcs, Now: now})
-			if err != nil {
-				r.err = err
-				continue
-			}
-			r.rep = rep
-			db = rep.DBAfter
-			ts = append(ts, rep.T)
-			live++
+		} else {
+			db, ts, live = w.apply(base, batch)
 		}
 		if live == 0 {
+			// Every transaction failed. If another writer moved the head,
+			// they failed against an old value (:db/cas, transaction
+			// functions and uniqueness must see the truth): move to the
+			// head and apply them again. Otherwise their errors stand.
+			if attempt < w.opts.MaxRetries && failedOnData(batch) {
+				if h, err := branch.Read(ctx, w.st, w.opts.Branch); err == nil && base.Head() != nil && h.Addr != base.Head().Addr {
+					if nb, err := base.FastForward(ctx, h, w.opts.Width); err == nil {
+						base = nb
+						w.mu.Lock()
+						w.db = base
+						w.mu.Unlock()
+						continue
+					}
+				}
+			}
 			finish(batch)
 			return
 		}
@@ -463,12 +568,17 @@ func (w *Writer) commit(batch []*request) {
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
 		}
+		select {
+		case w.prepared <- persisted:
+		default:
+		}
 		h, err := branch.AdvanceWith(ctx, w.st, w.opts.Branch, base.Head(), c, pending)
 		if err == nil {
 			committed := persisted.Committed(h)
 			w.mu.Lock()
 			w.db = committed
 			w.mu.Unlock()
+			w.lastPersisted, w.lastCommitted = persisted, committed
 			if w.merge == nil && committed.TailBytes() > w.opts.TailBytes {
 				w.startMerge(committed)
 			}
@@ -635,6 +745,17 @@ func backoff(attempt int) {
 	var b [1]byte
 	_, _ = rand.Read(b[:])
 	time.Sleep(d + time.Duration(b[0])*d/256)
+}
+
+// failedOnData reports whether a request of batch failed for a reason
+// other than its context ending.
+func failedOnData(batch []*request) bool {
+	for _, r := range batch {
+		if r.err != nil && !errors.Is(r.err, context.Canceled) && !errors.Is(r.err, context.DeadlineExceeded) {
+			return true
+		}
+	}
+	return false
 }
 
 func finish(batch []*request) {
