@@ -78,6 +78,17 @@
 // datoms and report; a failing one fails alone), and makes them durable
 // with one tail write and one head swap.
 //
+// Commits are pipelined: while one batch's tail, commit record and head
+// are being written, the next batch is collected and applied in memory on
+// top of the value being written. If that commit lands cleanly, the next
+// one uses the work as is; if not (a conflict, an error, a background
+// merge adopted in between), the batch is applied again on the right
+// value, so no transaction ever sees a state that was not committed. The
+// CPU of one batch thus overlaps the storage round trips of the previous.
+// A batch whose transactions all fail re-reads the head: if another writer
+// moved it, they are applied again there (a :db/cas may have failed only
+// against an old value).
+//
 // Concurrency: a Writer is safe for concurrent use. Database values it
 // returns are immutable.
 package writer
