@@ -287,7 +287,9 @@ func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
 func (re *ruleEval) keep(vals []any) []any {
 	n := len(vals)
 	if len(re.arena)+n > cap(re.arena) {
-		re.arena = make([]any, 0, max(1024, n))
+		// Blocks double from 64 values to 4096: a small rule evaluation
+		// does not clear room it never uses.
+		re.arena = make([]any, 0, max(min(2*cap(re.arena), 4096), 64, n))
 	}
 	i := len(re.arena)
 	re.arena = append(re.arena, vals...)
