@@ -216,7 +216,21 @@ func (it *Iter[K]) NextRun() bool {
 	case it.pos == posBefore:
 		return it.First()
 	}
-	f := &it.stack[len(it.stack)-1]
+	top := len(it.stack) - 1
+	if top >= 1 {
+		// Fast path: the next leaf is an in-memory sibling under the same
+		// parent, so only the two innermost frames change.
+		p := &it.stack[top-1]
+		if j := p.i + 1; j < len(p.n.keys) {
+			if c := p.n.mem(j); c != nil && c.leaf() && len(c.keys) > 0 {
+				p.i = j
+				it.stack[top] = frame[K]{n: c}
+				it.crossed++
+				return it.checkUpper()
+			}
+		}
+	}
+	f := &it.stack[top]
 	f.i = len(f.n.keys) - 1
 	if !it.rawStep(+1) {
 		return false
