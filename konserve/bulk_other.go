@@ -8,15 +8,18 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// syncTree makes files and then the directories holding them durable, one
-// fsync each, in parallel: platforms without syncfs(2).
-func syncTree(_ string, files, dirs []string) error {
+// syncFilesBulk makes the bytes of the files just written durable, one
+// fsync each, in parallel: platforms without syncfs(2). It returns the
+// number of syncs issued.
+func syncFilesBulk(_ string, files []string) (int, error) {
 	var g errgroup.Group
 	g.SetLimit(DefaultParallelism)
+	n := 0
 	for _, p := range files {
 		if p == "" {
 			continue
 		}
+		n++
 		g.Go(func() error {
 			f, err := os.OpenFile(p, os.O_RDWR, 0)
 			if err != nil {
@@ -29,11 +32,16 @@ func syncTree(_ string, files, dirs []string) error {
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
+	return n, g.Wait()
+}
+
+// syncDirsBulk makes durable the renames just made in dirs, one fsync per
+// directory, in parallel.
+func syncDirsBulk(_ string, dirs []string, limit int) (int, error) {
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for _, d := range dirs {
 		g.Go(func() error { return syncDir(d) })
 	}
-	return g.Wait()
+	return len(dirs), g.Wait()
 }

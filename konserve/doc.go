@@ -25,10 +25,12 @@
 // node it names returned. A crash at any point leaves each head old or new.
 //
 // PutNodesBulk is the same promise for large batches at a lower price: on
-// the file backend it writes node files in place and makes them all durable
-// with one syncfs(2). A crash before that sync may leave a node file cut
-// short, but no head names it yet, and every later store of that node
-// checks the file's hash and replaces it (see bulk.go and F1 in file.go).
+// the file backend it writes every node to an unsynced temporary file, makes
+// them all durable with one syncfs(2), renames each onto its key and makes
+// the renames durable with a second syncfs. A node's key therefore always
+// names its complete bytes (F1 in file.go): a crash leaves each node absent
+// or whole, so HasNode (and a sync that skips nodes already present) can
+// trust presence. See bulk.go.
 //
 // # Backends
 //

@@ -28,12 +28,10 @@ import (
 //
 //	F1 A key's file is always complete: bytes are written to a temporary file
 //	   in the same directory, fsynced, and only then linked (immutable keys)
-//	   or renamed (mutable keys) to the key's name. The exception is a bulk
-//	   store (PutNodesBulk), which writes keys in place and syncs them all
-//	   at once: until then a crash may leave a key partial, but no head
-//	   names it, and every later store of the key compares the bytes on
-//	   disk, replacing a partial file and fsyncing a complete one, before
-//	   it reports success.
+//	   or renamed (mutable keys) to the key's name. A bulk store
+//	   (PutNodesBulk) syncs its temporary files together, with one syncfs(2),
+//	   before renaming any into place (see bulk.go): it never writes under a
+//	   key's name either.
 //	F2 When PutImmutable or Swap returns nil, the file and its directory entry
 //	   are fsynced, and so is every directory the backend created on the way.
 //	F3 Swap compares and replaces under an exclusive flock(2) of the key's
@@ -203,7 +201,7 @@ func (b *fileBackend) PutImmutable(ctx context.Context, key string, data []byte)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("konserve: file: put %s: %w", key, err)
 	}
-	if err := b.putFile(key, p, data); err != nil {
+	if err := b.putFile(p, data); err != nil {
 		return fmt.Errorf("konserve: file: put %s: %w", key, err)
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
@@ -216,15 +214,13 @@ func (b *fileBackend) PutImmutable(ctx context.Context, key string, data []byte)
 // directory: the caller does that (once per batch in putImmutableBatch). An
 // existing p is left alone, but its directory is still synced by the caller,
 // because the process that linked it may not have synced yet.
-func (b *fileBackend) putFile(key, p string, data []byte) error {
+func (b *fileBackend) putFile(p string, data []byte) error {
 	dir := filepath.Dir(p)
 	if err := b.ensureDir(dir); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(p); err == nil {
-		// Possibly written by a bulk store not yet synced, or cut short
-		// by a crash (see PutNodesBulk): check, sync or replace it.
-		return reuseExisting(key, p, data)
+		return touch(p)
 	}
 	tmp, err := writeTemp(dir, data)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -248,7 +244,7 @@ func (b *fileBackend) putFile(key, p string, data []byte) error {
 		return fmt.Errorf("remove temporary file: %w", rerr)
 	}
 	if lerr != nil {
-		return reuseExisting(key, p, data)
+		return touch(p)
 	}
 	return nil
 }
@@ -288,7 +284,7 @@ func (b *fileBackend) putImmutableBatch(ctx context.Context, keys []string, data
 			if err := gctx.Err(); err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
-			if err := b.putFile(keys[i], p, datas[i]); err != nil {
+			if err := b.putFile(p, datas[i]); err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
 			return nil

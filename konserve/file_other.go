@@ -32,6 +32,20 @@ func createSyncFile(name string, data []byte) (created bool, err error) {
 	return true, err
 }
 
+// createFile creates name exclusively and writes data, without syncing
+// (bulk stores sync many files at once).
+func createFile(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // fsyncDir fsyncs the directory dir where the platform allows it.
 func fsyncDir(dir string) error {
 	d, err := os.Open(dir)

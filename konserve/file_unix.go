@@ -89,6 +89,35 @@ func createSyncFile(name string, data []byte) (created bool, err error) {
 	return true, nil
 }
 
+// createFile creates name exclusively and writes data, without syncing
+// (bulk stores sync many files at once). Raw system calls, as in
+// createSyncFile.
+func createFile(name string, data []byte) error {
+	fd, err := openRetry(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		return &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	for rest := data; len(rest) > 0 && err == nil; {
+		var n int
+		n, err = syscall.Write(fd, rest)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			err = nil
+		case err == nil && n == 0:
+			err = syscall.EIO
+		case err == nil:
+			rest = rest[n:]
+		}
+	}
+	if cerr := syscall.Close(fd); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return &fs.PathError{Op: "write", Path: name, Err: err}
+	}
+	return nil
+}
+
 // fsyncDir fsyncs the directory dir, making entries added to or removed
 // from it durable.
 func fsyncDir(dir string) error {

@@ -65,8 +65,9 @@
 // builds each tree bottom-up when the batch outweighs it (a new database)
 // or merges the batch in one pss update otherwise, with nodes
 // reader.DefaultBulkWidth wide (fewer, larger objects), and stores every
-// new node with konserve's PutNodesBulk: on the file backend, files written
-// in place and one syncfs(2) for the lot, instead of two fsyncs per node.
+// new node with konserve's PutNodesBulk: on the file backend, unsynced
+// temporary files, one syncfs(2) for the lot, a rename each onto its key and
+// a second syncfs, instead of two fsyncs per node.
 // The head moves last, as for any commit, so a crash leaves the old head
 // and orphans. accrete import uses it for batches of plain entity maps.
 //
