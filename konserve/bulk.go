@@ -38,9 +38,8 @@ import (
 // leaves each key absent or complete. Nothing names a batch's objects
 // until PutNodesBulk returns and the caller moves a head.
 //
-// For step 4, one syncfs was measured against an fsync of each touched
-// directory (BenchmarkPutNodesBulk, 512 nodes in ~220 directories, ext4):
-// see syncDirsBulk.
+// For step 4 a second syncfs measured cheaper than an fsync of each touched
+// directory (see syncDirsBulk in bulk_linux.go).
 
 // bulkPutter is implemented by backends that make a large batch of
 // create-only writes durable more cheaply than batchPutter. Its contract is

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"syscall"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,20 +18,13 @@ func syncFilesBulk(root string, _ []string) (int, error) {
 	return 1, syncfs(root)
 }
 
-// bulkDirSyncfs selects syncfs over per-directory fsync (measuring only).
-var bulkDirSyncfs = true
-
-// syncDirsBulk makes durable the renames just made in dirs, under root.
-func syncDirsBulk(root string, dirs []string, limit int) (int, error) {
-	if bulkDirSyncfs {
-		return 1, syncfs(root)
-	}
-	var g errgroup.Group
-	g.SetLimit(limit)
-	for _, d := range dirs {
-		g.Go(func() error { return syncDir(d) })
-	}
-	return len(dirs), g.Wait()
+// syncDirsBulk makes durable the renames just made under root: a second
+// syncfs(2) rather than an fsync of each directory. Measured for 512 nodes
+// of 16 KiB in ~222 directories (ext4, shared 2-core VM, 10 calls each):
+// 90–127 ms per call with syncfs against 159–224 ms with one fsync per
+// directory (16 in parallel), and 1 system call instead of ~666.
+func syncDirsBulk(root string, _ []string, _ int) (int, error) {
+	return 1, syncfs(root)
 }
 
 // syncfs syncs the file system holding root.
