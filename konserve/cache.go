@@ -1,8 +1,11 @@
 package konserve
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // entryOverhead is added to every cached value's reported size to account
@@ -12,29 +15,27 @@ const entryOverhead = 96
 
 // nodeCache is a cache of decoded nodes bounded by the sum of their sizes in
 // bytes (as reported by the DecodeFunc, plus entryOverhead), evicting with
-// the second-chance (CLOCK) approximation of LRU: a hit only sets the
-// entry's referenced flag, under a read lock, so that concurrent scans of
-// warm trees do not serialise on moving entries in a list; eviction takes
-// the oldest entry, and one that was referenced since it was last
-// considered is moved to the front with its flag cleared instead of being
-// dropped. A nil *nodeCache is a valid, always-empty cache.
+// the second-chance (CLOCK) approximation of LRU on top of golang-lru's
+// simplelru: a hit only Peeks (which leaves the recency list alone) and
+// sets the entry's referenced flag, under a read lock, so that concurrent
+// scans of warm trees do not serialise on moving entries in a list;
+// eviction takes the oldest entry, and one that was referenced since it was
+// last considered is moved to the front with its flag cleared instead of
+// being dropped. A nil *nodeCache is a valid, always-empty cache.
 //
 // Only verified, decoded nodes are cached: nodes are immutable, so an entry
 // never goes stale; heads are never cached.
 type nodeCache struct {
 	mu    sync.RWMutex
-	m     map[Hash]*cacheEntry
-	head  cacheEntry // sentinel of the list: head.next newest, head.prev oldest
-	bytes int64      // total size of the entries
+	lru   *simplelru.LRU[Hash, *cacheEntry] // count-unbounded: bytes bound it
+	bytes int64                             // total size of the entries
 	bound int64
 }
 
 type cacheEntry struct {
-	h          Hash
 	value      any
 	size       int64 // including entryOverhead
 	referenced atomic.Bool
-	prev, next *cacheEntry
 }
 
 // newNodeCache returns a cache holding at most bound bytes, or nil (no
@@ -43,8 +44,15 @@ func newNodeCache(bound int64) *nodeCache {
 	if bound <= 0 {
 		return nil
 	}
-	c := &nodeCache{bound: bound, m: map[Hash]*cacheEntry{}}
-	c.head.next, c.head.prev = &c.head, &c.head
+	c := &nodeCache{bound: bound}
+	// Every removal, by eviction or Remove, goes through the callback, so
+	// the byte count cannot drift from the entries held. The count bound
+	// is never reached: the byte bound evicts first.
+	l, err := simplelru.NewLRU[Hash, *cacheEntry](math.MaxInt, func(_ Hash, e *cacheEntry) { c.bytes -= e.size })
+	if err != nil {
+		return nil // unreachable: the size is positive
+	}
+	c.lru = l
 	return c
 }
 
@@ -54,7 +62,7 @@ func (c *nodeCache) get(h Hash) (any, bool) {
 		return nil, false
 	}
 	c.mu.RLock()
-	e, ok := c.m[h]
+	e, ok := c.lru.Peek(h)
 	var v any
 	if ok {
 		v = e.value
@@ -80,29 +88,27 @@ func (c *nodeCache) add(h Hash, value any, size int64) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[h]; ok {
-		c.unlink(old)
-	}
-	e := &cacheEntry{h: h, value: value, size: size}
-	c.m[h] = e
+	c.lru.Remove(h)
+	e := &cacheEntry{value: value, size: size}
+	c.lru.Add(h, e)
 	c.bytes += size
-	c.pushFront(e)
 	// Each referenced entry gets one second chance per pass, so this ends
 	// within two passes over the list.
-	for c.bytes > c.bound {
-		old := c.head.prev
+	for c.bytes > c.bound && c.lru.Len() > 1 {
+		k, old, _ := c.lru.GetOldest()
 		if old == e {
 			// Every other entry had its second chance and went in front
-			// of e: the oldest of them goes.
-			old = e.prev
+			// of e: e goes in front of them, and the oldest of them is
+			// next in line, unreferenced now.
+			c.lru.Get(k)
+			continue
 		}
 		if old.referenced.Load() {
 			old.referenced.Store(false)
-			c.detach(old)
-			c.pushFront(old)
+			c.lru.Get(k) // moves it to the front
 			continue
 		}
-		c.unlink(old)
+		c.lru.RemoveOldest()
 	}
 }
 
@@ -113,9 +119,7 @@ func (c *nodeCache) remove(h Hash) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.m[h]; ok {
-		c.unlink(e)
-	}
+	c.lru.Remove(h)
 }
 
 // usage returns the bytes and entries currently held.
@@ -125,23 +129,5 @@ func (c *nodeCache) usage() (bytes, entries int64) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.bytes, int64(len(c.m))
-}
-
-// unlink removes e from the list, the map and the byte count.
-func (c *nodeCache) unlink(e *cacheEntry) {
-	c.detach(e)
-	delete(c.m, e.h)
-	c.bytes -= e.size
-}
-
-func (c *nodeCache) detach(e *cacheEntry) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
-}
-
-func (c *nodeCache) pushFront(e *cacheEntry) {
-	e.prev, e.next = &c.head, c.head.next
-	c.head.next.prev = e
-	c.head.next = e
+	return c.bytes, int64(c.lru.Len())
 }

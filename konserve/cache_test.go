@@ -115,7 +115,7 @@ func TestNodeCacheModel(t *testing.T) {
 			t.Fatalf("seed %d step %d: usage %d bytes %d entries, model %d bytes %d entries (bound %d)", seed, step, b, n, total(), len(model), bound)
 		}
 		for _, e := range model {
-			if _, ok := c.m[e.h]; !ok {
+			if !c.lru.Contains(e.h) {
 				t.Fatalf("seed %d step %d: model holds %d, cache does not", seed, step, e.h[0])
 			}
 		}
@@ -148,10 +148,10 @@ func TestNodeCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	b, n := c.usage()
 	var sum int64
-	for _, e := range c.m {
+	for _, e := range c.lru.Values() {
 		sum += e.size
 	}
-	if b != sum || n != int64(len(c.m)) || b > 20_000 {
-		t.Fatalf("after concurrent use: usage %d bytes %d entries, entries sum to %d (%d)", b, n, sum, len(c.m))
+	if b != sum || n != int64(c.lru.Len()) || b > 20_000 {
+		t.Fatalf("after concurrent use: usage %d bytes %d entries, entries sum to %d (%d)", b, n, sum, c.lru.Len())
 	}
 }
