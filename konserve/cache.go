@@ -89,19 +89,13 @@ func (c *nodeCache) add(h Hash, value any, size int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lru.Remove(h)
-	e := &cacheEntry{value: value, size: size}
-	c.lru.Add(h, e)
-	c.bytes += size
+	// Make room before adding, so the new entry is never its own victim.
 	// Each referenced entry gets one second chance per pass, so this ends
-	// within two passes over the list.
-	for c.bytes > c.bound && c.lru.Len() > 1 {
-		k, old, _ := c.lru.GetOldest()
-		if old == e {
-			// Every other entry had its second chance and went in front
-			// of e: e goes in front of them, and the oldest of them is
-			// next in line, unreferenced now.
-			c.lru.Get(k)
-			continue
+	// within two passes over the list (size <= bound: at worst, empty).
+	for c.bytes+size > c.bound {
+		k, old, ok := c.lru.GetOldest()
+		if !ok {
+			break
 		}
 		if old.referenced.Load() {
 			old.referenced.Store(false)
@@ -110,6 +104,8 @@ func (c *nodeCache) add(h Hash, value any, size int64) {
 		}
 		c.lru.RemoveOldest()
 	}
+	c.lru.Add(h, &cacheEntry{value: value, size: size})
+	c.bytes += size
 }
 
 // remove drops h from the cache (after a DeleteNode).

@@ -78,20 +78,16 @@ func TestNodeCacheModel(t *testing.T) {
 				model = append(model[:i], model[i+1:]...)
 			}
 			if size+entryOverhead <= bound {
-				model = append(model, ent{h: h, size: size + entryOverhead})
-				for total() > bound {
-					i := 0
-					if model[0].h == h {
-						i = 1
-					}
-					if model[i].ref {
-						e := model[i]
+				for total()+size+entryOverhead > bound {
+					if model[0].ref {
+						e := model[0]
 						e.ref = false
-						model = append(append(model[:i:i], model[i+1:]...), e)
+						model = append(model[1:], e)
 						continue
 					}
-					model = append(model[:i], model[i+1:]...)
+					model = model[1:]
 				}
+				model = append(model, ent{h: h, size: size + entryOverhead})
 			}
 		case 2:
 			v, ok := c.get(h)
