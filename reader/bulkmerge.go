@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/accretedb/accrete/branch"
-	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/pss"
 )
@@ -65,20 +64,9 @@ func (db *DB) mergeTailBulk(ctx context.Context) (*DB, error) {
 			if err != nil {
 				return err
 			}
-			adds, err := db.ov.adds[i].Slice(gctx, nil, nil)
+			adds, dels, err := db.novelty(gctx, i)
 			if err != nil {
 				return err
-			}
-			if i == logTEAV {
-				for _, t := range db.tail.txs() {
-					adds = append(adds, t.datoms...)
-				}
-			}
-			var dels []datom.Datom
-			if i < nCur {
-				if dels, err = db.ov.dels[i].Slice(gctx, nil, nil); err != nil {
-					return err
-				}
 			}
 			if len(adds) == 0 && len(dels) == 0 {
 				if _, ok := tree.Root(); ok {

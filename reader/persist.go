@@ -170,6 +170,27 @@ func (db *DB) root(i int, lt *lazyTree) (branch.Root, error) {
 	return r, nil
 }
 
+// novelty returns what the log tail changes in tree i: the datoms to add
+// (for the log tree, every datom of the tail's transactions) and, for the
+// current trees, the stored datoms to delete. Merging, bulk merging and
+// excision all start from it.
+func (db *DB) novelty(ctx context.Context, i int) (adds, dels []datom.Datom, err error) {
+	if adds, err = db.ov.adds[i].Slice(ctx, nil, nil); err != nil {
+		return nil, nil, err
+	}
+	if i == logTEAV {
+		for _, t := range db.tail.txs() {
+			adds = append(adds, t.datoms...)
+		}
+	}
+	if i < nCur {
+		if dels, err = db.ov.dels[i].Slice(ctx, nil, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	return adds, dels, nil
+}
+
 // mergeTail applies the overlay to the stored trees in one sorted batch per
 // tree and flushes them (all trees in parallel), returning a value with an
 // empty tail.
@@ -182,20 +203,9 @@ func (db *DB) mergeTail(ctx context.Context) (*DB, error) {
 			if err != nil {
 				return err
 			}
-			adds, err := db.ov.adds[i].Slice(gctx, nil, nil)
+			adds, dels, err := db.novelty(gctx, i)
 			if err != nil {
 				return err
-			}
-			if i == logTEAV {
-				for _, t := range db.tail.txs() {
-					adds = append(adds, t.datoms...)
-				}
-			}
-			var dels []datom.Datom
-			if i < nCur {
-				if dels, err = db.ov.dels[i].Slice(gctx, nil, nil); err != nil {
-					return err
-				}
 			}
 			if len(adds) > 0 || len(dels) > 0 {
 				if tree, err = tree.Update(gctx, adds, dels); err != nil {

@@ -63,20 +63,9 @@ func (db *DB) Excise(ctx context.Context, ds []datom.Datom) (*DB, ExciseReport, 
 			}
 			// Merge the tail first, as mergeTail does, so that datoms the
 			// tail added are removed too and the tail can be dropped.
-			adds, err := db.ov.adds[i].Slice(gctx, nil, nil)
+			adds, dels, err := db.novelty(gctx, i)
 			if err != nil {
 				return err
-			}
-			if i == logTEAV {
-				for _, t := range db.tail.txs() {
-					adds = append(adds, t.datoms...)
-				}
-			}
-			var dels []datom.Datom
-			if i < nCur {
-				if dels, err = db.ov.dels[i].Slice(gctx, nil, nil); err != nil {
-					return err
-				}
 			}
 			if tree, err = tree.Update(gctx, adds, dels); err != nil {
 				return fmt.Errorf("reader: excise: merge %s: %w", treeNames[i], err)
