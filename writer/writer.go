@@ -287,24 +287,33 @@ func (w *Writer) Transact(ctx context.Context, data any) (*reader.Report, error)
 		return nil, err
 	}
 	r := &request{ctx: ctx, forms: forms, ready: make(chan struct{})}
+	if err := w.submit(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.rep, r.err
+}
+
+// submit queues r for the committer and waits until it is done, or until
+// ctx ends or the writer closes first.
+func (w *Writer) submit(ctx context.Context, r *request) error {
 	w.mu.Lock()
 	closed := w.closed
 	w.mu.Unlock()
 	if closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	select {
 	case w.queue <- r:
 	case <-w.done:
-		return nil, ErrClosed
+		return ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	select {
 	case <-r.ready:
-		return r.rep, r.err
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -333,23 +342,8 @@ func (w *Writer) Import(ctx context.Context, ds []datom.Datom) (*ImportReport, e
 		return nil, fmt.Errorf("writer: import: %w: no datoms", reader.ErrBulk)
 	}
 	r := &request{ctx: ctx, bulk: ds, ready: make(chan struct{})}
-	w.mu.Lock()
-	closed := w.closed
-	w.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	select {
-	case w.queue <- r:
-	case <-w.done:
-		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case <-r.ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := w.submit(ctx, r); err != nil {
+		return nil, err
 	}
 	if r.err != nil {
 		return nil, r.err
