@@ -232,7 +232,7 @@ func mkInit(e *env) (benchFn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return rep.DBAfter, nil
+		return rep.DBAfter, readAll(e.ctx, rep.DBAfter)
 	}}, nil
 }
 
