@@ -14,8 +14,14 @@
 //     the branch head (which inlines the commit). The index trees are not
 //     touched, yet the head moves on every commit, so every reader sees the
 //     transaction at once.
-//   - When a commit leaves the tail past Options.TailBytes (default 32 KiB
-//     encoded), the writer merges that committed tail into the trees in the
+//   - When the tail passes Options.TailBytes (default 32 KiB encoded), the
+//     next commit merges it into the trees in one sorted batch (one path
+//     copy per touched leaf, amortized over all the commits of the tail),
+//     flushes the new tree nodes and starts an empty tail.
+//   - With Options.BackgroundMerge (off by default: beside a running GC a
+//     background merge's nodes can be swept before a commit names them;
+//     see the option), a commit that leaves the tail past TailBytes instead
+//     has the writer merge that committed tail into the trees in the
 //     background, in one sorted batch (one path copy per touched leaf,
 //     amortized over all the commits of the tail), and flushes the new tree
 //     nodes. Commits go on meanwhile, naming the old roots and a growing
