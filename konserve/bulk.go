@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -232,32 +231,13 @@ func placeBulk(key, tmp, p string) error {
 // syncing, and returns its path. A directory removed behind the backend's
 // back is recreated once, as in putFile.
 func (b *fileBackend) createTempBulk(dir string, data []byte) (string, error) {
-	name, err := createTemp(dir, data)
+	name, err := writeTemp(dir, data, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		b.dirs.Delete(dir)
 		if err := b.ensureDir(dir); err != nil {
 			return "", err
 		}
-		name, err = createTemp(dir, data)
+		name, err = writeTemp(dir, data, false)
 	}
 	return name, err
-}
-
-// createTemp is writeTemp without the fsync.
-func createTemp(dir string, data []byte) (string, error) {
-	for range 8 {
-		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
-		err := createFile(name, data)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			if pe := (*fs.PathError)(nil); !errors.As(err, &pe) || pe.Op != "create" {
-				_ = os.Remove(name) // best effort: the write error is what matters
-			}
-			return "", fmt.Errorf("write temporary file: %w", err)
-		}
-		return name, nil
-	}
-	return "", fmt.Errorf("create temporary file in %s: names keep colliding", dir)
 }

@@ -144,12 +144,13 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// writeTemp writes data to a new temporary file in dir, fsyncs and closes it,
-// and returns its path (F1). The caller links or renames it into place.
-func writeTemp(dir string, data []byte) (string, error) {
+// writeTemp writes data to a new temporary file in dir, fsyncs it if sync
+// (bulk stores sync many files at once instead), closes it, and returns its
+// path (F1). The caller links or renames it into place.
+func writeTemp(dir string, data []byte, sync bool) (string, error) {
 	for range 8 {
 		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
-		created, err := createSyncFile(name, data)
+		created, err := createFile(name, data, sync)
 		if !created && errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -222,7 +223,7 @@ func (b *fileBackend) putFile(p string, data []byte) error {
 	if _, err := os.Lstat(p); err == nil {
 		return touch(p)
 	}
-	tmp, err := writeTemp(dir, data)
+	tmp, err := writeTemp(dir, data, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The directory was removed behind our back (by hand, or by
 		// another tool): forget it, recreate it and try once more.
@@ -230,7 +231,7 @@ func (b *fileBackend) putFile(p string, data []byte) error {
 		if err := b.ensureDir(dir); err != nil {
 			return err
 		}
-		tmp, err = writeTemp(dir, data)
+		tmp, err = writeTemp(dir, data, true)
 	}
 	if err != nil {
 		return err
@@ -379,7 +380,7 @@ func (b *fileBackend) swap(p string, old Version, data []byte) (_ Version, err e
 	if cur != old {
 		return "", ErrConflict
 	}
-	tmp, err := writeTemp(dir, data)
+	tmp, err := writeTemp(dir, data, true)
 	if err != nil {
 		return "", err
 	}

@@ -15,35 +15,22 @@ func flockPath(path string, create bool) (unlock func() error, err error) {
 	return nil, fmt.Errorf("lock %s: flock is not available on %s: %w", path, runtime.GOOS, ErrUnsupportedURL)
 }
 
-// createSyncFile creates name exclusively, writes data, fsyncs and closes
+// createFile creates name exclusively, writes data, fsyncs it if sync (bulk
+// stores sync many files at once instead) and closes
 // it. created reports whether the file exists afterwards (for cleanup).
-func createSyncFile(name string, data []byte) (created bool, err error) {
+func createFile(name string, data []byte, sync bool) (created bool, err error) {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return false, err
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return true, err
-}
-
-// createFile creates name exclusively and writes data, without syncing
-// (bulk stores sync many files at once).
-func createFile(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // fsyncDir fsyncs the directory dir where the platform allows it.

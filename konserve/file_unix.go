@@ -55,11 +55,12 @@ func flockPath(path string, create bool) (unlock func() error, err error) {
 	}, nil
 }
 
-// createSyncFile creates name exclusively, writes data, fsyncs and closes
+// createFile creates name exclusively, writes data, fsyncs it if sync (bulk
+// stores sync many files at once instead) and closes
 // it. created reports whether the file exists afterwards (for cleanup). It
 // uses raw system calls: an os.File would register the descriptor with the
 // poller and cost several extra calls per file, on the commit path.
-func createSyncFile(name string, data []byte) (created bool, err error) {
+func createFile(name string, data []byte, sync bool) (created bool, err error) {
 	fd, err := openRetry(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
 	if err != nil {
 		return false, &fs.PathError{Op: "create", Path: name, Err: err}
@@ -77,7 +78,7 @@ func createSyncFile(name string, data []byte) (created bool, err error) {
 		}
 	}
 	op := "write"
-	if err == nil {
+	if err == nil && sync {
 		op, err = "fsync", fsyncRetry(fd)
 	}
 	if cerr := syscall.Close(fd); err == nil && cerr != nil {
@@ -87,35 +88,6 @@ func createSyncFile(name string, data []byte) (created bool, err error) {
 		return true, &fs.PathError{Op: op, Path: name, Err: err}
 	}
 	return true, nil
-}
-
-// createFile creates name exclusively and writes data, without syncing
-// (bulk stores sync many files at once). Raw system calls, as in
-// createSyncFile.
-func createFile(name string, data []byte) error {
-	fd, err := openRetry(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
-	if err != nil {
-		return &fs.PathError{Op: "create", Path: name, Err: err}
-	}
-	for rest := data; len(rest) > 0 && err == nil; {
-		var n int
-		n, err = syscall.Write(fd, rest)
-		switch {
-		case errors.Is(err, syscall.EINTR):
-			err = nil
-		case err == nil && n == 0:
-			err = syscall.EIO
-		case err == nil:
-			rest = rest[n:]
-		}
-	}
-	if cerr := syscall.Close(fd); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return &fs.PathError{Op: "write", Path: name, Err: err}
-	}
-	return nil
 }
 
 // fsyncDir fsyncs the directory dir, making entries added to or removed
