@@ -43,6 +43,11 @@ type ruleTable struct {
 	resHead keyIndex
 	resNext []int32
 
+	// byPos indexes res by the values at other positions than boundPos
+	// (keyed by the positions' bit mask), for calls that bind more
+	// arguments than the table's adornment (see table: subsumption).
+	byPos map[uint64]*resIndex
+
 	seedMark, resMark int
 	dSeedLo, dSeedHi  int
 	dResLo, dResHi    int
@@ -53,6 +58,16 @@ type ruleTable struct {
 	// were last added as seeds, and how many rows it had (see addSeeds).
 	// Holding the relation keeps its address from being reused.
 	seeded map[*step]seedMark
+}
+
+// resIndex is an index of a table's results by the values at pos, over
+// res[:hi]: head holds the last result of each key, next[j] the result
+// before j with the same key (-1: none).
+type resIndex struct {
+	pos  []int
+	head keyIndex
+	next []int32
+	hi   int
 }
 
 type seedMark struct {
@@ -98,6 +113,7 @@ type ruleEval struct {
 	order     []*ruleTable
 	deltaStep *step    // the call reading only new results in this evaluation
 	vals      []any    // reused buffer of the values a key is made of
+	pos       []int    // reused by callPos
 	tuple     []any    // reused buffer of a head tuple
 	firsts    []int32  // reused by join: each input row's first result
 	next      []int32  // the chains firsts start
@@ -170,6 +186,18 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	if t, ok := re.tables[k]; ok {
 		return t, nil
 	}
+	if k.adorn != 0 {
+		// The table of the same rule with nothing bound holds the whole
+		// relation, and it is computed to the end in this evaluation
+		// anyway: a call binding some arguments reads it through an
+		// index on those arguments instead of deriving a subset of it
+		// again in a table of its own (subsumption). This is what makes
+		// the closure of a relation, asked for unbound, one table.
+		if t, ok := re.tables[tableKey{name: k.name, src: k.src}]; ok {
+			re.tables[k] = t
+			return t, nil
+		}
+	}
 	ex := re.ex
 	defs := ex.rules.defs[k.name]
 	t := &ruleTable{key: k}
@@ -236,6 +264,9 @@ func nestedRule(subs [][]*step) bool {
 // prefix, see bodyPlan.prefixes), only reads the new rows.
 func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
 	ex := re.ex
+	if len(t.boundPos) == 0 && len(t.seeds) > 0 {
+		return // the only seed, the empty tuple, is there
+	}
 	from := 0
 	if m, ok := t.seeded[st]; ok && m.rel == in && m.n <= in.n {
 		from = m.n
@@ -298,40 +329,94 @@ func (re *ruleEval) keep(vals []any) []any {
 
 // boundKey is the key of tuple's values at t's bound positions.
 func (re *ruleEval) boundKey(t *ruleTable, tuple []any) tkey {
+	return re.posKey(t.boundPos, tuple)
+}
+
+// posKey is the key of tuple's values at pos.
+func (re *ruleEval) posKey(pos []int, tuple []any) tkey {
 	vals := re.vals[:0]
-	for _, p := range t.boundPos {
+	for _, p := range pos {
 		vals = append(vals, tuple[p])
 	}
 	re.vals = vals
 	return re.ex.tupleKey(vals)
 }
 
+// callPos returns the positions st binds, in a buffer reused by the next
+// call.
+func (re *ruleEval) callPos(st *step) []int {
+	pos := re.pos[:0]
+	for i, b := range st.argBound {
+		if b {
+			pos = append(pos, i)
+		}
+	}
+	re.pos = pos
+	return pos
+}
+
+// index returns t's index of results by the values at pos (the positions
+// a call binds), up to date with t.res.
+func (re *ruleEval) index(t *ruleTable, pos []int) (*keyIndex, []int32) {
+	if slices.Equal(pos, t.boundPos) {
+		return &t.resHead, t.resNext
+	}
+	var mask uint64
+	for _, p := range pos {
+		mask |= 1 << p
+	}
+	x := t.byPos[mask]
+	if x == nil {
+		if t.byPos == nil {
+			t.byPos = map[uint64]*resIndex{}
+		}
+		x = &resIndex{pos: slices.Clone(pos)}
+		t.byPos[mask] = x
+	}
+	for j := x.hi; j < len(t.res); j++ {
+		if h, ok := x.head.swap(re.posKey(x.pos, t.res[j]), int32(j)); ok {
+			x.next = append(x.next, h)
+		} else {
+			x.next = append(x.next, -1)
+		}
+	}
+	x.hi = len(t.res)
+	return &x.head, x.next
+}
+
 // joinCount prepares a join of in with the results of t (with delta, only
 // those new in the previous iteration): it finds each row's chain of
 // agreeing results (re.firsts, re.next, re.lo) and returns how many
-// results they hold in all.
+// results they hold in all. The results are matched on the arguments st
+// binds, which may be more than t's adornment (see table).
 func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 	ex := re.ex
-	head, next := &t.resHead, t.resNext
+	pos := re.callPos(st)
+	var head *keyIndex
+	var next []int32
 	lo := int32(0)
-	if delta {
+	switch {
+	case !delta:
+		head, next = re.index(t, pos)
+	case len(pos) == 0:
+		// All results are on one chain, newest first.
+		head, next, lo = &t.resHead, t.resNext, int32(t.dResLo)
+	default:
+		// Index only the new results, in buffers reused across joins
+		// (only next[dResLo:dResHi] is written, and chains end before
+		// dResLo).
 		lo = int32(t.dResLo)
-		if len(t.boundPos) > 0 {
-			// Index only the new results, in buffers reused across joins
-			// (only next[dResLo:dResHi] is written, and chains end
-			// before dResLo).
-			head = &re.dHead
-			head.reset(t.dResHi - t.dResLo)
-			if cap(re.dNext) < t.dResHi {
-				re.dNext = make([]int32, t.dResHi, 2*t.dResHi)
-			}
-			next = re.dNext[:t.dResHi]
-			for j := t.dResLo; j < t.dResHi; j++ {
-				if h, ok := head.swap(re.boundKey(t, t.res[j]), int32(j)); ok {
-					next[j] = h
-				} else {
-					next[j] = -1
-				}
+		head = &re.dHead
+		head.reset(t.dResHi - t.dResLo)
+		if cap(re.dNext) < t.dResHi {
+			re.dNext = make([]int32, t.dResHi, 2*t.dResHi)
+		}
+		next = re.dNext[:t.dResHi]
+		for j := t.dResLo; j < t.dResHi; j++ {
+			if h, ok := head.swap(re.posKey(pos, t.res[j]), int32(j)); ok {
+				next[j] = h
+			} else {
+				next[j] = -1
 			}
 		}
 	}
@@ -342,7 +427,7 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		vals := re.vals[:0]
-		for _, p := range t.boundPos {
+		for _, p := range pos {
 			vals = append(vals, argValue(&args[p], row))
 		}
 		re.vals = vals

@@ -1,0 +1,46 @@
+package query
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkRules runs DataScript's recursive rule benches (the transitive
+// closure of "follows", nothing bound) on every tree of its suite, with
+// CPU time per operation (run with -cpu 1: the machines are shared).
+func BenchmarkRules(b *testing.B) {
+	ctx := context.Background()
+	for _, rb := range []struct {
+		name string
+		db   func() *MemSource
+	}{
+		{"wide-3x3", func() *MemSource { return wideDB(b, 3, 3, 33) }},
+		{"wide-5x3", func() *MemSource { return wideDB(b, 5, 3, 53) }},
+		{"wide-7x3", func() *MemSource { return wideDB(b, 7, 3, 73) }},
+		{"wide-4x6", func() *MemSource { return wideDB(b, 4, 6, 46) }},
+		{"long-10x3", func() *MemSource { return longDB(b, 10, 3) }},
+		{"long-30x3", func() *MemSource { return longDB(b, 30, 3) }},
+		{"long-30x5", func() *MemSource { return longDB(b, 30, 5) }},
+	} {
+		rdb := rb.db()
+		q := MustParse(`[:find ?e ?e2 :in $ % :where (follows ?e ?e2)]`)
+		rules, err := ParseRules(benchRules)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(rb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			m := startCPU(b)
+			for i := 0; i < b.N; i++ {
+				r, err := Q(ctx, q, rdb, rules)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = resultSize(r)
+			}
+			m.report(b)
+			b.ReportMetric(float64(n), "rows")
+		})
+	}
+}
