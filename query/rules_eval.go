@@ -34,18 +34,14 @@ type ruleTable struct {
 	boundPos []int
 	seedSeen keySet
 	seeds    [][]any
-	resSeen  keySet
 	res      [][]any
-	// resHead and resNext index res by the values at boundPos: resHead
-	// holds the last result of each key, resNext[j] the result before j
-	// with the same key (-1: none), so adding a result allocates nothing
-	// per key.
-	resHead keyIndex
-	resNext []int32
+	allPos   []int   // 0, 1, … arity-1
+	resSet   rowHash // res by all positions: the set of results
 
-	// byPos indexes res by the values at other positions than boundPos
-	// (keyed by the positions' bit mask), for calls that bind more
-	// arguments than the table's adornment (see table: subsumption).
+	// byPos indexes res by the values at the positions a call binds
+	// (keyed by their bit mask): the table's adornment, or more for
+	// calls it subsumes (see table). They are brought up to date with
+	// res when a join needs them.
 	byPos map[uint64]*resIndex
 
 	seedMark, resMark int
@@ -62,12 +58,33 @@ type ruleTable struct {
 
 // resIndex is an index of a table's results by the values at pos, over
 // res[:hi]: head holds the last result of each key, next[j] the result
-// before j with the same key (-1: none).
+// before j with the same key (-1: none), so indexing a result allocates
+// nothing per key.
 type resIndex struct {
 	pos  []int
-	head keyIndex
+	head rowHash
 	next []int32
 	hi   int
+}
+
+// extend indexes res[lo:hi] (x.next must be at least hi long).
+func (re *ruleEval) extend(x *resIndex, res [][]any, lo, hi int) {
+	for j := lo; j < hi; j++ {
+		vals := re.vals[:0]
+		for _, p := range x.pos {
+			vals = append(vals, res[j][p])
+		}
+		re.vals = vals
+		h := hashVals(vals, &re.hbuf)
+		i, found := x.head.find(res, x.pos, h, vals)
+		if found {
+			x.next[j] = x.head.row(i)
+			x.head.slots[i].row = int32(j) + 1
+		} else {
+			x.next[j] = -1
+			x.head.insert(i, h, int32(j))
+		}
+	}
 }
 
 type seedMark struct {
@@ -115,10 +132,10 @@ type ruleEval struct {
 	vals      []any    // reused buffer of the values a key is made of
 	pos       []int    // reused by callPos
 	tuple     []any    // reused buffer of a head tuple
+	hbuf      []byte   // scratch space of hashVals
 	firsts    []int32  // reused by join: each input row's first result
 	next      []int32  // the chains firsts start
-	dHead     keyIndex // a delta join's index of the new results, reused
-	dNext     []int32  // its chains
+	dIdx      resIndex // a delta join's index of the new results, reused
 	lo        int32    // the first result a join reads
 	arena     []any    // see keep
 }
@@ -202,6 +219,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	defs := ex.rules.defs[k.name]
 	t := &ruleTable{key: k}
 	for i := range defs[0].head {
+		t.allPos = append(t.allPos, i)
 		if k.adorn&(1<<i) != 0 {
 			t.boundPos = append(t.boundPos, i)
 		}
@@ -298,19 +316,13 @@ func argValue(a *term, row []any) any {
 
 // addResult records a head tuple of t if it is new; tuple is copied.
 func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
-	ex := re.ex
-	if !t.resSeen.add(ex.tupleKey(tuple)) {
+	h := hashVals(tuple, &re.hbuf)
+	i, found := t.resSet.find(t.res, t.allPos, h, tuple)
+	if found {
 		return
 	}
-	tuple = re.keep(tuple)
-	t.res = append(t.res, tuple)
-	k := re.boundKey(t, tuple)
-	j := int32(len(t.res) - 1)
-	if h, ok := t.resHead.swap(k, j); ok {
-		t.resNext = append(t.resNext, h)
-	} else {
-		t.resNext = append(t.resNext, -1)
-	}
+	t.resSet.insert(i, h, int32(len(t.res)))
+	t.res = append(t.res, re.keep(tuple))
 }
 
 // keep copies vals into the evaluation's arena of tuples: results are
@@ -327,21 +339,6 @@ func (re *ruleEval) keep(vals []any) []any {
 	return re.arena[i : i+n : i+n]
 }
 
-// boundKey is the key of tuple's values at t's bound positions.
-func (re *ruleEval) boundKey(t *ruleTable, tuple []any) tkey {
-	return re.posKey(t.boundPos, tuple)
-}
-
-// posKey is the key of tuple's values at pos.
-func (re *ruleEval) posKey(pos []int, tuple []any) tkey {
-	vals := re.vals[:0]
-	for _, p := range pos {
-		vals = append(vals, tuple[p])
-	}
-	re.vals = vals
-	return re.ex.tupleKey(vals)
-}
-
 // callPos returns the positions st binds, in a buffer reused by the next
 // call.
 func (re *ruleEval) callPos(st *step) []int {
@@ -356,11 +353,8 @@ func (re *ruleEval) callPos(st *step) []int {
 }
 
 // index returns t's index of results by the values at pos (the positions
-// a call binds), up to date with t.res.
-func (re *ruleEval) index(t *ruleTable, pos []int) (*keyIndex, []int32) {
-	if slices.Equal(pos, t.boundPos) {
-		return &t.resHead, t.resNext
-	}
+// a call binds), brought up to date with t.res.
+func (re *ruleEval) index(t *ruleTable, pos []int) *resIndex {
 	var mask uint64
 	for _, p := range pos {
 		mask |= 1 << p
@@ -373,15 +367,12 @@ func (re *ruleEval) index(t *ruleTable, pos []int) (*keyIndex, []int32) {
 		x = &resIndex{pos: slices.Clone(pos)}
 		t.byPos[mask] = x
 	}
-	for j := x.hi; j < len(t.res); j++ {
-		if h, ok := x.head.swap(re.posKey(x.pos, t.res[j]), int32(j)); ok {
-			x.next = append(x.next, h)
-		} else {
-			x.next = append(x.next, -1)
-		}
+	if n := len(t.res); x.hi < n {
+		x.next = slices.Grow(x.next, n-len(x.next))[:n]
+		re.extend(x, t.res, x.hi, n)
+		x.hi = n
 	}
-	x.hi = len(t.res)
-	return &x.head, x.next
+	return x
 }
 
 // joinCount prepares a join of in with the results of t (with delta, only
@@ -390,36 +381,26 @@ func (re *ruleEval) index(t *ruleTable, pos []int) (*keyIndex, []int32) {
 // results they hold in all. The results are matched on the arguments st
 // binds, which may be more than t's adornment (see table).
 func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
-	ex := re.ex
 	pos := re.callPos(st)
-	var head *keyIndex
-	var next []int32
+	var x *resIndex
 	lo := int32(0)
-	switch {
-	case !delta:
-		head, next = re.index(t, pos)
-	case len(pos) == 0:
-		// All results are on one chain, newest first.
-		head, next, lo = &t.resHead, t.resNext, int32(t.dResLo)
-	default:
+	if delta {
 		// Index only the new results, in buffers reused across joins
 		// (only next[dResLo:dResHi] is written, and chains end before
 		// dResLo).
+		x = &re.dIdx
+		x.pos = append(x.pos[:0], pos...)
+		x.head.reset(t.dResHi - t.dResLo)
+		if cap(x.next) < t.dResHi {
+			x.next = make([]int32, t.dResHi, 2*t.dResHi)
+		}
+		x.next = x.next[:t.dResHi]
+		re.extend(x, t.res, t.dResLo, t.dResHi)
 		lo = int32(t.dResLo)
-		head = &re.dHead
-		head.reset(t.dResHi - t.dResLo)
-		if cap(re.dNext) < t.dResHi {
-			re.dNext = make([]int32, t.dResHi, 2*t.dResHi)
-		}
-		next = re.dNext[:t.dResHi]
-		for j := t.dResLo; j < t.dResHi; j++ {
-			if h, ok := head.swap(re.posKey(pos, t.res[j]), int32(j)); ok {
-				next[j] = h
-			} else {
-				next[j] = -1
-			}
-		}
+	} else {
+		x = re.index(t, pos)
 	}
+	next := x.next
 	re.next, re.lo = next, lo
 	args := st.call.args
 	firsts := re.firsts[:0]
@@ -431,9 +412,9 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 			vals = append(vals, argValue(&args[p], row))
 		}
 		re.vals = vals
-		j, ok := head.get(ex.tupleKey(vals))
-		if !ok {
-			j = -1
+		j := int32(-1)
+		if k, ok := x.head.find(t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
+			j = x.head.row(k)
 		}
 		firsts = append(firsts, j)
 		for ; j >= lo; j = next[j] {
@@ -594,7 +575,6 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 		return err
 	}
 	t.res = slices.Grow(t.res, out.n)
-	t.resNext = slices.Grow(t.resNext, out.n)
 	for i := 0; i < out.n; i++ {
 		row := out.row(i)
 		tuple := re.tuple[:0]
@@ -639,7 +619,6 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 		}
 	}
 	t.res = slices.Grow(t.res, total)
-	t.resNext = slices.Grow(t.resNext, total)
 	d := bp.def
 	row := make([]any, cur.width)
 	args := last.call.args

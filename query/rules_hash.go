@@ -1,0 +1,163 @@
+package query
+
+import (
+	"bytes"
+	"hash/maphash"
+
+	"github.com/accretedb/accrete/edn"
+)
+
+// Rule tables are indexed by open-addressing hash tables of row numbers
+// (rowHash) instead of maps keyed by tkey: a key is not stored but read
+// from the row a slot names, so adding a result costs one probe of a flat
+// table without pointers — no key encoding, no map growth by splitting
+// and no memory the garbage collector has to scan. A recursive rule over
+// tens of thousands of pairs adds, and looks up, each pair several times.
+
+// ruleSeed seeds the hashes of values that are not plain numbers.
+var ruleSeed = maphash.MakeSeed()
+
+// hashValue hashes v consistently with keyEqual: equal values hash alike.
+// buf is scratch space for the encoding of uncommon types.
+func hashValue(v any, buf *[]byte) uint64 {
+	switch x := v.(type) {
+	case int64:
+		return mix64(uint64(x))
+	case string:
+		return maphash.String(ruleSeed, x)
+	case edn.Keyword:
+		return mix64(maphash.String(ruleSeed, string(x)) + 0x51ed27)
+	}
+	*buf = appendKey((*buf)[:0], v)
+	return maphash.Bytes(ruleSeed, *buf) + 0x2b
+}
+
+// mix64 is the finaliser of SplitMix64: every input bit affects every
+// output bit, so that ids differing in their high bits (partitions) or in
+// low bits both spread.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// keyEqual reports whether a and b have the same key (appendKey): the
+// equality of join keys and of set semantics.
+func keyEqual(a, b any) bool {
+	switch x := a.(type) {
+	case int64:
+		y, ok := b.(int64)
+		return ok && x == y
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case edn.Keyword:
+		y, ok := b.(edn.Keyword)
+		return ok && x == y
+	}
+	switch b.(type) {
+	case int64, string, edn.Keyword:
+		return false
+	}
+	var ab, bb [64]byte
+	return bytes.Equal(appendKey(ab[:0], a), appendKey(bb[:0], b))
+}
+
+// hashVals hashes a tuple of key values.
+func hashVals(vals []any, buf *[]byte) uint32 {
+	h := uint64(len(vals)) * 0x9e3779b97f4a7c15
+	for _, v := range vals {
+		h = (h<<7 | h>>57) ^ hashValue(v, buf)
+		h *= 0x9e3779b97f4a7c15
+	}
+	return uint32(h ^ h>>32)
+}
+
+// rowHash is an open-addressing (linear probing) hash table whose entries
+// are row numbers of a table of tuples, keyed by the tuples' values at
+// some positions. The zero rowHash is empty and ready to use.
+type rowHash struct {
+	slots []hslot // a power of two long, at most half full
+	n     int
+}
+
+type hslot struct {
+	hash uint32
+	row  int32 // the row + 1; 0: an empty slot
+}
+
+// find looks for the key vals (hashed h) among rows, comparing each
+// candidate's values at pos: it returns the slot of the key's entry, or of
+// the empty slot where it belongs, and whether it was found.
+func (x *rowHash) find(rows [][]any, pos []int, h uint32, vals []any) (int, bool) {
+	if len(x.slots) == 0 {
+		x.slots = make([]hslot, 16)
+	}
+	mask := uint32(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.row == 0 {
+			return int(i), false
+		}
+		if s.hash != h {
+			continue
+		}
+		r := rows[s.row-1]
+		same := true
+		for k, p := range pos {
+			if !keyEqual(r[p], vals[k]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return int(i), true
+		}
+	}
+}
+
+// row returns the row of slot i.
+func (x *rowHash) row(i int) int32 { return x.slots[i].row - 1 }
+
+// insert fills the empty slot i (from find) with row under hash h.
+func (x *rowHash) insert(i int, h uint32, row int32) {
+	x.slots[i] = hslot{hash: h, row: row + 1}
+	x.n++
+	if 2*x.n > len(x.slots) {
+		x.grow(2 * len(x.slots))
+	}
+}
+
+func (x *rowHash) grow(size int) {
+	old := x.slots
+	x.slots = make([]hslot, size)
+	mask := uint32(size - 1)
+	for _, s := range old {
+		if s.row == 0 {
+			continue
+		}
+		i := s.hash & mask
+		for x.slots[i].row != 0 {
+			i = (i + 1) & mask
+		}
+		x.slots[i] = s
+	}
+}
+
+// reset empties the table and sizes it for n entries, reusing its room.
+func (x *rowHash) reset(n int) {
+	size := 16
+	for size < 2*n+2 {
+		size *= 2
+	}
+	if cap(x.slots) >= size && cap(x.slots) <= 8*size {
+		x.slots = x.slots[:size]
+		clear(x.slots)
+	} else {
+		x.slots = make([]hslot, size)
+	}
+	x.n = 0
+}
