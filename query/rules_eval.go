@@ -34,7 +34,7 @@ type ruleTable struct {
 	boundPos []int
 	seedSeen keySet
 	seeds    [][]any
-	res      [][]any
+	res      tupleStore
 	allPos   []int   // 0, 1, … arity-1
 	resSet   rowHash // res by all positions: the set of results
 
@@ -68,11 +68,12 @@ type resIndex struct {
 }
 
 // extend indexes res[lo:hi] (x.next must be at least hi long).
-func (re *ruleEval) extend(x *resIndex, res [][]any, lo, hi int) {
+func (re *ruleEval) extend(x *resIndex, res *tupleStore, lo, hi int) {
 	for j := lo; j < hi; j++ {
 		vals := re.vals[:0]
+		r := res.row(j)
 		for _, p := range x.pos {
-			vals = append(vals, res[j][p])
+			vals = append(vals, r[p])
 		}
 		re.vals = vals
 		h := hashVals(vals, &re.hbuf)
@@ -137,7 +138,6 @@ type ruleEval struct {
 	next      []int32  // the chains firsts start
 	dIdx      resIndex // a delta join's index of the new results, reused
 	lo        int32    // the first result a join reads
-	arena     []any    // see keep
 }
 
 // ruleStep plans a rule call; it is not ready while a required argument is
@@ -217,7 +217,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	}
 	ex := re.ex
 	defs := ex.rules.defs[k.name]
-	t := &ruleTable{key: k}
+	t := &ruleTable{key: k, res: tupleStore{arity: len(defs[0].head)}}
 	for i := range defs[0].head {
 		t.allPos = append(t.allPos, i)
 		if k.adorn&(1<<i) != 0 {
@@ -317,26 +317,12 @@ func argValue(a *term, row []any) any {
 // addResult records a head tuple of t if it is new; tuple is copied.
 func (re *ruleEval) addResult(t *ruleTable, tuple []any) {
 	h := hashVals(tuple, &re.hbuf)
-	i, found := t.resSet.find(t.res, t.allPos, h, tuple)
+	i, found := t.resSet.find(&t.res, t.allPos, h, tuple)
 	if found {
 		return
 	}
-	t.resSet.insert(i, h, int32(len(t.res)))
-	t.res = append(t.res, re.keep(tuple))
-}
-
-// keep copies vals into the evaluation's arena of tuples: results are
-// allocated a block at a time, not one slice each.
-func (re *ruleEval) keep(vals []any) []any {
-	n := len(vals)
-	if len(re.arena)+n > cap(re.arena) {
-		// Blocks double from 64 values to 4096: a small rule evaluation
-		// does not clear room it never uses.
-		re.arena = make([]any, 0, max(min(2*cap(re.arena), 4096), 64, n))
-	}
-	i := len(re.arena)
-	re.arena = append(re.arena, vals...)
-	return re.arena[i : i+n : i+n]
+	t.resSet.insert(i, h, int32(t.res.n))
+	t.res.add(tuple)
 }
 
 // callPos returns the positions st binds, in a buffer reused by the next
@@ -367,9 +353,9 @@ func (re *ruleEval) index(t *ruleTable, pos []int) *resIndex {
 		x = &resIndex{pos: slices.Clone(pos)}
 		t.byPos[mask] = x
 	}
-	if n := len(t.res); x.hi < n {
+	if n := t.res.n; x.hi < n {
 		x.next = slices.Grow(x.next, n-len(x.next))[:n]
-		re.extend(x, t.res, x.hi, n)
+		re.extend(x, &t.res, x.hi, n)
 		x.hi = n
 	}
 	return x
@@ -395,7 +381,7 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 			x.next = make([]int32, t.dResHi, 2*t.dResHi)
 		}
 		x.next = x.next[:t.dResHi]
-		re.extend(x, t.res, t.dResLo, t.dResHi)
+		re.extend(x, &t.res, t.dResLo, t.dResHi)
 		lo = int32(t.dResLo)
 	} else {
 		x = re.index(t, pos)
@@ -413,7 +399,7 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 		}
 		re.vals = vals
 		j := int32(-1)
-		if k, ok := x.head.find(t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
+		if k, ok := x.head.find(&t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
 			j = x.head.row(k)
 		}
 		firsts = append(firsts, j)
@@ -461,7 +447,7 @@ func (re *ruleEval) joinEach(st *step, t *ruleTable, in *rel, delta bool, fn fun
 			if int(j) >= t.dResHi && delta {
 				continue
 			}
-			res := t.res[j]
+			res := t.res.row(int(j))
 			for p, a := range args {
 				if a.kind != termVar || st.argBound[p] {
 					continue
@@ -490,7 +476,7 @@ func (re *ruleEval) fixpoint() error {
 		changed := false
 		for _, t := range re.order {
 			t.dSeedLo, t.dSeedHi, t.seedMark = t.seedMark, len(t.seeds), len(t.seeds)
-			t.dResLo, t.dResHi, t.resMark = t.resMark, len(t.res), len(t.res)
+			t.dResLo, t.dResHi, t.resMark = t.resMark, t.res.n, t.res.n
 			if t.dSeedHi > t.dSeedLo || t.dResHi > t.dResLo {
 				changed = true
 			}
@@ -574,7 +560,6 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	if err != nil {
 		return err
 	}
-	t.res = slices.Grow(t.res, out.n)
 	for i := 0; i < out.n; i++ {
 		row := out.row(i)
 		tuple := re.tuple[:0]
@@ -618,7 +603,6 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 			return errorf(last.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
 		}
 	}
-	t.res = slices.Grow(t.res, total)
 	d := bp.def
 	row := make([]any, cur.width)
 	args := last.call.args

@@ -92,7 +92,7 @@ type hslot struct {
 // find looks for the key vals (hashed h) among rows, comparing each
 // candidate's values at pos: it returns the slot of the key's entry, or of
 // the empty slot where it belongs, and whether it was found.
-func (x *rowHash) find(rows [][]any, pos []int, h uint32, vals []any) (int, bool) {
+func (x *rowHash) find(rows *tupleStore, pos []int, h uint32, vals []any) (int, bool) {
 	if len(x.slots) == 0 {
 		x.slots = make([]hslot, 16)
 	}
@@ -105,7 +105,7 @@ func (x *rowHash) find(rows [][]any, pos []int, h uint32, vals []any) (int, bool
 		if s.hash != h {
 			continue
 		}
-		r := rows[s.row-1]
+		r := rows.row(int(s.row - 1))
 		same := true
 		for k, p := range pos {
 			if !keyEqual(r[p], vals[k]) {
@@ -160,4 +160,44 @@ func (x *rowHash) reset(n int) {
 		x.slots = make([]hslot, size)
 	}
 	x.n = 0
+}
+
+// tupleStore holds a table's tuples in blocks of storeRows rows, each one
+// slice of arity values per row: adding a tuple neither allocates a slice
+// of its own nor, once the first block is full, copies the tuples before
+// it (growing one slice would copy, with write barriers, every pointer it
+// holds).
+type tupleStore struct {
+	arity  int
+	blocks [][]any
+	n      int
+}
+
+const (
+	storeShift = 10
+	storeRows  = 1 << storeShift
+)
+
+// row returns tuple j; it must not be modified.
+func (s *tupleStore) row(j int) []any {
+	b := s.blocks[j>>storeShift]
+	o := (j & (storeRows - 1)) * s.arity
+	return b[o : o+s.arity : o+s.arity]
+}
+
+// add appends a copy of vals (arity values).
+func (s *tupleStore) add(vals []any) {
+	bi := s.n >> storeShift
+	if bi == len(s.blocks) {
+		// The first block grows from 64 rows, so that a small
+		// evaluation does not clear room it never uses; the others are
+		// allocated whole.
+		size := storeRows
+		if bi == 0 {
+			size = 64
+		}
+		s.blocks = append(s.blocks, make([]any, 0, size*s.arity))
+	}
+	s.blocks[bi] = append(s.blocks[bi], vals...)
+	s.n++
 }
