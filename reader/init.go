@@ -1,0 +1,314 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/pss"
+	"github.com/accretedb/accrete/tx"
+)
+
+// Init: DataScript's init-db, a database value built from datoms.
+//
+// With expands transaction forms, resolves tempids and looks every datom
+// up in the database before inserting it into the log tail's overlay, one
+// transaction at a time: the right tool for transactions, and about 1.5 µs
+// a datom for a large one. A program that loads facts it already has as
+// datoms, with their entity ids (a fixture, a copy from another system,
+// DataScript's init-db), needs none of that: the entities are new, so
+// nothing can be redundant or upserted. Init checks only what can be wrong
+// with such datoms (see Init), sorts each index's datoms once (the EAVT
+// order by runs of one entity, AEVT by distributing EAVT by attribute, no
+// comparison sort) and builds the index trees bottom-up from the sorted
+// runs (pss.Build), in memory. The value reads like a merged one: no
+// overlay, no log tail. A writer that commits it flushes the rebuilt trees
+// (as after Excise).
+
+// ErrInit is wrapped by every error Init returns for bad input: the error
+// names the datom (its index in the input) and the reason.
+var ErrInit = errors.New("reader: init")
+
+// InitOptions configure Init.
+type InitOptions struct {
+	// Now is the transaction's :db/txInstant (zero: time.Now()); it is
+	// never earlier than the previous transaction's.
+	Now time.Time
+}
+
+// Init returns db with the datoms ds asserted in one new transaction, built
+// directly into in-memory index trees (db's log tail, if any, is merged
+// into them first): the analogue of DataScript's init-db. The report's
+// TxData is every datom asserted, in EAVT order, with the transaction's
+// :db/txInstant; TempIDs is nil.
+//
+// Each datom asserts a fact about a new entity named by its id: E is a
+// user-partition id (datom.MakeID(datom.PartUser, n)) that db has not
+// allocated yet (n at or past its counter), and the value's counter moves
+// past the largest. A ref value is an entity db has allocated or one of the
+// batch. Tx and Added are ignored; exact duplicates are asserted once.
+// Anything else (an entity id db may have used, an unknown or schema
+// attribute, a value of the wrong type, two values of a cardinality-one
+// attribute, a unique value used twice or already in the database, an
+// attribute that is part of a composite tuple, a dangling ref) fails the
+// whole call with an error wrapping ErrInit; db is unchanged.
+//
+// Under schema-on-read, install undeclared attributes first (transact
+// {:db/ident :name}): Init takes attribute ids.
+func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*Report, error) {
+	if db.v != nowView {
+		return nil, fmt.Errorf("%w: %w", ErrInit, ErrNotCurrent)
+	}
+	if opts == nil {
+		opts = &InitOptions{}
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	inst := datom.NormalizeInstant(now)
+	if inst.Before(db.lastInstant) {
+		inst = db.lastInstant
+	}
+	t := db.basisT + 1
+	txID := datom.TxID(t)
+	out, attrs, nextUser, err := db.initDatoms(ds, txID, inst)
+	if err != nil {
+		return nil, err
+	}
+
+	// The datoms of each tree, sorted in its order.
+	var per [nTrees][]datom.Datom
+	per[curEAVT] = out
+	per[logTEAV] = out // one transaction: TEAV order is EAVT order
+	per[curAEVT] = groupByAttr(out)
+	for _, d := range per[curAEVT] {
+		at := attrs.get(d.A)
+		if at.Indexed() {
+			per[curAVET] = append(per[curAVET], d)
+		}
+		if at.IsRef() {
+			per[curVAET] = append(per[curVAET], d)
+		}
+	}
+	// AVET and VAET: runs of one attribute each, in E order.
+	slices.SortFunc(per[curAVET], datom.CompareAVET)
+	slices.SortFunc(per[curVAET], datom.CompareVAET)
+	if err := db.checkBulkUnique(ctx, per[curAVET], attrs.m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInit, err)
+	}
+
+	next := *db
+	for i := range db.trees {
+		set, err := db.initTree(ctx, i, per[i])
+		if err != nil {
+			return nil, fmt.Errorf("reader: init %s: %w", treeNames[i], err)
+		}
+		next.trees[i] = newLoadedTree(set)
+	}
+	next.ov = emptyOverlay()
+	next.tail, next.tailBytes, next.merged = nil, 0, true
+	next.basisT = t
+	next.nextUser = nextUser
+	next.lastInstant = inst
+	return &Report{DBBefore: db, DBAfter: &next, TxID: txID, T: t, TxData: out}, nil
+}
+
+// initAttrs memoizes schema lookups for the handful of attributes a batch
+// uses (datoms come in runs of a few attributes), and collects them for
+// checkBulkUnique.
+type initAttrs struct {
+	schema *datom.Schema
+	last   datom.ID
+	lastAt *datom.Attribute
+	m      map[datom.ID]*datom.Attribute
+}
+
+func (c *initAttrs) get(a datom.ID) *datom.Attribute {
+	if c.lastAt != nil && c.last == a {
+		return c.lastAt
+	}
+	at, ok := c.m[a]
+	if !ok {
+		at = c.schema.Attr(a)
+		if at != nil {
+			c.m[a] = at
+		}
+	}
+	c.last, c.lastAt = a, at
+	return at
+}
+
+// initDatoms checks and coerces ds, returning them as datoms of
+// transaction txID (with its :db/txInstant) in EAVT order, duplicates
+// dropped, and the user id counter after them.
+func (db *DB) initDatoms(ds []datom.Datom, txID datom.ID, inst time.Time) ([]datom.Datom, *initAttrs, int64, error) {
+	schema := db.schema
+	attrs := &initAttrs{schema: schema, m: map[datom.ID]*datom.Attribute{}}
+	checked := map[datom.ID]bool{}
+	check := func(k int, a datom.ID) (*datom.Attribute, error) {
+		at := attrs.get(a)
+		if checked[a] {
+			return at, nil
+		}
+		switch {
+		case at == nil:
+			return nil, fmt.Errorf("%w: %w: datom %d: attribute %d", ErrInit, tx.ErrUnknownAttribute, k, a)
+		case at.Ident == "db" || strings.HasPrefix(string(at.Ident), "db/") || strings.HasPrefix(string(at.Ident), "db."):
+			return nil, fmt.Errorf("%w: %w: datom %d: attribute :%s belongs to the schema: transact schema, do not init it", ErrInit, tx.ErrSchema, k, at.Ident)
+		case len(at.TupleAttrs) > 0:
+			return nil, fmt.Errorf("%w: datom %d: attribute :%s is a composite tuple, which the database derives", ErrInit, k, at.Ident)
+		}
+		for _, ct := range schema.CompositeTuples() {
+			if slices.Contains(ct.TupleAttrs, a) {
+				return nil, fmt.Errorf("%w: datom %d: attribute :%s is part of a composite tuple: use With", ErrInit, k, at.Ident)
+			}
+		}
+		checked[a] = true
+		return at, nil
+	}
+	nextUser := db.nextUser
+	out := make([]datom.Datom, 0, len(ds)+1)
+	for k, d := range ds {
+		if datom.Part(d.E) != datom.PartUser || d.E < datom.MakeID(datom.PartUser, db.nextUser) {
+			return nil, nil, 0, fmt.Errorf("%w: %w: datom %d: entity %d is not a new user-partition id (at or past %d)",
+				ErrInit, tx.ErrInvalidEntity, k, d.E, datom.MakeID(datom.PartUser, db.nextUser))
+		}
+		if n := d.E - datom.MakeID(datom.PartUser, 0) + 1; n > nextUser {
+			nextUser = n
+		}
+		at := attrs.lastAt
+		if at == nil || attrs.last != d.A || !checked[d.A] {
+			var err error
+			if at, err = check(k, d.A); err != nil {
+				return nil, nil, 0, err
+			}
+		}
+		v, err := at.Coerce(d.V)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %w: datom %d: attribute :%s: %w", ErrInit, tx.ErrWrongType, k, at.Ident, err)
+		}
+		out = append(out, datom.Datom{E: d.E, A: d.A, V: v, Tx: txID, Added: true})
+	}
+	// Refs: allocated before, or entities of the batch.
+	for k, d := range out {
+		if at := attrs.get(d.A); at.IsRef() && !allocated(d.V.(int64), db, nextUser, txID) {
+			return nil, nil, 0, fmt.Errorf("%w: %w: datom %d: :%s refers to entity %d, which does not exist",
+				ErrInit, tx.ErrInvalidEntity, k, at.Ident, d.V)
+		}
+	}
+	out = sortEAVT(out)
+	out = slices.CompactFunc(out, func(a, b datom.Datom) bool {
+		return a.E == b.E && a.A == b.A && datom.CompareValues(a.V, b.V) == 0
+	})
+	attrs.get(datom.DBTxInstant)
+	txd := datom.Datom{E: txID, A: datom.DBTxInstant, V: inst, Tx: txID, Added: true}
+	at, _ := slices.BinarySearchFunc(out, txd, datom.CompareEAVT)
+	out = slices.Insert(out, at, txd)
+	for k := 1; k < len(out); k++ {
+		a, b := out[k-1], out[k]
+		if a.E == b.E && a.A == b.A && attrs.get(a.A).Cardinality == datom.CardinalityOne {
+			return nil, nil, 0, fmt.Errorf("%w: %w: entity %d: two values for cardinality-one attribute :%s: %v and %v",
+				ErrInit, tx.ErrCardinalityConflict, a.E, attrs.get(a.A).Ident, a.V, b.V)
+		}
+	}
+	return out, attrs, nextUser, nil
+}
+
+// allocated reports whether id names an entity once the batch is in:
+// one db allocated, one of the batch (user ids below nextUser), or a
+// transaction up to txID.
+func allocated(id datom.ID, db *DB, nextUser int64, txID datom.ID) bool {
+	switch datom.Part(id) {
+	case datom.PartUser:
+		return id >= datom.MakeID(datom.PartUser, 0) && id < datom.MakeID(datom.PartUser, nextUser)
+	case datom.PartDB:
+		return id >= datom.MakeID(datom.PartDB, 0) && id < datom.MakeID(datom.PartDB, db.nextDB)
+	case datom.PartTx:
+		return id >= datom.TxID(0) && id <= txID
+	}
+	return false
+}
+
+// sortEAVT returns ds sorted in EAVT order (in place, or in a new slice).
+// Entity ids of a batch are usually dense (a fixture numbered 1..n):
+// then a counting sort by entity, which keeps the input order of each
+// entity's facts, leaves only each entity's few facts to sort by
+// comparison, where a comparison sort of the whole batch would compare
+// values across entities.
+func sortEAVT(ds []datom.Datom) []datom.Datom {
+	if len(ds) < 2 {
+		return ds
+	}
+	lo, hi, sorted := ds[0].E, ds[0].E, true
+	for k := 1; k < len(ds); k++ {
+		e := ds[k].E
+		sorted = sorted && e >= ds[k-1].E
+		lo, hi = min(lo, e), max(hi, e)
+	}
+	switch {
+	case sorted:
+	case uint64(hi-lo) < uint64(4*len(ds)+1024):
+		count := make([]int32, hi-lo+2)
+		for _, d := range ds {
+			count[d.E-lo+1]++
+		}
+		for k := 1; k < len(count); k++ {
+			count[k] += count[k-1]
+		}
+		out := make([]datom.Datom, len(ds))
+		for _, d := range ds {
+			out[count[d.E-lo]] = d
+			count[d.E-lo]++
+		}
+		ds = out
+	default:
+		slices.SortFunc(ds, datom.CompareEAVT)
+		return ds
+	}
+	for lo := 0; lo < len(ds); {
+		hi := lo + 1
+		for hi < len(ds) && ds[hi].E == ds[lo].E {
+			hi++
+		}
+		if hi-lo > 1 {
+			slices.SortFunc(ds[lo:hi], datom.CompareEAVT)
+		}
+		lo = hi
+	}
+	return ds
+}
+
+// initTree returns tree i of db with its log tail's novelty applied and
+// adds (sorted in its order, new to it) inserted, in memory: built
+// bottom-up when the batch dominates the tree, else a batched update.
+func (db *DB) initTree(ctx context.Context, i int, adds []datom.Datom) (pss.Set[datom.Datom], error) {
+	tree, err := db.trees[i].get(ctx)
+	if err != nil {
+		return tree, err
+	}
+	nAdds, dels, err := db.novelty(ctx, i)
+	if err != nil {
+		return tree, err
+	}
+	if len(nAdds) > 0 || len(dels) > 0 {
+		if tree, err = tree.Update(ctx, nAdds, dels); err != nil {
+			return tree, err
+		}
+	}
+	if len(adds) == 0 {
+		return tree, nil
+	}
+	if tree.Len() > len(adds)/4 {
+		return tree.Update(ctx, adds, nil)
+	}
+	old, err := tree.Slice(ctx, nil, nil)
+	if err != nil {
+		return tree, err
+	}
+	return pss.Build(ctx, mergeSorted(old, adds, datom.Comparator(treeIndex(i))), treeOptions(db.st, i, db.width))
+}
