@@ -127,3 +127,15 @@ func (c *nodeCache) usage() (bytes, entries int64) {
 	defer c.mu.RUnlock()
 	return c.bytes, int64(c.lru.Len())
 }
+
+// CachedNode returns the decoded node h if the node cache holds it, and
+// never does I/O. A caller that loads many nodes at once (a scan's
+// prefetch of sibling leaves) tries it first, so that a warm cache is
+// served without LoadNodes' goroutine group and its allocations.
+func (s *Store) CachedNode(h Hash) (any, bool) {
+	v, ok := s.cache.get(h)
+	if ok {
+		s.c.cacheHits.Add(1)
+	}
+	return v, ok
+}

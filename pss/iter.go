@@ -78,6 +78,23 @@ type Iter[K any] struct {
 	// parents (a BatchLoader does not keep the addresses it is given).
 	pfIdx   []int
 	pfAddrs []node.Address
+	// pfBuf backs the pre of the one level-1 frame on the path (only
+	// level-1 nodes prefetch, and a path holds one node per level).
+	pfBuf []*node.Node[K]
+	// loaded holds the tnodes of the stored nodes on the path, one per
+	// depth: a stored node loaded into depth d replaces the one there
+	// (a frame at depth d is the only reference to it), so a scan wraps
+	// every leaf it visits without allocating.
+	loaded [inlineDepth]tnode[K]
+}
+
+// loadedAt returns the tnode a stored node loaded at depth d is wrapped
+// into: the iterator's own for shallow paths, a new one below.
+func (it *Iter[K]) loadedAt(d int) *tnode[K] {
+	if d < inlineDepth {
+		return &it.loaded[d]
+	}
+	return new(tnode[K])
 }
 
 // NewIter returns an unpositioned iterator over s. opts may be nil. The
@@ -369,7 +386,7 @@ func (it *Iter[K]) rawSeekGE(k K) bool {
 		if n.leaf() {
 			break
 		}
-		c, err := it.childAt(&it.stack[len(it.stack)-1], i, 0)
+		c, err := it.childAt(&it.stack[len(it.stack)-1], i, 0, len(it.stack))
 		if err != nil {
 			return it.fail(err)
 		}
@@ -415,7 +432,7 @@ func (it *Iter[K]) descend(last bool) bool {
 			it.pos = posValid
 			return true
 		}
-		c, err := it.childAt(f, f.i, dir)
+		c, err := it.childAt(f, f.i, dir, len(it.stack))
 		if err != nil {
 			return it.fail(err)
 		}
@@ -453,28 +470,44 @@ func (it *Iter[K]) rawStep(dir int) bool {
 	return it.descend(dir < 0)
 }
 
-// childAt returns child i of frame f's node. Moving in direction dir (+1,
-// -1; 0 for a seek) into a child of a level-1 node triggers a prefetch of
-// the siblings ahead within bounds.
-func (it *Iter[K]) childAt(f *frame[K], i, dir int) (*tnode[K], error) {
+// childAt returns child i of frame f's node, which goes at depth d of the
+// path. Moving in direction dir (+1, -1; 0 for a seek) into a child of a
+// level-1 node triggers a prefetch of the siblings ahead within bounds.
+func (it *Iter[K]) childAt(f *frame[K], i, dir, d int) (*tnode[K], error) {
 	if c := f.n.mem(i); c != nil {
 		return c, nil
 	}
 	if f.pre == nil && dir != 0 && it.crossed >= 2 && f.n.level == 1 && it.s.cfg.batch != nil {
 		it.prefetch(f, i, dir)
 	}
+	t := it.loadedAt(d)
 	if f.pre != nil && f.pre[i] != nil {
-		if t, err := wrap(f.pre[i], 0, int(f.n.counts[i])); err == nil {
+		if err := wrapInto(t, f.pre[i], 0, int(f.n.counts[i])); err == nil {
 			return t, nil
 		}
 		// A malformed prefetched node is loaded alone, to report its error.
 	}
-	return it.s.child(it.ctx, f.n, i)
+	addr := f.n.addr(i)
+	if it.s.cfg.store == nil {
+		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	ln, err := it.s.cfg.store.Load(it.ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+	}
+	if err := wrapInto(t, ln, f.n.level-1, int(f.n.counts[i])); err != nil {
+		return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+	}
+	return t, nil
 }
 
 func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 	n := f.n
-	f.pre = make([]*node.Node[K], len(n.keys))
+	if cap(it.pfBuf) < len(n.keys) {
+		it.pfBuf = make([]*node.Node[K], len(n.keys))
+	}
+	f.pre = it.pfBuf[:len(n.keys)]
+	clear(f.pre)
 	idx, addrs := it.pfIdx[:0], it.pfAddrs[:0]
 	defer func() { it.pfIdx, it.pfAddrs = idx[:0], addrs[:0] }()
 	for j := i; j >= 0 && j < len(n.keys); j += dir {

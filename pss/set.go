@@ -101,27 +101,38 @@ func Open[K any](ctx context.Context, root node.Address, opts Options[K]) (Set[K
 // wrap turns a loaded node into a tnode without copying its slices, checking
 // that it fits where its parent points (wantLevel, wantCount; -1 skips).
 func wrap[K any](n *node.Node[K], wantLevel, wantCount int) (*tnode[K], error) {
-	if n == nil {
-		return nil, fmt.Errorf("%w: store returned no node", ErrCorrupt)
+	t := new(tnode[K])
+	if err := wrapInto(t, n, wantLevel, wantCount); err != nil {
+		return nil, err
 	}
-	t := &tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts}
+	return t, nil
+}
+
+// wrapInto is wrap into a tnode the caller owns (an iterator reuses one per
+// level of its path instead of allocating one per node it visits). t is
+// overwritten whole.
+func wrapInto[K any](t *tnode[K], n *node.Node[K], wantLevel, wantCount int) error {
+	if n == nil {
+		return fmt.Errorf("%w: store returned no node", ErrCorrupt)
+	}
+	*t = tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts}
 	if n.Level == 0 {
 		t.count = len(n.Keys)
 	} else {
 		if len(n.Children) != len(n.Keys) || len(n.Counts) != len(n.Keys) || len(n.Keys) == 0 {
-			return nil, fmt.Errorf("%w: malformed branch", ErrCorrupt)
+			return fmt.Errorf("%w: malformed branch", ErrCorrupt)
 		}
 		for _, c := range n.Counts {
 			t.count += int(c)
 		}
 	}
 	if wantLevel >= 0 && n.Level != wantLevel {
-		return nil, fmt.Errorf("%w: node at level %d, parent expects %d", ErrCorrupt, n.Level, wantLevel)
+		return fmt.Errorf("%w: node at level %d, parent expects %d", ErrCorrupt, n.Level, wantLevel)
 	}
 	if wantCount >= 0 && t.count != wantCount {
-		return nil, fmt.Errorf("%w: node holds %d keys, parent counts %d", ErrCorrupt, t.count, wantCount)
+		return fmt.Errorf("%w: node holds %d keys, parent counts %d", ErrCorrupt, t.count, wantCount)
 	}
-	return t, nil
+	return nil
 }
 
 // child returns child i of branch n, loading it through the store if it is

@@ -38,15 +38,21 @@ func benchReader(b *testing.B, open func(*testing.B, string) *reader.DB) {
 		{"q2", `[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a]]`},
 		{"q3", `[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a] [?e :sex "male"]]`},
 		{"q4", `[:find ?e ?l ?a :where [?e :name "Ivan"] [?e :last-name ?l] [?e :age ?a] [?e :sex "male"]]`},
+		{"q2-switch", `[:find ?e ?a :where [?e :age ?a] [?e :name "Ivan"]]`},
+		{"q5-shortcircuit", `[:find ?e ?n ?l ?a ?s ?al :in $ ?n ?a :where [?e :name ?n] [?e :age ?a] [?e :last-name ?l] [?e :sex ?s] [?e :alias ?al]]`},
 		{"qpred1", `[:find ?e ?s :where [?e :salary ?s] [(> ?s 50000)]]`},
 	} {
 		q := query.MustParse(bq.q)
+		inputs := []any{people}
+		if bq.name == "q5-shortcircuit" {
+			inputs = append(inputs, "Anastasia", int64(35))
+		}
 		b.Run(bq.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n int
 			cpu := query.StartCPU(b)
 			for b.Loop() {
-				r, err := query.Q(ctx, q, people)
+				r, err := query.Q(ctx, q, inputs...)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -56,6 +62,7 @@ func benchReader(b *testing.B, open func(*testing.B, string) *reader.DB) {
 			b.ReportMetric(float64(n), "rows")
 		})
 	}
+	b.Run("find-datoms", func(b *testing.B) { benchFindDatoms(b, people) })
 	tree := open(b, "wide-4x5")
 	for _, bp := range []struct{ name, pattern string }{
 		{"pull-one", `[:name {:follows ...}]`},
@@ -152,4 +159,47 @@ func countPulled(m map[edn.Keyword]any) int {
 		}
 	}
 	return n
+}
+
+// benchFindDatoms is accrete-bench's find-datoms: db.Datoms(EAVT, [e a])
+// for 2,000 entities (the 9,000th to the 11,000th person), stopping at
+// the first datom. ns/op is per lookup.
+func benchFindDatoms(b *testing.B, db *reader.DB) {
+	ctx := context.Background()
+	var eids []int64
+	err := db.Datoms(ctx, datom.AEVT, []any{db.Schema().AttrByIdent("full-name").ID}, func(d datom.Datom) bool {
+		eids = append(eids, d.E)
+		return true
+	})
+	if err != nil || len(eids) < 11000 {
+		b.Fatalf("full-name datoms: %d, %v", len(eids), err)
+	}
+	eids = eids[9000:11000]
+	a := db.Schema().AttrByIdent("full-name").ID
+	comps := make([][]any, len(eids))
+	for i, e := range eids {
+		comps[i] = []any{e, a}
+	}
+	n := 0
+	visit := func(d datom.Datom) bool {
+		if s, ok := d.V.(string); ok {
+			n += len(s)
+		}
+		return false
+	}
+	b.ReportAllocs()
+	cpu := query.StartCPU(b)
+	i := 0
+	for b.Loop() {
+		if err := db.Datoms(ctx, datom.EAVT, comps[i], visit); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(comps) {
+			i = 0
+		}
+	}
+	cpu.Report(b)
+	if n == 0 {
+		b.Fatal("no full-name found")
+	}
 }

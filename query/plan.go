@@ -151,6 +151,12 @@ func slotsBound(slots []int, bound []bool) (int, bool) {
 func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 	bound := append([]bool(nil), bound0...)
 	remaining := append([]clause(nil), cs...)
+	// memo[i] is the last step planned for the pattern remaining[i] and
+	// which of its variables were bound then: a pattern none of whose
+	// variables got bound by the step just chosen plans the same again
+	// (each round re-plans every remaining clause; resolving constants
+	// and estimating is most of a short query's planning).
+	memo := make([]patternMemo, len(remaining))
 	var steps []*step
 	anyBound := func() bool {
 		for _, b := range bound {
@@ -174,6 +180,7 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 					continue
 				}
 				remaining = append(remaining[:i], remaining[i+1:]...)
+				memo = append(memo[:i], memo[i+1:]...)
 				i--
 				progressed = true
 				if st.kind == stepPred && len(steps) > 0 && steps[len(steps)-1].kind == stepPattern {
@@ -193,7 +200,19 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 		var bestStep *step
 		ab := anyBound()
 		for i, c := range remaining {
-			st, ready, err := ex.planScan(c, sc, bound)
+			var st *step
+			ready := true
+			var err error
+			if pc, ok := c.(*patternClause); ok {
+				sig := patternSig(pc, bound)
+				if m := &memo[i]; m.st != nil && m.sig == sig {
+					st = m.st
+				} else if st, err = ex.patternStep(pc, sc, bound); err == nil {
+					*m = patternMemo{st: st, sig: sig}
+				}
+			} else {
+				st, ready, err = ex.planScan(c, sc, bound)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -212,6 +231,7 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 			return nil, ex.unreadyError(remaining, sc, bound)
 		}
 		remaining = append(remaining[:best], remaining[best+1:]...)
+		memo = append(memo[:best], memo[best+1:]...)
 		if bestStep.kind == stepPattern {
 			ex.pushRange(bestStep, remaining, sc)
 		}
@@ -219,6 +239,25 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 		steps = append(steps, bestStep)
 	}
 	return steps, nil
+}
+
+// patternMemo is a pattern's step as planned when the pattern's variables
+// bound were sig (see patternSig).
+type patternMemo struct {
+	st  *step
+	sig uint8
+}
+
+// patternSig is the set of pc's positions holding a bound variable: what
+// patternStep's plan for pc depends on, besides fixed scalars.
+func patternSig(pc *patternClause, bound []bool) uint8 {
+	var sig uint8
+	for i, t := range pc.terms {
+		if t.kind == termVar && bound[t.slot] {
+			sig |= 1 << i
+		}
+	}
+	return sig
 }
 
 func satAdd(a, b int) int {

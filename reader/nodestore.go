@@ -48,6 +48,21 @@ func (s *nodeStore) Load(ctx context.Context, addr node.Address) (*node.Node[dat
 
 // LoadMany implements pss.BatchLoader.
 func (s *nodeStore) LoadMany(ctx context.Context, addrs []node.Address) ([]*node.Node[datom.Datom], error) {
+	// A warm scan finds every node in the cache: serve it from there,
+	// without the parallel loader's goroutine group.
+	out := make([]*node.Node[datom.Datom], len(addrs))
+	for i, a := range addrs {
+		v, ok := s.st.CachedNode(konserve.Hash(a))
+		if !ok {
+			return s.loadMany(ctx, addrs)
+		}
+		out[i] = v.(*node.Node[datom.Datom])
+	}
+	return out, nil
+}
+
+// loadMany loads addrs through the store's parallel loader.
+func (s *nodeStore) loadMany(ctx context.Context, addrs []node.Address) ([]*node.Node[datom.Datom], error) {
 	hs := make([]konserve.Hash, len(addrs))
 	for i, a := range addrs {
 		hs[i] = konserve.Hash(a)
