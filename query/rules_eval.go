@@ -69,6 +69,13 @@ type resIndex struct {
 
 // extend indexes res[lo:hi] (x.next must be at least hi long).
 func (re *ruleEval) extend(x *resIndex, res *tupleStore, lo, hi int) {
+	if len(x.pos) == 0 {
+		// One key: every result is on the chain, newest first.
+		for j := lo; j < hi; j++ {
+			x.next[j] = int32(j) - 1
+		}
+		return
+	}
 	for j := lo; j < hi; j++ {
 		vals := re.vals[:0]
 		r := res.row(j)
@@ -399,7 +406,9 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 		}
 		re.vals = vals
 		j := int32(-1)
-		if k, ok := x.head.find(&t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
+		if len(pos) == 0 {
+			j = int32(len(next)) - 1
+		} else if k, ok := x.head.find(&t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
 			j = x.head.row(k)
 		}
 		firsts = append(firsts, j)
@@ -603,21 +612,31 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 			return errorf(last.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
 		}
 	}
+	// Room for the new results at once (total counts duplicates too, so
+	// at most doubling the table).
+	t.resSet.reserve(min(total, max(t.res.n, 1024)))
+	// Where each head value comes from: a free argument of the call
+	// (fromRes[i] >= 0, the argument's position) or the row.
 	d := bp.def
-	row := make([]any, cur.width)
-	args := last.call.args
-	re.joinEach(last, callee, cur, isDelta, func(r, res []any) bool {
-		copy(row, r)
-		for p, a := range args {
-			if a.kind == termVar && !last.argBound[p] {
-				row[a.slot] = res[p]
+	fromRes := make([]int, len(d.head))
+	for i, h := range d.head {
+		fromRes[i] = -1
+		for p, a := range last.call.args {
+			if a.kind == termVar && !last.argBound[p] && a.slot == h {
+				fromRes[i] = p
+				break
 			}
 		}
-		tuple := re.tuple[:0]
-		for _, h := range d.head {
-			tuple = append(tuple, row[h])
+	}
+	tuple := make([]any, len(d.head))
+	re.joinEach(last, callee, cur, isDelta, func(r, res []any) bool {
+		for i, h := range d.head {
+			if p := fromRes[i]; p >= 0 {
+				tuple[i] = res[p]
+			} else {
+				tuple[i] = r[h]
+			}
 		}
-		re.tuple = tuple
 		re.addResult(t, tuple)
 		return true
 	})

@@ -147,6 +147,20 @@ func (x *rowHash) grow(size int) {
 	}
 }
 
+// reserve makes room for n more entries, so that the table grows once
+// rather than doubling its way there.
+func (x *rowHash) reserve(n int) {
+	want := 2*(x.n+n) + 1
+	if want <= len(x.slots) {
+		return
+	}
+	size := max(16, len(x.slots))
+	for size < want {
+		size *= 2
+	}
+	x.grow(size)
+}
+
 // reset empties the table and sizes it for n entries, reusing its room.
 func (x *rowHash) reset(n int) {
 	size := 16
@@ -198,6 +212,18 @@ func (s *tupleStore) add(vals []any) {
 		}
 		s.blocks = append(s.blocks, make([]any, 0, size*s.arity))
 	}
-	s.blocks[bi] = append(s.blocks[bi], vals...)
+	b := s.blocks[bi]
+	o := len(b)
+	if o+len(vals) > cap(b) {
+		b = append(b, vals...)
+	} else {
+		// Element by element: copying a few values with append costs
+		// more than the values (typedslicecopy, bulk write barriers).
+		b = b[:o+len(vals)]
+		for k, v := range vals {
+			b[o+k] = v
+		}
+	}
+	s.blocks[bi] = b
 	s.n++
 }
