@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/accretedb/accrete/datom"
 )
@@ -85,6 +84,71 @@ type scanState struct {
 	err  error
 	seen map[string]struct{}
 	late bool // see lateBoxing
+	// fast, when set (see prepFast), is emit compiled for one set of
+	// pinned positions: the checks and bindings to do, nothing else.
+	fast *fastEmit
+}
+
+// fastEmit is what emit does for a pattern without fused filters,
+// duplicate removal or repeated variables, given the positions the index
+// pins: test the other known positions, then bind the free ones.
+type fastEmit struct {
+	checks []int8 // known positions (other than the attribute) to test
+	frees  []slotPos
+}
+
+type slotPos struct {
+	i    int8 // the pattern position
+	slot int
+}
+
+// prepFast compiles s.fast for scans whose index pins the positions in
+// pinned, when the pattern allows it; otherwise emitting stays general.
+func (s *scanState) prepFast(pinned uint8) {
+	s.fast = nil
+	st := s.st
+	if s.seen != nil || len(st.filters) > 0 || s.late {
+		return
+	}
+	f := &fastEmit{}
+	for i := range st.pos {
+		p := &st.pos[i]
+		switch p.kind {
+		case posSame:
+			return
+		case posConst, posBound:
+			if pinned&(1<<i) != 0 {
+				continue
+			}
+			if i == 1 {
+				return // attribute ids and idents: emit's own test
+			}
+			f.checks = append(f.checks, int8(i))
+		case posFree:
+			f.frees = append(f.frees, slotPos{int8(i), p.slot})
+		}
+	}
+	s.fast = f
+}
+
+// emitFast is emit through s.fast (see prepFast), for the same pinned
+// positions.
+func (s *scanState) emitFast(row []any, d *datom.Datom) bool {
+	if err := s.ex.checkCtx(); err != nil {
+		s.err = err
+		return false
+	}
+	st, f := s.st, s.fast
+	for _, i := range f.checks {
+		if !valuesEqual(datomValue(s.src, int(i), d), rowValue(&st.pos[i], row)) {
+			return true
+		}
+	}
+	dst := s.out.push(row)
+	for _, fr := range f.frees {
+		dst[fr.slot] = datomValue(s.src, int(fr.i), d)
+	}
+	return true
 }
 
 // emit appends row extended by d if d matches the positions the index did
@@ -332,6 +396,9 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			ds = append(ds, *d)
 			return true
 		}
+		if s.fast != nil {
+			return s.emitFast(row0, d)
+		}
 		return s.emit(row0, d, 0)
 	}
 	var err error
@@ -345,6 +412,9 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		})
 	} else {
 		idx, comps, pinned := access(e, a, v, st.attr, buf[:])
+		// The source yields only datoms with the leading components given:
+		// emitting need not test those again.
+		s.prepFast(pinned)
 		if cs, ok := src.s.(ChunkSource); ok {
 			vf := newVFilter(st, pinned)
 			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool { return vf.each(ds, visit) })
@@ -353,6 +423,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		}
 	}
 	if collect {
+		s.fast = nil
 		for i := 0; i < in.n && err == nil && s.err == nil; i++ {
 			row := in.row(i)
 			for j := range ds {
@@ -554,6 +625,7 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 // constant value in the loop (vfilter) before emitting.
 func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, eids []int64, order []int32) (*rel, error) {
 	vf := newVFilter(st, 1|2)
+	s.prepFast(1 | 2)
 	k := 0 // the first row of the current entity group
 	err := cs.DatomChunks(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(ds []datom.Datom) bool {
 		j := 0
@@ -563,7 +635,7 @@ func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, 
 				return true // x is in a later run
 			}
 			if ds[j].E < x {
-				j += sort.Search(len(ds)-j, func(i int) bool { return ds[j+i].E >= x })
+				j = gallopE(ds, j, x)
 			}
 			k2 := k + 1
 			for k2 < len(order) && eids[order[k2]] == x {
@@ -579,7 +651,13 @@ func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, 
 					continue
 				}
 				for r := k; r < k2; r++ {
-					if !s.emit(in.row(int(order[r])), d, 1|2) {
+					var ok bool
+					if s.fast != nil {
+						ok = s.emitFast(in.row(int(order[r])), d)
+					} else {
+						ok = s.emit(in.row(int(order[r])), d, 1|2)
+					}
+					if !ok {
 						return false
 					}
 				}
@@ -601,6 +679,30 @@ func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, 
 		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
 	}
 	return s.out, nil
+}
+
+// gallopE returns the first index i >= j of ds (sorted by entity, with
+// ds[j].E < x <= ds[len(ds)-1].E) with ds[i].E >= x, probing 1, 2, 4, …
+// datoms ahead before a binary search: the entities of a merge join's
+// rows are usually close together, a few datoms apart.
+func gallopE(ds []datom.Datom, j int, x int64) int {
+	lo, step := j, 1 // ds[lo].E < x
+	hi := lo + step
+	for hi < len(ds) && ds[hi].E < x {
+		lo = hi
+		step <<= 1
+		hi = lo + step
+	}
+	hi = min(hi, len(ds)-1) // ds[hi].E >= x
+	for lo+1 < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ds[m].E < x {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return hi
 }
 
 // knownEAV resolves the entity, attribute and value a lookup step knows for
