@@ -205,14 +205,27 @@ func (r *rel) row(i int) []any { return r.data[i*r.width : (i+1)*r.width : (i+1)
 
 // push appends a copy of src (or an empty row if src is nil) and returns it.
 func (r *rel) push(src []any) []any {
-	r.data = append(r.data, src...)
+	if len(r.data)+r.width > cap(r.data) {
+		r.grow()
+	}
+	n := len(r.data)
+	r.data = r.data[:n+r.width]
 	if src == nil {
-		for i := 0; i < r.width; i++ {
-			r.data = append(r.data, nil)
-		}
+		clear(r.data[n:])
+	} else {
+		copy(r.data[n:], src)
 	}
 	r.n++
-	return r.row(r.n - 1)
+	return r.data[n : n+r.width : n+r.width]
+}
+
+// grow doubles r's room. append grows large slices by a quarter at a
+// time, which for a scan that finds thousands of rows means copying them
+// over and over.
+func (r *rel) grow() {
+	d := make([]any, len(r.data), max(2*cap(r.data), 16*r.width))
+	copy(d, r.data)
+	r.data = d
 }
 
 // pop removes the last row.

@@ -79,6 +79,14 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 		slots = append(slots, f.slot)
 	}
 	slots = append(slots, q.with...)
+	if ex.distinct && !q.hasAgg && len(q.with) == 0 && len(slots) == r.width && identitySlots(slots) {
+		// The rows are the result's tuples already: no copy.
+		basis := make([][]any, r.n)
+		for i := range basis {
+			basis[i] = r.row(i)
+		}
+		return basis, nil
+	}
 	basis := make([][]any, 0, r.n)
 	backing := make([]any, r.n*len(slots))
 	var seen map[tkey]struct{}
@@ -184,6 +192,16 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// identitySlots reports whether slots is 0, 1, …, len(slots)-1.
+func identitySlots(slots []int) bool {
+	for i, s := range slots {
+		if s != i {
+			return false
+		}
+	}
+	return true
 }
 
 func (ex *exec) aggregate(f findElem, vals []any) (any, error) {
