@@ -29,7 +29,17 @@ func Build[K any](ctx context.Context, keys []K, opts Options[K]) (Set[K], error
 	}
 	all := make([]K, len(keys))
 	copy(all, keys)
-	level := cfg.splitLeaves(all, cfg.fill)
+	s.root = cfg.buildRoot(all)
+	return s, nil
+}
+
+// buildRoot builds a tree of the sorted keys bottom-up and returns its root
+// (nil if keys is empty). The leaves keep keys' backing array.
+func (cfg *config[K]) buildRoot(keys []K) *tnode[K] {
+	if len(keys) == 0 {
+		return nil
+	}
+	level := cfg.splitLeaves(keys, cfg.fill)
 	var es []entry[K]
 	for len(level) > 1 {
 		es = es[:0]
@@ -38,6 +48,5 @@ func Build[K any](ctx context.Context, keys []K, opts Options[K]) (Set[K], error
 		}
 		level = cfg.splitBranches(level[0].level+1, es, cfg.fill)
 	}
-	s.root = level[0]
-	return s, nil
+	return level[0]
 }

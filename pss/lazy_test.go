@@ -97,6 +97,15 @@ func pairOpts(width int) Options[pair] {
 // successive Updates keep (the stored key, or else the earliest add since
 // the last remove), removes and replacements included.
 func TestAddLazilyFirstWins(t *testing.T) {
+	// Keyed: a coarse sort key (many keys share one pair, so runs of equal
+	// pairs are ordered by the comparator) must not change which key wins.
+	coarse := func(p pair) (uint64, uint64, bool) { return uint64(p.k/16) ^ 1<<63, 0, p.k%50 != 49 || p.tag%7 != 0 }
+	for _, key := range []SortKey[pair]{nil, coarse} {
+		t.Run(fmt.Sprintf("keyed=%v", key != nil), func(t *testing.T) { testFirstWins(t, key) })
+	}
+}
+
+func testFirstWins(t *testing.T, key SortKey[pair]) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(testSeed(t), 1))
 	eager, err := New(pairOpts(4))
@@ -120,7 +129,7 @@ func TestAddLazilyFirstWins(t *testing.T) {
 		if eager, err = eager.Update(ctx, adds, removes); err != nil {
 			t.Fatal(err)
 		}
-		if lazy, err = lazy.UpdateLazily(ctx, adds, removes); err != nil {
+		if lazy, err = lazy.UpdateLazilyKeyed(ctx, adds, removes, key); err != nil {
 			t.Fatal(err)
 		}
 		if r.IntN(40) == 0 {

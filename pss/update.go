@@ -37,6 +37,12 @@ func sortOps[K any](cmp func(a, b K) int, raw []op[K]) {
 // prepareOps sorts and combines a batch: removes apply before adds, and for
 // equal keys the first add wins.
 func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
+	return prepareOpsKeyed(cmp, nil, adds, removes)
+}
+
+// prepareOpsKeyed is prepareOps sorting through key (see SortKey), if not
+// nil.
+func prepareOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], adds, removes []K) []op[K] {
 	raw := make([]op[K], 0, len(adds)+len(removes))
 	for _, k := range removes {
 		raw = append(raw, op[K]{key: k, del: true})
@@ -44,7 +50,7 @@ func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
 	for _, k := range adds {
 		raw = append(raw, op[K]{key: k, add: true})
 	}
-	sortOps(cmp, raw)
+	raw = sortOpsKeyed(cmp, key, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
 		o := raw[i]

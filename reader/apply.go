@@ -42,12 +42,25 @@ type TxOptions struct {
 // with: the returned report's DBAfter is a new value; nothing is written to
 // the bucket. data is EDN text (string or []byte) or parsed transaction data
 // ([]any, edn.Vector).
+//
+// A value made by a large transaction (compactDatoms datoms or more) has
+// the transaction, and the log tail before it, folded into in-memory index
+// trees, as Init builds them: it reads as fast as a merged value, where an
+// overlay would be merged into every scan. Committing such a value (it is
+// not meant to be: the writer uses Transact) flushes the trees.
 func (db *DB) With(ctx context.Context, data any, opts *TxOptions) (*Report, error) {
 	forms, err := TxForms(data)
 	if err != nil {
 		return nil, err
 	}
-	return db.Transact(ctx, forms, opts)
+	rep, err := db.Transact(ctx, forms, opts)
+	if err != nil || len(rep.TxData) < compactDatoms {
+		return rep, err
+	}
+	if rep.DBAfter, err = rep.DBAfter.compact(ctx); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 // TxForms turns transaction data given as EDN text or Go values into the
@@ -397,9 +410,12 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 	// update, when it is first read, and a set a transaction reads (tx.Apply
 	// scans EAVT for retractEntity, say) is built then, while the others
 	// keep accumulating. A schema change that reindexes AVET goes eagerly.
-	update := pss.Set[datom.Datom].UpdateLazily
-	if schema != oldSchema {
-		update = pss.Set[datom.Datom].Update
+	eager := schema != oldSchema
+	update := func(s pss.Set[datom.Datom], i int, adds, rm []datom.Datom) (pss.Set[datom.Datom], error) {
+		if eager {
+			return s.Update(ctx, adds, rm)
+		}
+		return s.UpdateLazilyKeyed(ctx, adds, rm, overlayKeys[i])
 	}
 	for i := range adds {
 		var rm []datom.Datom
@@ -409,7 +425,7 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if len(adds[i]) == 0 && len(rm) == 0 {
 			continue
 		}
-		if nov.adds[i], err = update(nov.adds[i], ctx, adds[i], rm); err != nil {
+		if nov.adds[i], err = update(nov.adds[i], i, adds[i], rm); err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
@@ -417,11 +433,32 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if len(dels[i]) == 0 {
 			continue
 		}
-		if nov.dels[i], err = update(nov.dels[i], ctx, dels[i], nil); err != nil {
+		if nov.dels[i], err = update(nov.dels[i], i, dels[i], nil); err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
 	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil
+}
+
+// overlayKeys are the sort keys (pss.SortKey) of the overlay sets of each
+// tree: the leading integer components of its order, so that building a
+// chain of lazy updates sorts pairs of integers instead of comparing datoms.
+var overlayKeys = [nTrees]pss.SortKey[datom.Datom]{
+	curEAVT: eavtKey, curAEVT: aevtKey, curAVET: avetKey, curVAET: vaetKey,
+	histEAVT: eavtKey, histAEVT: aevtKey, histAVET: avetKey, histVAET: vaetKey,
+}
+
+// signed maps an int64 to a uint64 of the same order.
+func signed(x int64) uint64 { return uint64(x) ^ 1<<63 }
+
+func eavtKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.E), signed(d.A), true }
+func aevtKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.A), signed(d.E), true }
+func avetKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.A), 0, true }
+
+// vaetKey keys a ref datom (an integer V); any other V has no key.
+func vaetKey(d datom.Datom) (uint64, uint64, bool) {
+	v, ok := d.V.(int64)
+	return signed(v), signed(d.A), ok
 }
 
 // finishApply completes the value dn that apply derived from db.

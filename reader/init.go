@@ -295,20 +295,54 @@ func (db *DB) initTree(ctx context.Context, i int, adds []datom.Datom) (pss.Set[
 	if err != nil {
 		return tree, err
 	}
-	if len(nAdds) > 0 || len(dels) > 0 {
-		if tree, err = tree.Update(ctx, nAdds, dels); err != nil {
-			return tree, err
+	cmp := datom.Comparator(treeIndex(i))
+	if len(nAdds) > 0 {
+		if i == logTEAV && !slices.IsSortedFunc(nAdds, cmp) {
+			slices.SortFunc(nAdds, cmp) // the tail's datoms, transaction by transaction
 		}
+		adds = mergeSorted(nAdds, adds, cmp)
 	}
-	if len(adds) == 0 {
+	if len(adds) == 0 && len(dels) == 0 {
 		return tree, nil
 	}
 	if tree.Len() > len(adds)/4 {
-		return tree.Update(ctx, adds, nil)
+		return tree.Update(ctx, adds, dels)
 	}
 	old, err := tree.Slice(ctx, nil, nil)
 	if err != nil {
 		return tree, err
 	}
-	return pss.Build(ctx, mergeSorted(old, adds, datom.Comparator(treeIndex(i))), treeOptions(db.st, i, db.width))
+	if len(dels) > 0 {
+		// dels are stored datoms, sorted: drop them in one pass.
+		k := 0
+		old = slices.DeleteFunc(old, func(d datom.Datom) bool {
+			for k < len(dels) && cmp(dels[k], d) < 0 {
+				k++
+			}
+			return k < len(dels) && cmp(dels[k], d) == 0
+		})
+	}
+	return pss.Build(ctx, mergeSorted(old, adds, cmp), treeOptions(db.st, i, db.width))
+}
+
+// compactDatoms is the size of a With transaction (datoms) from which the
+// value it makes has its log tail folded into in-memory trees (as Init
+// builds them): a value read right after one big transaction then reads
+// like a merged one, with no overlay to merge into every scan.
+const compactDatoms = 4096
+
+// compact returns db with its overlay and log tail folded into in-memory
+// index trees, which a commit flushes.
+func (db *DB) compact(ctx context.Context) (*DB, error) {
+	next := *db
+	for i := range db.trees {
+		set, err := db.initTree(ctx, i, nil)
+		if err != nil {
+			return nil, fmt.Errorf("reader: compact %s: %w", treeNames[i], err)
+		}
+		next.trees[i] = newLoadedTree(set)
+	}
+	next.ov = emptyOverlay()
+	next.tail, next.tailBytes, next.merged = nil, 0, true
+	return &next, nil
 }

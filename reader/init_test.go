@@ -235,3 +235,93 @@ func TestInitErrors(t *testing.T) {
 		t.Errorf("failed Init calls changed the database")
 	}
 }
+
+// TestWithCompactMatches: a With large enough to fold its value's log tail
+// into in-memory trees (compactDatoms) shows exactly what the same
+// transaction through Transact shows (overlay and tail kept), in every
+// index, history and the log, on a base whose tail asserts and retracts,
+// and so do values derived from it, committed or not.
+func TestWithCompactMatches(t *testing.T) {
+	ctx := context.Background()
+	st, err := konserve.Open(ctx, "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := NewEmpty(ctx, st, true, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := db.With(ctx, initSchema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db = rep.DBAfter
+	rep, err = db.With(ctx, `[{:db/id "a" :i/name "a" :i/tag ["x" "y"]} {:db/id "b" :i/name "b" :i/ref "a"}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db = rep.DBAfter
+	a, b := rep.TempIDs["a"], rep.TempIDs["b"]
+	// Persist once so that part of the base is in stored trees.
+	if db, _, err = db.Persist(ctx, PersistOptions{Branch: "main", Merge: true}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = db.With(ctx, []any{edn.Vector{edn.Keyword("db/retract"), a, edn.Keyword("i/tag"), "x"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db = rep.DBAfter
+	forms := []any{
+		edn.Vector{edn.Keyword("db/add"), a, edn.Keyword("i/name"), "a2"}, // retracts a stored datom
+		edn.Vector{edn.Keyword("db/retract"), b, edn.Keyword("i/ref"), a},
+	}
+	for k := range compactDatoms / 3 {
+		forms = append(forms, edn.Map{{Key: edn.Keyword("i/name"), Val: fmt.Sprintf("n%d", k)},
+			{Key: edn.Keyword("i/n"), Val: int64(k % 17)}, {Key: edn.Keyword("i/free"), Val: int64(k)},
+			{Key: edn.Keyword("i/ref"), Val: a}})
+	}
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	big, err := db.With(ctx, forms, &TxOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := db.Transact(ctx, forms, &TxOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !big.DBAfter.merged || big.DBAfter.tail != nil || plain.DBAfter.tail == nil {
+		t.Fatalf("With did not compact (merged %v) or Transact did", big.DBAfter.merged)
+	}
+	want, got := dumpAll(t, plain.DBAfter), dumpAll(t, big.DBAfter)
+	if !slices.Equal(want, got) {
+		t.Fatalf("compacted value differs: %d lines, want %d", len(got), len(want))
+	}
+	for _, v := range []*DB{big.DBAfter, plain.DBAfter} {
+		if v.AsOf(db.basisT).basisT != v.basisT {
+			t.Fatal("AsOf changed basisT")
+		}
+	}
+	if a, b := dumpAll(t, plain.DBAfter.AsOf(db.basisT)), dumpAll(t, big.DBAfter.AsOf(db.basisT)); !slices.Equal(a, b) {
+		t.Fatal("compacted value differs as of the base")
+	}
+	tx := []any{edn.Vector{edn.Keyword("db/retractEntity"), a}}
+	n1, err := big.DBAfter.With(ctx, tx, &TxOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := plain.DBAfter.With(ctx, tx, &TxOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := dumpAll(t, n2.DBAfter), dumpAll(t, n1.DBAfter); !slices.Equal(a, b) {
+		t.Fatal("retractEntity after a compacted With differs")
+	}
+	cur, _, err := n1.DBAfter.Persist(ctx, PersistOptions{Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := dumpAll(t, n2.DBAfter), dumpAll(t, cur); !slices.Equal(a, b) {
+		t.Fatal("persisted compacted value differs")
+	}
+}
