@@ -41,6 +41,13 @@ import (
 //
 // An Entity is safe for concurrent use. Its loading holds an internal lock
 // across the Source scan.
+//
+// An entity keeps its datoms as the Source gives them: from reader.DB (an
+// entityReader), views of the index leaves, so that reading an entity
+// copies nothing and holds its leaf; otherwise a copy. Only the values of
+// its references are converted when it is read (their targets are made
+// then, to be read together); other values are taken from the datoms when
+// asked for.
 type Entity struct {
 	env *entityEnv
 	id  datom.ID
@@ -48,30 +55,45 @@ type Entity struct {
 	// alone (made by EntityOf, or its Source cannot seek).
 	grp *entityGroup
 
-	loaded atomic.Bool // vals and runs are set, and never change again
+	loaded atomic.Bool // ds, more, refs and runs are set, and never change again
 	mu     sync.Mutex  // serializes loading an entity read alone; guards rev
-	// vals holds the values of the entity's datoms in EAVT order,
-	// converted (refs as *Entity or edn.Keyword); runs splits it by
-	// attribute, in attribute-id order.
-	vals []any
+	// ds then more is the entity's datoms in EAVT order (never modified;
+	// more is the start of the next leaf for an entity across two); refs
+	// the values of its reference datoms, converted (*Entity or
+	// edn.Keyword), in the same order; runs splits refs by attribute.
+	ds   []datom.Datom
+	more []datom.Datom
+	refs []any
 	runs []entityRun
 	rev  map[datom.ID]entityRev // reverse refs by attribute, once read
 }
 
-// entityRun is the values of one attribute: vals[previous run's end:end].
+// entityRun is the values of one reference attribute: refs[previous
+// run's end:end].
 type entityRun struct {
 	a   *datom.Attribute
 	end int32
 }
 
-// attrVals returns the values of the i-th attribute.
-func (en *Entity) attrVals(i int) []any {
+// refVals returns the values of the i-th reference attribute.
+func (en *Entity) refVals(i int) []any {
 	lo := int32(0)
 	if i > 0 {
 		lo = en.runs[i-1].end
 	}
 	hi := en.runs[i].end
-	return en.vals[lo:hi:hi]
+	return en.refs[lo:hi:hi]
+}
+
+// datoms returns how many datoms the entity has.
+func (en *Entity) datoms() int { return len(en.ds) + len(en.more) }
+
+// datom returns the entity's i-th datom.
+func (en *Entity) datom(i int) *datom.Datom {
+	if i < len(en.ds) {
+		return &en.ds[i]
+	}
+	return &en.more[i-len(en.ds)]
 }
 
 type entityRev struct {
@@ -165,8 +187,9 @@ func (en *Entity) load(ctx context.Context) error {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
 	b := newEntityBuilder(ctx, en.env, 1)
-	err := b.f.fetch([]datom.ID{en.id}, nil, func(int, []datom.Datom, bool) error {
-		return b.finish(en)
+	err := b.f.fetch([]datom.ID{en.id}, nil, func(_ int, ds []datom.Datom, _ bool) error {
+		en.more = b.f.more
+		return b.finish(en, ds)
 	})
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
@@ -202,20 +225,25 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		}
 	}
 	b := newEntityBuilder(ctx, en.env, len(ids))
-	at := 0
-	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
-		first := at
-		for ; at < len(ms) && ms[at].id == ids[k]; at++ {
-			if at > first { // the same entity twice: share what was read
-				ms[at].vals, ms[at].runs = ms[first].vals, ms[first].runs
-				continue
+	var err error
+	if b.f.kept {
+		err = b.readKept(ids, ms)
+	} else {
+		at := 0
+		err = b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
+			first := at
+			for ; at < len(ms) && ms[at].id == ids[k]; at++ {
+				if at > first { // the same entity twice: share what was read
+					ms[at].ds, ms[at].more, ms[at].refs, ms[at].runs = ms[first].ds, ms[first].more, ms[first].refs, ms[first].runs
+					continue
+				}
+				if err := b.finish(ms[at], ds); err != nil {
+					return err
+				}
 			}
-			if err := b.finish(ms[at]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
@@ -230,82 +258,142 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 
 func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
 
-// entityBuilder turns datoms into entities' attributes for one read,
-// allocating values, attributes and the entities references name in
-// blocks.
+// readKept reads the entities ms (sorted; ids are their distinct ids) from
+// a Source whose datoms may be kept: first all their datoms, counting the
+// references, then the references' values and targets, in blocks of the
+// size they need.
+func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
+	at, nref, nrun := 0, 0, 0
+	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
+		for first := at; at < len(ms) && ms[at].id == ids[k]; at++ {
+			ms[at].ds, ms[at].more = ds, b.f.more
+			if at == first {
+				n, r, err := b.countRefs(ms[at])
+				if err != nil {
+					return err
+				}
+				nref, nrun = nref+n, nrun+r
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.nv, b.ne, b.nr = max(nref, 1), max(nref, 1), max(nrun, 1)
+	for i, m := range ms {
+		if i > 0 && ms[i-1].id == m.id { // the same entity twice: share
+			m.refs, m.runs = ms[i-1].refs, ms[i-1].runs
+			continue
+		}
+		if err := b.finish(m, m.ds); err != nil { // (m.more stays)
+			return err
+		}
+	}
+	return nil
+}
+
+// countRefs returns how many datoms of ds (one entity's) are references,
+// and of how many attributes, and checks that the schema knows their
+// attributes.
+func (b *entityBuilder) countRefs(en *Entity) (n, runs int, err error) {
+	var cur *datom.Attribute
+	for i, nd := 0, en.datoms(); i < nd; i++ {
+		d := en.datom(i)
+		if cur == nil || d.A != cur.ID {
+			if cur = b.attrs.get(b.schema, d.A); cur == nil {
+				return 0, 0, fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+			}
+			if cur.IsRef() {
+				runs++
+			}
+		}
+		if cur.IsRef() {
+			n++
+		}
+	}
+	return n, runs, nil
+}
+
+// entityBuilder turns datoms into entities for one read, allocating the
+// converted reference values, their runs, the entities references name
+// and (from a Source whose datoms cannot be kept) the datoms in blocks.
 type entityBuilder struct {
 	env    *entityEnv
 	schema *datom.Schema
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	vals       []any // blocks the entities' vals and runs are cut from
-	runs       []entityRun
-	ents       []Entity
-	grp        *entityGroup // the group of the targets made so far
-	nv, nr, ne int          // the sizes of the next blocks of vals, runs and ents
+	refs           []any // blocks the entities' refs, runs and ds are cut from
+	runs           []entityRun
+	ds             []datom.Datom
+	ents           []Entity
+	grp            *entityGroup // the group of the targets made so far
+	nv, nr, nd, ne int          // the sizes of the next blocks
 
 	attrs attrCache
-
-	// the entity being read: its first value and run in the blocks, its
-	// current attribute, and the first error met
-	v0, r0 int
-	lastA  datom.ID
-	cur    *datom.Attribute
-	err    error
 }
 
 // newEntityBuilder returns a builder for reading n entities.
 func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
-	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(16, 12*n), 8192), nr: min(max(16, 10*n), 8192), ne: 16}
+	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(8, 6*n), 4096), nr: min(max(4, n), 1024), nd: min(max(16, 16*n), 4096), ne: 16}
 	b.f.init(ctx, env.src)
-	b.f.stream = b.add
-	b.group = b.f.seek != nil
+	b.f.kept = b.f.ents != nil
+	b.group = b.f.seek != nil || b.f.ents != nil
 	return b
 }
 
-// add appends one datom of the entity being read (datoms come in EAVT
-// order, straight from the scan); finish hands what was added to the
-// entity.
-func (b *entityBuilder) add(d datom.Datom) {
-	if b.err != nil {
-		return
-	}
-	if len(b.runs) == b.r0 || d.A != b.lastA {
-		a := b.attrs.get(b.schema, d.A)
-		if a == nil {
-			b.err = fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", d.E, d.A)
-			return
+// finish sets en's datoms to ds (in EAVT order; copied unless the Source
+// lets them be kept) and converts the values of its references; the
+// caller marks it loaded once the whole read is done.
+func (b *entityBuilder) finish(en *Entity, ds []datom.Datom) error {
+	if !b.f.kept && len(ds) > 0 {
+		if len(b.ds)+len(ds) > cap(b.ds) {
+			b.ds = make([]datom.Datom, 0, max(b.nd, len(ds)))
+			b.nd = min(2*b.nd, 4096)
 		}
-		b.cur, b.lastA = a, d.A
-		if len(b.runs) == cap(b.runs) {
-			// A new block; the entity's runs so far move with it.
-			n := len(b.runs) - b.r0
-			rs := make([]entityRun, n, max(b.nr, 2*n+4))
-			copy(rs, b.runs[b.r0:])
-			b.runs, b.r0 = rs, 0
+		n := len(b.ds)
+		b.ds = append(b.ds, ds...)
+		ds = b.ds[n:len(b.ds):len(b.ds)]
+	}
+	en.ds = ds
+	v0, r0 := len(b.refs), len(b.runs)
+	var cur *datom.Attribute
+	for i, nd := 0, en.datoms(); i < nd; i++ {
+		d := en.datom(i)
+		if cur == nil || d.A != cur.ID {
+			if cur = b.attrs.get(b.schema, d.A); cur == nil {
+				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+			}
+			if cur.IsRef() {
+				if len(b.runs) == cap(b.runs) {
+					// A new block; the entity's runs so far move with it.
+					n := len(b.runs) - r0
+					rs := make([]entityRun, n, max(b.nr, 2*n+2))
+					copy(rs, b.runs[r0:])
+					b.runs, r0 = rs, 0
+					b.nr = min(2*b.nr, 1024)
+				}
+				b.runs = append(b.runs, entityRun{a: cur})
+			}
 		}
-		b.runs = append(b.runs, entityRun{a: a})
+		if !cur.IsRef() {
+			continue
+		}
+		if len(b.refs) == cap(b.refs) {
+			n := len(b.refs) - v0
+			vs := make([]any, n, max(b.nv, 2*n+8))
+			copy(vs, b.refs[v0:])
+			b.refs, v0 = vs, 0
+			b.nv = min(2*b.nv, 4096)
+		}
+		b.refs = append(b.refs, b.convert(cur, d.V))
+		b.runs[len(b.runs)-1].end = int32(len(b.refs) - v0)
 	}
-	if len(b.vals) == cap(b.vals) {
-		n := len(b.vals) - b.v0
-		vs := make([]any, n, max(b.nv, 2*n+8))
-		copy(vs, b.vals[b.v0:])
-		b.vals, b.v0 = vs, 0
+	if len(b.runs) > r0 {
+		en.refs = b.refs[v0:len(b.refs):len(b.refs)]
+		en.runs = b.runs[r0:len(b.runs):len(b.runs)]
 	}
-	b.vals = append(b.vals, b.convert(b.cur, d.V))
-	b.runs[len(b.runs)-1].end = int32(len(b.vals) - b.v0)
-}
-
-// finish sets en's attributes to what was added since the last finish;
-// the caller marks it loaded once the whole read is done.
-func (b *entityBuilder) finish(en *Entity) error {
-	if b.err != nil {
-		return b.err
-	}
-	en.vals = b.vals[b.v0:len(b.vals):len(b.vals)]
-	en.runs = b.runs[b.r0:len(b.runs):len(b.runs)]
-	b.v0, b.r0 = len(b.vals), len(b.runs)
 	return nil
 }
 
@@ -355,17 +443,7 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 		if err := en.load(ctx); err != nil {
 			return nil, err
 		}
-		for i := range en.runs {
-			if en.runs[i].a.ID != a.ID {
-				continue
-			}
-			vs := en.attrVals(i)
-			if a.Cardinality == datom.CardinalityMany {
-				return edn.Set(vs), nil
-			}
-			return vs[0], nil
-		}
-		return nil, nil
+		return en.value(a), nil
 	}
 	if fwd, ok := reverseAttr(kw); ok {
 		if a := en.env.schema.AttrByIdent(fwd); a != nil {
@@ -373,6 +451,43 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("query: entity %d: %w: unknown attribute %s", en.id, ErrInput, kw)
+}
+
+// value returns the value of attribute a of a loaded entity, nil when it
+// has none.
+func (en *Entity) value(a *datom.Attribute) any {
+	if a.IsRef() {
+		for i := range en.runs {
+			if en.runs[i].a == a || en.runs[i].a.ID == a.ID {
+				vs := en.refVals(i)
+				if a.Cardinality == datom.CardinalityMany {
+					return edn.Set(vs)
+				}
+				return vs[0]
+			}
+		}
+		return nil
+	}
+	nd := en.datoms()
+	lo := 0
+	for lo < nd && en.datom(lo).A < a.ID {
+		lo++
+	}
+	switch {
+	case lo == nd || en.datom(lo).A != a.ID:
+		return nil
+	case a.Cardinality != datom.CardinalityMany:
+		return en.datom(lo).V
+	}
+	hi := lo + 1
+	for hi < nd && en.datom(hi).A == a.ID {
+		hi++
+	}
+	vs := make(edn.Set, hi-lo)
+	for i := range vs {
+		vs[i] = en.datom(lo + i).V
+	}
+	return vs
 }
 
 // reverseAttr maps :ns/_name to :ns/name.
@@ -431,9 +546,17 @@ func (en *Entity) Keys(ctx context.Context) ([]edn.Keyword, error) {
 	if err := en.load(ctx); err != nil {
 		return nil, err
 	}
-	out := make([]edn.Keyword, len(en.runs))
-	for i, r := range en.runs {
-		out[i] = r.a.Ident
+	var out []edn.Keyword
+	for i, nd := 0, en.datoms(); i < nd; i++ {
+		d := en.datom(i)
+		if i > 0 && d.A == en.datom(i-1).A {
+			continue
+		}
+		a := en.env.schema.Attr(d.A)
+		if a == nil {
+			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+		}
+		out = append(out, a.Ident)
 	}
 	return out, nil
 }
@@ -458,7 +581,7 @@ func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
 		if !r.a.IsComponent {
 			continue
 		}
-		for _, v := range en.attrVals(i) {
+		for _, v := range en.refVals(i) {
 			if c, ok := v.(*Entity); ok {
 				comps = append(comps, c)
 			}
@@ -479,13 +602,17 @@ func (en *Entity) Map(ctx context.Context) (map[edn.Keyword]any, error) {
 	if err := en.load(ctx); err != nil {
 		return nil, err
 	}
-	out := make(map[edn.Keyword]any, len(en.runs))
-	for i, r := range en.runs {
-		if vs := en.attrVals(i); r.a.Cardinality == datom.CardinalityMany {
-			out[r.a.Ident] = edn.Set(vs)
-		} else {
-			out[r.a.Ident] = vs[0]
+	out := make(map[edn.Keyword]any)
+	for i, nd := 0, en.datoms(); i < nd; i++ {
+		d := en.datom(i)
+		if i > 0 && d.A == en.datom(i-1).A {
+			continue
 		}
+		a := en.env.schema.Attr(d.A)
+		if a == nil {
+			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+		}
+		out[a.Ident] = en.value(a)
 	}
 	return out, nil
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -434,6 +437,146 @@ func TestEntityUnknownAttribute(t *testing.T) {
 		}
 		if _, err := Pull(ctx, src, `[* {:follows [*]}]`, 1000); err == nil {
 			t.Errorf("%T: pull * over an unknown attribute: no error", src)
+		}
+	}
+}
+
+// entityCanon renders an entity-API value with entities as #e<id>, so that
+// values from different sources compare.
+func entityCanon(v any) string {
+	switch x := v.(type) {
+	case *Entity:
+		return fmt.Sprintf("#e%d", x.ID())
+	case edn.Set:
+		s := "#{"
+		for i, e := range x {
+			if i > 0 {
+				s += " "
+			}
+			s += entityCanon(e)
+		}
+		return s + "}"
+	case map[edn.Keyword]any:
+		keys := slices.Sorted(maps.Keys(x))
+		s := "{"
+		for _, k := range keys {
+			s += fmt.Sprintf("%s %s, ", k, entityCanon(x[k]))
+		}
+		return s + "}"
+	}
+	return fmt.Sprintf("%T:%v", v, v)
+}
+
+// entityModel is what Get should give for attribute kw of entity e, from
+// the plain list of datoms: values in EAVT order, refs as #e<id> or the
+// target's ident.
+func entityModel(all []datom.Datom, s *datom.Schema, e datom.ID, kw edn.Keyword) string {
+	a := s.AttrByIdent(kw)
+	var vs edn.Set
+	for _, d := range all {
+		if d.E != e || d.A != a.ID {
+			continue
+		}
+		v := d.V
+		if a.IsRef() {
+			if id, ok := v.(int64); ok {
+				if ident, ok := s.Ident(id); ok {
+					v = ident
+				} else {
+					v = &Entity{id: id}
+				}
+			}
+		}
+		vs = append(vs, v)
+	}
+	switch {
+	case len(vs) == 0:
+		return entityCanon(nil)
+	case a.Cardinality == datom.CardinalityMany:
+		return entityCanon(vs)
+	}
+	return entityCanon(vs[0])
+}
+
+// TestEntityModel reads random graphs (pullModelSource) through Entity on
+// each kind of Source (plain scans, SeekDatoms, SeekDatomChunks, and
+// EntityDatoms with the entities' datoms split in two) and checks every
+// attribute of every entity reached against the list of datoms, as well
+// as Keys and Map, walking from a random entity so that entities are read
+// in groups.
+func TestEntityModel(t *testing.T) {
+	seed := *pullModelSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -pull.seed=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0x51ed27))
+	ctx := context.Background()
+	attrs := []edn.Keyword{"m/name", "m/tag", "m/n", "m/friend", "m/best", "m/part", "m/main", "m/kind"}
+	for round := range 60 {
+		ps, n := pullModelSource(rng)
+		all := ps.All()
+		schema := ps.Schema()
+		var src Source
+		switch round % 4 {
+		case 0:
+			src = ps
+		case 1:
+			src = &pullSeekSource{pullSource: ps}
+		case 2:
+			src = &pullChunkSeekSource{pullSource: ps}
+		default:
+			src = &pullReadSource{pullSource: ps}
+		}
+		// Breadth-first from a random root through every reference, reading
+		// the attributes in a random order.
+		root := mustEntity(t, src, 1001+rng.IntN(n))
+		queue, seen := []*Entity{root}, map[datom.ID]bool{root.ID(): true}
+		for len(queue) > 0 {
+			en := queue[0]
+			queue = queue[1:]
+			for _, i := range rng.Perm(len(attrs)) {
+				kw := attrs[i]
+				v := mustGet(t, en, kw)
+				if got, want := entityCanon(v), entityModel(all, schema, en.ID(), kw); got != want {
+					t.Fatalf("seed %d, round %d (%T): entity %d %s = %s, want %s", seed, round, src, en.ID(), kw, got, want)
+				}
+				var targets []any
+				switch x := v.(type) {
+				case edn.Set:
+					targets = x
+				case *Entity:
+					targets = []any{x}
+				}
+				for _, tg := range targets {
+					if c, ok := tg.(*Entity); ok && !seen[c.ID()] {
+						seen[c.ID()] = true
+						queue = append(queue, c)
+					}
+				}
+			}
+			keys, err := en.Keys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []edn.Keyword
+			for i, d := range all {
+				if d.E == en.ID() && (i == 0 || all[i-1].E != d.E || all[i-1].A != d.A) {
+					want = append(want, schema.Attr(d.A).Ident)
+				}
+			}
+			if !slices.Equal(keys, want) {
+				t.Fatalf("seed %d, round %d (%T): entity %d keys %v, want %v", seed, round, src, en.ID(), keys, want)
+			}
+			m, err := en.Map(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if got, want := entityCanon(m[k]), entityModel(all, schema, en.ID(), k); got != want {
+					t.Fatalf("seed %d, round %d (%T): entity %d Map[%s] = %s, want %s", seed, round, src, en.ID(), k, got, want)
+				}
+			}
 		}
 	}
 }

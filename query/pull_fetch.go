@@ -29,6 +29,17 @@ type pullSeekChunker interface {
 	SeekDatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error
 }
 
+// entityReader is an optional interface of a Source, preferred over
+// pullSeeker: the datoms of a sorted set of entities (ds then more; more
+// is empty unless keep), each handed over, with keep, as slices the caller
+// may keep (they never change). reader.DB has it: the slices are views of
+// its EAVT leaves, so reading an entity copies nothing, and the entities
+// of one leaf take one descent of the tree. Entity keeps what it reads as
+// it is; pull reads a level with one call.
+type entityReader interface {
+	EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn func(k int, ds, more []datom.Datom) error) error
+}
+
 // fetchSkipBudget is how many datoms of unwanted entities a batched fetch
 // reads through, between two wanted ones, before it seeks instead: about
 // what one seek costs, so a gap costs at most twice the cheaper of the two.
@@ -45,16 +56,19 @@ type entityFetcher struct {
 	src    Source
 	seek   pullSeeker      // nil when src has none
 	chunks pullSeekChunker // nil when src has none
+	ents   entityReader    // nil when src has none
+	// kept: the datoms each gets may be kept (set by the user of the
+	// fetcher; only an entityReader supports it). each then finds the
+	// rest of the entity's datoms, if any, in more.
+	kept bool
+	more []datom.Datom
 
 	// scan state, read by the callbacks (bound once, so a scan allocates
 	// no closure)
-	buf    []datom.Datom // the current entity's datoms
-	exists bool          // the current entity has datoms (maybe filtered out)
-	ids    []datom.ID
-	keep   []datom.ID // attributes to keep; nil keeps all
-	// stream, when set, takes each kept datom instead of buf (each then
-	// gets no datoms)
-	stream  func(datom.Datom)
+	buf     []datom.Datom // the current entity's datoms
+	exists  bool          // the current entity has datoms (maybe filtered out)
+	ids     []datom.ID
+	keep    []datom.ID // attributes to keep; nil keeps all
 	each    func(k int, ds []datom.Datom, exists bool) error
 	err     error // from each, which stopped the scan
 	i       int   // next wanted id
@@ -64,6 +78,7 @@ type entityFetcher struct {
 	onSeek   func(datom.Datom) bool
 	onChunk  func([]datom.Datom) bool
 	onEntity func(datom.Datom) bool
+	onRead   func(int, []datom.Datom, []datom.Datom) error
 	comps    [1]any
 }
 
@@ -73,21 +88,44 @@ func (f *entityFetcher) init(ctx context.Context, src Source) {
 	if f.chunks, _ = src.(pullSeekChunker); f.chunks != nil && f.seek == nil {
 		f.seek = chunkSeeker{f.chunks}
 	}
+	f.ents, _ = src.(entityReader)
 	f.onSeek = f.seekDatom
 	f.onChunk = f.seekChunk
 	f.onEntity = f.entityDatom
+	f.onRead = f.readEntity
+}
+
+// readEntity is the callback of an entityReader read: each on the whole
+// entity (what keep leaves out, each skips itself).
+func (f *entityFetcher) readEntity(k int, ds, more []datom.Datom) error {
+	f.more = more
+	if f.err = f.each(k, ds, len(ds) > 0); f.err != nil {
+		return f.err
+	}
+	return nil
 }
 
 // fetch reads the datoms of ids (sorted, distinct) and calls each, in
-// order, once per id with its datoms (valid only during the call) and
-// whether the entity exists; an error from each is returned as it is.
-// keep, when not nil, lists the only
-// attributes whose datoms are passed. each may make scans of its own.
+// order, once per id with its datoms (valid only during the call, unless
+// f.kept) and whether the entity exists; an error from each is returned
+// as it is. keep, when not nil, lists the attributes each needs: the
+// others' datoms may be left out (with an entityReader they are not).
+// each may make scans of its own.
 func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, ds []datom.Datom, exists bool) error) error {
 	f.ids, f.keep, f.each, f.err = ids, keep, each, nil
+	defer func() { f.each = nil }()
+	if f.ents != nil {
+		err := f.ents.EntityDatoms(f.ctx, ids, f.kept, f.onRead)
+		switch {
+		case err == nil:
+			return nil
+		case f.err != nil && err == f.err:
+			return err
+		}
+		return fmt.Errorf("query: read entities from %d: %w", ids[0], err)
+	}
 	clear(f.buf)
 	f.buf, f.exists = f.buf[:0], false
-	defer func() { f.each = nil }()
 	if f.seek == nil || len(ids) == 1 {
 		for i, e := range ids {
 			f.i = i
@@ -148,8 +186,6 @@ func (f *entityFetcher) seekChunk(ds []datom.Datom) bool {
 		f.skipped, f.exists = 0, true
 		switch {
 		case f.keep != nil && !containsID(f.keep, d.A):
-		case f.stream != nil:
-			f.stream(*d)
 		default:
 			f.buf = append(f.buf, *d)
 		}
@@ -184,8 +220,6 @@ func (f *entityFetcher) entityDatom(d datom.Datom) bool {
 	f.exists = true
 	switch {
 	case f.keep != nil && !containsID(f.keep, d.A):
-	case f.stream != nil:
-		f.stream(d)
 	default:
 		f.buf = append(f.buf, d)
 	}
@@ -218,8 +252,6 @@ func (f *entityFetcher) seekDatom(d datom.Datom) bool {
 	f.exists = true
 	switch {
 	case f.keep != nil && !containsID(f.keep, d.A):
-	case f.stream != nil:
-		f.stream(d)
 	default:
 		f.buf = append(f.buf, d)
 	}

@@ -31,12 +31,15 @@ func TestPullModel(t *testing.T) {
 	for round := 0; round < 40; round++ {
 		ps, nEnt := pullModelSource(rng)
 		all := ps.All()
-		// Odd rounds read through SeekDatoms or SeekDatomChunks; every
-		// other four rounds seek over each gap.
+		// Odd rounds read through SeekDatoms or SeekDatomChunks, one in
+		// four through EntityDatoms; every other four rounds seek over
+		// each gap.
 		var src Source = ps
 		switch round % 4 {
 		case 1:
 			src = &pullSeekSource{pullSource: ps}
+		case 2:
+			src = &pullReadSource{pullSource: ps}
 		case 3:
 			src = &pullChunkSeekSource{pullSource: ps}
 		}

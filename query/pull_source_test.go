@@ -179,3 +179,57 @@ func (s *pullChunkSeekSource) SeekDatomChunks(ctx context.Context, idx datom.Ind
 	}
 	return nil
 }
+
+// pullReadSource adds EntityDatoms (entityReader) to a pullSource, as
+// reader.DB has it, with its contract made strict: with keep, an entity's
+// datoms come as fresh slices (never changed afterwards) split at a random
+// point into ds and more, to exercise entities across two leaves; without
+// keep, as one buffer that is overwritten after each call, so that
+// whoever keeps it reads garbage. reads counts calls.
+type pullReadSource struct {
+	*pullSource
+	reads atomic.Int64
+	split atomic.Uint64 // a counter that chooses where to split
+}
+
+var _ entityReader = (*pullReadSource)(nil)
+
+func (s *pullReadSource) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn func(k int, ds, more []datom.Datom) error) error {
+	s.reads.Add(1)
+	for k := 1; k < len(ids); k++ {
+		if ids[k] <= ids[k-1] {
+			return fmt.Errorf("pullReadSource: ids out of order: %v", ids)
+		}
+	}
+	all := s.All()
+	var buf []datom.Datom
+	for k, e := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lo, _ := slices.BinarySearchFunc(all, e, func(d datom.Datom, e int64) int { return cmpInt(d.E, e) })
+		hi := lo
+		for hi < len(all) && all[hi].E == e {
+			hi++
+		}
+		var err error
+		if keep {
+			ds := slices.Clip(slices.Clone(all[lo:hi]))
+			cut := 0
+			if len(ds) > 0 {
+				cut = int(s.split.Add(1) % uint64(len(ds)+1))
+			}
+			err = fn(k, ds[:cut:cut], ds[cut:])
+		} else {
+			buf = append(buf[:0], all[lo:hi]...)
+			err = fn(k, buf, nil)
+			for i := range buf {
+				buf[i] = datom.Datom{E: -1, A: -1, V: "clobbered"}
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -16,18 +16,22 @@ var ErrEntityOrder = errors.New("reader: entity ids not in increasing order")
 
 // EntityDatoms calls fn once per id of ids (strictly increasing; it returns
 // an error wrapping ErrEntityOrder otherwise), in order, with that
-// entity's datoms in this value, in EAVT order (an empty slice when it has
-// none), until fn returns an error, which it returns as it is.
+// entity's datoms in this value, in EAVT order: ds followed by more (both
+// empty when it has none), until fn returns an error, which it returns as
+// it is. They must not be modified.
 //
-// Unlike DatomChunks' runs, ds may be kept: it never changes (it must not
-// be modified). It is a view of an index leaf when the entity's datoms lie
-// within one leaf and the log tail does not touch the entity, so reading an
-// entity usually copies nothing, and the entities of one leaf are read
-// with one descent of the tree (query.Entity and pull read the entities a
-// reference set names this way). Keeping ds keeps its whole leaf in memory.
-// Otherwise (an entity across two leaves, one the log tail changes, or an
-// AsOf, Since or History view) ds is a fresh copy.
-func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, fn func(k int, ds []datom.Datom) error) error {
+// ds is a view of an index leaf when the entity's datoms lie within one
+// leaf and the log tail does not touch the entity, so reading an entity
+// usually copies nothing, and the entities of one leaf are read with one
+// descent of the tree (query.Entity and pull read the entities a reference
+// set names this way). With keep, fn may keep ds and more (unlike
+// DatomChunks' runs): they never change; an entity across two leaves comes
+// as the views of both (ds the end of one, more the start of the next);
+// otherwise (more leaves, an entity the log tail changes, an AsOf, Since
+// or History view) ds is a fresh copy. Keeping a view keeps its whole leaf
+// in memory. Without keep, more is always empty and ds is valid only
+// during the call: copies reuse one buffer.
+func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn func(k int, ds, more []datom.Datom) error) error {
 	for k := 1; k < len(ids); k++ {
 		if ids[k] <= ids[k-1] {
 			return fmt.Errorf("%w: %d after %d", ErrEntityOrder, ids[k], ids[k-1])
@@ -35,47 +39,49 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, fn func(k int, d
 	}
 	v := db.v
 	if v.history || v.asOf != math.MaxInt64 || v.since >= 0 {
-		return db.entityCopies(ctx, ids, fn)
+		return db.entityCopies(ctx, ids, keep, fn)
 	}
 	tree, err := db.trees[curEAVT].get(ctx)
 	if err != nil {
 		return err
 	}
-	t := leafCursor{set: tree, empty: tree.Len() == 0}
-	a := leafCursor{set: db.ov.adds[curEAVT], empty: db.ov.adds[curEAVT].Len() == 0}
-	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0}
+	var cp entityCopier
+	cp.keep = keep
+	t := leafCursor{set: tree, empty: tree.Len() == 0, cp: &cp}
+	a := leafCursor{set: db.ov.adds[curEAVT], empty: db.ov.adds[curEAVT].Len() == 0, cp: &cp}
+	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0, cp: &cp}
 	for k, e := range ids {
 		if k&63 == 63 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("reader: entity datoms: %w", err)
 			}
 		}
-		rt, err := t.at(ctx, e)
+		rt, mt, err := t.at(ctx, e)
 		if err != nil {
 			return fmt.Errorf("reader: entity %d: %w", e, err)
 		}
-		ra, err := a.at(ctx, e)
+		ra, ma, err := a.at(ctx, e)
 		if err != nil {
 			return fmt.Errorf("reader: entity %d: %w", e, err)
 		}
-		rd, err := d.at(ctx, e)
+		rd, _, err := d.at(ctx, e)
 		if err != nil {
 			return fmt.Errorf("reader: entity %d: %w", e, err)
 		}
-		var ds []datom.Datom
+		var ds, more []datom.Datom
 		switch {
 		case len(rd) == 0 && len(ra) == 0:
-			ds = rt
+			ds, more = rt, mt
 		case len(rd) == 0 && len(rt) == 0:
-			ds = ra
+			ds, more = ra, ma
 		default:
 			// The tail adds to or deletes from the stored datoms: merge as
 			// every scan does.
-			if ds, err = db.entityCopy(ctx, e); err != nil {
+			if ds, err = db.entityCopy(ctx, e, &cp); err != nil {
 				return err
 			}
 		}
-		if err := fn(k, ds); err != nil {
+		if err := fn(k, ds, more); err != nil {
 			return err
 		}
 	}
@@ -84,31 +90,54 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, fn func(k int, d
 
 // entityCopies is EntityDatoms through Datoms, for the views that filter
 // the trees.
-func (db *DB) entityCopies(ctx context.Context, ids []datom.ID, fn func(k int, ds []datom.Datom) error) error {
+func (db *DB) entityCopies(ctx context.Context, ids []datom.ID, keep bool, fn func(k int, ds, more []datom.Datom) error) error {
+	cp := entityCopier{keep: keep}
 	for k, e := range ids {
-		ds, err := db.entityCopy(ctx, e)
+		ds, err := db.entityCopy(ctx, e, &cp)
 		if err != nil {
 			return err
 		}
-		if err := fn(k, ds); err != nil {
+		if err := fn(k, ds, nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// entityCopy returns a fresh copy of the datoms of entity e.
-func (db *DB) entityCopy(ctx context.Context, e datom.ID) ([]datom.Datom, error) {
-	var ds []datom.Datom
+// entityCopy returns a copy of the datoms of entity e, made by cp.
+func (db *DB) entityCopy(ctx context.Context, e datom.ID, cp *entityCopier) ([]datom.Datom, error) {
+	cp.tmp = cp.tmp[:0]
 	lo, hi := bounds(datom.EAVT, []any{e})
 	err := db.scan(ctx, curEAVT, lo, hi, func(d datom.Datom) bool {
-		ds = append(ds, d)
+		cp.tmp = append(cp.tmp, d)
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reader: entity %d: %w", e, err)
 	}
-	return ds, nil
+	return cp.out(), nil
+}
+
+// entityCopier makes the copies of one EntityDatoms call: gathered in tmp,
+// then cut from a block when they are to be kept.
+type entityCopier struct {
+	keep bool
+	tmp  []datom.Datom
+	blk  []datom.Datom
+}
+
+// out returns what tmp holds, to hand to fn.
+func (cp *entityCopier) out() []datom.Datom {
+	n := len(cp.tmp)
+	if !cp.keep || n == 0 {
+		return cp.tmp[:n:n]
+	}
+	if len(cp.blk)+n > cap(cp.blk) {
+		cp.blk = make([]datom.Datom, 0, max(256, n))
+	}
+	i := len(cp.blk)
+	cp.blk = append(cp.blk, cp.tmp...)
+	return cp.blk[i : i+n : i+n]
 }
 
 // leafCursor reads the runs of entities of one EAVT set in increasing
@@ -118,22 +147,24 @@ type leafCursor struct {
 	set   pss.Set[datom.Datom]
 	run   []datom.Datom
 	empty bool // no datom at or past the last seek
+	cp    *entityCopier
 }
 
 // at returns the datoms of entity e (greater than the entities asked for
-// before): a view of a leaf, or a copy when they span leaves.
-func (c *leafCursor) at(ctx context.Context, e datom.ID) ([]datom.Datom, error) {
+// before), ds then more: a view of a leaf; with cp.keep, views of the
+// end of one leaf and the start of the next; otherwise a copy.
+func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom, err error) {
 	if c.empty {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(c.run) == 0 || c.run[len(c.run)-1].E < e {
 		run, err := c.set.SeekRun(ctx, datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(run) == 0 {
 			c.empty = true
-			return nil, nil
+			return nil, nil, nil
 		}
 		c.run = run
 	}
@@ -155,29 +186,45 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) ([]datom.Datom, error) 
 	}
 	if n < len(run) || n == 0 {
 		c.run = run[n:]
-		return run[:n:n], nil
+		return run[:n:n], nil, nil
 	}
 	// e's datoms reach the end of the leaf: they may go on in the next.
-	out := append([]datom.Datom(nil), run...)
-	for {
-		next, err := c.set.SeekRun(ctx, eavtAfter(out[len(out)-1]))
-		if err != nil {
-			return nil, err
+	next, err := c.set.SeekRun(ctx, eavtAfter(run[n-1]))
+	if err != nil {
+		return nil, nil, err
+	}
+	m := prefixOf(next, e)
+	switch {
+	case m == 0:
+		c.run, c.empty = next, len(next) == 0
+		return run[:n:n], nil, nil
+	case m < len(next) && c.cp.keep:
+		c.run = next[m:]
+		return run[:n:n], next[:m:m], nil
+	}
+	cp := c.cp
+	cp.tmp = append(append(cp.tmp[:0], run...), next[:m]...)
+	for m == len(next) {
+		if next, err = c.set.SeekRun(ctx, eavtAfter(cp.tmp[len(cp.tmp)-1])); err != nil {
+			return nil, nil, err
 		}
+		m = prefixOf(next, e)
+		cp.tmp = append(cp.tmp, next[:m]...)
 		if len(next) == 0 {
-			c.run, c.empty = nil, true
-			return out, nil
-		}
-		m := 0
-		for m < len(next) && next[m].E == e {
-			m++
-		}
-		out = append(out, next[:m]...)
-		if m < len(next) {
-			c.run = next[m:]
-			return out, nil
+			break
 		}
 	}
+	c.run, c.empty = next[m:], len(next) == 0
+	return cp.out(), nil, nil
+}
+
+// prefixOf returns how many datoms at the start of run are entity e's.
+func prefixOf(run []datom.Datom, e datom.ID) int {
+	m := 0
+	for m < len(run) && run[m].E == e {
+		m++
+	}
+	return m
 }
 
 // eavtAfter returns the smallest key EAVT orders after d (nothing sorts

@@ -18,7 +18,7 @@ import (
 // entity, on values with tiny leaves (width 4, so entities span leaves),
 // with and without a log tail (additions and deletions), merged, persisted
 // (stored nodes), and through AsOf and Since views; and that what it hands
-// out does not change as later values are made.
+// out to keep does not change as later values are made and read.
 func TestEntityDatomsModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -45,6 +45,7 @@ func TestEntityDatomsModel(t *testing.T) {
 		copy []datom.Datom // a copy made then
 	}
 	var held []kept
+	spans := 0 // entities handed out as two leaves' views
 	var es []datom.ID
 	for step := range 120 {
 		var forms edn.Vector
@@ -112,7 +113,8 @@ func TestEntityDatomsModel(t *testing.T) {
 			ids = append([]datom.ID{0}, ids...)
 			ids = slices.Compact(ids)
 			calls := 0
-			err := v.EntityDatoms(ctx, ids, func(k int, ds []datom.Datom) error {
+			keep := r.IntN(2) == 0
+			err := v.EntityDatoms(ctx, ids, keep, func(k int, ds, more []datom.Datom) error {
 				if k != calls {
 					return fmt.Errorf("call %d for entity %d", calls, k)
 				}
@@ -124,10 +126,21 @@ func TestEntityDatomsModel(t *testing.T) {
 				}); err != nil {
 					return err
 				}
-				if !slices.Equal(ds, want) {
-					return fmt.Errorf("entity %d:\ngot  %v\nwant %v", ids[k], ds, want)
+				if len(more) > 0 {
+					if !keep {
+						return fmt.Errorf("entity %d: %d more datoms without keep", ids[k], len(more))
+					}
+					spans++
 				}
-				held = append(held, kept{ds, slices.Clone(ds)})
+				if got := slices.Concat(ds, more); !slices.Equal(got, want) {
+					return fmt.Errorf("entity %d:\ngot  %v + %v\nwant %v", ids[k], ds, more, want)
+				}
+				if keep && (cap(ds) != len(ds) || cap(more) != len(more)) {
+					return fmt.Errorf("entity %d: kept slices with spare capacity (appending would write into a leaf)", ids[k])
+				}
+				if keep {
+					held = append(held, kept{ds, slices.Clone(ds)}, kept{more, slices.Clone(more)})
+				}
 				return nil
 			})
 			if err != nil {
@@ -137,6 +150,9 @@ func TestEntityDatomsModel(t *testing.T) {
 				t.Fatalf("seed %d, step %d: %d calls for %d ids", seed, step, calls, len(ids))
 			}
 		}
+	}
+	if spans == 0 {
+		t.Errorf("seed %d: no entity came as two views", seed)
 	}
 	for i, h := range held {
 		if !slices.Equal(h.ds, h.copy) {
@@ -160,9 +176,9 @@ func TestEntityDatomsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	count := func(int, []datom.Datom) error { calls++; return nil }
+	count := func(int, []datom.Datom, []datom.Datom) error { calls++; return nil }
 	for _, ids := range [][]datom.ID{{3, 2}, {1, 1}, {1, 5, 4}} {
-		if err := db.EntityDatoms(ctx, ids, count); !errors.Is(err, ErrEntityOrder) {
+		if err := db.EntityDatoms(ctx, ids, true, count); !errors.Is(err, ErrEntityOrder) {
 			t.Errorf("ids %v: error %v, want ErrEntityOrder", ids, err)
 		}
 	}
@@ -170,7 +186,7 @@ func TestEntityDatomsErrors(t *testing.T) {
 		t.Errorf("%d calls on ids out of order", calls)
 	}
 	stop := errors.New("stop")
-	err = db.EntityDatoms(ctx, []datom.ID{1, 2, 3}, func(k int, _ []datom.Datom) error {
+	err = db.EntityDatoms(ctx, []datom.ID{1, 2, 3}, false, func(k int, _, _ []datom.Datom) error {
 		calls++
 		if k == 1 {
 			return stop
@@ -186,7 +202,7 @@ func TestEntityDatomsErrors(t *testing.T) {
 	for i := range ids {
 		ids[i] = datom.ID(i + 1)
 	}
-	if err := db.EntityDatoms(cctx, ids, count); !errors.Is(err, context.Canceled) {
+	if err := db.EntityDatoms(cctx, ids, false, count); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v, want context.Canceled", err)
 	}
 }
