@@ -30,9 +30,23 @@ type nodeCache struct {
 	lru   *simplelru.LRU[Hash, *cacheEntry] // count-unbounded: bytes bound it
 	bytes int64                             // total size of the entries
 	bound int64
+	// front is a lock-free, direct-mapped index of entries recently hit,
+	// by the first bytes of their hash: a hit there costs an atomic load
+	// and a hash comparison instead of the read lock and a map lookup (a
+	// point lookup in a warm tree hits the same few branch nodes every
+	// time). It holds only entries of lru: an entry leaving lru is
+	// cleared from it under mu, so it never keeps a node alive past the
+	// byte bound.
+	front [frontSize]atomic.Pointer[cacheEntry]
 }
 
+// frontSize is the number of slots of nodeCache.front (a power of two).
+const frontSize = 1024
+
+func frontSlot(h Hash) int { return (int(h[0]) | int(h[1])<<8) & (frontSize - 1) }
+
 type cacheEntry struct {
+	h          Hash
 	value      any
 	size       int64 // including entryOverhead
 	referenced atomic.Bool
@@ -48,7 +62,10 @@ func newNodeCache(bound int64) *nodeCache {
 	// Every removal, by eviction or Remove, goes through the callback, so
 	// the byte count cannot drift from the entries held. The count bound
 	// is never reached: the byte bound evicts first.
-	l, err := simplelru.NewLRU[Hash, *cacheEntry](math.MaxInt, func(_ Hash, e *cacheEntry) { c.bytes -= e.size })
+	l, err := simplelru.NewLRU[Hash, *cacheEntry](math.MaxInt, func(_ Hash, e *cacheEntry) {
+		c.bytes -= e.size
+		c.front[frontSlot(e.h)].CompareAndSwap(e, nil)
+	})
 	if err != nil {
 		return nil // unreachable: the size is positive
 	}
@@ -61,6 +78,13 @@ func (c *nodeCache) get(h Hash) (any, bool) {
 	if c == nil {
 		return nil, false
 	}
+	slot := &c.front[frontSlot(h)]
+	if e := slot.Load(); e != nil && e.h == h {
+		if !e.referenced.Load() {
+			e.referenced.Store(true)
+		}
+		return e.value, true
+	}
 	c.mu.RLock()
 	e, ok := c.lru.Peek(h)
 	var v any
@@ -69,6 +93,9 @@ func (c *nodeCache) get(h Hash) (any, bool) {
 		if !e.referenced.Load() {
 			e.referenced.Store(true)
 		}
+		// Under the read lock, e cannot leave lru (removal takes the
+		// write lock and clears its slot afterwards).
+		slot.Store(e)
 	}
 	c.mu.RUnlock()
 	return v, ok
@@ -104,7 +131,7 @@ func (c *nodeCache) add(h Hash, value any, size int64) {
 		}
 		c.lru.RemoveOldest()
 	}
-	c.lru.Add(h, &cacheEntry{value: value, size: size})
+	c.lru.Add(h, &cacheEntry{h: h, value: value, size: size})
 	c.bytes += size
 }
 
