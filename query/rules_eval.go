@@ -118,6 +118,13 @@ type prefixCache struct {
 	rel *rel
 }
 
+// add appends the rows of more, those of the seeds up to hi.
+func (pc *prefixCache) add(more *rel, hi int) {
+	pc.rel.data = append(pc.rel.data, more.data[:more.n*more.width]...)
+	pc.rel.n += more.n
+	pc.hi = hi
+}
+
 // pureSteps reports whether steps read only the sources: patterns,
 // predicates and functions, whose results do not change between fixpoint
 // iterations.
@@ -530,34 +537,45 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	ex := re.ex
 	d := bp.def
 	steps := bp.steps
-	var pc *prefixCache
-	if delta != nil && lo == 0 {
-		p := slices.Index(bp.steps, delta)
-		if p > 0 && pureSteps(bp.steps[:p]) {
-			if bp.prefixes == nil {
-				bp.prefixes = map[int]*prefixCache{}
-			}
-			pc = bp.prefixes[p]
-			if pc == nil {
-				pc = &prefixCache{rel: &rel{width: len(d.vt.names)}}
-				bp.prefixes[p] = pc
-			}
+	// The steps before the delta call (or, evaluating new seeds, before
+	// the first rule call) read only the sources: their rows for the
+	// seeds so far are cached, and extended by the rows of new seeds.
+	var in *rel
+	p := -1
+	if delta != nil {
+		p = slices.Index(bp.steps, delta)
+	} else {
+		p = slices.IndexFunc(bp.steps, func(s *step) bool { return s.kind == stepRule })
+	}
+	if p > 0 && pureSteps(bp.steps[:p]) {
+		if bp.prefixes == nil {
+			bp.prefixes = map[int]*prefixCache{}
+		}
+		pc := bp.prefixes[p]
+		if pc == nil {
+			pc = &prefixCache{rel: &rel{width: len(d.vt.names)}}
+			bp.prefixes[p] = pc
+		}
+		switch {
+		case delta != nil && lo == 0:
 			if pc.hi < hi {
 				more, err := ex.run(bp.steps[:p], re.seedRel(t, bp, pc.hi, hi))
 				if err != nil {
 					return err
 				}
-				pc.rel.data = append(pc.rel.data, more.data...)
-				pc.rel.n += more.n
-				pc.hi = hi
+				pc.add(more, hi)
 			}
-			steps = bp.steps[p:]
+			in, steps = pc.rel, bp.steps[p:]
+		case delta == nil && pc.hi == lo:
+			more, err := ex.run(bp.steps[:p], re.seedRel(t, bp, lo, hi))
+			if err != nil {
+				return err
+			}
+			pc.add(more, hi)
+			in, steps = more, bp.steps[p:]
 		}
 	}
-	var in *rel
-	if pc != nil {
-		in = pc.rel
-	} else {
+	if in == nil {
 		in = re.seedRel(t, bp, lo, hi)
 	}
 	if n := len(steps); n > 0 && steps[n-1].kind == stepRule && steps[n-1].live == nil {
