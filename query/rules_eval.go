@@ -116,6 +116,7 @@ type bodyPlan struct {
 type prefixCache struct {
 	hi  int // seeds covered
 	rel *rel
+	idx *resIndex // rel's rows by the bound arguments of the call after it (see deltaEach)
 }
 
 // add appends the rows of more, those of the seeds up to hi.
@@ -541,6 +542,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	// the first rule call) read only the sources: their rows for the
 	// seeds so far are cached, and extended by the rows of new seeds.
 	var in *rel
+	var cached *prefixCache
 	p := -1
 	if delta != nil {
 		p = slices.Index(bp.steps, delta)
@@ -565,7 +567,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 				}
 				pc.add(more, hi)
 			}
-			in, steps = pc.rel, bp.steps[p:]
+			in, steps, cached = pc.rel, bp.steps[p:], pc
 		case delta == nil && pc.hi == lo:
 			more, err := ex.run(bp.steps[:p], re.seedRel(t, bp, lo, hi))
 			if err != nil {
@@ -579,7 +581,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 		in = re.seedRel(t, bp, lo, hi)
 	}
 	if n := len(steps); n > 0 && steps[n-1].kind == stepRule && steps[n-1].live == nil {
-		return re.evalBodyCall(t, bp, steps, in, delta)
+		return re.evalBodyCall(t, bp, steps, in, delta, cached)
 	}
 	re.deltaStep = delta
 	out, err := ex.run(steps, in)
@@ -602,7 +604,13 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 // evalBodyCall is evalBody for steps that end with a rule call: the call's
 // join hands its matches straight to addResult instead of building the
 // joined relation first.
-func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *rel, delta *step) error {
+//
+// When the call is the delta and all that precedes it is the cached
+// prefix pc, the join runs the other way (deltaEach): each new result
+// looks up the prefix rows it extends, through an index of the prefix
+// built once, instead of indexing the new results anew in every
+// iteration and probing it with every prefix row.
+func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *rel, delta *step, pc *prefixCache) error {
 	ex := re.ex
 	last := steps[len(steps)-1]
 	re.deltaStep = delta
@@ -620,12 +628,22 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 	}
 	re.addSeeds(callee, last, cur)
 	isDelta := delta == last
-	total := re.joinCount(last, callee, cur, isDelta)
+	each := func(fn func(row, res []any) bool) { re.joinEach(last, callee, cur, isDelta, fn) }
+	var total int
+	if isDelta && pc != nil && cur == pc.rel {
+		re.indexPrefix(pc, last)
+		each = func(fn func(row, res []any) bool) { re.deltaEach(last, callee, pc, fn) }
+		if ex.opts.MaxRows > 0 {
+			each(func(_, _ []any) bool { total++; return true })
+		}
+	} else {
+		total = re.joinCount(last, callee, cur, isDelta)
+	}
 	if ex.opts.MaxRows > 0 && total > ex.opts.MaxRows {
 		// total may count results that give a repeated free variable two
 		// values: count exactly before failing.
 		n := 0
-		re.joinEach(last, callee, cur, isDelta, func(_, _ []any) bool { n++; return true })
+		each(func(_, _ []any) bool { n++; return true })
 		if n > ex.opts.MaxRows {
 			return errorf(last.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
 		}
@@ -647,7 +665,7 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 		}
 	}
 	tuple := make([]any, len(d.head))
-	re.joinEach(last, callee, cur, isDelta, func(r, res []any) bool {
+	each(func(r, res []any) bool {
 		for i, h := range d.head {
 			if p := fromRes[i]; p >= 0 {
 				tuple[i] = res[p]
@@ -687,4 +705,72 @@ func (re *ruleEval) seedRel(t *ruleTable, bp *bodyPlan, lo, hi int) *rel {
 		}
 	}
 	return in
+}
+
+// indexPrefix brings pc.idx, the index of the prefix rows by the values of
+// st's bound arguments, up to date with pc.rel.
+func (re *ruleEval) indexPrefix(pc *prefixCache, st *step) {
+	if pc.idx == nil {
+		pc.idx = &resIndex{pos: slices.Clone(re.callPos(st))}
+	}
+	x, rows := pc.idx, pc.rel
+	if x.hi == rows.n {
+		return
+	}
+	x.next = slices.Grow(x.next, rows.n-len(x.next))[:rows.n]
+	args := st.call.args
+	for i := x.hi; i < rows.n; i++ {
+		row := rows.row(i)
+		vals := re.vals[:0]
+		for _, p := range x.pos {
+			vals = append(vals, argValue(&args[p], row))
+		}
+		re.vals = vals
+		h := hashVals(vals, &re.hbuf)
+		k, found := x.head.findRel(rows, args, x.pos, h, vals)
+		if found {
+			x.next[i] = x.head.row(k)
+			x.head.slots[k].row = int32(i) + 1
+		} else {
+			x.next[i] = -1
+			x.head.insert(k, h, int32(i))
+		}
+	}
+	x.hi = rows.n
+}
+
+// deltaEach calls fn for each result of t new in the previous iteration
+// and each row of the prefix pc that agrees with it on st's bound
+// arguments, skipping results that give one free variable two values.
+func (re *ruleEval) deltaEach(st *step, t *ruleTable, pc *prefixCache, fn func(row, res []any) bool) {
+	x, rows := pc.idx, pc.rel
+	args := st.call.args
+	vals := make([]any, len(x.pos))
+results:
+	for j := t.dResLo; j < t.dResHi; j++ {
+		res := t.res.row(j)
+		for k, p := range x.pos {
+			vals[k] = res[p]
+		}
+		k, found := x.head.findRel(rows, args, x.pos, hashVals(vals, &re.hbuf), vals)
+		if !found {
+			continue
+		}
+		for p, a := range args {
+			if a.kind != termVar || st.argBound[p] {
+				continue
+			}
+			// A free variable given twice must get one value.
+			for q := 0; q < p; q++ {
+				if args[q].kind == termVar && args[q].slot == a.slot && !st.argBound[q] && !valuesEqual(res[q], res[p]) {
+					continue results
+				}
+			}
+		}
+		for i := x.head.row(k); i >= 0; i = x.next[i] {
+			if !fn(rows.row(int(i)), res) {
+				return
+			}
+		}
+	}
 }

@@ -119,6 +119,35 @@ func (x *rowHash) find(rows *tupleStore, pos []int, h uint32, vals []any) (int, 
 	}
 }
 
+// findRel is find over the rows of a relation, keyed by the values of
+// args at pos in each row (see argValue).
+func (x *rowHash) findRel(rows *rel, args []term, pos []int, h uint32, vals []any) (int, bool) {
+	if len(x.slots) == 0 {
+		x.slots = make([]hslot, 16)
+	}
+	mask := uint32(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.row == 0 {
+			return int(i), false
+		}
+		if s.hash != h {
+			continue
+		}
+		r := rows.row(int(s.row - 1))
+		same := true
+		for k, p := range pos {
+			if !keyEqual(argValue(&args[p], r), vals[k]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return int(i), true
+		}
+	}
+}
+
 // row returns the row of slot i.
 func (x *rowHash) row(i int) int32 { return x.slots[i].row - 1 }
 
