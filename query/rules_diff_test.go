@@ -313,3 +313,21 @@ func rows(ps pairSet, f func([2]int64) []any) []any {
 	}
 	return dedup(out)
 }
+
+// TestRulesMaxRows checks that Options.MaxRows bounds a recursive rule's
+// evaluation (an error, not a partial answer) and lets a smaller one pass.
+func TestRulesMaxRows(t *testing.T) {
+	db := longDB(t, 30, 2) // 2 chains of 31 nodes: 2·465 pairs
+	q := `[:find ?x ?y :in $ % :where (follows ?x ?y)]`
+	_, err := QWith(context.Background(), Options{MaxRows: 100}, q, db, benchRules)
+	if !errors.Is(err, ErrLimit) {
+		t.Fatalf("MaxRows 100: err = %v, want ErrLimit", err)
+	}
+	r, err := QWith(context.Background(), Options{MaxRows: 5000}, q, db, benchRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.(Relation)); n != 2*465 {
+		t.Fatalf("MaxRows 5000: %d pairs, want %d", n, 2*465)
+	}
+}
