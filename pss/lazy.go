@@ -296,21 +296,7 @@ func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op
 		}
 		ks[i] = sortKey{hi, lo, int32(i)}
 	}
-	slices.SortFunc(ks, func(a, b sortKey) int {
-		switch {
-		case a.hi != b.hi:
-			if a.hi < b.hi {
-				return -1
-			}
-			return 1
-		case a.lo != b.lo:
-			if a.lo < b.lo {
-				return -1
-			}
-			return 1
-		}
-		return int(a.i - b.i)
-	})
+	slices.SortFunc(ks, compareSortKeys)
 	out := make([]op[K], len(raw))
 	for j, k := range ks {
 		out[j] = raw[k.i]
@@ -328,4 +314,56 @@ func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op
 		a = b
 	}
 	return out
+}
+
+// SortKeyed sorts keys by cmp, through key (see SortKey) when it is not
+// nil: the integer pairs are sorted first and only runs of equal pairs are
+// compared with cmp. Equal keys keep no particular order. It returns the
+// sorted keys, in keys or in a new slice.
+func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
+	if key == nil || len(keys) < 64 || len(keys) > 1<<31-1 {
+		slices.SortFunc(keys, cmp)
+		return keys
+	}
+	ks := make([]sortKey, len(keys))
+	for i := range keys {
+		hi, lo, ok := key(keys[i])
+		if !ok {
+			slices.SortFunc(keys, cmp)
+			return keys
+		}
+		ks[i] = sortKey{hi, lo, int32(i)}
+	}
+	slices.SortFunc(ks, compareSortKeys)
+	out := make([]K, len(keys))
+	for j, k := range ks {
+		out[j] = keys[k.i]
+	}
+	for a := 0; a < len(ks); {
+		b := a + 1
+		for b < len(ks) && ks[b].hi == ks[a].hi && ks[b].lo == ks[a].lo {
+			b++
+		}
+		if b-a > 1 {
+			slices.SortFunc(out[a:b], cmp)
+		}
+		a = b
+	}
+	return out
+}
+
+func compareSortKeys(a, b sortKey) int {
+	switch {
+	case a.hi != b.hi:
+		if a.hi < b.hi {
+			return -1
+		}
+		return 1
+	case a.lo != b.lo:
+		if a.lo < b.lo {
+			return -1
+		}
+		return 1
+	}
+	return int(a.i - b.i)
 }

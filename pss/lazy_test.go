@@ -220,3 +220,28 @@ func TestAddLazilyWithStore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSortKeyed: sorting through a sort key, coarse (many ties, ordered by
+// the comparator), exact, or failing for some keys, gives the comparator's
+// order.
+func TestSortKeyed(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t), 9))
+	keys := map[string]SortKey[int64]{
+		"nil":    nil,
+		"exact":  func(k int64) (uint64, uint64, bool) { return uint64(k) ^ 1<<63, 0, true },
+		"coarse": func(k int64) (uint64, uint64, bool) { return 7, uint64(k>>5) ^ 1<<63, true },
+		"fails":  func(k int64) (uint64, uint64, bool) { return uint64(k) ^ 1<<63, 0, k != 3 },
+	}
+	for name, key := range keys {
+		for _, n := range []int{0, 1, 63, 64, 1000} {
+			xs := make([]int64, n)
+			for i := range xs {
+				xs[i] = r.Int64N(400) - 200
+			}
+			want := slices.Sorted(slices.Values(xs))
+			if got := SortKeyed(slices.Clone(xs), cmp.Compare[int64], key); !slices.Equal(got, want) {
+				t.Fatalf("%s, n=%d: got %v, want %v", name, n, got, want)
+			}
+		}
+	}
+}

@@ -53,14 +53,7 @@ func (db *DB) With(ctx context.Context, data any, opts *TxOptions) (*Report, err
 	if err != nil {
 		return nil, err
 	}
-	rep, err := db.Transact(ctx, forms, opts)
-	if err != nil || len(rep.TxData) < compactDatoms {
-		return rep, err
-	}
-	if rep.DBAfter, err = rep.DBAfter.compact(ctx); err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return db.transact(ctx, forms, opts, true)
 }
 
 // TxForms turns transaction data given as EDN text or Go values into the
@@ -97,6 +90,12 @@ func TxForms(data any) ([]any, error) {
 // and returns the report; the writer then makes DBAfter durable. It is
 // With without the parsing.
 func (db *DB) Transact(ctx context.Context, forms []any, opts *TxOptions) (*Report, error) {
+	return db.transact(ctx, forms, opts, false)
+}
+
+// transact is Transact; fold lets a large transaction fold the tail into
+// in-memory trees (see With).
+func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold bool) (*Report, error) {
 	if db.v != nowView {
 		return nil, fmt.Errorf("reader: cannot transact on an as-of, since or history view")
 	}
@@ -127,7 +126,7 @@ func (db *DB) Transact(ctx context.Context, forms []any, opts *TxOptions) (*Repo
 			}
 		}
 	}
-	after, err := db.applyResult(ctx, res)
+	after, err := db.applyResult(ctx, res, fold && len(res.Datoms) >= compactDatoms)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +169,8 @@ func touchesSchema(ds []datom.Datom) bool {
 	return false
 }
 
-func (db *DB) applyResult(ctx context.Context, res *tx.Result) (*DB, error) {
-	next, err := db.apply(ctx, res, datom.TxT(res.TxID), nil)
+func (db *DB) applyResult(ctx context.Context, res *tx.Result, fold bool) (*DB, error) {
+	next, err := db.applyFold(ctx, res, datom.TxT(res.TxID), nil, fold)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +261,12 @@ type tailNode struct {
 // value. It only touches in-memory sets: for each set the transaction
 // changes, one batched pss.Update that copies the paths it touches once.
 func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*DB, error) {
+	return db.applyFold(ctx, res, t, enc, false)
+}
+
+// applyFold is apply; fold puts the transaction, and the log tail before
+// it, straight into in-memory index trees instead (see fold).
+func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte, fold bool) (*DB, error) {
 	oldSchema := db.schema
 	schema := res.Schema
 	if schema == nil {
@@ -401,6 +406,9 @@ func (db *DB) apply(ctx context.Context, res *tx.Result, t int64, enc []byte) (*
 		if err := db.reindex(ctx, oldSchema, schema, &adds, &dels); err != nil {
 			return nil, err
 		}
+	}
+	if fold {
+		return db.fold(ctx, res, schema, t, logDatoms, &adds, &removeAdds, &dels)
 	}
 	dn := &dbNode{db: *db, ov: *ov}
 	nov := &dn.ov

@@ -104,7 +104,7 @@ func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*R
 
 	next := *db
 	for i := range db.trees {
-		set, err := db.initTree(ctx, i, per[i])
+		set, err := db.foldTree(ctx, i, per[i], nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("reader: init %s: %w", treeNames[i], err)
 		}
@@ -283,24 +283,39 @@ func sortEAVT(ds []datom.Datom) []datom.Datom {
 	return ds
 }
 
-// initTree returns tree i of db with its log tail's novelty applied and
-// adds (sorted in its order, new to it) inserted, in memory: built
-// bottom-up when the batch dominates the tree, else a batched update.
-func (db *DB) initTree(ctx context.Context, i int, adds []datom.Datom) (pss.Set[datom.Datom], error) {
+// foldTree returns tree i of db with its log tail's novelty applied, then
+// a transaction's changes: adds (new to the tree and the tail, in any
+// order), rmAdds (datoms of the tail to take out again) and dels (stored
+// datoms to take out), in memory: built bottom-up when the additions
+// dominate the tree, else one batched update.
+func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Datom) (pss.Set[datom.Datom], error) {
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
 		return tree, err
 	}
-	nAdds, dels, err := db.novelty(ctx, i)
+	nAdds, nDels, err := db.novelty(ctx, i)
 	if err != nil {
 		return tree, err
 	}
 	cmp := datom.Comparator(treeIndex(i))
-	if len(nAdds) > 0 {
-		if i == logTEAV && !slices.IsSortedFunc(nAdds, cmp) {
-			slices.SortFunc(nAdds, cmp) // the tail's datoms, transaction by transaction
+	sortIn := func(ds []datom.Datom) []datom.Datom {
+		if !slices.IsSortedFunc(ds, cmp) {
+			ds = pss.SortKeyed(slices.Clone(ds), cmp, overlayKeys[i])
 		}
-		adds = mergeSorted(nAdds, adds, cmp)
+		return ds
+	}
+	if i == logTEAV {
+		nAdds = sortIn(nAdds) // the tail's datoms, transaction by transaction
+	}
+	adds = sortIn(adds)
+	if len(rmAdds) > 0 {
+		nAdds = minusSorted(nAdds, sortIn(rmAdds), cmp)
+	}
+	adds = mergeSorted(nAdds, adds, cmp)
+	if len(dels) > 0 {
+		dels = mergeSorted(nDels, sortIn(dels), cmp)
+	} else {
+		dels = nDels
 	}
 	if len(adds) == 0 && len(dels) == 0 {
 		return tree, nil
@@ -312,37 +327,63 @@ func (db *DB) initTree(ctx context.Context, i int, adds []datom.Datom) (pss.Set[
 	if err != nil {
 		return tree, err
 	}
-	if len(dels) > 0 {
-		// dels are stored datoms, sorted: drop them in one pass.
-		k := 0
-		old = slices.DeleteFunc(old, func(d datom.Datom) bool {
-			for k < len(dels) && cmp(dels[k], d) < 0 {
-				k++
-			}
-			return k < len(dels) && cmp(dels[k], d) == 0
-		})
+	return pss.Build(ctx, mergeSorted(minusSorted(old, dels, cmp), adds, cmp), treeOptions(db.st, i, db.width))
+}
+
+// minusSorted returns a (sorted) without the datoms of b (sorted), in a new
+// slice unless b is empty.
+func minusSorted(a, b []datom.Datom, cmp func(x, y datom.Datom) int) []datom.Datom {
+	if len(b) == 0 {
+		return a
 	}
-	return pss.Build(ctx, mergeSorted(old, adds, cmp), treeOptions(db.st, i, db.width))
+	out := make([]datom.Datom, 0, len(a))
+	k := 0
+	for _, d := range a {
+		for k < len(b) && cmp(b[k], d) < 0 {
+			k++
+		}
+		if k < len(b) && cmp(b[k], d) == 0 {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // compactDatoms is the size of a With transaction (datoms) from which the
-// value it makes has its log tail folded into in-memory trees (as Init
-// builds them): a value read right after one big transaction then reads
-// like a merged one, with no overlay to merge into every scan.
+// value it makes has the transaction and its log tail folded into
+// in-memory trees (as Init builds them): a value read right after one big
+// transaction then reads like a merged one, with no overlay to merge into
+// every scan, and the transaction's datoms are sorted once per tree rather
+// than inserted into overlay sets first.
 const compactDatoms = 4096
 
-// compact returns db with its overlay and log tail folded into in-memory
-// index trees, which a commit flushes.
-func (db *DB) compact(ctx context.Context) (*DB, error) {
+// fold returns the value after transaction res (whose per-tree changes
+// apply has sorted out) with db's overlay, its log tail and the
+// transaction folded into in-memory index trees, which a commit flushes.
+func (db *DB) fold(ctx context.Context, res *tx.Result, schema *datom.Schema, t int64, logDatoms []datom.Datom,
+	adds *[nTrees][]datom.Datom, rmAdds, dels *[nCur][]datom.Datom) (*DB, error) {
 	next := *db
 	for i := range db.trees {
-		set, err := db.initTree(ctx, i, nil)
+		a := adds[i]
+		var rm, dl []datom.Datom
+		if i < nCur {
+			rm, dl = rmAdds[i], dels[i]
+		}
+		if i == logTEAV {
+			a = logDatoms
+		}
+		set, err := db.foldTree(ctx, i, a, rm, dl)
 		if err != nil {
-			return nil, fmt.Errorf("reader: compact %s: %w", treeNames[i], err)
+			return nil, fmt.Errorf("reader: apply tx %d: fold %s: %w", t, treeNames[i], err)
 		}
 		next.trees[i] = newLoadedTree(set)
 	}
 	next.ov = emptyOverlay()
+	next.schema = schema
+	if t > next.basisT {
+		next.basisT = t
+	}
 	next.tail, next.tailBytes, next.merged = nil, 0, true
 	return &next, nil
 }
