@@ -635,6 +635,10 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 		each = func(fn func(row, res []any) bool) { re.deltaEach(last, callee, pc, fn) }
 		if ex.opts.MaxRows > 0 {
 			each(func(_, _ []any) bool { total++; return true })
+		} else if keys := pc.idx.head.n; keys > 0 {
+			// An estimate, for reserve: each new result meets the
+			// prefix rows of one key, as many as the average.
+			total = (callee.dResHi - callee.dResLo) * max(pc.rel.n/keys, 1)
 		}
 	} else {
 		total = re.joinCount(last, callee, cur, isDelta)
