@@ -33,8 +33,11 @@ type Backend interface {
 	// content addressed and the bytes are the same, but it MUST refresh the
 	// object's modification time: garbage collection deletes only
 	// unreachable objects older than a grace period, and a node written
-	// again is about to become reachable again. When PutImmutable returns nil the
-	// object MUST be durable (on the file backend: the file and its directory
+	// again is about to become reachable again. If the backend is a
+	// ConditionalDeleter, a PutImmutable that returns nil has either
+	// freshened the object before any DeleteIfOlder looked at its time, or
+	// created it again after one deleted it. When PutImmutable returns nil
+	// the object MUST be durable (on the file backend: the file and its directory
 	// entry fsynced) and visible to every later Get from any process.
 	PutImmutable(ctx context.Context, key string, data []byte) error
 
@@ -75,4 +78,22 @@ type ConditionalReader interface {
 	// Like ReadVersioned, it MUST never return bytes and a Version that
 	// belong to different states of the key.
 	ReadVersionedIfChanged(ctx context.Context, key string, v Version) (data []byte, nv Version, changed bool, err error)
+}
+
+// ConditionalDeleter is an optional Backend capability, found by type
+// assertion, that makes garbage collection exact. GC lists objects, marks
+// what the heads reach and deletes unmarked objects older than its grace;
+// a writer may meanwhile store a node whose bytes equal an old unreachable
+// object's (content addressing: a tree returning to an earlier state) and
+// rely on the object, which PutImmutable freshens. A plain Delete after
+// the listing would remove it anyway. DeleteIfOlder looks at the time and
+// deletes as one step against PutImmutable, so a freshened object is kept.
+// All konserve backends implement it (file: a per-directory flock; mem: the
+// bucket's mutex; S3, GCS and Azure: a metadata read just before the delete,
+// which leaves the round trip between the two as a window).
+type ConditionalDeleter interface {
+	// DeleteIfOlder removes key only if it exists and its modification
+	// time is before before, and reports whether it did. A missing key is
+	// (false, nil).
+	DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error)
 }

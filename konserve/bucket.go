@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"gocloud.dev/blob"
@@ -34,8 +35,9 @@ import (
 )
 
 var (
-	_ Backend           = (*Bucket)(nil)
-	_ ConditionalReader = (*Bucket)(nil)
+	_ Backend            = (*Bucket)(nil)
+	_ ConditionalReader  = (*Bucket)(nil)
+	_ ConditionalDeleter = (*Bucket)(nil)
 )
 
 // contentType is set on every object so that gocloud does not sniff bytes.
@@ -186,46 +188,93 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, error) {
 
 // PutImmutable implements Backend. It writes create-only (IfNotExist); a
 // failed precondition means the key exists with the same bytes and is a
-// success. After an ambiguous failure (S3 answers 409 to two racing
-// create-only writes of one key) it checks whether the key exists, since any
-// object under a content address holds the right bytes.
+// success, once the object is freshened. After an ambiguous failure (S3
+// answers 409 to two racing create-only writes of one key) it checks whether
+// the key exists, since any object under a content address holds the right
+// bytes.
 func (b *Bucket) PutImmutable(ctx context.Context, key string, data []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
 	full := b.full(key)
-	var err error
-	if p, ok := b.cas.(createOnlyWriter); ok {
-		err = p.putIfAbsent(ctx, full, data)
-	} else {
-		err = b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
-	}
-	if err == nil {
-		return nil
-	}
-	exists := gcerrors.Code(err) == gcerrors.FailedPrecondition || errors.Is(err, ErrConflict)
-	if !exists && ctx.Err() == nil {
-		if ok, xerr := b.b.Exists(ctx, full); xerr == nil && ok {
-			exists = true
+	for range maxPutAttempts {
+		var err error
+		if p, ok := b.cas.(createOnlyWriter); ok {
+			err = p.putIfAbsent(ctx, full, data)
+		} else {
+			err = b.b.WriteAll(ctx, full, data, &blob.WriterOptions{ContentType: contentType, IfNotExist: true})
 		}
-	}
-	if exists {
-		// Freshen the object's modification time by writing the same
-		// bytes again: garbage collection sweeps only unreachable
-		// objects older than its grace, and this one is about to be
-		// reachable again (see Backend.PutImmutable).
-		// The stored bytes are written back, not data: the key is
-		// create-only even for a caller that breaks content addressing.
-		cur, rerr := b.b.ReadAll(ctx, full)
-		if rerr != nil {
-			return classify("put", key, rerr)
+		if err == nil {
+			return nil
 		}
-		if werr := b.b.WriteAll(ctx, full, cur, &blob.WriterOptions{ContentType: contentType}); werr != nil {
-			return classify("put", key, werr)
+		exists := gcerrors.Code(err) == gcerrors.FailedPrecondition || errors.Is(err, ErrConflict)
+		if !exists && ctx.Err() == nil {
+			if ok, xerr := b.b.Exists(ctx, full); xerr == nil && ok {
+				exists = true
+			}
 		}
-		return nil
+		if !exists {
+			return classify("put", key, err)
+		}
+		err = b.freshen(ctx, full)
+		if gcerrors.Code(err) != gcerrors.NotFound {
+			if err != nil {
+				return classify("put", key, err)
+			}
+			return nil
+		}
+		// Collected between the failed create and the freshening: create
+		// it again.
 	}
-	return classify("put", key, err)
+	return fmt.Errorf("konserve: put %s: the object kept vanishing (%d attempts)", key, maxPutAttempts)
+}
+
+// freshen restarts the modification time of the existing object full by
+// writing its bytes again: garbage collection sweeps only unreachable
+// objects older than its grace, and this one is about to be reachable again
+// (see Backend.PutImmutable). The stored bytes are written back, not the
+// caller's: the key is create-only even for a caller that breaks content
+// addressing. On mem it holds the bucket's lock, which DeleteIfOlder holds
+// too, so the object is freshened while it exists or found gone (NotFound).
+func (b *Bucket) freshen(ctx context.Context, full string) error {
+	if b.lock != nil {
+		b.lock.Lock()
+		defer b.lock.Unlock()
+	}
+	cur, err := b.b.ReadAll(ctx, full)
+	if err != nil {
+		return err
+	}
+	return b.b.WriteAll(ctx, full, cur, &blob.WriterOptions{ContentType: contentType})
+}
+
+// DeleteIfOlder implements ConditionalDeleter. On mem the time is read
+// and the object deleted under the bucket's lock, which freshen holds as
+// well; on S3, GCS and Azure the metadata read precedes the delete by a
+// round trip, during which a freshening can still be lost.
+func (b *Bucket) DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error) {
+	if b.lock != nil {
+		b.lock.Lock()
+		defer b.lock.Unlock()
+	}
+	full := b.full(key)
+	attrs, err := b.b.Attributes(ctx, full)
+	if err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return false, nil
+		}
+		return false, classify("delete", key, err)
+	}
+	if !attrs.ModTime.Before(before) {
+		return false, nil
+	}
+	if err := b.b.Delete(ctx, full); err != nil {
+		if gcerrors.Code(err) == gcerrors.NotFound {
+			return false, nil
+		}
+		return false, classify("delete", key, err)
+	}
+	return true, nil
 }
 
 // ReadVersioned implements Backend.

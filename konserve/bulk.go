@@ -209,7 +209,19 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 // putFile).
 func placeBulk(key, tmp, p string) error {
 	if _, isNode := parseNodeKey(key); isNode {
-		if err := os.Rename(tmp, p); err != nil {
+		// Under the directory's shared lock, so that a garbage
+		// collector's DeleteIfOlder, which checks the old file's time and
+		// removes the path under the exclusive one, cannot remove the
+		// fresh file renamed over it in between.
+		unlock, err := dirLock(filepath.Dir(p), true)
+		if err != nil {
+			return err
+		}
+		err = os.Rename(tmp, p)
+		if uerr := unlock(); err == nil && uerr != nil {
+			return uerr
+		}
+		if err != nil {
 			return fmt.Errorf("rename into place: %w", err)
 		}
 		return nil
@@ -220,7 +232,7 @@ func placeBulk(key, tmp, p string) error {
 	}
 	switch {
 	case errors.Is(lerr, fs.ErrExist):
-		return touch(p)
+		return freshen(p)
 	case lerr != nil:
 		return fmt.Errorf("link into place: %w", lerr)
 	}

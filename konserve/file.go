@@ -72,7 +72,10 @@ type fileBackend struct {
 	dirs sync.Map // string -> struct{}
 }
 
-var _ Backend = (*fileBackend)(nil)
+var (
+	_ Backend            = (*fileBackend)(nil)
+	_ ConditionalDeleter = (*fileBackend)(nil)
+)
 
 func newFileBackend(root string) (*fileBackend, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -213,54 +216,141 @@ func (b *fileBackend) PutImmutable(ctx context.Context, key string, data []byte)
 
 // putFile creates p with data unless it exists, without syncing p's
 // directory: the caller does that (once per batch in putImmutableBatch). An
-// existing p is left alone, but its directory is still synced by the caller,
-// because the process that linked it may not have synced yet.
+// existing p is left alone but freshened (its modification time set to now,
+// see freshen), and its directory is still synced by the caller, because
+// the process that linked it may not have synced yet.
+//
+// A garbage collector may delete p at any moment, but only an old p and
+// only under the directory's exclusive lock (DeleteIfOlder), so p is
+// either freshened while it still exists (and the collector, which looks
+// at the time under the lock, keeps it) or found gone and created again.
 func (b *fileBackend) putFile(p string, data []byte) error {
 	dir := filepath.Dir(p)
 	if err := b.ensureDir(dir); err != nil {
 		return err
 	}
-	if _, err := os.Lstat(p); err == nil {
-		return touch(p)
-	}
-	tmp, err := writeTemp(dir, data, true)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The directory was removed behind our back (by hand, or by
-		// another tool): forget it, recreate it and try once more.
-		b.dirs.Delete(dir)
-		if err := b.ensureDir(dir); err != nil {
+	for range maxPutAttempts {
+		if _, err := os.Lstat(p); err == nil {
+			err := freshen(p)
+			if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue // collected between the stat and the lock: create it
+		}
+		tmp, err := writeTemp(dir, data, true)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The directory was removed behind our back (by hand, or by
+			// another tool): forget it, recreate it and try once more.
+			b.dirs.Delete(dir)
+			if err := b.ensureDir(dir); err != nil {
+				return err
+			}
+			tmp, err = writeTemp(dir, data, true)
+		}
+		if err != nil {
 			return err
 		}
-		tmp, err = writeTemp(dir, data, true)
+		lerr := os.Link(tmp, p)
+		rerr := os.Remove(tmp)
+		if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+			return fmt.Errorf("link into place: %w", lerr)
+		}
+		if rerr != nil {
+			return fmt.Errorf("remove temporary file: %w", rerr)
+		}
+		if lerr == nil {
+			return nil
+		}
+		if err := freshen(p); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
+	return fmt.Errorf("put %s: the file kept vanishing (%d attempts)", filepath.Base(p), maxPutAttempts)
+}
+
+// maxPutAttempts bounds how often putFile creates a file that a garbage
+// collector keeps deleting between its existence check and its freshening
+// (each round needs a collection of that very object in between).
+const maxPutAttempts = 8
+
+// gcLockName is the lock file in each directory that orders DeleteIfOlder
+// against freshen (F4: its name begins with ".").
+const gcLockName = ".gc.lock"
+
+// freshen marks the existing immutable object at p as written now, under
+// its directory's shared lock. Garbage collection deletes only unreachable
+// objects older than its grace period, and only after checking their time
+// under the exclusive lock (DeleteIfOlder); a writer that stores a node
+// identical to an old unreachable one is about to make it reachable again,
+// so its age must restart (as Git freshens a loose object it would have
+// written). It returns an error wrapping fs.ErrNotExist if p is gone: the
+// caller creates it again.
+func freshen(p string) (err error) {
+	unlock, err := dirLock(filepath.Dir(p), true)
 	if err != nil {
 		return err
 	}
-	lerr := os.Link(tmp, p)
-	rerr := os.Remove(tmp)
-	if lerr != nil && !errors.Is(lerr, fs.ErrExist) {
-		return fmt.Errorf("link into place: %w", lerr)
-	}
-	if rerr != nil {
-		return fmt.Errorf("remove temporary file: %w", rerr)
-	}
-	if lerr != nil {
-		return touch(p)
+	defer func() {
+		if uerr := unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
+	}()
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("freshen %s: %w", filepath.Base(p), fs.ErrNotExist)
+		}
+		return fmt.Errorf("freshen %s: %w", filepath.Base(p), err)
 	}
 	return nil
 }
 
-// touch marks an existing immutable object as written now. Garbage
-// collection sweeps only unreachable objects older than its grace period;
-// a writer that stores a node identical to an old unreachable one is about
-// to make it reachable again, so its age must restart (as Git freshens a
-// loose object it would have written).
-func touch(p string) error {
-	now := time.Now()
-	if err := os.Chtimes(p, now, now); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("freshen %s: %w", filepath.Base(p), err)
+// DeleteIfOlder implements ConditionalDeleter: under the exclusive lock of
+// the key's directory (which freshen takes shared) it removes the file
+// only if its modification time is before before. A writer freshening the
+// object either did so before (the time is recent: kept) or finds it gone
+// afterwards and creates it again; a crash in between leaves the lock
+// released and the file either present or deleted as an old one.
+func (b *fileBackend) DeleteIfOlder(ctx context.Context, key string, before time.Time) (deleted bool, err error) {
+	p, err := b.path("delete", key)
+	if err != nil {
+		return false, err
 	}
-	return nil
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	dir := filepath.Dir(p)
+	if _, err := os.Lstat(dir); err != nil {
+		return false, nil // no directory, no object
+	}
+	unlock, err := dirLock(dir, false)
+	if err != nil {
+		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	defer func() {
+		if uerr := unlock(); err == nil && uerr != nil {
+			err = fmt.Errorf("konserve: file: delete %s: %w", key, uerr)
+		}
+	}()
+	fi, err := os.Lstat(p)
+	switch {
+	case err != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	case !fi.Mode().IsRegular() || !fi.ModTime().Before(before):
+		return false, nil
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return true, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	return true, nil
 }
 
 // putImmutableBatch implements batchPutter: every file is written and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 )
 
 // flockPath is unavailable on this platform: without flock(2) the file
@@ -13,6 +14,24 @@ import (
 // rather than pretend.
 func flockPath(path string, create bool) (unlock func() error, err error) {
 	return nil, fmt.Errorf("lock %s: flock is not available on %s: %w", path, runtime.GOOS, ErrUnsupportedURL)
+}
+
+// dirLocks stands in for flock(2) where it is unavailable: it orders
+// garbage collection's conditional deletes against freshening writers of
+// this process only.
+var dirLocks sync.RWMutex
+
+// dirLock takes the lock that orders garbage collection's conditional
+// deletes against writers freshening an existing object in dir: shared
+// for writers, exclusive for the deleter. Without flock(2) it excludes
+// goroutines of this process only.
+func dirLock(_ string, shared bool) (unlock func() error, err error) {
+	if shared {
+		dirLocks.RLock()
+		return func() error { dirLocks.RUnlock(); return nil }, nil
+	}
+	dirLocks.Lock()
+	return func() error { dirLocks.Unlock(); return nil }, nil
 }
 
 // createFile creates name exclusively, writes data, fsyncs it if sync (bulk

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"syscall"
 )
 
@@ -20,6 +21,25 @@ import (
 // flock blocks without observing a context: the critical sections it guards
 // are a read, a write and two fsyncs.
 func flockPath(path string, create bool) (unlock func() error, err error) {
+	return flockMode(path, create, syscall.LOCK_EX)
+}
+
+// dirLock takes the lock that orders garbage collection's conditional
+// deletes against writers freshening an existing object in dir (see
+// fileBackend.DeleteIfOlder): shared for writers, which do not exclude
+// one another, exclusive for the deleter. The lock file (".gc.lock", F4)
+// is created on first use and never removed.
+func dirLock(dir string, shared bool) (unlock func() error, err error) {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	return flockMode(filepath.Join(dir, gcLockName), true, how)
+}
+
+// flockMode is flockPath with the flock(2) operation given (LOCK_EX or
+// LOCK_SH).
+func flockMode(path string, create bool, how int) (unlock func() error, err error) {
 	flags := syscall.O_RDWR | syscall.O_CLOEXEC
 	if create {
 		flags |= syscall.O_CREAT
@@ -38,7 +58,7 @@ func flockPath(path string, create bool) (unlock func() error, err error) {
 		return nil, fmt.Errorf("open lock file %s: %w", path, err)
 	}
 	for {
-		err = syscall.Flock(fd, syscall.LOCK_EX)
+		err = syscall.Flock(fd, how)
 		if !errors.Is(err, syscall.EINTR) {
 			break
 		}

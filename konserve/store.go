@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
@@ -368,6 +369,32 @@ func (s *Store) DeleteNode(ctx context.Context, h Hash) error {
 	}
 	s.cache.remove(h) // a load racing with the delete may have re-filled it
 	return nil
+}
+
+// DeleteNodeIfOlder removes node h only if it is stored and was last
+// written (or freshened by PutNode) before before, and reports whether it
+// did. It is for the garbage collector: with a backend implementing
+// ConditionalDeleter (all of konserve's) the check and the delete are one
+// step against PutNode's freshening, so a node a writer has just stored
+// again is kept even if it was listed as old. Other backends get a plain
+// Delete, as DeleteNode.
+func (s *Store) DeleteNodeIfOlder(ctx context.Context, h Hash, before time.Time) (bool, error) {
+	key := nodeKey(h)
+	cd, ok := s.b.(ConditionalDeleter)
+	if !ok {
+		if err := s.DeleteNode(ctx, h); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	deleted, err := cd.DeleteIfOlder(ctx, key, before)
+	if err != nil {
+		return false, fmt.Errorf("konserve: delete node %s: %w", key, err)
+	}
+	if deleted {
+		s.cache.remove(h)
+	}
+	return deleted, nil
 }
 
 // ListNodes calls fn for every stored node, in no particular order, and

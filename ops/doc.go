@@ -42,13 +42,31 @@
 //     incomplete (which Sync's S1 relies on). This costs one GET per
 //     deleted node, to read its level.
 //
-// Known limit of G2/G3: a writer may, during the sweep, produce a node
-// byte-identical to an old unreachable one (a leaf returning to an earlier
-// state) and rely on the old object. konserve freshens the ModTime of an
-// object that is stored again (as Git does), so such a node is kept if the
-// freshening happened before GC listed it; GC also re-reads the heads
-// before each delete batch. What remains is the window between GC's
-// listing and its delete of that one object.
+//   - G6: a writer may, while GC runs, store a node byte-identical to an
+//     old unreachable one (a leaf returning to an earlier state, a
+//     background merge rebuilding a leaf) and rely on the old object in its
+//     next head. konserve freshens the ModTime of an object stored again
+//     (as Git does), and GC deletes each candidate with
+//     konserve.Store.DeleteNodeIfOlder: the age check and the delete are
+//     one step against that freshening (file: the directory's flock, shared
+//     by writers and exclusive for GC; mem: the bucket's lock). So a node
+//     stored again after GC listed it is kept (GCReport.Refreshed), and a
+//     node GC deleted first is created again by the writer's put. Checking
+//     the time once more before the delete, or re-reading the heads, would
+//     not do: the writer's head swap can come after GC's last look.
+//     On S3, GCS and Azure the age is read one round trip before the
+//     delete, which leaves that round trip as a window (their conditional
+//     deletes are not reachable through gocloud's portable API).
+//
+// With G6, a writer's commit is safe beside GC whatever it relies on:
+// nodes it stored or freshened are younger than any cutoff, and the rest
+// is what its parent head names, which GC marks. That is why a writer
+// whose swap loses to a bump (a commit with the same roots, tail and
+// counters and a higher GCGen, whose only parent is the writer's parent)
+// simply points the same commit at the bumped head and swaps again,
+// without redoing its work (package writer). Grace must still exceed the
+// longest commit, background merges included: a node older than the
+// cutoff when GC looks may go.
 //
 // A reader that meets a missing node should call Expired: it classifies the
 // error as ErrSnapshotExpired (value older than the grace, reopen) or
@@ -113,7 +131,7 @@
 // # What it is not
 //
 // ops does not schedule itself, does not lock out writers (GC is safe beside
-// them, within the limit above) and does not retry failed requests: every
+// them, see G6) and does not retry failed requests: every
 // operation is idempotent, so the caller reruns it.
 //
 // # Concurrency and lifetimes

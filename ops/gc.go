@@ -112,6 +112,7 @@ type GCReport struct {
 	Bumped     int       // heads bumped (G2)
 	Listed     int64     // nodes listed in the bucket
 	Kept       int64     // unmarked nodes kept because they are younger than the grace
+	Refreshed  int64     // listed as old, but stored again (or gone) by the time of their delete: kept
 	Swept      int64     // unmarked old nodes deleted (dry run: deletable)
 	BytesFreed int64     // their bytes
 }
@@ -296,7 +297,7 @@ func (g *collector) bumpAll(ctx context.Context) error {
 }
 
 func (g *collector) bump(ctx context.Context, name string) error {
-	for range maxBumpRetries {
+	for attempt := range maxBumpRetries {
 		h, err := branch.Read(ctx, g.st, name)
 		if errors.Is(err, branch.ErrNoBranch) {
 			return nil
@@ -304,11 +305,11 @@ func (g *collector) bump(ctx context.Context, name string) error {
 		if err != nil {
 			return fmt.Errorf("ops: gc: bump %q: %w", name, err)
 		}
-		// Mark the head we bump from, so what it names is safe before and
-		// after the swap.
-		if err := g.markBranch(ctx, h); err != nil {
-			return err
-		}
+		// Swap straight after the read, marking only afterwards (the new
+		// head names what h names, and nothing is deleted before the
+		// sweep): marking between the read and the swap widened the
+		// window in which a busy writer moves the head, and a GC beside
+		// a writer committing every millisecond lost all its retries.
 		c := *h.Commit
 		c.Seq = h.Commit.Seq + 1
 		c.Parents = []konserve.Hash{h.Addr}
@@ -317,6 +318,8 @@ func (g *collector) bump(ctx context.Context, name string) error {
 		c.WallTime = g.opts.Now().UnixMilli()
 		nh, err := branch.Advance(ctx, g.st, name, h, &c)
 		if errors.Is(err, konserve.ErrConflict) {
+			// Let a busy writer's commit land before reading again.
+			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 			continue
 		}
 		if err != nil {
@@ -422,6 +425,7 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(g.par)
 		done := make([]bool, len(batch))
+		kept := make([]bool, len(batch))
 		for i, c := range batch {
 			if g.marked.has(c.h) {
 				continue // reached by a head that moved since the listing
@@ -430,10 +434,16 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 				if err := ectx.Err(); err != nil {
 					return fmt.Errorf("ops: gc: %w", err)
 				}
-				if err := g.st.DeleteNode(ectx, c.h); err != nil {
+				// Conditional (G6): a writer may have stored this node
+				// again since the listing (freshening it) and be about to
+				// name it in a head; then it is no longer older than the
+				// cutoff and stays.
+				deleted, err := g.st.DeleteNodeIfOlder(ectx, c.h, before)
+				if err != nil {
 					return fmt.Errorf("ops: gc: %w", err)
 				}
-				done[i] = true
+				done[i] = deleted
+				kept[i] = !deleted
 				return nil
 			})
 		}
@@ -442,6 +452,9 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 			if ok {
 				g.rep.Swept++
 				g.rep.BytesFreed += batch[i].size
+			}
+			if kept[i] {
+				g.rep.Refreshed++
 			}
 		}
 		if err != nil {

@@ -39,7 +39,7 @@ func runBgMerge(ctx context.Context, t *testing.T, f *blobtest.Faulty, arm func(
 		t.Fatalf("open writer on an unfaulted bucket: %v", err)
 	}
 	w.waitMerges = true
-	w.opts.BackgroundMerge = true
+	w.opts.MergeInCommit = false
 	f.Reset()
 	if arm != nil {
 		arm()
@@ -89,7 +89,7 @@ func TestCrashBackgroundMerge(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.waitMerges = true
-		w.opts.BackgroundMerge = true
+		w.opts.MergeInCommit = false
 		for _, data := range bgMergeTxs[:k] {
 			mustTx(t, w, data)
 		}

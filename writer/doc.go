@@ -14,25 +14,28 @@
 //     the branch head (which inlines the commit). The index trees are not
 //     touched, yet the head moves on every commit, so every reader sees the
 //     transaction at once.
-//   - When the tail passes Options.TailBytes (default 32 KiB encoded), the
-//     next commit merges it into the trees in one sorted batch (one path
-//     copy per touched leaf, amortized over all the commits of the tail),
-//     flushes the new tree nodes and starts an empty tail.
-//   - With Options.BackgroundMerge (off by default: beside a running GC a
-//     background merge's nodes can be swept before a commit names them;
-//     see the option), a commit that leaves the tail past TailBytes instead
-//     has the writer merge that committed tail into the trees in the
-//     background, in one sorted batch (one path copy per touched leaf,
-//     amortized over all the commits of the tail), and flushes the new tree
-//     nodes. Commits go on meanwhile, naming the old roots and a growing
-//     tail. The first commit after the merge is done names the new roots and
-//     a tail trimmed to the transactions committed since the merge's
-//     snapshot (reader.AdoptMerge replays them onto the merged trees, as a
-//     reader opening that commit does). A merge that no longer applies
-//     (another writer moved the head) is dropped; its nodes are orphans for
-//     garbage collection. If the tail reaches 4 × TailBytes while a merge
-//     is in flight, the commit waits for it; with none in flight (one
-//     failed) it merges in the commit path, so the tail stays bounded.
+//   - When a commit leaves the tail past Options.TailBytes (default 32
+//     KiB encoded), the writer merges that committed tail into the trees
+//     in the background, in one sorted batch (one path copy per touched
+//     leaf, amortized over all the commits of the tail), and flushes the
+//     new tree nodes. Commits go on meanwhile, naming the old roots and a
+//     growing tail. The first commit after the merge is done names the
+//     new roots and a tail trimmed to the transactions committed since the
+//     merge's snapshot (reader.AdoptMerge replays them onto the merged
+//     trees, as a reader opening that commit does). A merge that no longer
+//     applies (another writer moved the head, or a GC bumped gc_gen since
+//     its source) is dropped; its nodes are orphans for garbage
+//     collection. If the tail reaches 4 × TailBytes while a merge is in
+//     flight, the commit waits for it; with none in flight (one failed) it
+//     merges in the commit path, so the tail stays bounded. With
+//     Options.MergeInCommit the commit that finds the tail due merges it
+//     itself, as accrete did before.
+//   - Beside a garbage collector: a merge may rebuild a leaf identical to
+//     an old unreachable one, which konserve then freshens rather than
+//     writes. GC deletes only with konserve's conditional delete (ops, G6),
+//     so such a node is kept once freshened, or written again if GC got
+//     there first; the nodes a commit names are durable as long as the
+//     merge and the commit finish within GC's grace.
 //   - Readers rebuild the tail's small in-memory overlay when they open a
 //     commit and merge it into every index scan (see package reader), so a
 //     cold reader pays one GET for the head, one for the tail and one per
@@ -53,7 +56,11 @@
 // swap that loses to another writer re-reads the head, re-applies the
 // transaction data (not the datoms) to the new database value, so that
 // :db/cas and transaction functions see the truth, and tries again, up to
-// Options.MaxRetries times. Nodes uploaded by a lost attempt are orphans
+// Options.MaxRetries times. A swap lost to a garbage collector's gc_gen
+// bump (same roots, tail and counters, our parent as its only parent) is
+// not a rebase: the same commit, pointed at the bumped head, is swapped
+// again (nothing it names can have been swept, see ops G6), so a GC that
+// runs often costs commits a round trip, not their merge. Nodes uploaded by a lost attempt are orphans
 // that garbage collection removes; nothing is ever deleted on a failure.
 //
 // A commit whose storage calls fail while the head stays where it was (a

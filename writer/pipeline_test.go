@@ -24,7 +24,7 @@ import (
 func TestGroupCommitPipelined(t *testing.T) {
 	ctx := context.Background()
 	url := "mem://pipeline-" + strconv.FormatInt(rand.Int64(), 36)
-	w1, err := Create(ctx, url, &Options{Width: 8, TailBytes: 3000, BackgroundMerge: true})
+	w1, err := Create(ctx, url, &Options{Width: 8, TailBytes: 3000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -43,13 +44,16 @@ type Options struct {
 	MaxRetries int
 	// MaxBatch bounds how many queued transactions one commit takes (0: 1024).
 	MaxBatch int
-	// BackgroundMerge merges the log tail into the trees in a goroutine
-	// while commits go on appending to the tail, instead of in the commit
-	// that finds the tail due. It is off by default: a GC running beside
-	// the writer can still sweep a background merge's nodes before a
-	// commit names them (seen in ops' TestGCUnderConcurrentWrites about
-	// once in ten runs; not yet explained), so only enable it where no GC
-	// runs while the writer is open.
+	// MergeInCommit merges a due log tail into the index trees in the
+	// commit that finds it due, instead of in the background while
+	// commits go on appending to the tail (the default, see the package
+	// doc). The commit that merges then pays the merge's CPU and fsyncs
+	// itself; group commit stalls behind it.
+	MergeInCommit bool
+	// BackgroundMerge is ignored: merging in the background is the
+	// default now (MergeInCommit turns it off).
+	//
+	// Deprecated: background merges are the default; use MergeInCommit.
 	BackgroundMerge bool
 	// Funcs are the transaction functions callable by name.
 	Funcs map[edn.Keyword]tx.Func
@@ -121,6 +125,8 @@ type Writer struct {
 	merge *mergeJob
 	// counters of background merges, for benchmarks and tests
 	mergesStarted, mergesAdopted, mergesDropped, mergeWaits atomic.Int64
+	// repoints counts commits re-pointed at a GC's bumped head.
+	repoints atomic.Int64
 	// prepared carries a commit's persisted value, published just before
 	// its objects and head are written, to the loop, which applies the
 	// next batch on it meanwhile. lastPersisted and lastCommitted are the
@@ -565,7 +571,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		}
 		persisted, c, pending, err := db.Prepare(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
 			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts,
-			DeferMerge: w.opts.BackgroundMerge && db.TailBytes() <= maxTailFactor*w.opts.TailBytes})
+			DeferMerge: !w.opts.MergeInCommit && db.TailBytes() <= maxTailFactor*w.opts.TailBytes})
 		if err != nil {
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
@@ -574,14 +580,35 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		case w.prepared <- persisted:
 		default:
 		}
+		preparedAt := time.Now()
 		h, err := branch.AdvanceWith(ctx, w.st, w.opts.Branch, base.Head(), c, pending)
+		// A swap lost to garbage collection's gc_gen bump of our parent
+		// (same roots, tail and counters) needs no rebase: everything the
+		// commit names is still safe (see repointable), so the same
+		// commit, pointed at the bumped head, is swapped again. Without
+		// this, a commit that merges its tail redid the merge after every
+		// bump, and a GC bumping often could starve it.
+		for bumps := 0; errors.Is(err, branch.ErrConflict) && bumps < w.opts.MaxRetries; bumps++ {
+			cur, rerr := branch.Read(ctx, w.st, w.opts.Branch)
+			if rerr != nil || !gcBumpOf(cur, base.Head()) || time.Since(preparedAt) > maxRepointAge {
+				break
+			}
+			nc := *c
+			nc.Seq = cur.Commit.Seq + 1
+			nc.Parents = []konserve.Hash{cur.Addr}
+			nc.GCGen = cur.Commit.GCGen
+			c = &nc
+			base = base.Committed(cur)
+			w.repoints.Add(1)
+			h, err = branch.AdvanceWith(ctx, w.st, w.opts.Branch, cur, c, nil)
+		}
 		if err == nil {
 			committed := persisted.Committed(h)
 			w.mu.Lock()
 			w.db = committed
 			w.mu.Unlock()
 			w.lastPersisted, w.lastCommitted = persisted, committed
-			if w.opts.BackgroundMerge && w.merge == nil && committed.TailBytes() > w.opts.TailBytes {
+			if !w.opts.MergeInCommit && w.merge == nil && committed.TailBytes() > w.opts.TailBytes {
 				w.startMerge(committed)
 			}
 			// The last report's value is the committed one; earlier ones
@@ -647,6 +674,38 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		w.mu.Unlock()
 		backoff(attempt)
 	}
+}
+
+// maxRepointAge bounds how old a prepared commit may be and still be
+// pointed at a garbage collector's bumped head instead of being rebased.
+// Its new nodes are as old as the commit: far below any sane GC grace
+// (ops.DefaultGrace is an hour), which is what keeps them from the sweep.
+const maxRepointAge = time.Minute
+
+// gcBumpOf reports whether head cur is a garbage collector's gc_gen bump
+// of parent (ops.GC's G2): a commit whose only parent is parent and that
+// names the same trees, log tail, schema and counters with a higher GCGen.
+// A commit prepared on parent can then be re-pointed at cur: the nodes it
+// wrote or freshened are younger than any GC cutoff (and konserve's
+// conditional delete keeps a node freshened after GC listed it), and the
+// rest is what cur names, which GC marked.
+func gcBumpOf(cur, parent *branch.Head) bool {
+	if cur == nil || parent == nil {
+		return false
+	}
+	c, p := cur.Commit, parent.Commit
+	if len(c.Parents) != 1 || c.Parents[0] != parent.Addr || c.GCGen <= p.GCGen || len(c.TxTs) != 0 ||
+		c.Tail != p.Tail || c.BasisT != p.BasisT || c.NextUser != p.NextUser || c.NextDB != p.NextDB ||
+		c.DBID != p.DBID || c.SchemaOnRead != p.SchemaOnRead || !bytes.Equal(c.Schema, p.Schema) ||
+		len(c.Roots) != len(p.Roots) {
+		return false
+	}
+	for i := range c.Roots {
+		if c.Roots[i].Name != p.Roots[i].Name || c.Roots[i].Addr != p.Roots[i].Addr {
+			return false
+		}
+	}
+	return true
 }
 
 // startMerge merges the log tail of db, a committed value, into the index

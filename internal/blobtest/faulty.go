@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/accretedb/accrete/konserve"
 )
@@ -102,11 +103,13 @@ type Faulty struct {
 	faults  []Fault
 	crashed bool
 	fired   []string
+	hook    func(op Op, key string)
 }
 
 var (
-	_ konserve.Backend           = (*Faulty)(nil)
-	_ konserve.ConditionalReader = (*Faulty)(nil)
+	_ konserve.Backend            = (*Faulty)(nil)
+	_ konserve.ConditionalReader  = (*Faulty)(nil)
+	_ konserve.ConditionalDeleter = (*Faulty)(nil)
 )
 
 // NewFaulty returns a Faulty forwarding to inner with no faults armed.
@@ -165,6 +168,18 @@ func (f *Faulty) Reset() {
 	f.fired = nil
 }
 
+// SetHook makes fn run before every later operation that is performed
+// (not one a fault refused), outside the Faulty's lock, so that a test can
+// make something happen at an exact point of another component's storage
+// sequence (a GC between a writer's two calls, say). fn may call the
+// wrapped backend (Inner) or the Faulty itself; it must guard against its
+// own recursion. nil removes the hook; Reset keeps it.
+func (f *Faulty) SetHook(fn func(op Op, key string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = fn
+}
+
 // Inner returns the wrapped backend.
 func (f *Faulty) Inner() konserve.Backend { return f.inner }
 
@@ -173,7 +188,17 @@ func (f *Faulty) Inner() konserve.Backend { return f.inner }
 // return lostErr".
 func (f *Faulty) before(op Op, key string) (err error, lostErr error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	hook := f.hook
+	err, lostErr = f.decide(op, key)
+	f.mu.Unlock()
+	if hook != nil && err == nil {
+		hook(op, key)
+	}
+	return err, lostErr
+}
+
+// decide is before's bookkeeping, under f.mu.
+func (f *Faulty) decide(op Op, key string) (err error, lostErr error) {
 	f.counts[OpAny]++
 	f.counts[op]++
 	if f.crashed {
@@ -291,6 +316,27 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 		return lost
 	}
 	return f.inner.Delete(ctx, key)
+}
+
+// DeleteIfOlder implements konserve.ConditionalDeleter, counted and
+// faulted as a Delete. It forwards to the wrapped backend's own
+// implementation; without one it deletes unconditionally and says so.
+func (f *Faulty) DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error) {
+	del := func() (bool, error) {
+		if cd, ok := f.inner.(konserve.ConditionalDeleter); ok {
+			return cd.DeleteIfOlder(ctx, key, before)
+		}
+		return true, f.inner.Delete(ctx, key)
+	}
+	if err, lost := f.before(OpDelete, key); err != nil {
+		return false, err
+	} else if lost != nil {
+		if _, err := del(); err != nil {
+			return false, err
+		}
+		return false, lost
+	}
+	return del()
 }
 
 // List implements konserve.Backend. A LoseReply fault lets the listing run
