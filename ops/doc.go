@@ -25,17 +25,21 @@
 //     parent chain is followed while the child's WallTime is after now−Grace).
 //     Commits not retained are swept; the history of a retained commit then
 //     ends at a parent that no longer exists (Walk and Verify stop there).
+//
 //   - G2: before sweeping, every head is bumped through a compare-and-swap
 //     (a new commit with the same roots, tail and counters and GCGen+1), so a
 //     writer that prepared its commit on an older head loses its swap and
 //     rebases onto what GC has marked. After the bump the new heads are
 //     marked again (incrementally), and before each batch of deletions the
 //     heads are re-read and anything new is marked.
+//
 //   - G3: only unmarked nodes whose ModTime is before start−Grace are
 //     deleted, so nodes written by writers in flight are never swept. Grace
 //     must cover the longest reader query, the longest commit and clock skew.
+//
 //   - G4: GC deletes only unmarked nodes, so a GC killed at any step leaves a
 //     database that opens and answers as before; running it again finishes.
+//
 //   - G5: GC deletes parents before children (commits and tails first, then
 //     tree nodes from the highest level down, waiting between levels), so
 //     even an interrupted sweep never leaves a stored node whose subtree is
