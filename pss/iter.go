@@ -78,6 +78,8 @@ type Iter[K any] struct {
 	// parents (a BatchLoader does not keep the addresses it is given).
 	pfIdx   []int
 	pfAddrs []node.Address
+	// cache is the store as a CacheReader, if it is one.
+	cache CacheReader[K]
 	// pfBuf backs the pre of the one level-1 frame on the path (only
 	// level-1 nodes prefetch, and a path holds one node per level).
 	pfBuf []*node.Node[K]
@@ -101,6 +103,9 @@ func (it *Iter[K]) loadedAt(d int) *tnode[K] {
 // bounds are copied.
 func (s Set[K]) NewIter(ctx context.Context, opts *IterOptions[K]) *Iter[K] {
 	it := &Iter[K]{s: s, ctx: ctx}
+	if s.cfg != nil {
+		it.cache, _ = s.cfg.store.(CacheReader[K])
+	}
 	if opts != nil {
 		if opts.LowerBound != nil {
 			l := *opts.LowerBound
@@ -477,10 +482,17 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir, d int) (*tnode[K], error) {
 	if c := f.n.mem(i); c != nil {
 		return c, nil
 	}
+	t := it.loadedAt(d)
+	if (f.pre == nil || f.pre[i] == nil) && it.cache != nil {
+		// A warm tree: no prefetch, no batch; a cold leaf below starts
+		// the prefetch of its siblings.
+		if ln, ok := it.cache.Cached(f.n.addr(i)); ok && wrapInto(t, ln, f.n.level-1, int(f.n.counts[i])) == nil {
+			return t, nil
+		}
+	}
 	if f.pre == nil && dir != 0 && it.crossed >= 2 && f.n.level == 1 && it.s.cfg.batch != nil {
 		it.prefetch(f, i, dir)
 	}
-	t := it.loadedAt(d)
 	if f.pre != nil && f.pre[i] != nil {
 		if err := wrapInto(t, f.pre[i], 0, int(f.n.counts[i])); err == nil {
 			return t, nil

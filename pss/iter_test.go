@@ -206,3 +206,80 @@ func TestPrefetchLimit(t *testing.T) {
 		t.Fatalf("with a limit the scan loaded %d nodes, without %d", limited, all)
 	}
 }
+
+// partCache is a MemStore that is also a CacheReader: it claims to hold
+// the nodes whose address starts with an even byte, and for a third of the
+// others it returns a wrong node (which the iterator must refuse and load
+// instead).
+type partCache struct {
+	*MemStore[int64]
+	hits, bogus int
+}
+
+func (p *partCache) Cached(addr node.Address) (*node.Node[int64], bool) {
+	switch {
+	case addr[0]%2 == 0:
+		n, err := p.Load(context.Background(), addr)
+		if err != nil {
+			return nil, false
+		}
+		p.hits++
+		return n, true
+	case addr[0]%3 == 0:
+		p.bogus++
+		return &node.Node[int64]{Keys: []int64{-1}}, true
+	}
+	return nil, false
+}
+
+// TestCacheReaderScan checks forward and backward scans of stored sets
+// whose store serves part of the nodes through CacheReader (some of them
+// wrong) against the model.
+func TestCacheReaderScan(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(testSeed(t), 5))
+	var hits, bogus int
+	for trial := 0; trial < 40; trial++ {
+		n := 1 + rng.IntN(2000)
+		keys := seq(0, int64(n))
+		store := &partCache{MemStore: NewMemStore[int64](node.Int64Codec{})}
+		built, err := Build(ctx, keys, intOpts(4+rng.IntN(8), store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _, err := built.Flush(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(ctx, root, intOpts(4+rng.IntN(8), store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := rng.Int64N(int64(n))
+		it := s.NewIter(ctx, nil)
+		got := runKeys(it, &from)
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, keys[from:]) {
+			t.Fatalf("trial %d: forward scan from %d read %d keys, want %d", trial, from, len(got), n-int(from))
+		}
+		it = s.NewIter(ctx, nil)
+		var back []int64
+		for ok := it.Last(); ok; ok = it.Prev() {
+			back = append(back, it.Key())
+		}
+		if err := it.Close(); err != nil {
+			t.Fatal(err)
+		}
+		slices.Reverse(back)
+		if !slices.Equal(back, keys) {
+			t.Fatalf("trial %d: backward scan read %d keys, want %d", trial, len(back), n)
+		}
+		hits += store.hits
+		bogus += store.bogus
+	}
+	if hits == 0 || bogus == 0 {
+		t.Fatalf("the cache served %d nodes and %d wrong ones: the test does not reach both paths", hits, bogus)
+	}
+}

@@ -58,6 +58,17 @@ type BatchLoader[K any] interface {
 	LoadMany(ctx context.Context, addrs []node.Address) ([]*node.Node[K], error)
 }
 
+// CacheReader is an optional NodeStore capability: return a node only if
+// it is at hand without I/O (in the store's cache). A range scan over a
+// warm tree then steps from leaf to leaf through it and prefetches
+// siblings (BatchLoader) only once it meets a node that is not cached.
+type CacheReader[K any] interface {
+	// Cached returns the node at addr and true if the store holds it
+	// decoded in memory; it never does I/O. The same ownership rules as
+	// NodeStore.Load apply.
+	Cached(addr node.Address) (*node.Node[K], bool)
+}
+
 // MemStore is an in-memory NodeStore for tests and examples. It checks every
 // stored node (address matches bytes, bytes decode under its codec) and
 // counts operations so tests can assert how many nodes were read and written.

@@ -22,7 +22,18 @@ var (
 	_ pss.NodeStore[datom.Datom]   = (*nodeStore)(nil)
 	_ pss.BatchLoader[datom.Datom] = (*nodeStore)(nil)
 	_ pss.BatchStorer[datom.Datom] = (*nodeStore)(nil)
+	_ pss.CacheReader[datom.Datom] = (*nodeStore)(nil)
 )
+
+// Cached implements pss.CacheReader through the store's node cache.
+func (s *nodeStore) Cached(addr node.Address) (*node.Node[datom.Datom], bool) {
+	v, ok := s.st.CachedNode(konserve.Hash(addr))
+	if !ok {
+		return nil, false
+	}
+	n, ok := v.(*node.Node[datom.Datom])
+	return n, ok
+}
 
 func newNodeStore(st *konserve.Store, idx datom.Index) *nodeStore {
 	ns := &nodeStore{st: st, codec: datom.Codec(idx)}
