@@ -121,7 +121,12 @@ type prefixCache struct {
 
 // add appends the rows of more, those of the seeds up to hi.
 func (pc *prefixCache) add(more *rel, hi int) {
-	pc.rel.data = append(pc.rel.data, more.data[:more.n*more.width]...)
+	if pc.rel.n == 0 {
+		// Adopt the rows; more only reads its own.
+		pc.rel.data = more.data[:more.n*more.width]
+	} else {
+		pc.rel.data = append(pc.rel.data, more.data[:more.n*more.width]...)
+	}
 	pc.rel.n += more.n
 	pc.hi = hi
 }
@@ -575,6 +580,9 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 			}
 			pc.add(more, hi)
 			in, steps = more, bp.steps[p:]
+			if lo == 0 {
+				in, cached = pc.rel, pc // the same rows
+			}
 		}
 	}
 	if in == nil {
@@ -630,15 +638,22 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 	isDelta := delta == last
 	each := func(fn func(row, res []any) bool) { re.joinEach(last, callee, cur, isDelta, fn) }
 	var total int
-	if isDelta && pc != nil && cur == pc.rel {
+	// Reversed, a join reads every result in its range: the new ones of
+	// a delta, or all for a full join, which only pays while they are
+	// few next to the prefix rows.
+	lo, hi := callee.dResLo, callee.dResHi
+	if !isDelta {
+		lo, hi = 0, callee.res.n
+	}
+	if pc != nil && cur == pc.rel && (isDelta || hi <= 2*cur.n) {
 		re.indexPrefix(pc, last)
-		each = func(fn func(row, res []any) bool) { re.deltaEach(last, callee, pc, fn) }
+		each = func(fn func(row, res []any) bool) { re.deltaEach(last, callee, pc, lo, hi, fn) }
 		if ex.opts.MaxRows > 0 {
 			each(func(_, _ []any) bool { total++; return true })
 		} else if keys := pc.idx.head.n; keys > 0 {
-			// An estimate, for reserve: each new result meets the
-			// prefix rows of one key, as many as the average.
-			total = (callee.dResHi - callee.dResLo) * max(pc.rel.n/keys, 1)
+			// An estimate, for reserve: each result meets the prefix
+			// rows of one key, as many as the average.
+			total = (hi - lo) * max(pc.rel.n/keys, 1)
 		}
 	} else {
 		total = re.joinCount(last, callee, cur, isDelta)
@@ -652,9 +667,9 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 			return errorf(last.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
 		}
 	}
-	// Room for the new results at once (total counts duplicates too, so
-	// at most doubling the table).
-	t.resSet.reserve(min(total, max(t.res.n, 1024)))
+	// Room for the new results at once (total counts duplicates too, or
+	// is an estimate: at most four times the table).
+	t.resSet.reserve(min(total, max(4*t.res.n, 4096)))
 	// Where each head value comes from: a free argument of the call
 	// (fromRes[i] >= 0, the argument's position) or the row.
 	d := bp.def
@@ -743,15 +758,16 @@ func (re *ruleEval) indexPrefix(pc *prefixCache, st *step) {
 	x.hi = rows.n
 }
 
-// deltaEach calls fn for each result of t new in the previous iteration
-// and each row of the prefix pc that agrees with it on st's bound
-// arguments, skipping results that give one free variable two values.
-func (re *ruleEval) deltaEach(st *step, t *ruleTable, pc *prefixCache, fn func(row, res []any) bool) {
+// deltaEach calls fn for each result t.res[lo:hi] (for a delta, those new
+// in the previous iteration) and each row of the prefix pc that agrees
+// with it on st's bound arguments, skipping results that give one free
+// variable two values.
+func (re *ruleEval) deltaEach(st *step, t *ruleTable, pc *prefixCache, lo, hi int, fn func(row, res []any) bool) {
 	x, rows := pc.idx, pc.rel
 	args := st.call.args
 	vals := make([]any, len(x.pos))
 results:
-	for j := t.dResLo; j < t.dResHi; j++ {
+	for j := lo; j < hi; j++ {
 		res := t.res.row(j)
 		for k, p := range x.pos {
 			vals[k] = res[p]
