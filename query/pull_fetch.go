@@ -99,7 +99,21 @@ func (f *entityFetcher) init(ctx context.Context, src Source) {
 // entity (what keep leaves out, each skips itself).
 func (f *entityFetcher) readEntity(k int, ds, more []datom.Datom) error {
 	f.more = more
-	if f.err = f.each(k, ds, len(ds) > 0); f.err != nil {
+	exists := len(ds)+len(more) > 0
+	if len(more) > 0 && !f.kept {
+		// An entity across two leaves, for a user that wants one slice:
+		// join the datoms it needs.
+		f.buf = f.buf[:0]
+		for _, part := range [2][]datom.Datom{ds, more} {
+			for i := range part {
+				if f.keep == nil || containsID(f.keep, part[i].A) {
+					f.buf = append(f.buf, part[i])
+				}
+			}
+		}
+		ds, f.more = f.buf, nil
+	}
+	if f.err = f.each(k, ds, exists); f.err != nil {
 		return f.err
 	}
 	return nil
@@ -115,7 +129,11 @@ func (f *entityFetcher) fetch(ids []datom.ID, keep []datom.ID, each func(k int, 
 	f.ids, f.keep, f.each, f.err = ids, keep, each, nil
 	defer func() { f.each = nil }()
 	if f.ents != nil {
-		err := f.ents.EntityDatoms(f.ctx, ids, f.kept, f.onRead)
+		// Always as views that may be kept: an entity across two leaves
+		// then comes as two views, which readEntity joins for a user that
+		// wants one slice, and only its wanted datoms, instead of the
+		// reader copying all of them.
+		err := f.ents.EntityDatoms(f.ctx, ids, true, f.onRead)
 		switch {
 		case err == nil:
 			return nil
