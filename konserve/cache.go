@@ -41,7 +41,7 @@ type nodeCache struct {
 }
 
 // frontSize is the number of slots of nodeCache.front (a power of two).
-const frontSize = 1024
+const frontSize = 4096
 
 func frontSlot(h Hash) int { return (int(h[0]) | int(h[1])<<8) & (frontSize - 1) }
 

@@ -320,11 +320,13 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	src := st.src.(*dbSrc)
 	if st.lookup {
 		out.data = make([]any, 0, in.n*in.width)
-	} else if est := st.est; est > 0 && est < 1<<16 {
+	} else if est := st.est; est > 0 && est < 1<<16 && !guessedValueCount(st) {
 		// An estimate, not a promise: a scan for a constant value that
 		// finds little must not pay for clearing room for thousands of
 		// wide rows, while a scan that keeps most of what it reads should
-		// not grow its rows by copying them again and again.
+		// not grow its rows by copying them again and again. (A value of
+		// an attribute outside AVET and VAET has a guessed count: its
+		// rows start small and double.)
 		limit := 1 << 16
 		if st.pos[2].kind == posConst {
 			limit = 1 << 10
@@ -440,6 +442,13 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		return nil, fmt.Errorf("query: scan %s: %w", qString(st.c.raw()), err)
 	}
 	return out, nil
+}
+
+// guessedValueCount reports whether st scans for a constant value of an
+// attribute that neither AVET nor VAET holds, whose count the planner
+// could only guess.
+func guessedValueCount(st *step) bool {
+	return st.pos[2].kind == posConst && st.attr != nil && !st.attr.Indexed() && !st.attr.IsRef()
 }
 
 // vfilter is the part of a pattern scan's test that a chunked scan runs in
