@@ -49,40 +49,41 @@ import (
 // then, to be read together); other values are taken from the datoms when
 // asked for.
 type Entity struct {
-	env *entityEnv
-	id  datom.ID
-	// grp is the group the entity is read with; nil when it is read
-	// alone (made by EntityOf, or its Source cannot seek).
+	// grp is the group the entity is read with (a group of its own when
+	// it is read alone: made by EntityOf, or its Source cannot seek); it
+	// holds what the entities reached from one EntityOf share.
 	grp *entityGroup
+	id  datom.ID
 
-	loaded atomic.Bool // ds, more, refs and runs are set, and never change again
-	mu     sync.Mutex  // serializes loading an entity read alone; guards rev
+	loaded atomic.Bool // ds, more and refs are set, and never change again
 	// ds then more is the entity's datoms in EAVT order (never modified;
-	// more is the start of the next leaf for an entity across two); refs
-	// the values of its reference datoms, converted (*Entity or
-	// edn.Keyword), in the same order; runs splits refs by attribute.
+	// more is the start of the next leaf for an entity across two). refs
+	// holds, for each reference attribute in turn, its *datom.Attribute
+	// then its values, converted (*Entity or edn.Keyword).
 	ds   []datom.Datom
 	more []datom.Datom
 	refs []any
-	runs []entityRun
-	rev  map[datom.ID]entityRev // reverse refs by attribute, once read
 }
 
-// entityRun is the values of one reference attribute: refs[previous
-// run's end:end].
-type entityRun struct {
-	a   *datom.Attribute
-	end int32
-}
-
-// refVals returns the values of the i-th reference attribute.
-func (en *Entity) refVals(i int) []any {
-	lo := int32(0)
-	if i > 0 {
-		lo = en.runs[i-1].end
+// refRun returns the converted values of reference attribute a, and
+// whether the entity has it.
+func (en *Entity) refRun(a datom.ID) ([]any, bool) {
+	refs := en.refs
+	for i := 0; i < len(refs); {
+		h := refs[i].(*datom.Attribute)
+		j := i + 1
+		for j < len(refs) {
+			if _, ok := refs[j].(*datom.Attribute); ok {
+				break
+			}
+			j++
+		}
+		if h.ID == a {
+			return refs[i+1 : j : j], true
+		}
+		i = j
 	}
-	hi := en.runs[i].end
-	return en.refs[lo:hi:hi]
+	return nil, false
 }
 
 // datoms returns how many datoms the entity has.
@@ -99,6 +100,10 @@ func (en *Entity) datom(i int) *datom.Datom {
 type entityRev struct {
 	ents []*Entity
 }
+
+// entityRevKey names the reverse references to one entity through one
+// attribute.
+type entityRevKey struct{ e, a datom.ID }
 
 // entityEnv is what the entities reached from one EntityOf share: the
 // Source, its schema, and the attributes Get was last asked for.
@@ -141,8 +146,10 @@ const entityGroupMax = 256
 // entityGroup is a set of entities read together: the targets of the
 // references of the entities read in one go.
 type entityGroup struct {
-	mu      sync.Mutex // held across the read
+	env     *entityEnv
+	mu      sync.Mutex // held across the read; guards rev
 	members []*Entity
+	rev     map[entityRevKey]entityRev // the members' reverse refs, once read
 }
 
 // EntityOf returns the entity of src named by eid: an entity id (datom.ID
@@ -161,7 +168,9 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	return &Entity{env: newEntityEnv(src), id: e}, nil
+	en := &Entity{id: e}
+	en.grp = &entityGroup{env: newEntityEnv(src), members: []*Entity{en}}
+	return en, nil
 }
 
 // ID returns the entity id.
@@ -175,27 +184,7 @@ func (en *Entity) load(ctx context.Context) error {
 	if en.loaded.Load() {
 		return nil
 	}
-	if en.grp != nil {
-		return en.grp.load(ctx, en)
-	}
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	if en.loaded.Load() {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("query: entity %d: %w", en.id, err)
-	}
-	b := newEntityBuilder(ctx, en.env, 1)
-	err := b.f.fetch([]datom.ID{en.id}, nil, func(_ int, ds []datom.Datom, _ bool) error {
-		en.more = b.f.more
-		return b.finish(en, ds)
-	})
-	if err != nil {
-		return fmt.Errorf("query: entity %d: %w", en.id, err)
-	}
-	en.loaded.Store(true)
-	return nil
+	return en.grp.load(ctx, en)
 }
 
 // load reads the members of g not read yet, en among them, in one
@@ -224,7 +213,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 			ids = append(ids, m.id)
 		}
 	}
-	b := newEntityBuilder(ctx, en.env, len(ids))
+	b := newEntityBuilder(ctx, g.env, len(ids))
 	var err error
 	if b.f.kept {
 		err = b.readKept(ids, ms)
@@ -234,9 +223,10 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 			first := at
 			for ; at < len(ms) && ms[at].id == ids[k]; at++ {
 				if at > first { // the same entity twice: share what was read
-					ms[at].ds, ms[at].more, ms[at].refs, ms[at].runs = ms[first].ds, ms[first].more, ms[first].refs, ms[first].runs
+					ms[at].ds, ms[at].more, ms[at].refs = ms[first].ds, ms[first].more, ms[first].refs
 					continue
 				}
+				ms[at].more = b.f.more
 				if err := b.finish(ms[at], ds); err != nil {
 					return err
 				}
@@ -280,10 +270,10 @@ func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
 	if err != nil {
 		return err
 	}
-	b.nv, b.ne, b.nr = max(nref, 1), max(nref, 1), max(nrun, 1)
+	b.nv, b.ne = max(nref+nrun, 1), max(nref, 1)
 	for i, m := range ms {
 		if i > 0 && ms[i-1].id == m.id { // the same entity twice: share
-			m.refs, m.runs = ms[i-1].refs, ms[i-1].runs
+			m.refs = ms[i-1].refs
 			continue
 		}
 		if err := b.finish(m, m.ds); err != nil { // (m.more stays)
@@ -316,36 +306,36 @@ func (b *entityBuilder) countRefs(en *Entity) (n, runs int, err error) {
 }
 
 // entityBuilder turns datoms into entities for one read, allocating the
-// converted reference values, their runs, the entities references name
-// and (from a Source whose datoms cannot be kept) the datoms in blocks.
+// converted reference values, the entities references name and (from a
+// Source whose datoms cannot be kept) the datoms in blocks.
 type entityBuilder struct {
 	env    *entityEnv
 	schema *datom.Schema
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	refs           []any // blocks the entities' refs, runs and ds are cut from
-	runs           []entityRun
-	ds             []datom.Datom
-	ents           []Entity
-	grp            *entityGroup // the group of the targets made so far
-	nv, nr, nd, ne int          // the sizes of the next blocks
+	refs       []any // blocks the entities' refs and ds are cut from
+	ds         []datom.Datom
+	ents       []Entity
+	grp        *entityGroup // the group of the targets made so far
+	nv, nd, ne int          // the sizes of the next blocks
 
 	attrs attrCache
 }
 
 // newEntityBuilder returns a builder for reading n entities.
 func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
-	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(8, 6*n), 4096), nr: min(max(4, n), 1024), nd: min(max(16, 16*n), 4096), ne: 16}
+	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(8, 6*n), 4096), nd: min(max(16, 16*n), 4096), ne: 16}
 	b.f.init(ctx, env.src)
 	b.f.kept = b.f.ents != nil
 	b.group = b.f.seek != nil || b.f.ents != nil
 	return b
 }
 
-// finish sets en's datoms to ds (in EAVT order; copied unless the Source
-// lets them be kept) and converts the values of its references; the
-// caller marks it loaded once the whole read is done.
+// finish sets en's datoms to ds (then en.more, already set; in EAVT
+// order; copied unless the Source lets them be kept) and converts the
+// values of its references; the caller marks it loaded once the whole
+// read is done.
 func (b *entityBuilder) finish(en *Entity, ds []datom.Datom) error {
 	if !b.f.kept && len(ds) > 0 {
 		if len(b.ds)+len(ds) > cap(b.ds) {
@@ -357,42 +347,39 @@ func (b *entityBuilder) finish(en *Entity, ds []datom.Datom) error {
 		ds = b.ds[n:len(b.ds):len(b.ds)]
 	}
 	en.ds = ds
-	v0, r0 := len(b.refs), len(b.runs)
+	v0 := len(b.refs)
 	var cur *datom.Attribute
 	for i, nd := 0, en.datoms(); i < nd; i++ {
 		d := en.datom(i)
+		head := false
 		if cur == nil || d.A != cur.ID {
 			if cur = b.attrs.get(b.schema, d.A); cur == nil {
 				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
 			}
-			if cur.IsRef() {
-				if len(b.runs) == cap(b.runs) {
-					// A new block; the entity's runs so far move with it.
-					n := len(b.runs) - r0
-					rs := make([]entityRun, n, max(b.nr, 2*n+2))
-					copy(rs, b.runs[r0:])
-					b.runs, r0 = rs, 0
-					b.nr = min(2*b.nr, 1024)
-				}
-				b.runs = append(b.runs, entityRun{a: cur})
-			}
+			head = cur.IsRef()
 		}
 		if !cur.IsRef() {
 			continue
 		}
-		if len(b.refs) == cap(b.refs) {
+		need := 1
+		if head {
+			need = 2
+		}
+		if len(b.refs)+need > cap(b.refs) {
+			// A new block; the entity's refs so far move with it.
 			n := len(b.refs) - v0
 			vs := make([]any, n, max(b.nv, 2*n+8))
 			copy(vs, b.refs[v0:])
 			b.refs, v0 = vs, 0
 			b.nv = min(2*b.nv, 4096)
 		}
+		if head {
+			b.refs = append(b.refs, cur)
+		}
 		b.refs = append(b.refs, b.convert(cur, d.V))
-		b.runs[len(b.runs)-1].end = int32(len(b.refs) - v0)
 	}
-	if len(b.runs) > r0 {
+	if len(b.refs) > v0 {
 		en.refs = b.refs[v0:len(b.refs):len(b.refs)]
-		en.runs = b.runs[r0:len(b.runs):len(b.runs)]
 	}
 	return nil
 }
@@ -421,14 +408,17 @@ func (b *entityBuilder) entity(id datom.ID) *Entity {
 	}
 	b.ents = b.ents[:len(b.ents)+1]
 	e := &b.ents[len(b.ents)-1]
-	e.env, e.id = b.env, id
-	if b.group {
-		if b.grp == nil || len(b.grp.members) == entityGroupMax {
-			b.grp = &entityGroup{}
-		}
-		b.grp.members = append(b.grp.members, e)
-		e.grp = b.grp
+	e.id = id
+	if !b.group {
+		// Read alone: a group of its own.
+		e.grp = &entityGroup{env: b.env, members: []*Entity{e}}
+		return e
 	}
+	if b.grp == nil || len(b.grp.members) == entityGroupMax {
+		b.grp = &entityGroup{env: b.env}
+	}
+	b.grp.members = append(b.grp.members, e)
+	e.grp = b.grp
 	return e
 }
 
@@ -439,14 +429,14 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 	if kw == "db/id" {
 		return en.id, nil
 	}
-	if a := en.env.attr(kw); a != nil {
+	if a := en.grp.env.attr(kw); a != nil {
 		if err := en.load(ctx); err != nil {
 			return nil, err
 		}
 		return en.value(a), nil
 	}
 	if fwd, ok := reverseAttr(kw); ok {
-		if a := en.env.schema.AttrByIdent(fwd); a != nil {
+		if a := en.grp.env.schema.AttrByIdent(fwd); a != nil {
 			return en.reverse(ctx, a)
 		}
 	}
@@ -457,16 +447,14 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 // has none.
 func (en *Entity) value(a *datom.Attribute) any {
 	if a.IsRef() {
-		for i := range en.runs {
-			if en.runs[i].a == a || en.runs[i].a.ID == a.ID {
-				vs := en.refVals(i)
-				if a.Cardinality == datom.CardinalityMany {
-					return edn.Set(vs)
-				}
-				return vs[0]
-			}
+		vs, ok := en.refRun(a.ID)
+		switch {
+		case !ok:
+			return nil
+		case a.Cardinality == datom.CardinalityMany:
+			return edn.Set(vs)
 		}
-		return nil
+		return vs[0]
 	}
 	nd := en.datoms()
 	lo := 0
@@ -507,25 +495,26 @@ func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) 
 	if !a.IsRef() {
 		return nil, fmt.Errorf("query: entity %d: %w: reverse reference to %s, which is not a ref", en.id, ErrInput, a.Ident)
 	}
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	r, ok := en.rev[a.ID]
+	g := en.grp
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r, ok := g.rev[entityRevKey{en.id, a.ID}]
 	if !ok {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("query: entity %d: %w", en.id, err)
 		}
-		b := newEntityBuilder(ctx, en.env, 1)
-		err := en.env.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
+		b := newEntityBuilder(ctx, g.env, 1)
+		err := g.env.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
 			r.ents = append(r.ents, b.entity(d.E))
 			return true
 		})
 		if err != nil {
 			return nil, fmt.Errorf("query: entity %d: reverse %s: %w", en.id, a.Ident, err)
 		}
-		if en.rev == nil {
-			en.rev = make(map[datom.ID]entityRev)
+		if g.rev == nil {
+			g.rev = make(map[entityRevKey]entityRev)
 		}
-		en.rev[a.ID] = r
+		g.rev[entityRevKey{en.id, a.ID}] = r
 	}
 	if len(r.ents) == 0 {
 		return nil, nil
@@ -552,7 +541,7 @@ func (en *Entity) Keys(ctx context.Context) ([]edn.Keyword, error) {
 		if i > 0 && d.A == en.datom(i-1).A {
 			continue
 		}
-		a := en.env.schema.Attr(d.A)
+		a := en.grp.env.schema.Attr(d.A)
 		if a == nil {
 			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
 		}
@@ -577,13 +566,14 @@ func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
 		return err
 	}
 	var comps []*Entity
-	for i, r := range en.runs {
-		if !r.a.IsComponent {
-			continue
-		}
-		for _, v := range en.refVals(i) {
-			if c, ok := v.(*Entity); ok {
-				comps = append(comps, c)
+	component := false
+	for _, v := range en.refs {
+		switch x := v.(type) {
+		case *datom.Attribute:
+			component = x.IsComponent
+		case *Entity:
+			if component {
+				comps = append(comps, x)
 			}
 		}
 	}
@@ -608,7 +598,7 @@ func (en *Entity) Map(ctx context.Context) (map[edn.Keyword]any, error) {
 		if i > 0 && d.A == en.datom(i-1).A {
 			continue
 		}
-		a := en.env.schema.Attr(d.A)
+		a := en.grp.env.schema.Attr(d.A)
 		if a == nil {
 			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
 		}
