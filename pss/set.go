@@ -278,13 +278,42 @@ func (s Set[K]) rank(ctx context.Context, k K, inclusive bool) (int, error) {
 		if i == len(n.keys) {
 			return r, nil
 		}
-		c, err := s.child(ctx, n, i)
-		if err != nil {
-			return 0, err
+		c := n.mem(i)
+		if c == nil {
+			return s.rankStored(ctx, n.addr(i), n.level-1, k, inclusive, r)
 		}
 		n = c
 	}
 	return r + search(s.cfg.cmp, n.keys, k, inclusive), nil
+}
+
+// rankStored is rank below a stored node, r keys counted so far: it reads
+// the decoded nodes as the store returns them, without wrapping each in a
+// tnode (the planner counts ranges of every pattern of every query).
+func (s Set[K]) rankStored(ctx context.Context, addr node.Address, level int, k K, inclusive bool, r int) (int, error) {
+	if s.cfg.store == nil {
+		return 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	for {
+		n, err := s.cfg.store.Load(ctx, addr)
+		if err != nil {
+			return 0, fmt.Errorf("pss: load %s: %w", addr, err)
+		}
+		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && (len(n.Children) != len(n.Keys) || len(n.Counts) != len(n.Keys))) {
+			return 0, fmt.Errorf("pss: load %s: %w: malformed node on a count", addr, ErrCorrupt)
+		}
+		i := search(s.cfg.cmp, n.Keys, k, inclusive)
+		if level == 0 {
+			return r + i, nil
+		}
+		for _, c := range n.Counts[:i] {
+			r += int(c)
+		}
+		if i == len(n.Keys) {
+			return r, nil
+		}
+		addr, level = n.Children[i], level-1
+	}
 }
 
 // Count returns the number of keys k with from <= k < to, using subtree
