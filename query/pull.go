@@ -846,28 +846,22 @@ func pullMapSize(bp *pullBound, ds []datom.Datom) int {
 	return n
 }
 
-// attrCache remembers the last few attributes looked up by id: the
-// entities of a pull mostly have the same few.
+// attrCache remembers attributes looked up by id, direct-mapped on the
+// id's low bits: the entities of a pull or an entity walk mostly have the
+// same dozen or so, whose ids (allocated together when the schema was
+// transacted) rarely share low bits, and a hit costs no search.
 type attrCache struct {
-	ids [8]datom.ID
-	as  [8]*datom.Attribute
-	n   int
+	ids [32]datom.ID
+	as  [32]*datom.Attribute
 }
 
 func (c *attrCache) get(s *datom.Schema, id datom.ID) *datom.Attribute {
-	for i := 0; i < c.n; i++ {
-		if c.ids[i] == id {
-			return c.as[i]
-		}
+	k := int(id) & (len(c.ids) - 1)
+	if a := c.as[k]; a != nil && c.ids[k] == id {
+		return a
 	}
 	a := s.Attr(id)
 	if a != nil {
-		k := c.n
-		if k == len(c.ids) {
-			k = int(id) & (len(c.ids) - 1)
-		} else {
-			c.n++
-		}
 		c.ids[k], c.as[k] = id, a
 	}
 	return a
