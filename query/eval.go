@@ -415,12 +415,13 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	} else {
 		idx, comps, pinned := access(e, a, v, st.attr, buf[:])
 		// The source yields only datoms with the leading components given:
-		// emitting need not test those again.
-		s.prepFast(pinned)
+		// emitting need not test those again, nor what vf tested.
 		if cs, ok := src.s.(ChunkSource); ok {
 			vf := newVFilter(st, pinned)
+			s.prepFast(pinned | vf.pins())
 			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool { return vf.each(ds, visit) })
 		} else {
+			s.prepFast(pinned)
 			err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })
 		}
 	}
@@ -455,7 +456,9 @@ func guessedValueCount(st *step) bool {
 // its loop, before anything else per datom: the pattern's constant value
 // (when the index does not pin it) and the int64 range of fused
 // comparisons (see fuseLongRange). It only rejects datoms emit would
-// reject too; emit still checks everything.
+// reject too. A string or int64 constant is tested exactly (valuesEqual
+// holds only between values of one type), so emitting need not test it
+// again (pins); a range lets other types through for the filters.
 type vfilter struct {
 	kind   vfKind
 	str    string
@@ -467,8 +470,8 @@ type vfKind uint8
 
 const (
 	vfNone      vfKind = iota
-	vfString           // V must equal str when it is a string
-	vfLong             // V must equal long when it is an int64
+	vfString           // V must be a string equal to str
+	vfLong             // V must be an int64 equal to long
 	vfLongRange        // V must lie in [lo, hi] when it is an int64 (none if lo > hi)
 )
 
@@ -489,15 +492,24 @@ func newVFilter(st *step, pinned uint8) vfilter {
 	return vfilter{}
 }
 
+// pins returns the positions f tests exactly: 4 (the value) for a
+// constant, 0 otherwise.
+func (f *vfilter) pins() uint8 {
+	if f.kind == vfString || f.kind == vfLong {
+		return 4
+	}
+	return 0
+}
+
 // ok reports whether d passes f.
 func (f *vfilter) ok(d *datom.Datom) bool {
 	switch f.kind {
 	case vfString:
 		x, ok := d.V.(string)
-		return !ok || strEq(x, f.str)
+		return ok && strEq(x, f.str)
 	case vfLong:
 		x, ok := d.V.(int64)
-		return !ok || x == f.long
+		return ok && x == f.long
 	case vfLongRange:
 		x, ok := d.V.(int64)
 		return !ok || (x >= f.lo && x <= f.hi)
@@ -518,7 +530,7 @@ func (f *vfilter) each(ds []datom.Datom, visit func(*datom.Datom) bool) bool {
 	switch f.kind {
 	case vfString:
 		for i := range ds {
-			if x, ok := ds[i].V.(string); ok && !strEq(x, f.str) {
+			if x, ok := ds[i].V.(string); !ok || !strEq(x, f.str) {
 				continue
 			}
 			if !visit(&ds[i]) {
@@ -527,7 +539,7 @@ func (f *vfilter) each(ds []datom.Datom, visit func(*datom.Datom) bool) bool {
 		}
 	case vfLong:
 		for i := range ds {
-			if x, ok := ds[i].V.(int64); ok && x != f.long {
+			if x, ok := ds[i].V.(int64); !ok || x != f.long {
 				continue
 			}
 			if !visit(&ds[i]) {
@@ -634,7 +646,7 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 // constant value in the loop (vfilter) before emitting.
 func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, eids []int64, order []int32) (*rel, error) {
 	vf := newVFilter(st, 1|2)
-	s.prepFast(1 | 2)
+	s.prepFast(1 | 2 | vf.pins())
 	k := 0 // the first row of the current entity group
 	err := cs.DatomChunks(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(ds []datom.Datom) bool {
 		j := 0
