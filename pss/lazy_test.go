@@ -245,3 +245,57 @@ func TestSortKeyed(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateLazilyExtendRace: goroutines extend one unbuilt lazy version
+// at once (each result may take the shared buffer's free space, or must
+// copy); every result holds the version's keys and its own, nothing else.
+func TestUpdateLazilyExtendRace(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(intOpts(8, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range int64(20) {
+		if s, err = s.AddLazily(ctx, []int64{k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 16
+	res := make([]Set[int64], n)
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := s
+			for j := range int64(5) {
+				var err error
+				if x, err = x.AddLazily(ctx, []int64{1000 + int64(g)*10 + j}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			res[g] = x
+		}()
+	}
+	wg.Wait()
+	for g, x := range res {
+		got, err := x.Slice(ctx, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []int64
+		for k := range int64(20) {
+			want = append(want, k)
+		}
+		for j := range int64(5) {
+			want = append(want, 1000+int64(g)*10+j)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("goroutine %d: got %v, want %v", g, got, want)
+		}
+	}
+	if got := s.Len(); got != 20 {
+		t.Fatalf("the shared version has %d keys, want 20", got)
+	}
+}

@@ -283,3 +283,66 @@ func BenchmarkInit(b *testing.B) {
 		return touchIndexes(ctx, rep.DBAfter)
 	})
 }
+
+// BenchmarkReadAfterWith reads the value one With of every person made
+// (the 20k database of the query benchmarks on --backend mem): a scan of
+// one attribute in AEVT (q1's shape) and 2,000 point lookups in EAVT
+// (find-datoms). A value made by a big With should read as fast as a
+// merged one.
+func BenchmarkReadAfterWith(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	data := make(edn.Vector, len(ps))
+	for i, p := range ps {
+		data[i] = p.txMap()
+	}
+	rep, err := empty.With(ctx, data, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := rep.DBAfter
+	name, _ := db.Schema().Entid("name")
+	full, _ := db.Schema().Entid("full-name")
+	var eids []datom.ID
+	for i := 9000; i < 11000; i++ {
+		eids = append(eids, rep.TempIDs[ps[i].id])
+	}
+	b.Run("scan-aevt", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			n := 0
+			err := db.Datoms(ctx, datom.AEVT, []any{name}, func(d datom.Datom) bool {
+				if d.V == "Ivan" {
+					n++
+				}
+				return true
+			})
+			if err != nil || n == 0 {
+				b.Fatal(err, n)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	})
+	b.Run("lookup-eavt", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu0 := cpuTime()
+		for b.Loop() {
+			n := 0
+			for _, e := range eids {
+				err := db.Datoms(ctx, datom.EAVT, []any{e, full}, func(d datom.Datom) bool {
+					n++
+					return false
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if n != len(eids) {
+				b.Fatal(n)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	})
+}
