@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"testing"
+
+	"github.com/accretedb/accrete/datom"
 )
 
 // BenchmarkRules runs DataScript's recursive rule benches (the transitive
@@ -34,6 +36,43 @@ func BenchmarkRules(b *testing.B) {
 			m := startCPU(b)
 			for i := 0; i < b.N; i++ {
 				r, err := Q(ctx, q, rdb, rules)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = resultSize(r)
+			}
+			m.report(b)
+			b.ReportMetric(float64(n), "rows")
+		})
+	}
+}
+
+// BenchmarkRulesBound runs the follows closure from one bound node (the
+// root of wide-7x3, every node below it), through an input and through a
+// pattern: the magic-set path, seeds instead of the whole relation.
+func BenchmarkRulesBound(b *testing.B) {
+	ctx := context.Background()
+	db := wideDB(b, 7, 3, 73)
+	rules, err := ParseRules(benchRules)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bq := range []struct {
+		name string
+		q    string
+		in   []any
+	}{
+		{"input", `[:find ?y :in $ % ?x :where (follows ?x ?y)]`, []any{datom.MakeID(datom.PartUser, 1)}},
+		{"pattern", `[:find ?y :in $ % :where [?x "id" 1] (follows ?x ?y)]`, nil},
+		{"reverse", `[:find ?x :in $ % ?y :where (follows ?x ?y)]`, []any{datom.MakeID(datom.PartUser, 3000)}},
+	} {
+		q := MustParse(bq.q)
+		b.Run(bq.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var n int
+			m := startCPU(b)
+			for i := 0; i < b.N; i++ {
+				r, err := Q(ctx, q, append([]any{db, rules}, bq.in...)...)
 				if err != nil {
 					b.Fatal(err)
 				}
