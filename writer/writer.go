@@ -37,7 +37,9 @@ type Options struct {
 	// Branch to write; "" means "main".
 	Branch string
 	// TailBytes is the log tail size past which a commit merges the tail
-	// into the index trees (0: reader.DefaultTailBytes, 32 KiB).
+	// into the index trees (0: reader.DefaultTailBytes, 32 KiB). A commit
+	// of a group of transactions raises it, up to maxTailScale times (see
+	// tailLimit), so that a busy writer does not merge every few commits.
 	TailBytes int64
 	// MaxRetries bounds how often one batch is re-applied after losing the
 	// head to another writer (0: 32).
@@ -127,6 +129,9 @@ type Writer struct {
 	mergesStarted, mergesAdopted, mergesDropped, mergeWaits atomic.Int64
 	// repoints counts commits re-pointed at a GC's bumped head.
 	repoints atomic.Int64
+	// groupTxs is how many transactions the commit in progress carries
+	// (committer only), which scales the tail threshold (tailLimit).
+	groupTxs int
 	// prepared carries a commit's persisted value, published just before
 	// its objects and head are written, to the loop, which applies the
 	// next batch on it meanwhile. lastPersisted and lastCommitted are the
@@ -550,6 +555,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		} else {
 			db, ts, live = w.apply(base, batch)
 		}
+		w.groupTxs = live
 		if live == 0 {
 			// Every transaction failed. If another writer moved the head,
 			// they failed against an old value (:db/cas, transaction
@@ -570,8 +576,8 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 			return
 		}
 		persisted, c, pending, err := db.Prepare(ctx, reader.PersistOptions{Branch: w.opts.Branch, Parent: base.Head(),
-			TailBytes: w.opts.TailBytes, Writer: w.id, TxTs: ts,
-			DeferMerge: !w.opts.MergeInCommit && db.TailBytes() <= maxTailFactor*w.opts.TailBytes})
+			TailBytes: w.tailLimit(), Writer: w.id, TxTs: ts,
+			DeferMerge: !w.opts.MergeInCommit && db.TailBytes() <= maxTailFactor*w.tailLimit()})
 		if err != nil {
 			failLive(batch, fmt.Errorf("writer: commit: %w", err))
 			return
@@ -608,7 +614,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 			w.db = committed
 			w.mu.Unlock()
 			w.lastPersisted, w.lastCommitted = persisted, committed
-			if !w.opts.MergeInCommit && w.merge == nil && committed.TailBytes() > w.opts.TailBytes {
+			if !w.opts.MergeInCommit && w.merge == nil && committed.TailBytes() > w.tailLimit() {
 				w.startMerge(committed)
 			}
 			// The last report's value is the committed one; earlier ones
@@ -676,6 +682,29 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 	}
 }
 
+// Tail threshold scaling. A commit of one transaction merges the tail
+// past TailBytes, which keeps a small commit within its object and byte
+// budget (≤ 4 objects, ≤ 32 KiB amortized). A group commit of many
+// transactions fills the tail several times faster, and merging at the
+// same size then costs a merge every few commits: each merge rewrites
+// about as many leaves whatever its size (the new datoms of a batch
+// spread over every leaf of the value-sorted trees), so a busy writer
+// spent most of its CPU on merges. The threshold therefore grows by one
+// TailBytes per groupTxsPerScale transactions in the commit, up to
+// maxTailScale × TailBytes: the tail each commit rewrites is then shared
+// by that many more transactions.
+const (
+	groupTxsPerScale = 8
+	maxTailScale     = 4
+)
+
+// tailLimit is the tail size past which the commit in progress merges (or
+// starts a background merge): TailBytes scaled by the group size.
+func (w *Writer) tailLimit() int64 {
+	scale := 1 + int64(max(w.groupTxs-1, 0))/groupTxsPerScale
+	return w.opts.TailBytes * min(scale, maxTailScale)
+}
+
 // maxRepointAge bounds how old a prepared commit may be and still be
 // pointed at a garbage collector's bumped head instead of being rebased.
 // Its new nodes are as old as the commit: far below any sane GC grace
@@ -735,7 +764,7 @@ func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) *re
 	if j == nil {
 		return base
 	}
-	if wait || w.waitMerges || base.TailBytes() > maxTailFactor*w.opts.TailBytes {
+	if wait || w.waitMerges || base.TailBytes() > maxTailFactor*w.tailLimit() {
 		select {
 		case <-j.done:
 		default:
