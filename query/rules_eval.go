@@ -32,10 +32,11 @@ type tableKey struct {
 type ruleTable struct {
 	key      tableKey
 	boundPos []int
-	seedSeen keySet
-	seeds    [][]any
+	seeds    tupleStore // the values at boundPos
+	seedSet  rowHash    // seeds by all their values
 	res      tupleStore
 	allPos   []int   // 0, 1, … arity-1
+	seedPos  []int   // 0, 1, … len(boundPos)-1
 	resSet   rowHash // res by all positions: the set of results
 
 	// byPos indexes res by the values at the positions a call binds
@@ -241,9 +242,11 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 	for i := range defs[0].head {
 		t.allPos = append(t.allPos, i)
 		if k.adorn&(1<<i) != 0 {
+			t.seedPos = append(t.seedPos, len(t.boundPos))
 			t.boundPos = append(t.boundPos, i)
 		}
 	}
+	t.seeds.arity = len(t.boundPos)
 	for _, d := range defs {
 		sc := &scope{names: d.vt.names, srcOf: k.src}
 		if k.src == "$" {
@@ -301,8 +304,7 @@ func nestedRule(subs [][]*step) bool {
 // A call whose input is the relation it saw last time, grown (a cached
 // prefix, see bodyPlan.prefixes), only reads the new rows.
 func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
-	ex := re.ex
-	if len(t.boundPos) == 0 && len(t.seeds) > 0 {
+	if len(t.boundPos) == 0 && t.seeds.n > 0 {
 		return // the only seed, the empty tuple, is there
 	}
 	from := 0
@@ -320,10 +322,13 @@ func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
 			vals = append(vals, argValue(&st.call.args[p], row))
 		}
 		re.vals = vals
-		if !t.seedSeen.add(ex.tupleKey(vals)) {
+		h := hashVals(vals, &re.hbuf)
+		k, found := t.seedSet.find(&t.seeds, t.seedPos, h, vals)
+		if found {
 			continue
 		}
-		t.seeds = append(t.seeds, append([]any(nil), vals...))
+		t.seedSet.insert(k, h, int32(t.seeds.n))
+		t.seeds.add(vals)
 	}
 }
 
@@ -497,7 +502,7 @@ func (re *ruleEval) fixpoint() error {
 		}
 		changed := false
 		for _, t := range re.order {
-			t.dSeedLo, t.dSeedHi, t.seedMark = t.seedMark, len(t.seeds), len(t.seeds)
+			t.dSeedLo, t.dSeedHi, t.seedMark = t.seedMark, t.seeds.n, t.seeds.n
 			t.dResLo, t.dResHi, t.resMark = t.resMark, t.res.n, t.res.n
 			if t.dSeedHi > t.dSeedLo || t.dResHi > t.dResLo {
 				changed = true
@@ -510,7 +515,7 @@ func (re *ruleEval) fixpoint() error {
 		for _, t := range re.order[:n] {
 			for _, bp := range t.bodies {
 				if bp.naive {
-					if err := re.evalBody(t, bp, 0, len(t.seeds), nil); err != nil {
+					if err := re.evalBody(t, bp, 0, t.seeds.n, nil); err != nil {
 						return err
 					}
 					continue
@@ -525,7 +530,7 @@ func (re *ruleEval) fixpoint() error {
 					if callee == nil || callee.dResHi == callee.dResLo {
 						continue
 					}
-					if err := re.evalBody(t, bp, 0, len(t.seeds), cs); err != nil {
+					if err := re.evalBody(t, bp, 0, t.seeds.n, cs); err != nil {
 						return err
 					}
 				}
@@ -707,7 +712,7 @@ func (re *ruleEval) seedRel(t *ruleTable, bp *bodyPlan, lo, hi int) *rel {
 	in.data = make([]any, 0, (hi-lo)*in.width)
 	set := make([]bool, in.width)
 	for i := lo; i < hi; i++ {
-		seed := t.seeds[i]
+		seed := t.seeds.row(i)
 		row := in.push(nil)
 		clear(set)
 		ok := true
