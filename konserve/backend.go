@@ -97,3 +97,15 @@ type ConditionalDeleter interface {
 	// (false, nil).
 	DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error)
 }
+
+// TempSweeper is an optional Backend capability, found by type assertion:
+// backends that write objects through temporary objects of their own (the
+// file backend's "."-prefixed temporary files, F1) can remove those a
+// crashed writer left behind. Garbage collection calls it with its cutoff.
+type TempSweeper interface {
+	// SweepTemp removes the backend's temporary objects last modified
+	// before before (only counting them if dryRun) and reports how many
+	// and their bytes. A temporary object younger than that may belong to
+	// a write in progress and is kept.
+	SweepTemp(ctx context.Context, before time.Time, dryRun bool) (files int64, bytes int64, err error)
+}

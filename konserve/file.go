@@ -75,6 +75,7 @@ type fileBackend struct {
 var (
 	_ Backend            = (*fileBackend)(nil)
 	_ ConditionalDeleter = (*fileBackend)(nil)
+	_ TempSweeper        = (*fileBackend)(nil)
 )
 
 func newFileBackend(root string) (*fileBackend, error) {
@@ -152,7 +153,7 @@ func syncDir(dir string) error {
 // path (F1). The caller links or renames it into place.
 func writeTemp(dir string, data []byte, sync bool) (string, error) {
 	for range 8 {
-		name := filepath.Join(dir, fmt.Sprintf(".tmp-%d-%016x", os.Getpid(), rand.Uint64()))
+		name := filepath.Join(dir, fmt.Sprintf("%s%d-%016x", tempPrefix, os.Getpid(), rand.Uint64()))
 		created, err := createFile(name, data, sync)
 		if !created && errors.Is(err, fs.ErrExist) {
 			continue
@@ -580,6 +581,58 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 		return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
 	}
 	return nil
+}
+
+// tempPrefix begins the name of every temporary file (writeTemp); lock
+// files (".gc.lock", ".<key>.lock") do not begin with it.
+const tempPrefix = ".tmp-"
+
+// SweepTemp implements TempSweeper: it walks the whole root and removes
+// the temporary files (F1, F4) last modified before before, which only a
+// crash leaves: PutImmutable, Swap and PutNodesBulk rename or remove their
+// own within the call. A temporary file younger than that may be a write
+// in progress and is kept. Lock files are never removed (another process
+// may hold them).
+func (b *fileBackend) SweepTemp(ctx context.Context, before time.Time, dryRun bool) (files, bytes int64, err error) {
+	err = filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) || !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !info.ModTime().Before(before) {
+			return nil
+		}
+		if !dryRun {
+			if err := os.Remove(path); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+		}
+		files++
+		bytes += info.Size()
+		return nil
+	})
+	if err != nil {
+		return files, bytes, fmt.Errorf("konserve: file: sweep temporary files: %w", err)
+	}
+	return files, bytes, nil
 }
 
 // Close implements Backend. The file backend holds no resources between

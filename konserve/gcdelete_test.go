@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -144,5 +146,77 @@ func TestPutNodeRacingConditionalDelete(t *testing.T) {
 			}
 			t.Logf("%s: collector deleted %d first (the put re-created them), found %d freshened", kind, deleted, kept)
 		})
+	}
+}
+
+// TestSweepTemp: the file backend removes its temporary files older than
+// the cutoff (a crash's leftovers), keeps younger ones (a write in
+// progress), never touches keys or lock files, and a dry run only counts.
+func TestSweepTemp(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := konserve.Open(ctx, "file://"+dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := st.PutNode(ctx, []byte("a node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SwapHead(ctx, "branches/main/HEAD", "", []byte("head")); err != nil {
+		t.Fatal(err)
+	}
+	nodeDir := filepath.Join(dir, "nodes", h.String()[:2])
+	old := time.Now().Add(-3 * time.Hour)
+	plant := func(path string, age time.Time) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, age, age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plant(filepath.Join(nodeDir, ".tmp-1-00000000000000aa"), old)
+	plant(filepath.Join(dir, "branches", "main", ".tmp-1-00000000000000bb"), old)
+	plant(filepath.Join(nodeDir, ".tmp-1-00000000000000cc"), time.Now()) // a write in progress
+	plant(filepath.Join(nodeDir, ".gc.lock"), old)                       // never a temporary file
+	cutoff := time.Now().Add(-time.Hour)
+	files, bytes, err := st.SweepTemp(ctx, cutoff, true)
+	if err != nil || files != 2 || bytes != 14 {
+		t.Fatalf("dry run: %d files, %d bytes, %v; want 2, 14", files, bytes, err)
+	}
+	if _, err := os.Stat(filepath.Join(nodeDir, ".tmp-1-00000000000000aa")); err != nil {
+		t.Fatalf("dry run removed a file: %v", err)
+	}
+	files, _, err = st.SweepTemp(ctx, cutoff, false)
+	if err != nil || files != 2 {
+		t.Fatalf("sweep: %d files, %v; want 2", files, err)
+	}
+	for name, want := range map[string]bool{
+		filepath.Join(nodeDir, ".tmp-1-00000000000000aa"):                 false,
+		filepath.Join(dir, "branches", "main", ".tmp-1-00000000000000bb"): false,
+		filepath.Join(nodeDir, ".tmp-1-00000000000000cc"):                 true,
+		filepath.Join(nodeDir, ".gc.lock"):                                true,
+	} {
+		if _, err := os.Stat(name); (err == nil) != want {
+			t.Errorf("%s: present = %v, want %v", name, err == nil, want)
+		}
+	}
+	if _, err := st.GetNode(ctx, h); err != nil {
+		t.Errorf("node after sweep: %v", err)
+	}
+	if _, _, err := st.ReadHead(ctx, "branches/main/HEAD"); err != nil {
+		t.Errorf("head after sweep: %v", err)
+	}
+	// mem has no temporary objects.
+	mst, err := konserve.Open(ctx, "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mst.Close()
+	if files, _, err := mst.SweepTemp(ctx, time.Now(), false); files != 0 || err != nil {
+		t.Errorf("mem sweep: %d, %v", files, err)
 	}
 }

@@ -397,6 +397,22 @@ func (s *Store) DeleteNodeIfOlder(ctx context.Context, h Hash, before time.Time)
 	return deleted, nil
 }
 
+// SweepTemp removes the temporary objects a crashed writer left in the
+// backend (see TempSweeper) that were last modified before before, or
+// only counts them if dryRun. Backends without temporary objects report
+// nothing.
+func (s *Store) SweepTemp(ctx context.Context, before time.Time, dryRun bool) (files, bytes int64, err error) {
+	ts, ok := s.b.(TempSweeper)
+	if !ok {
+		return 0, 0, nil
+	}
+	files, bytes, err = ts.SweepTemp(ctx, before, dryRun)
+	if err != nil {
+		return files, bytes, fmt.Errorf("konserve: sweep temporary files: %w", err)
+	}
+	return files, bytes, nil
+}
+
 // ListNodes calls fn for every stored node, in no particular order, and
 // stops at the first error fn returns (returned wrapped). Objects under
 // "nodes/" whose key is not a well-formed node key are skipped.

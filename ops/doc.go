@@ -62,6 +62,12 @@
 //     delete, which leaves that round trip as a window (their conditional
 //     deletes are not reachable through gocloud's portable API).
 //
+//   - G7: on a backend that writes through temporary objects (the file
+//     backend's "."-prefixed temporary files), GC also removes those last
+//     modified before start−Grace: only a crashed writer leaves them, and a
+//     write in progress keeps its own younger than that
+//     (GCReport.TempFiles).
+//
 // With G6, a writer's commit is safe beside GC whatever it relies on:
 // nodes it stored or freshened are younger than any cutoff, and the rest
 // is what its parent head names, which GC marks. That is why a writer

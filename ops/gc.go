@@ -115,6 +115,8 @@ type GCReport struct {
 	Refreshed  int64     // listed as old, but stored again (or gone) by the time of their delete: kept
 	Swept      int64     // unmarked old nodes deleted (dry run: deletable)
 	BytesFreed int64     // their bytes
+	TempFiles  int64     // crash-left temporary files older than the grace removed (dry run: removable)
+	TempBytes  int64     // their bytes
 }
 
 // GC collects the nodes of st that no branch head and no retained commit
@@ -153,6 +155,13 @@ func GC(ctx context.Context, st *konserve.Store, opts GCOptions) (GCReport, erro
 		}
 	}
 	err := g.sweep(ctx, sweepBefore)
+	if err == nil {
+		// G7: temporary files a crashed writer left (file backend).
+		g.rep.TempFiles, g.rep.TempBytes, err = st.SweepTemp(ctx, sweepBefore, opts.DryRun)
+		if err != nil {
+			err = fmt.Errorf("ops: gc: %w", err)
+		}
+	}
 	g.rep.Branches = len(g.heads)
 	g.progress(PhaseDone, g.rep.Listed, g.rep.Swept)
 	return g.rep, err

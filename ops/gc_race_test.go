@@ -2,6 +2,10 @@ package ops
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,5 +110,53 @@ func TestGCKeepsNodeStoredAgainDuringSweep(t *testing.T) {
 				t.Errorf("second GC kept the unreferenced node: %+v", rep)
 			}
 		})
+	}
+}
+
+// TestGCSweepsCrashLeftTempFiles: temporary files a crashed writer left
+// in a file bucket go once they are older than the grace (G7); younger
+// ones, which may be a write in progress, stay, and the database answers
+// as before.
+func TestGCSweepsCrashLeftTempFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	url := "file://" + dir
+	buildDB(t, openStore(t, url), 5)
+	want := snapshotURL(t, url)
+	nodeDirs, err := filepath.Glob(filepath.Join(dir, "nodes", "*"))
+	if err != nil || len(nodeDirs) == 0 {
+		t.Fatalf("no node directories: %v", err)
+	}
+	oldTmp := filepath.Join(nodeDirs[0], ".tmp-4242-000000000000dead")
+	newTmp := filepath.Join(nodeDirs[len(nodeDirs)-1], ".tmp-4242-000000000000beef")
+	for _, p := range []string{oldTmp, newTmp} {
+		if err := os.WriteFile(p, []byte("cut off by a crash"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	longAgo := time.Now().Add(-3 * time.Hour)
+	if err := os.Chtimes(oldTmp, longAgo, longAgo); err != nil {
+		t.Fatal(err)
+	}
+	grace := time.Hour
+	dry, err := GC(ctx, openStore(t, url), GCOptions{Grace: grace, DryRun: true})
+	if err != nil || dry.TempFiles != 1 {
+		t.Fatalf("dry run: %+v, %v; want 1 temporary file", dry, err)
+	}
+	rep, err := GC(ctx, openStore(t, url), GCOptions{Grace: grace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TempFiles != 1 || rep.TempBytes != int64(len("cut off by a crash")) {
+		t.Errorf("report %+v: want 1 temporary file of %d bytes", rep, len("cut off by a crash"))
+	}
+	if _, err := os.Stat(oldTmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("old temporary file: %v, want it gone", err)
+	}
+	if _, err := os.Stat(newTmp); err != nil {
+		t.Errorf("young temporary file: %v, want it kept", err)
+	}
+	if got := snapshotURL(t, url); got != want {
+		t.Errorf("database answers differently after gc")
 	}
 }
