@@ -254,6 +254,7 @@ func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
 // size they need.
 func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
 	at, nref, nrun := 0, 0, 0
+	hasRefs := make([]bool, len(ms)) // finish has references to convert
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		for first := at; at < len(ms) && ms[at].id == ids[k]; at++ {
 			ms[at].ds, ms[at].more = ds, b.f.more
@@ -262,7 +263,7 @@ func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
 				if err != nil {
 					return err
 				}
-				nref, nrun = nref+n, nrun+r
+				nref, nrun, hasRefs[at] = nref+n, nrun+r, n > 0
 			}
 		}
 		return nil
@@ -275,6 +276,9 @@ func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
 		if i > 0 && ms[i-1].id == m.id { // the same entity twice: share
 			m.refs = ms[i-1].refs
 			continue
+		}
+		if !hasRefs[i] {
+			continue // its datoms are all it needs
 		}
 		if err := b.finish(m, m.ds); err != nil { // (m.more stays)
 			return err

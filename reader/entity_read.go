@@ -168,9 +168,14 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		}
 		c.run = run
 	}
-	// The run ends at or past e: skip to e's first datom.
+	// The run ends at or past e: skip to e's first datom (usually the
+	// first: the ids a pull or an entity walk asks for are often
+	// consecutive).
 	run := c.run
 	lo, hi := 0, len(run)
+	if run[0].E >= e {
+		hi = 0
+	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if run[m].E < e {
