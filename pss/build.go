@@ -11,6 +11,18 @@ import (
 // about three quarters of the width so that later inserts rarely split.
 // keys is copied once; the caller may reuse it.
 func Build[K any](ctx context.Context, keys []K, opts Options[K]) (Set[K], error) {
+	return build(ctx, keys, opts, true)
+}
+
+// BuildOwned is Build without the copy: the set keeps keys as its leaves'
+// storage, so the caller must never modify keys afterwards (sets never
+// do). It saves a copy of the whole batch when the caller made keys for the
+// set anyway.
+func BuildOwned[K any](ctx context.Context, keys []K, opts Options[K]) (Set[K], error) {
+	return build(ctx, keys, opts, false)
+}
+
+func build[K any](ctx context.Context, keys []K, opts Options[K], copyKeys bool) (Set[K], error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return Set[K]{}, err
@@ -27,9 +39,12 @@ func Build[K any](ctx context.Context, keys []K, opts Options[K]) (Set[K], error
 	if err := ctx.Err(); err != nil {
 		return Set[K]{}, fmt.Errorf("pss: build: %w", err)
 	}
-	all := make([]K, len(keys))
-	copy(all, keys)
-	s.root = cfg.buildRoot(all)
+	all := keys
+	if copyKeys {
+		all = make([]K, len(keys))
+		copy(all, keys)
+	}
+	s.root = cfg.buildRoot(all[:len(all):len(all)])
 	return s, nil
 }
 

@@ -20,6 +20,8 @@ var ErrTimeConflict = errors.New("reader: time conflict")
 
 // Report is the outcome of a transaction: the database before and after,
 // the datoms it asserted and retracted, and how its tempids resolved.
+// TxData shares memory with DBAfter (its log tail or indexes): read it, do
+// not modify it.
 type Report struct {
 	DBBefore, DBAfter *DB
 	TxID              datom.ID

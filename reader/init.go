@@ -44,7 +44,8 @@ type InitOptions struct {
 // directly into in-memory index trees (db's log tail, if any, is merged
 // into them first): the analogue of DataScript's init-db. The report's
 // TxData is every datom asserted, in EAVT order, with the transaction's
-// :db/txInstant; TempIDs is nil.
+// :db/txInstant (it shares memory with the new value's indexes: do not
+// modify it); TempIDs is nil. ds itself is not retained.
 //
 // Each datom asserts a fact about a new entity named by its id: E is a
 // user-partition id (datom.MakeID(datom.PartUser, n)) that db has not
@@ -85,7 +86,7 @@ func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*R
 	var per [nTrees][]datom.Datom
 	per[curEAVT] = out
 	per[logTEAV] = out // one transaction: TEAV order is EAVT order
-	per[curAEVT] = groupByAttr(out)
+	per[curAEVT] = attrs.groupByAttr(out)
 	for _, d := range per[curAEVT] {
 		at := attrs.get(d.A)
 		if at.Indexed() {
@@ -104,7 +105,7 @@ func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*R
 
 	next := *db
 	for i := range db.trees {
-		set, err := db.foldTree(ctx, i, per[i], nil, nil)
+		set, err := db.foldTree(ctx, i, per[i], nil, nil, true)
 		if err != nil {
 			return nil, fmt.Errorf("reader: init %s: %w", treeNames[i], err)
 		}
@@ -188,7 +189,7 @@ func (db *DB) initDatoms(ds []datom.Datom, txID datom.ID, inst time.Time) ([]dat
 				return nil, nil, 0, err
 			}
 		}
-		v, err := at.Coerce(d.V)
+		v, err := initValue(at, d.V)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("%w: %w: datom %d: attribute :%s: %w", ErrInit, tx.ErrWrongType, k, at.Ident, err)
 		}
@@ -217,6 +218,23 @@ func (db *DB) initDatoms(ds []datom.Datom, txID datom.ID, inst time.Time) ([]dat
 		}
 	}
 	return out, attrs, nextUser, nil
+}
+
+// initValue is at.Coerce(v), without boxing v again when it already has
+// its canonical representation (Coerce returns strings and longs as they
+// are): a batch of strings and numbers then allocates nothing per value.
+func initValue(at *datom.Attribute, v any) (any, error) {
+	switch v.(type) {
+	case string:
+		if at.ValueType == datom.TypeString || at.ValueType == datom.TypeInvalid {
+			return v, nil
+		}
+	case int64:
+		if at.ValueType == datom.TypeLong || at.ValueType == datom.TypeRef || at.ValueType == datom.TypeInvalid {
+			return v, nil
+		}
+	}
+	return at.Coerce(v)
 }
 
 // allocated reports whether id names an entity once the batch is in:
@@ -287,8 +305,9 @@ func sortEAVT(ds []datom.Datom) []datom.Datom {
 // a transaction's changes: adds (new to the tree and the tail, in any
 // order), rmAdds (datoms of the tail to take out again) and dels (stored
 // datoms to take out), in memory: built bottom-up when the additions
-// dominate the tree, else one batched update.
-func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Datom) (pss.Set[datom.Datom], error) {
+// dominate the tree, else one batched update. The tree may keep adds as
+// its storage: the caller must not modify it afterwards.
+func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Datom, sorted bool) (pss.Set[datom.Datom], error) {
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
 		return tree, err
@@ -307,13 +326,15 @@ func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Da
 	if i == logTEAV {
 		nAdds = sortIn(nAdds) // the tail's datoms, transaction by transaction
 	}
-	adds = sortIn(adds)
+	if !sorted {
+		adds = sortIn(adds)
+	}
 	if len(rmAdds) > 0 {
 		nAdds = minusSorted(nAdds, sortIn(rmAdds), cmp)
 	}
-	adds = mergeSorted(nAdds, adds, cmp)
+	adds = mergeRuns(nAdds, adds, cmp)
 	if len(dels) > 0 {
-		dels = mergeSorted(nDels, sortIn(dels), cmp)
+		dels = mergeRuns(nDels, sortIn(dels), cmp)
 	} else {
 		dels = nDels
 	}
@@ -327,7 +348,78 @@ func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Da
 	if err != nil {
 		return tree, err
 	}
-	return pss.Build(ctx, mergeSorted(minusSorted(old, dels, cmp), adds, cmp), treeOptions(db.st, i, db.width))
+	// The merged run becomes the leaves' storage: it is made here, or it
+	// is the caller's adds, which the caller hands over (and which the
+	// report's TxData may share: see Report).
+	return pss.BuildOwned(ctx, mergeRuns(minusSorted(old, dels, cmp), adds, cmp), treeOptions(db.st, i, db.width))
+}
+
+// mergeRuns merges two sorted runs with no key in common, like
+// mergeSorted, but copies the stretches of the longer run between keys of
+// the shorter one in blocks, found by binary search: merging a few tail
+// datoms into a large batch costs a copy, not a comparison per datom. It
+// returns b itself when a is empty (and a when b is).
+func mergeRuns(a, b []datom.Datom, cmp func(x, y datom.Datom) int) []datom.Datom {
+	switch {
+	case len(a) == 0:
+		return b
+	case len(b) == 0:
+		return a
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	out := make([]datom.Datom, 0, len(a)+len(b))
+	for _, d := range a {
+		k, _ := slices.BinarySearchFunc(b, d, cmp)
+		out = append(out, b[:k]...)
+		out = append(out, d)
+		b = b[k:]
+	}
+	return append(out, b...)
+}
+
+// groupByAttr is the package's groupByAttr (EAVT order to AEVT order by a
+// stable distribution by attribute) with the batch's few attributes ranked
+// through a small array rather than a map lookup per run.
+func (c *initAttrs) groupByAttr(ds []datom.Datom) []datom.Datom {
+	as := make([]datom.ID, 0, len(c.m))
+	for a := range c.m {
+		as = append(as, a)
+	}
+	slices.Sort(as)
+	if len(as) > 64 {
+		return groupByAttr(ds)
+	}
+	rank := func(a datom.ID) int {
+		for r, x := range as {
+			if x == a {
+				return r
+			}
+		}
+		return -1
+	}
+	ranks := make([]uint8, len(ds))
+	count := make([]int, len(as)+1)
+	last, r := datom.ID(-1), 0
+	for k, d := range ds {
+		if k == 0 || d.A != last {
+			if last, r = d.A, rank(d.A); r < 0 {
+				return groupByAttr(ds) // not an attribute the batch checked
+			}
+		}
+		ranks[k] = uint8(r)
+		count[r+1]++
+	}
+	for r := 1; r < len(count); r++ {
+		count[r] += count[r-1]
+	}
+	out := make([]datom.Datom, len(ds))
+	for k, d := range ds {
+		out[count[ranks[k]]] = d
+		count[ranks[k]]++
+	}
+	return out
 }
 
 // minusSorted returns a (sorted) without the datoms of b (sorted), in a new
@@ -373,7 +465,7 @@ func (db *DB) fold(ctx context.Context, res *tx.Result, schema *datom.Schema, t 
 		if i == logTEAV {
 			a = logDatoms
 		}
-		set, err := db.foldTree(ctx, i, a, rm, dl)
+		set, err := db.foldTree(ctx, i, a, rm, dl, false)
 		if err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: fold %s: %w", t, treeNames[i], err)
 		}
