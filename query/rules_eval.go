@@ -602,6 +602,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 	if err != nil {
 		return err
 	}
+	t.resSet.reserve(min(out.n, max(4*t.res.n, 4096)))
 	for i := 0; i < out.n; i++ {
 		row := out.row(i)
 		tuple := re.tuple[:0]
@@ -655,11 +656,10 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 		each = func(fn func(row, res []any) bool) { re.deltaEach(last, callee, pc, lo, hi, fn) }
 		if ex.opts.MaxRows > 0 {
 			each(func(_, _ []any) bool { total++; return true })
-		} else if keys := pc.idx.head.n; keys > 0 {
-			// An estimate, for reserve: each result meets the prefix
-			// rows of one key, as many as the average.
-			total = (hi - lo) * max(pc.rel.n/keys, 1)
 		}
+		// Otherwise total stays 0: no reserve. An estimate (results
+		// times prefix rows per key) overshoots where results meet no
+		// prefix row, and the table then ends twice the size it needs.
 	} else {
 		total = re.joinCount(last, callee, cur, isDelta)
 	}

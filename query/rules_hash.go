@@ -80,7 +80,7 @@ func hashVals(vals []any, buf *[]byte) uint32 {
 // are row numbers of a table of tuples, keyed by the tuples' values at
 // some positions. The zero rowHash is empty and ready to use.
 type rowHash struct {
-	slots []hslot // a power of two long, at most half full
+	slots []hslot // a power of two long, at most three quarters full
 	n     int
 }
 
@@ -155,7 +155,7 @@ func (x *rowHash) row(i int) int32 { return x.slots[i].row - 1 }
 func (x *rowHash) insert(i int, h uint32, row int32) {
 	x.slots[i] = hslot{hash: h, row: row + 1}
 	x.n++
-	if 2*x.n > len(x.slots) {
+	if 4*x.n > 3*len(x.slots) {
 		x.grow(2 * len(x.slots))
 	}
 }
@@ -179,7 +179,7 @@ func (x *rowHash) grow(size int) {
 // reserve makes room for n more entries, so that the table grows once
 // rather than doubling its way there.
 func (x *rowHash) reserve(n int) {
-	want := 2*(x.n+n) + 1
+	want := (4*(x.n+n))/3 + 1
 	if want <= len(x.slots) {
 		return
 	}
@@ -193,7 +193,7 @@ func (x *rowHash) reserve(n int) {
 // reset empties the table and sizes it for n entries, reusing its room.
 func (x *rowHash) reset(n int) {
 	size := 16
-	for size < 2*n+2 {
+	for size < (4*n)/3+2 {
 		size *= 2
 	}
 	if cap(x.slots) >= size && cap(x.slots) <= 8*size {
