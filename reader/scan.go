@@ -156,14 +156,27 @@ func (it *treeIter) close() error {
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
-	if run, ok, err := db.shortRun(ctx, i, lo, hi); err != nil || ok {
+	// after, when set, is the last datom the short run yielded: the
+	// iterators go on from there.
+	var after *datom.Datom
+	if run, ok, more, err := db.shortRun(ctx, i, lo, hi); err != nil || ok {
+		if err != nil {
+			return err
+		}
 		cmp := datom.Comparator(treeIndex(i))
 		for j := range run {
 			if cmp(run[j], hi) > 0 || !fn(run[j]) {
-				break
+				return nil
 			}
 		}
-		return err
+		if !more {
+			return nil
+		}
+		// The run ended with its leaf, inside the range: the rest needs
+		// iterators (a caller that stops at the first datom, as point
+		// lookups do, never gets here).
+		after = &run[len(run)-1]
+		lo = *after
 	}
 	var it treeIter
 	if err := it.init(ctx, db, i, lo, hi); err != nil {
@@ -177,6 +190,9 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 		t, cmp := it.t, it.cmp
 		for ok := t.SeekGE(lo); ok; ok = t.Next() {
 			d := t.Key()
+			if after != nil && cmp(d, *after) <= 0 {
+				continue
+			}
 			if cmp(d, hi) > 0 || !fn(d) {
 				break
 			}
@@ -184,6 +200,9 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 		return it.close()
 	}
 	for it.next() {
+		if after != nil && it.cmp(it.cur, *after) <= 0 {
+			continue
+		}
 		if !fn(it.cur) {
 			break
 		}
@@ -191,26 +210,27 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 	return it.close()
 }
 
-// shortRun serves a scan of tree i in [lo, hi] that ends within one leaf
-// (a point lookup, the usual case for an entity's attribute) without
-// iterators: ok reports that run starts with every datom of the scan (it
-// goes on past hi, where the caller stops). It does not
-// try when the overlay deletes datoms from the tree, or when both the tree
-// and the overlay's additions hold datoms in range.
-func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []datom.Datom, ok bool, err error) {
+// shortRun serves a scan of tree i in [lo, hi] that starts within one
+// leaf (a point lookup, the usual case for an entity's attribute) without
+// iterators: ok reports that run starts with the first datoms of the scan,
+// all of them unless more is set (it then ends with its leaf, inside the
+// range; otherwise it goes on past hi, where the caller stops). It does
+// not try when the overlay deletes datoms from the tree, or when both the
+// tree and the overlay's additions hold datoms in range.
+func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []datom.Datom, ok, more bool, err error) {
 	if i < nCur && db.ov.dels[i].Len() > 0 {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	adds := db.ov.adds[i]
 	cmp := datom.Comparator(treeIndex(i))
 	inRange := func(r []datom.Datom) bool { return len(r) > 0 && cmp(r[0], hi) <= 0 }
 	switch {
 	case tree.Len() == 0 && adds.Len() == 0:
-		return nil, true, nil
+		return nil, true, false, nil
 	case adds.Len() == 0:
 		run, err = tree.SeekRun(ctx, lo)
 	case tree.Len() == 0:
@@ -218,30 +238,28 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 	default:
 		var r2 []datom.Datom
 		if run, err = tree.SeekRun(ctx, lo); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		if r2, err = adds.SeekRun(ctx, lo); err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		switch in1, in2 := inRange(run), inRange(r2); {
 		case in1 && in2:
-			return nil, false, nil // a merge: the iterators do it
+			return nil, false, false, nil // a merge: the iterators do it
 		case in2:
-			run = r2
+			run = r2 // the tree holds nothing in range
 		case !in1:
-			return nil, true, nil
+			return nil, true, false, nil
 		}
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if !inRange(run) {
-		return nil, true, nil
+		return nil, true, false, nil
 	}
-	if cmp(run[len(run)-1], hi) <= 0 {
-		return nil, false, nil // the range may go on in the next leaf
-	}
-	return run, true, nil
+	// The range may go on in the next leaf.
+	return run, true, cmp(run[len(run)-1], hi) <= 0, nil
 }
 
 // chunkSize is how many datoms scanChunks gathers before calling fn when
