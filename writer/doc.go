@@ -15,7 +15,9 @@
 //     touched, yet the head moves on every commit, so every reader sees the
 //     transaction at once.
 //   - When a commit leaves the tail past Options.TailBytes (default 32
-//     KiB encoded), the writer merges that committed tail into the trees
+//     KiB encoded; a commit of a group raises it by one TailBytes per 8
+//     transactions, up to 4 × TailBytes, since each merge rewrites about
+//     as many leaves whatever its size), the writer merges that committed tail into the trees
 //     in the background, in one sorted batch (one path copy per touched
 //     leaf, amortized over all the commits of the tail), and flushes the
 //     new tree nodes. Commits go on meanwhile, naming the old roots and a

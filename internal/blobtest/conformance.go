@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/konserve"
 )
@@ -55,6 +56,7 @@ func RunConformanceWith(t *testing.T, newBackend func(t *testing.T) konserve.Bac
 		{"List", testList},
 		{"Delete", testDelete},
 		{"ConditionalRead", testConditionalRead},
+		{"DeleteIfOlder", testDeleteIfOlder},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -409,6 +411,44 @@ func testDelete(t *testing.T, b konserve.Backend) {
 	}
 	if want := []string{head}; !slices.Equal(listed, want) {
 		t.Errorf("List after deletes = %q, want %q", listed, want)
+	}
+}
+
+// testDeleteIfOlder checks konserve.ConditionalDeleter, for backends that
+// implement it: an object is deleted only if its modification time is
+// before the cutoff, and storing it again freshens it. The cutoffs are an
+// hour off the local clock, so a server's clock may differ by less.
+func testDeleteIfOlder(t *testing.T, b konserve.Backend) {
+	cd, ok := b.(konserve.ConditionalDeleter)
+	if !ok {
+		t.Skip("backend does not implement ConditionalDeleter")
+	}
+	ctx := context.Background()
+	const key = "nodes/ee/aged"
+	if err := b.PutImmutable(ctx, key, []byte("x")); err != nil {
+		t.Fatalf("PutImmutable: %v", err)
+	}
+	if deleted, err := cd.DeleteIfOlder(ctx, key, time.Now().Add(-time.Hour)); err != nil || deleted {
+		t.Fatalf("DeleteIfOlder(an hour ago) = %v, %v; want false (the object is new)", deleted, err)
+	}
+	if _, err := b.Get(ctx, key); err != nil {
+		t.Fatalf("Get after a refused DeleteIfOlder: %v", err)
+	}
+	if deleted, err := cd.DeleteIfOlder(ctx, key, time.Now().Add(time.Hour)); err != nil || !deleted {
+		t.Fatalf("DeleteIfOlder(in an hour) = %v, %v; want true", deleted, err)
+	}
+	if _, err := b.Get(ctx, key); !errors.Is(err, konserve.ErrNotFound) {
+		t.Errorf("Get after DeleteIfOlder error = %v, want ErrNotFound", err)
+	}
+	if deleted, err := cd.DeleteIfOlder(ctx, key, time.Now().Add(time.Hour)); err != nil || deleted {
+		t.Errorf("DeleteIfOlder of a missing key = %v, %v; want false, nil", deleted, err)
+	}
+	// Stored again after deletion: present, and new again.
+	if err := b.PutImmutable(ctx, key, []byte("x")); err != nil {
+		t.Fatalf("PutImmutable again: %v", err)
+	}
+	if deleted, err := cd.DeleteIfOlder(ctx, key, time.Now().Add(-time.Hour)); err != nil || deleted {
+		t.Errorf("DeleteIfOlder(an hour ago) after a second put = %v, %v; want false", deleted, err)
 	}
 }
 
