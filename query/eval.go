@@ -16,6 +16,10 @@ import (
 // run applies steps in order to in.
 func (ex *exec) run(steps []*step, in *rel) (*rel, error) {
 	cur := in
+	// fresh reports that cur was made by a pattern step of this run and
+	// is referenced by nothing else: it dies when the next step replaces
+	// it, and its buffer can be reused.
+	fresh := false
 	for _, st := range steps {
 		if err := ex.ctx.Err(); err != nil {
 			return nil, fmt.Errorf("query: %w", err)
@@ -24,6 +28,7 @@ func (ex *exec) run(steps []*step, in *rel) (*rel, error) {
 			return cur, nil
 		}
 		var err error
+		prev := cur
 		switch st.kind {
 		case stepPattern:
 			cur, err = ex.evalPattern(st, cur)
@@ -41,8 +46,19 @@ func (ex *exec) run(steps []*step, in *rel) (*rel, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Patterns, predicates and functions copy what they keep of their
+		// input (rules, or and not may index or mark it).
+		if fresh && cur != prev && (st.kind == stepPattern || st.kind == stepPred || st.kind == stepFn) {
+			ex.recycle(prev)
+		}
+		fresh = st.kind == stepPattern
 		if st.live != nil && cur.n > 1 {
-			cur = ex.distinctOn(cur, st.live)
+			if d := ex.distinctOn(cur, st.live); d != cur {
+				if fresh {
+					ex.recycle(cur)
+				}
+				cur, fresh = d, true
+			}
 		}
 		if ex.opts.MaxRows > 0 && cur.n > ex.opts.MaxRows {
 			return nil, errorf(st.c.raw(), ErrLimit, "more than %d rows", ex.opts.MaxRows)
@@ -319,7 +335,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	}
 	src := st.src.(*dbSrc)
 	if st.lookup {
-		out.data = make([]any, 0, in.n*in.width)
+		out.data = ex.takeRows(in.n * in.width)
 	} else if est := st.est; est > 0 && est < 1<<16 && !guessedValueCount(st) {
 		// An estimate, not a promise: a scan for a constant value that
 		// finds little must not pay for clearing room for thousands of
@@ -331,7 +347,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		if st.pos[2].kind == posConst {
 			limit = 1 << 10
 		}
-		out.data = make([]any, 0, min(est*in.width, limit))
+		out.data = ex.takeRows(min(est*in.width, limit))
 	}
 	s := &scanState{ex: ex, st: st, src: src, out: out, late: lateBoxing(st)}
 	if st.dedup {

@@ -93,6 +93,50 @@ type exec struct {
 	seen     keySet // distinctOn's set, reused
 	ticks    int
 	distinct bool // the final relation has no two rows equal on :find+:with
+	// spare holds cleared row buffers of relations that died in run, for
+	// later pattern steps to fill (see takeRows): a join of thousands of
+	// rows then reuses its input's room two steps later instead of
+	// allocating, and the collector runs less often.
+	spare [][]any
+}
+
+// maxSpare is how many row buffers an evaluation keeps for reuse.
+const maxSpare = 2
+
+// takeRows returns an empty row buffer with room for n values: a spare
+// one if one is big enough, a new one otherwise.
+func (ex *exec) takeRows(n int) []any {
+	for i, b := range ex.spare {
+		if cap(b) >= n {
+			ex.spare = append(ex.spare[:i], ex.spare[i+1:]...)
+			return b[:0]
+		}
+	}
+	return make([]any, 0, n)
+}
+
+// recycle keeps r's row buffer for takeRows, cleared (it must not keep
+// values alive, and takeRows hands out zeroed room), and empties r. r
+// MUST NOT be referenced by anything any more.
+func (ex *exec) recycle(r *rel) {
+	b := r.data
+	r.data, r.n = nil, 0
+	if cap(b) < 256 {
+		return
+	}
+	clear(b)
+	b = b[:0]
+	if len(ex.spare) < maxSpare {
+		ex.spare = append(ex.spare, b)
+		return
+	}
+	// Keep the bigger ones.
+	for i, x := range ex.spare {
+		if cap(x) < cap(b) {
+			ex.spare[i] = b
+			return
+		}
+	}
 }
 
 // singleValued marks the variables bound by scalar and tuple inputs: one
