@@ -435,7 +435,15 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		if cs, ok := src.s.(ChunkSource); ok {
 			vf := newVFilter(st, pinned)
 			s.prepFast(pinned | vf.pins())
-			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool { return vf.each(ds, visit) })
+			read, total := 0, st.scanLen
+			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool {
+				if total > 0 && !collect {
+					// Rows so far, scaled to the whole scan, plus a tenth.
+					read += len(ds)
+					out.want = int(int64(out.n)*int64(total)/int64(read)) + out.n/10
+				}
+				return vf.each(ds, visit)
+			})
 		} else {
 			s.prepFast(pinned)
 			err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })

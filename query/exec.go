@@ -241,6 +241,9 @@ type rel struct {
 	width int
 	n     int
 	data  []any
+	// want, when set, is the number of rows r is expected to reach: the
+	// next growth makes room for them at once instead of doubling.
+	want int
 }
 
 func unitRel(width int) *rel { return &rel{width: width, n: 1, data: make([]any, width)} }
@@ -267,7 +270,7 @@ func (r *rel) push(src []any) []any {
 // time, which for a scan that finds thousands of rows means copying them
 // over and over.
 func (r *rel) grow() {
-	d := make([]any, len(r.data), max(2*cap(r.data), 16*r.width))
+	d := make([]any, len(r.data), max(2*cap(r.data), 16*r.width, r.want*r.width))
 	copy(d, r.data)
 	r.data = d
 }

@@ -78,6 +78,10 @@ type step struct {
 	// rows, one scan of the attribute joined on the entity is cheaper than
 	// a lookup per row (see scanJoin).
 	attrCount int
+	// scanLen is the number of datoms a scan whose yield est only guesses
+	// (a constant value outside AVET and VAET) reads: the scan projects
+	// its rows from the share it has read so far (see rel.want).
+	scanLen int
 
 	// stepPred, stepFn
 	cmpOp   byte  // a built-in <, >, <= ('l'), >= ('g') on two values
@@ -536,6 +540,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 			st.est = ex.count(d, datom.VAET, []any{st.pos[2].val, st.attr.ID}, 10)
 		default:
 			st.est = base/4 + 1
+			st.scanLen = base
 		}
 	case st.attr != nil && st.pos[2].kind == posBound:
 		if indexedAttr {
