@@ -39,35 +39,37 @@ type lazyRoot[K any] struct {
 	minLen int
 	// key, if not nil, is the sort key the build uses (UpdateLazilyKeyed).
 	key SortKey[K]
-	// owned, if not nil, says that adds is a prefix of a buffer this
-	// package allocated (not the caller's slice), and how much of the
-	// buffer is taken: a link that extends this one (see extend) may write
-	// past the prefix in place if it takes the space first.
-	owned *atomic.Int64
+	// more are further batches of adds, after adds, that links extending
+	// this one appended (see extend); moreN is how many of the shared
+	// buffer's slots are taken, so that a link that extends this one may
+	// write past more in place if it takes the slots first.
+	more  [][]K
+	moreN *atomic.Int64
 }
 
 // extend returns the link of a set that adds adds to the unbuilt lazy set
 // whose link is p, where that is one link rather than two: p's base, p's
-// removes, then p's adds followed by adds. Chains of many small adds-only
-// batches (a With per datom) thus stay one link whose adds grow in a
-// shared buffer, amortized O(1) per key, instead of a linked list of tiny
-// batches that the build would walk, cache miss by cache miss.
+// removes, p's adds, then p's more batches and adds. Chains of many small
+// adds-only batches (a With per datom) thus stay one link holding a
+// growing array of references to their batches, amortized O(1) per batch
+// and no key copied, instead of a linked list of tiny links that the build
+// would walk, cache miss by cache miss.
 func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *lazyNode[K] {
-	n, m := len(p.adds), len(adds)
-	var all []K
-	owned := p.owned
-	if owned != nil && cap(p.adds)-n >= m && owned.CompareAndSwap(int64(n), int64(n+m)) {
-		// Nobody took the space past p's adds: it is ours.
-		all = append(p.adds, adds...)
+	n := len(p.more)
+	var more [][]K
+	moreN := p.moreN
+	if moreN != nil && cap(p.more) > n && moreN.CompareAndSwap(int64(n), int64(n+1)) {
+		// Nobody took the slot past p's batches: it is ours.
+		more = append(p.more, adds)
 	} else {
-		all = make([]K, n+m, max(2*(n+m), 16))
-		copy(all, p.adds)
-		copy(all[n:], adds)
-		owned = new(atomic.Int64)
-		owned.Store(int64(n + m))
+		more = make([][]K, n+1, max(2*(n+1), 8))
+		copy(more, p.more)
+		more[n] = adds
+		moreN = new(atomic.Int64)
+		moreN.Store(int64(n + 1))
 	}
-	ln := &lazyNode[K]{l: lazyRoot[K]{base: p.base, adds: all, removes: p.removes, pending: p.pending + m,
-		limit: p.limit, minLen: max(p.minLen, 1), key: key, owned: owned}}
+	ln := &lazyNode[K]{l: lazyRoot[K]{base: p.base, adds: p.adds, removes: p.removes, more: more, moreN: moreN,
+		pending: p.pending + len(adds), limit: p.limit, minLen: max(p.minLen, 1), key: key}}
 	ln.n.lazy = &ln.l
 	return ln
 }
@@ -127,7 +129,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	if s.cfg.store != nil {
 		return s.Update(ctx, adds, removes)
 	}
-	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && len(r.lazy.adds) < extendMax {
+	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && len(r.lazy.more) < extendMax {
 		ln := r.lazy.extend(adds, key)
 		ns := Set[K]{cfg: s.cfg, root: &ln.n}
 		if ln.l.pending > ln.l.limit {
@@ -169,9 +171,9 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	return ns, nil
 }
 
-// extendMax bounds the adds one link gathers by extension: past it a new
-// link starts, so that a fork of an old version copies at most this many
-// keys.
+// extendMax bounds the batches one link gathers by extension: past it a
+// new link starts, so that a fork of an old version copies at most this
+// many batch references.
 const extendMax = 1 << 12
 
 // force builds s if it is a lazy set not built yet. Every method that reads
@@ -279,6 +281,9 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 	n, dels := 0, false
 	for _, c := range chain {
 		n += len(c.adds) + len(c.removes)
+		for _, b := range c.more {
+			n += len(b)
+		}
 		dels = dels || len(c.removes) > 0
 	}
 	if !dels {
@@ -286,6 +291,9 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		all := make([]K, 0, n)
 		for _, c := range chain {
 			all = append(all, c.adds...)
+			for _, b := range c.more {
+				all = append(all, b...)
+			}
 		}
 		return prepareOpsKeyed(cmp, key, all, nil)
 	}
@@ -296,6 +304,11 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		}
 		for _, k := range c.adds {
 			raw = append(raw, op[K]{key: k, add: true})
+		}
+		for _, b := range c.more {
+			for _, k := range b {
+				raw = append(raw, op[K]{key: k, add: true})
+			}
 		}
 	}
 	raw = sortOpsKeyed(cmp, key, raw)
