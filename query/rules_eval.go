@@ -174,17 +174,19 @@ func (ex *exec) ruleStep(x *ruleCall, sc *scope, bound []bool) (*step, bool, err
 	if len(x.args) != len(defs[0].head) {
 		return nil, false, errorf(x.form, ErrArity, "rule %s takes %d arguments, got %d", x.name, len(defs[0].head), len(x.args))
 	}
+	// The planner asks about every waiting call in each round: a call
+	// that is not ready allocates nothing.
+	for _, a := range x.args[:defs[0].nreq] {
+		if a.kind != termConst && !(a.kind == termVar && bound[a.slot]) {
+			return nil, false, nil
+		}
+	}
 	st := &step{kind: stepRule, c: x, call: x, argBound: make([]bool, len(x.args)), est: 100000}
 	var adorn uint64
 	for i, a := range x.args {
 		if a.kind == termConst || a.kind == termVar && bound[a.slot] {
 			st.argBound[i] = true
 			adorn |= 1 << i
-		}
-	}
-	for i := 0; i < defs[0].nreq; i++ {
-		if !st.argBound[i] {
-			return nil, false, nil
 		}
 	}
 	if adorn != 0 {
@@ -603,6 +605,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 		return err
 	}
 	t.resSet.reserve(min(out.n, max(4*t.res.n, 4096)))
+	t.res.reserve(out.n)
 	for i := 0; i < out.n; i++ {
 		row := out.row(i)
 		tuple := re.tuple[:0]
@@ -675,6 +678,7 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 	// Room for the new results at once (total counts duplicates too, or
 	// is an estimate: at most four times the table).
 	t.resSet.reserve(min(total, max(4*t.res.n, 4096)))
+	t.res.reserve(total)
 	// Where each head value comes from: a free argument of the call
 	// (fromRes[i] >= 0, the argument's position) or the row.
 	d := bp.def

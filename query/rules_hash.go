@@ -228,6 +228,20 @@ func (s *tupleStore) row(j int) []any {
 	return b[o : o+s.arity : o+s.arity]
 }
 
+// reserve makes room in the first block for n more rows (up to a block):
+// a small table is then allocated once, at its size.
+func (s *tupleStore) reserve(n int) {
+	want := min(max(s.n+n, 64), storeRows) * s.arity
+	if s.n >= storeRows || want == 0 {
+		return
+	}
+	if len(s.blocks) == 0 {
+		s.blocks = append(s.blocks, make([]any, 0, want))
+	} else if cap(s.blocks[0]) < want {
+		s.blocks[0] = append(make([]any, 0, want), s.blocks[0]...)
+	}
+}
+
 // add appends a copy of vals (arity values).
 func (s *tupleStore) add(vals []any) {
 	bi := s.n >> storeShift
