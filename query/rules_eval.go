@@ -16,6 +16,20 @@ import (
 // seeds against the new results of one recursive call at a time. The loop
 // ends when an iteration derives nothing new, so cycles terminate.
 //
+// Once the table of a rule with nothing bound exists, calls of that rule
+// that bind arguments read it through an index on those arguments instead
+// of seeding tables of their own (subsumption): that table holds the whole
+// relation and is computed to the end anyway, so a closure asked for
+// unbound is derived once, not once more per bound call inside it.
+//
+// Tables keep their tuples in blocks (tupleStore) and index them with
+// open-addressing hash tables of row numbers (rowHash, rules_hash.go); a
+// join of a call with a table reads an index on the positions the call
+// binds, kept up to date incrementally. The steps of a body before its
+// first rule call read only the sources: their rows are cached per body
+// and extended only by new seeds, and a delta join after them runs from
+// the new results into an index of those rows built once (deltaEach).
+//
 // A body whose rule calls sit inside or branches is evaluated naively
 // (against everything) in each iteration; rule calls inside not are
 // computed to completion in a separate evaluation first (stratified
