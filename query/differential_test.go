@@ -135,6 +135,16 @@ func (g *diffGen) pattern(bound *[]string, numeric *[]string) rclause {
 		if a.v != "" {
 			v = rterm{c: int64(g.r.IntN(5))}
 		}
+		if g.r.IntN(8) == 0 {
+			// A constant of another type than the attribute's matches
+			// nothing (scans test string and long constants exactly).
+			switch v.c.(type) {
+			case string:
+				v = rterm{c: int64(g.r.IntN(5))}
+			default:
+				v = rterm{c: "x"}
+			}
+		}
 	case 1:
 		if len(*bound) > 0 {
 			v = rterm{v: g.pick(*bound)}
@@ -430,6 +440,9 @@ func TestDifferential(t *testing.T) {
 		var db Source = mem
 		if round%2 == 0 {
 			mem.chunk = 1 + r.IntN(5)
+			if round%4 == 0 {
+				mem.chunk = 8 + r.IntN(64) // merge joins gallop within long runs
+			}
 		} else {
 			db = plainSource{mem}
 		}
