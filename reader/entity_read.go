@@ -43,7 +43,7 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn fu
 	}
 	tree, err := db.trees[curEAVT].get(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("reader: entity datoms: %w", err)
 	}
 	var cp entityCopier
 	cp.keep = keep
