@@ -204,7 +204,7 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 	slices.Reverse(chain)
 	ops := chainOps(base.cfg.cmp, l.key, chain)
 	var root *tnode[K]
-	if n := base.Len(); n > 0 && len(ops) >= n/rebuildRatio {
+	if n := base.Len(); n > 0 && len(ops) >= n/rebuildRatio && touchedKeys(base.cfg.cmp, base.root, ops) >= n/2 {
 		// Most leaves would be copied anyway: one pass over the keys and
 		// a bottom-up build allocate far less than the per-leaf copies of
 		// an update.
@@ -225,8 +225,37 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 }
 
 // rebuildRatio: a chain whose ops number at least 1/rebuildRatio of its
-// base's keys is built by merging rather than by an update.
+// base's keys, and whose leaves hold half its keys, is built by merging
+// rather than by an update (an update of ops clustered in a few leaves,
+// appends say, copies only those).
 const rebuildRatio = 8
+
+// touchedKeys returns how many keys the leaves of the in-memory subtree n
+// that ops (sorted) fall into hold: what an update of n would copy.
+func touchedKeys[K any](cmp func(a, b K) int, n *tnode[K], ops []op[K]) int {
+	if len(ops) == 0 {
+		return 0
+	}
+	if n.leaf() {
+		return len(n.keys)
+	}
+	total, j := 0, 0
+	for i, c := range n.mems {
+		k := j
+		if i == len(n.keys)-1 {
+			k = len(ops) // the last child takes the rest
+		} else {
+			for k < len(ops) && cmp(ops[k].key, n.keys[i]) <= 0 {
+				k++
+			}
+		}
+		if k > j {
+			total += touchedKeys(cmp, c, ops[j:k])
+		}
+		j = k
+	}
+	return total
+}
 
 // mergeOps returns the keys of the in-memory subtree n with ops (sorted,
 // combined per key) applied, as Update would apply them.
@@ -354,10 +383,8 @@ func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op
 		ks[i] = sortKey{hi, lo, int32(i)}
 	}
 	slices.SortFunc(ks, compareSortKeys)
-	out := make([]op[K], len(raw))
-	for j, k := range ks {
-		out[j] = raw[k.i]
-	}
+	permute(raw, ks)
+	out := raw
 	// Equal integer keys are in batch order; the comparator orders them,
 	// batch order breaking its ties (sortOps numbers them in that order).
 	for a := 0; a < len(ks); {
@@ -392,10 +419,8 @@ func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
 		ks[i] = sortKey{hi, lo, int32(i)}
 	}
 	slices.SortFunc(ks, compareSortKeys)
-	out := make([]K, len(keys))
-	for j, k := range ks {
-		out[j] = keys[k.i]
-	}
+	permute(keys, ks)
+	out := keys
 	for a := 0; a < len(ks); {
 		b := a + 1
 		for b < len(ks) && ks[b].hi == ks[a].hi && ks[b].lo == ks[a].lo {
@@ -407,6 +432,29 @@ func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
 		a = b
 	}
 	return out
+}
+
+// permute puts xs in the order of ks (sorted sort keys naming positions
+// in xs) in place, cycle by cycle: xs[j] becomes the old xs[ks[j].i]. It
+// marks each ks entry done by setting its i to -1.
+func permute[T any](xs []T, ks []sortKey) {
+	for j := range ks {
+		if ks[j].i < 0 {
+			continue
+		}
+		tmp := xs[j]
+		k := j
+		for {
+			src := int(ks[k].i)
+			ks[k].i = -1
+			if src == j {
+				xs[k] = tmp
+				break
+			}
+			xs[k] = xs[src]
+			k = src
+		}
+	}
 }
 
 func compareSortKeys(a, b sortKey) int {
