@@ -590,7 +590,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		h, err := branch.AdvanceWith(ctx, w.st, w.opts.Branch, base.Head(), c, pending)
 		// A swap lost to garbage collection's gc_gen bump of our parent
 		// (same roots, tail and counters) needs no rebase: everything the
-		// commit names is still safe (see repointable), so the same
+		// commit names is still safe (see gcBumpOf), so the same
 		// commit, pointed at the bumped head, is swapped again. Without
 		// this, a commit that merges its tail redid the merge after every
 		// bump, and a GC bumping often could starve it.
