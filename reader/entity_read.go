@@ -50,6 +50,14 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn fu
 	t := leafCursor{set: tree, empty: tree.Len() == 0, cp: &cp}
 	a := leafCursor{set: db.ov.adds[curEAVT], empty: db.ov.adds[curEAVT].Len() == 0, cp: &cp}
 	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0, cp: &cp}
+	// The tail's sets live in memory, with narrow leaves: step from leaf
+	// to leaf with an iterator rather than descend for each.
+	for _, c := range []*leafCursor{&a, &d} {
+		if !c.empty {
+			c.it = c.set.NewIter(ctx, nil)
+			defer c.it.Close()
+		}
+	}
 	for k, e := range ids {
 		if k&63 == 63 {
 			if err := ctx.Err(); err != nil {
@@ -148,6 +156,35 @@ type leafCursor struct {
 	run   []datom.Datom
 	empty bool // no datom at or past the last seek
 	cp    *entityCopier
+	// it, when set, finds the leaves instead of set.SeekRun, and steps to
+	// the next leaf without a descent; on is set once it is positioned.
+	it *pss.Iter[datom.Datom]
+	on bool
+}
+
+// seek returns the datoms from the first key >= k to the end of its leaf
+// (nil when there is none).
+func (c *leafCursor) seek(ctx context.Context, k datom.Datom) ([]datom.Datom, error) {
+	if c.it == nil {
+		return c.set.SeekRun(ctx, k)
+	}
+	c.on = true
+	if !c.it.SeekGE(k) {
+		return nil, c.it.Err()
+	}
+	return c.it.Run(), nil
+}
+
+// next returns the leaf after the one c.run is in, or nil at the end; k is
+// the key just after that leaf's last.
+func (c *leafCursor) next(ctx context.Context, k datom.Datom) ([]datom.Datom, error) {
+	if c.it == nil {
+		return c.set.SeekRun(ctx, k)
+	}
+	if !c.it.NextRun() {
+		return nil, c.it.Err()
+	}
+	return c.it.Run(), nil
 }
 
 // at returns the datoms of entity e (greater than the entities asked for
@@ -158,7 +195,22 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		return nil, nil, nil
 	}
 	if len(c.run) == 0 || c.run[len(c.run)-1].E < e {
-		run, err := c.set.SeekRun(ctx, datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64})
+		lo := datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64}
+		var run []datom.Datom
+		if c.on {
+			// Try the next leaf first: the entities asked for are
+			// usually close together.
+			if c.it.NextRun() {
+				if run = c.it.Run(); run[len(run)-1].E < e {
+					run = nil
+				}
+			} else {
+				err = c.it.Err()
+			}
+		}
+		if len(run) == 0 && err == nil {
+			run, err = c.seek(ctx, lo)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -194,7 +246,7 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		return run[:n:n], nil, nil
 	}
 	// e's datoms reach the end of the leaf: they may go on in the next.
-	next, err := c.set.SeekRun(ctx, eavtAfter(run[n-1]))
+	next, err := c.next(ctx, eavtAfter(run[n-1]))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,7 +262,7 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 	cp := c.cp
 	cp.tmp = append(append(cp.tmp[:0], run...), next[:m]...)
 	for m == len(next) {
-		if next, err = c.set.SeekRun(ctx, eavtAfter(cp.tmp[len(cp.tmp)-1])); err != nil {
+		if next, err = c.next(ctx, eavtAfter(cp.tmp[len(cp.tmp)-1])); err != nil {
 			return nil, nil, err
 		}
 		m = prefixOf(next, e)
