@@ -25,7 +25,7 @@ import (
 // with such datoms (see Init), sorts each index's datoms once (the EAVT
 // order by runs of one entity, AEVT by distributing EAVT by attribute, no
 // comparison sort) and builds the index trees bottom-up from the sorted
-// runs (pss.Build), in memory. The value reads like a merged one: no
+// runs (pss.BuildOwned: the runs become the leaves), in memory. The value reads like a merged one: no
 // overlay, no log tail. A writer that commits it flushes the rebuilt trees
 // (as after Excise).
 
@@ -50,8 +50,8 @@ type InitOptions struct {
 // Each datom asserts a fact about a new entity named by its id: E is a
 // user-partition id (datom.MakeID(datom.PartUser, n)) that db has not
 // allocated yet (n at or past its counter), and the value's counter moves
-// past the largest. A ref value is an entity db has allocated or one of the
-// batch. Tx and Added are ignored; exact duplicates are asserted once.
+// past the largest. A ref value is an id allocated once the batch is in
+// (db's, the batch's, or a transaction's), as With requires. Tx and Added are ignored; exact duplicates are asserted once.
 // Anything else (an entity id db may have used, an unknown or schema
 // attribute, a value of the wrong type, two values of a cardinality-one
 // attribute, a unique value used twice or already in the database, an
@@ -59,7 +59,8 @@ type InitOptions struct {
 // whole call with an error wrapping ErrInit; db is unchanged.
 //
 // Under schema-on-read, install undeclared attributes first (transact
-// {:db/ident :name}): Init takes attribute ids.
+// {:db/ident :name :db/cardinality :db.cardinality/one}, as a schema-on-read
+// transaction would): Init takes attribute ids.
 func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*Report, error) {
 	if db.v != nowView {
 		return nil, fmt.Errorf("%w: %w", ErrInit, ErrNotCurrent)
