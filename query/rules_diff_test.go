@@ -221,6 +221,12 @@ var ruleSets = []struct {
 			}
 			return out
 		}},
+	{"composed", `[[(tc ?x ?y) [?x :r ?y]] [(tc ?x ?y) [?x :r ?z] (tc ?z ?y)] [(reach ?x ?y) (tc ?x ?z) (tc ?z ?y)]]`, false,
+		func(g *graph) pairSet { tc := closureOf(g.edgeSet(nil)); return compose(tc, tc) }},
+	{"base-calls-rule", `[[(reach ?x ?y) (hop ?x ?y)] [(reach ?x ?y) [?x :r ?z] (reach ?z ?y)] [(hop ?x ?y) [?x :r ?y]]]`, false,
+		func(g *graph) pairSet { return closureOf(g.edgeSet(nil)) }},
+	{"prefix-calls-rule", `[[(reach ?x ?y) [?x :r ?y]] [(reach ?x ?y) (hop ?x ?z) (reach ?z ?y)] [(hop ?x ?y) [?x :r ?y]]]`, false,
+		func(g *graph) pairSet { return closureOf(g.edgeSet(nil)) }},
 	{"flagged", `[[(reach ?x ?y) [?x :r ?y] [?x :a 1]] [(reach ?x ?y) (reach ?x ?z) [?z :r ?y] [?z :a 1]]]`, false,
 		func(g *graph) pairSet {
 			return closureOf(g.edgeSet(func(x, _ int64) bool { return g.a[x] == 1 }))

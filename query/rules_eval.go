@@ -64,6 +64,7 @@ type ruleTable struct {
 	dResLo, dResHi    int
 
 	bodies []*bodyPlan
+	fac    *factoring // non-nil: the table is factored (rules_factor.go)
 
 	// seeded remembers, per calling step, the input whose rows' arguments
 	// were last added as seeds, and how many rows it had (see addSeeds).
@@ -168,6 +169,8 @@ type ruleEval struct {
 	vals      []any    // reused buffer of the values a key is made of
 	pos       []int    // reused by callPos
 	tuple     []any    // reused buffer of a head tuple
+	ftuple    []any    // reused by emit
+	hvals     []any    // reused by headSeed
 	hbuf      []byte   // scratch space of hashVals
 	firsts    []int32  // reused by join: each input row's first result
 	next      []int32  // the chains firsts start
@@ -300,6 +303,7 @@ func (re *ruleEval) table(k tableKey) (*ruleTable, error) {
 		}
 		t.bodies = append(t.bodies, bp)
 	}
+	t.fac = factor(t)
 	re.tables[k] = t
 	re.order = append(re.order, t)
 	return t, nil
@@ -338,6 +342,10 @@ func (re *ruleEval) addSeeds(t *ruleTable, st *step, in *rel) {
 			vals = append(vals, argValue(&st.call.args[p], row))
 		}
 		re.vals = vals
+		if t.fac != nil {
+			re.external(t, re.seedOf(t, vals))
+			continue
+		}
 		h := hashVals(vals, &re.hbuf)
 		k, found := t.seedSet.find(&t.seeds, t.seedPos, h, vals)
 		if found {
@@ -543,7 +551,7 @@ func (re *ruleEval) fixpoint() error {
 				}
 				for _, cs := range bp.calls {
 					callee := re.tables[cs.key]
-					if callee == nil || callee.dResHi == callee.dResLo {
+					if callee == nil || callee.dResHi == callee.dResLo || t.fac != nil && callee == t {
 						continue
 					}
 					if err := re.evalBody(t, bp, 0, t.seeds.n, cs); err != nil {
@@ -627,7 +635,7 @@ func (re *ruleEval) evalBody(t *ruleTable, bp *bodyPlan, lo, hi int, delta *step
 			tuple = append(tuple, row[h])
 		}
 		re.tuple = tuple
-		re.addResult(t, tuple)
+		re.addHead(t, tuple)
 	}
 	return nil
 }
@@ -656,6 +664,10 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 	callee, err := re.table(last.key)
 	if err != nil {
 		return err
+	}
+	if t.fac != nil && callee == t {
+		re.passThrough(t, bp, last, cur)
+		return nil
 	}
 	re.addSeeds(callee, last, cur)
 	isDelta := delta == last
@@ -715,7 +727,7 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 				tuple[i] = r[h]
 			}
 		}
-		re.addResult(t, tuple)
+		re.addHead(t, tuple)
 		return true
 	})
 	return nil
