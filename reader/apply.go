@@ -45,11 +45,12 @@ type TxOptions struct {
 // the bucket. data is EDN text (string or []byte) or parsed transaction data
 // ([]any, edn.Vector).
 //
-// A value made by a large transaction (compactDatoms datoms or more) has
-// the transaction, and the log tail before it, folded into in-memory index
-// trees, as Init builds them: it reads as fast as a merged value, where an
-// overlay would be merged into every scan. Committing such a value (it is
-// not meant to be: the writer uses Transact) flushes the trees.
+// A value made by a large transaction (compactDatoms datoms or more, and
+// at least a quarter of the value's EAVT tree) has the transaction, and
+// the log tail before it, folded into in-memory index trees, as Init
+// builds them: it reads as fast as a merged value, where an overlay would
+// be merged into every scan. Committing such a value (it is not meant to
+// be: the writer uses Transact) flushes the trees.
 func (db *DB) With(ctx context.Context, data any, opts *TxOptions) (*Report, error) {
 	forms, err := TxForms(data)
 	if err != nil {
@@ -128,12 +129,25 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 			}
 		}
 	}
-	after, err := db.applyResult(ctx, res, fold && len(res.Datoms) >= compactDatoms)
+	after, err := db.applyResult(ctx, res, fold && db.foldWorth(ctx, len(res.Datoms)))
 	if err != nil {
 		return nil, err
 	}
 	after.lastInstant = inst
 	return &Report{DBBefore: db, DBAfter: after, TxID: res.TxID, T: in.T, TxData: res.Datoms, TempIDs: res.TempIDs}, nil
+}
+
+// foldWorth reports whether a transaction of n datoms is worth folding
+// into the trees (see With): it is large (compactDatoms), and the trees
+// are not much larger, so that rebuilding them costs about as much as
+// sorting the transaction anyway. A big transaction on a large stored
+// database keeps the overlay, which touches no stored node.
+func (db *DB) foldWorth(ctx context.Context, n int) bool {
+	if n < compactDatoms {
+		return false
+	}
+	tree, err := db.trees[curEAVT].get(ctx)
+	return err == nil && tree.Len() <= 4*n
 }
 
 // applyTail replays one stored tail transaction onto db.
