@@ -51,9 +51,10 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn fu
 	a := leafCursor{set: db.ov.adds[curEAVT], empty: db.ov.adds[curEAVT].Len() == 0, cp: &cp}
 	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0, cp: &cp}
 	// The tail's sets live in memory, with narrow leaves: step from leaf
-	// to leaf with an iterator rather than descend for each.
+	// to leaf with an iterator rather than descend for each (a lone
+	// entity takes a descent or two, cheaper than making an iterator).
 	for _, c := range []*leafCursor{&a, &d} {
-		if !c.empty {
+		if !c.empty && len(ids) > 1 {
 			c.it = c.set.NewIter(ctx, nil)
 			defer c.it.Close()
 		}
