@@ -49,10 +49,11 @@ func BenchmarkRules(b *testing.B) {
 
 // BenchmarkRulesBound runs the follows closure from one bound node (the
 // root of wide-7x3, every node below it), through an input and through a
-// pattern: the magic-set path, seeds instead of the whole relation.
+// pattern, to one node, and along a chain: the magic-set path, seeds
+// instead of the whole relation.
 func BenchmarkRulesBound(b *testing.B) {
 	ctx := context.Background()
-	db := wideDB(b, 7, 3, 73)
+	db, chain := wideDB(b, 7, 3, 73), longDB(b, 1000, 1)
 	rules, err := ParseRules(benchRules)
 	if err != nil {
 		b.Fatal(err)
@@ -65,8 +66,15 @@ func BenchmarkRulesBound(b *testing.B) {
 		{"input", `[:find ?y :in $ % ?x :where (follows ?x ?y)]`, []any{datom.MakeID(datom.PartUser, 1)}},
 		{"pattern", `[:find ?y :in $ % :where [?x "id" 1] (follows ?x ?y)]`, nil},
 		{"reverse", `[:find ?x :in $ % ?y :where (follows ?x ?y)]`, []any{datom.MakeID(datom.PartUser, 3000)}},
+		// A chain of 1,000 edges from its first node: 1,000 answers, where
+		// seeding alone derives the closure of the chain (500,500 pairs).
+		{"chain", `[:find ?y :in $ % ?x :where (follows ?x ?y)]`, []any{datom.MakeID(datom.PartUser, 1)}},
 	} {
 		q := MustParse(bq.q)
+		db := db
+		if bq.name == "chain" {
+			db = chain
+		}
 		b.Run(bq.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var n int
