@@ -20,11 +20,12 @@ import (
 // itself immutable.
 //
 // The entities an Entity's references give are read together: when the
-// Source can seek (reader.DB's SeekDatoms), the first of them to be read
-// reads its siblings too (the other targets of the references read with
-// it, up to entityGroupMax of them) in one ordered pass over EAVT, where
-// entities made together usually sit side by side. Navigating a tree reads
-// it a level at a time, not an entity at a time.
+// Source can read entities in order (reader.DB's EntityDatoms, or
+// SeekDatoms), the first of them to be read reads its siblings too (the
+// other targets of the references read with it, up to entityGroupMax of
+// them) in one ordered pass over EAVT, where entities made together
+// usually sit side by side. Navigating a tree reads it a level at a time,
+// not an entity at a time.
 //
 // Values follow Datomic's entity API rather than pull:
 //   - cardinality-one attributes give the value; cardinality-many ones an
@@ -36,8 +37,8 @@ import (
 //     entities (*Entity), or the single owner (*Entity) when the attribute
 //     is a component; nil when there are none.
 //
-// The sets Get and Map return are the Entity's own: they MUST NOT be modified
-// (appending is safe, it copies).
+// The sets Get and Map return may be the Entity's own: they MUST NOT be
+// modified (appending is safe, it copies).
 //
 // An Entity is safe for concurrent use. Its loading holds an internal lock
 // across the Source scan.
