@@ -237,8 +237,10 @@ func (s *tupleStore) reserve(n int) {
 	}
 	if len(s.blocks) == 0 {
 		s.blocks = append(s.blocks, make([]any, 0, want))
-	} else if cap(s.blocks[0]) < want {
-		s.blocks[0] = append(make([]any, 0, want), s.blocks[0]...)
+	} else if c := cap(s.blocks[0]); c < want {
+		// At least doubling: reserving a row at a time must not copy
+		// the block every time.
+		s.blocks[0] = append(make([]any, 0, min(max(want, 2*c), storeRows*s.arity)), s.blocks[0]...)
 	}
 }
 
