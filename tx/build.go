@@ -54,7 +54,10 @@ func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
 
 // build turns the resolved operations into datoms (T2–T6).
 func (t *txn) build() error {
-	t.adds = make([]fact, 0, len(t.ops)+len(t.autoDs)+1)
+	if n := len(t.ops) + len(t.autoDs) + 1; cap(t.adds) < n {
+		t.adds = make([]fact, 0, n)
+	}
+	t.adds = t.adds[:0]
 	addFact := func(e datom.ID, attr *datom.Attribute, v any, oi int32) error {
 		if _, ok := t.addIdx.get(e, attr.ID, v); ok {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/accretedb/accrete/datom"
@@ -105,6 +106,7 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 	if err != nil {
 		return nil, err
 	}
+	defer t.release()
 	n := 0
 	for _, f := range data {
 		if m, ok := f.(edn.Map); ok {
@@ -122,7 +124,9 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 			n++
 		}
 	}
-	t.ops = make([]op, 0, n)
+	if cap(t.ops) < n {
+		t.ops = make([]op, 0, n)
+	}
 	for i, f := range data {
 		t.cur = i
 		if err := t.expand(f, 0); err != nil {
@@ -175,6 +179,30 @@ type txn struct {
 	outRet               []datom.Datom
 }
 
+// txnPool recycles the state of finished transactions: a txn is about a
+// kilobyte with its inline buffers, and a chain of small With calls would
+// otherwise allocate (and the garbage collector scan) one per call. Only
+// the struct and its scratch slices are reused; the Result a transaction
+// returns (its datoms, tempids) is always freshly allocated.
+var txnPool = sync.Pool{New: func() any { return new(txn) }}
+
+// release returns t to txnPool once Apply is done with it, dropping every
+// reference it holds into the caller's data (forms, values, the snapshot)
+// so that the pool retains nothing of it.
+func (t *txn) release() {
+	clear(t.ops)
+	clear(t.temps)
+	clear(t.adds)
+	clear(t.retracts)
+	ops, temps, adds, retracts, kbuf := t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
+	if cap(ops) > 1<<12 || cap(adds) > 1<<12 || cap(retracts) > 1<<12 {
+		// Do not keep a big transaction's buffers alive in the pool.
+		ops, temps, adds, retracts = nil, nil, nil, nil
+	}
+	*t = txn{ops: ops, temps: temps, adds: adds, retracts: retracts, kbuf: kbuf}
+	txnPool.Put(t)
+}
+
 func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, error) {
 	const maxN = 1<<datom.PartShift - 1
 	if in.T < 0 || in.T > maxN || in.NextUser < 0 || in.NextUser > maxN || in.NextDB < 0 || in.NextDB > maxN {
@@ -184,7 +212,9 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 	if s == nil {
 		return nil, errors.New("tx: snapshot has no schema")
 	}
-	t := &txn{
+	t := txnPool.Get().(*txn)
+	ops, temps, adds, retracts, kbuf := t.ops, t.temps, t.adds, t.retracts, t.kbuf
+	*t = txn{
 		ctx:      ctx,
 		db:       db,
 		schema:   s,
@@ -195,6 +225,11 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 		nextUser: in.NextUser,
 		nextDB:   in.NextDB,
 		cur:      -1,
+		ops:      ops[:0],
+		temps:    temps[:0],
+		adds:     adds[:0],
+		retracts: retracts[:0],
+		kbuf:     kbuf[:0],
 	}
 	if t.maxDepth <= 0 {
 		t.maxDepth = DefaultMaxDepth
