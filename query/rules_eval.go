@@ -30,6 +30,11 @@ import (
 // and extended only by new seeds, and a delta join after them runs from
 // the new results into an index of those rows built once (deltaEach).
 //
+// A table with bound arguments whose recursion is right-linear (the
+// recursive call last, passing the free arguments through) is factored
+// (rules_factor.go): it answers its callers' seeds from the seeds they
+// reach, without deriving the answers of every reachable seed.
+//
 // A body whose rule calls sit inside or branches is evaluated naively
 // (against everything) in each iteration; rule calls inside not are
 // computed to completion in a separate evaluation first (stratified
