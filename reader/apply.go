@@ -96,6 +96,13 @@ func (db *DB) Transact(ctx context.Context, forms []any, opts *TxOptions) (*Repo
 	return db.transact(ctx, forms, opts, false)
 }
 
+// noTxOptions and noFuncs stand for absent options without an allocation
+// per transaction; neither is ever modified.
+var (
+	noTxOptions TxOptions
+	noFuncs     tx.Options
+)
+
 // transact is Transact; fold lets a large transaction fold the tail into
 // in-memory trees (see With).
 func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold bool) (*Report, error) {
@@ -103,7 +110,7 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 		return nil, fmt.Errorf("reader: cannot transact on an as-of, since or history view")
 	}
 	if opts == nil {
-		opts = &TxOptions{}
+		opts = &noTxOptions
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -114,7 +121,11 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 		inst = db.lastInstant
 	}
 	in := tx.Input{T: db.basisT + 1, TxInstant: inst, NextUser: db.nextUser, NextDB: db.nextDB}
-	res, err := tx.Apply(ctx, db, forms, in, &tx.Options{Funcs: opts.Funcs})
+	txOpts := &noFuncs
+	if opts.Funcs != nil {
+		txOpts = &tx.Options{Funcs: opts.Funcs}
+	}
+	res, err := tx.Apply(ctx, db, forms, in, txOpts)
 	if err != nil {
 		return nil, err
 	}
