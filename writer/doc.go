@@ -27,7 +27,7 @@
 //     trees, as a reader opening that commit does). A merge that no longer
 //     applies (another writer moved the head, or a GC bumped gc_gen since
 //     its source) is dropped; its nodes are orphans for garbage
-//     collection. If the tail reaches 4 × TailBytes while a merge is in
+//     collection. If the tail reaches 4 × that threshold while a merge is in
 //     flight, the commit waits for it; with none in flight (one failed) it
 //     merges in the commit path, so the tail stays bounded. With
 //     Options.MergeInCommit the commit that finds the tail due merges it
