@@ -260,7 +260,11 @@ func (s *tupleStore) add(vals []any) {
 	b := s.blocks[bi]
 	o := len(b)
 	if o+len(vals) > cap(b) {
-		b = append(b, vals...)
+		// Only the first block grows: doubling (append grows a large
+		// slice by a quarter, copying it over and over).
+		nb := make([]any, o, min(max(2*cap(b), o+len(vals)), storeRows*s.arity))
+		copy(nb, b)
+		b = append(nb, vals...)
 	} else {
 		// Element by element: copying a few values with append costs
 		// more than the values (typedslicecopy, bulk write barriers).
