@@ -289,6 +289,58 @@ func (s Set[K]) SeekRun(ctx context.Context, k K) ([]K, error) {
 	}
 }
 
+// SeekRunFunc is SeekRun with each node's position found by find instead of
+// a binary search with the Set's comparator: find(keys) MUST return the
+// index of the first of keys that is >= the sought key (len(keys) if
+// none), for keys sorted in the Set's order. A caller that knows its key
+// type searches with inlined comparisons, one call per level instead of
+// one per probe.
+func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, error) {
+	s.force()
+	n := s.root
+	if n == nil {
+		return nil, nil
+	}
+	for {
+		i := find(n.keys)
+		if i == len(n.keys) {
+			return nil, nil
+		}
+		if n.leaf() {
+			return n.keys[i:], nil
+		}
+		if c := n.mem(i); c != nil {
+			n = c
+			continue
+		}
+		return s.seekRunStoredFunc(ctx, n.addr(i), n.level-1, find)
+	}
+}
+
+// seekRunStoredFunc is seekRunStored with find (see SeekRunFunc).
+func (s Set[K]) seekRunStoredFunc(ctx context.Context, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
+	if s.cfg.store == nil {
+		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	for {
+		n, err := s.cfg.store.Load(ctx, addr)
+		if err != nil {
+			return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+		}
+		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
+			return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+		}
+		i := find(n.Keys)
+		if i == len(n.Keys) {
+			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+		}
+		if level == 0 {
+			return n.Keys[i:], nil
+		}
+		addr, level = n.Children[i], level-1
+	}
+}
+
 // seekRunStored is SeekRun below a stored node: it reads the decoded nodes
 // as the store returns them, without wrapping each in a tnode.
 func (s Set[K]) seekRunStored(ctx context.Context, addr node.Address, level int, k K) ([]K, error) {

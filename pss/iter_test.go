@@ -110,7 +110,8 @@ func TestNextRunUnpositioned(t *testing.T) {
 
 // TestSeekRun checks SeekRun against the model on in-memory, stored and
 // partly stored sets: the run starts at the first key >= k and is a suffix
-// of one leaf (what an iterator's Run returns there).
+// of one leaf (what an iterator's Run returns there); SeekRunFunc with a
+// search of its own returns the same.
 func TestSeekRun(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(testSeed(t), 5))
@@ -149,6 +150,17 @@ func TestSeekRun(t *testing.T) {
 			run, err := s.SeekRun(ctx, k)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// SeekRunFunc with a search of its own finds the same run.
+			run2, err := s.SeekRunFunc(ctx, func(ks []int64) int {
+				i, _ := slices.BinarySearch(ks, k)
+				return i
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(run, run2) || (run == nil) != (run2 == nil) {
+				t.Fatalf("SeekRunFunc(%d) = %v, SeekRun %v", k, run2, run)
 			}
 			i, _ := slices.BinarySearch(all, k)
 			if i == len(all) {

@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"math"
 	"slices"
 
 	"github.com/accretedb/accrete/datom"
@@ -232,15 +233,15 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 	case tree.Len() == 0 && adds.Len() == 0:
 		return nil, true, false, nil
 	case adds.Len() == 0:
-		run, err = tree.SeekRun(ctx, lo)
+		run, err = seekRun(ctx, tree, i, lo)
 	case tree.Len() == 0:
-		run, err = adds.SeekRun(ctx, lo)
+		run, err = seekRun(ctx, adds, i, lo)
 	default:
 		var r2 []datom.Datom
-		if run, err = tree.SeekRun(ctx, lo); err != nil {
+		if run, err = seekRun(ctx, tree, i, lo); err != nil {
 			return nil, false, false, err
 		}
-		if r2, err = adds.SeekRun(ctx, lo); err != nil {
+		if r2, err = seekRun(ctx, adds, i, lo); err != nil {
 			return nil, false, false, err
 		}
 		switch in1, in2 := inRange(run), inRange(r2); {
@@ -260,6 +261,48 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 	}
 	// The range may go on in the next leaf.
 	return run, true, cmp(run[len(run)-1], hi) <= 0, nil
+}
+
+// seekRun is set.SeekRun(ctx, lo) for tree i. lo is the smallest datom of
+// a prefix (see bounds): when the prefix is an entity and attribute of
+// EAVT or an attribute and entity of AEVT, the first datom >= lo is the
+// first whose two leading ids are >= lo's, which a search on the two ids
+// finds without a call per probe or a value comparison.
+func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Datom) ([]datom.Datom, error) {
+	if lo.V != nil || lo.Tx != math.MinInt64 || lo.Added {
+		return set.SeekRun(ctx, lo)
+	}
+	switch treeIndex(i) {
+	case datom.EAVT:
+		e, a := lo.E, lo.A
+		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
+			l, h := 0, len(ks)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if k := &ks[m]; k.E < e || (k.E == e && k.A < a) {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			return l
+		})
+	case datom.AEVT:
+		a, e := lo.A, lo.E
+		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
+			l, h := 0, len(ks)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if k := &ks[m]; k.A < a || (k.A == a && k.E < e) {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			return l
+		})
+	}
+	return set.SeekRun(ctx, lo)
 }
 
 // chunkSize is how many datoms scanChunks gathers before calling fn when
