@@ -146,7 +146,14 @@ func (pc *prefixCache) add(more *rel, hi int) {
 		// Adopt the rows; more only reads its own.
 		pc.rel.data = more.data[:more.n*more.width]
 	} else {
-		pc.rel.data = append(pc.rel.data, more.data[:more.n*more.width]...)
+		add := more.data[:more.n*more.width]
+		if d := pc.rel.data; len(d)+len(add) > cap(d) {
+			// Doubling: append grows a large slice by a quarter.
+			nd := make([]any, len(d), max(2*cap(d), len(d)+len(add)))
+			copy(nd, d)
+			pc.rel.data = nd
+		}
+		pc.rel.data = append(pc.rel.data, add...)
 	}
 	pc.rel.n += more.n
 	pc.hi = hi
