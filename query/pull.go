@@ -402,7 +402,8 @@ type pullScratch struct {
 
 var pullScratchPool = sync.Pool{New: func() any { return new(pullScratch) }}
 
-// newItem returns a zero item from the arena.
+// newItem returns a zero item from the arena (release clears what it
+// hands out).
 func (sc *pullScratch) newItem() *pullItem {
 	for {
 		if sc.ci < len(sc.items) {
@@ -969,7 +970,9 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 		return pl.refMap(target), nil
 	}
 	child := pl.newItem()
-	*child = pullItem{e: target, bp: bp, parent: it, dep: dep, level: it.level + 1}
+	// Field by field: the arena's items are zero, and a whole-struct
+	// store is a bulk copy with a write barrier over every pointer slot.
+	child.e, child.bp, child.parent, child.dep, child.level = target, bp, it, dep, it.level+1
 	if !s.reverse {
 		child.box = d.V // the id, already boxed
 	}
