@@ -452,6 +452,21 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 	args := st.call.args
 	firsts := re.firsts[:0]
 	total := 0
+	if len(pos) == 0 {
+		// Every row meets every result in range.
+		j := int32(len(next)) - 1
+		n := 0
+		for c := j; c >= lo; c = next[c] {
+			if !delta || int(c) < t.dResHi {
+				n++
+			}
+		}
+		for range in.n {
+			firsts = append(firsts, j)
+		}
+		re.firsts = firsts
+		return n * in.n
+	}
 	for i := 0; i < in.n; i++ {
 		row := in.row(i)
 		vals := re.vals[:0]
@@ -460,9 +475,7 @@ func (re *ruleEval) joinCount(st *step, t *ruleTable, in *rel, delta bool) int {
 		}
 		re.vals = vals
 		j := int32(-1)
-		if len(pos) == 0 {
-			j = int32(len(next)) - 1
-		} else if k, ok := x.head.find(&t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
+		if k, ok := x.head.find(&t.res, pos, hashVals(vals, &re.hbuf), vals); ok {
 			j = x.head.row(k)
 		}
 		firsts = append(firsts, j)
