@@ -24,11 +24,11 @@ import (
 //     key's directory, unsynced;
 //  2. one syncfs(2) makes all their bytes durable (one fsync per file on
 //     platforms without it);
-//  3. each temporary file is renamed onto its key: atomic, so a key's name
-//     only ever points at complete, durable bytes. Renaming over an existing
-//     node key is harmless (a node key names its bytes' hash, so the bytes
-//     are the same) and gives the key a fresh modification time, which is
-//     what PutImmutable's touch guarantees to GC's grace period;
+//  3. each temporary file is linked onto its key and removed: atomic, so a
+//     key's name only ever points at complete, durable bytes. A key that
+//     exists already holds the same bytes (a node key names their hash) and
+//     is only freshened, as PutImmutable does, for GC's grace period (and
+//     under the lock that GC's conditional delete respects);
 //  4. one more syncfs(2) makes the renames durable (one fsync per
 //     directory elsewhere).
 //
@@ -170,7 +170,7 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 		}
 	}
 
-	// 3. Rename each onto its key.
+	// 3. Link each onto its key.
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	for i, p := range paths {
@@ -178,7 +178,7 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 			if err := gctx.Err(); err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
-			if err := placeBulk(keys[i], tmps[i], p); err != nil {
+			if err := placeBulk(tmps[i], p); err != nil {
 				return fmt.Errorf("konserve: file: put %s: %w", keys[i], err)
 			}
 			tmps[i] = ""
@@ -202,41 +202,33 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 	return syncs, nil
 }
 
-// placeBulk moves the synced temporary file tmp onto the key's path p. A
-// node key's bytes are fixed by its name, so tmp is renamed over whatever is
-// there. Any other key is create-only: tmp is linked into place unless p
-// exists, in which case p keeps its bytes and is only freshened (as in
-// putFile).
-func placeBulk(key, tmp, p string) error {
-	if _, isNode := parseNodeKey(key); isNode {
-		// Under the directory's shared lock, so that a garbage
-		// collector's DeleteIfOlder, which checks the old file's time and
-		// removes the path under the exclusive one, cannot remove the
-		// fresh file renamed over it in between.
-		unlock, err := dirLock(filepath.Dir(p), true)
-		if err != nil {
+// placeBulk links the synced temporary file tmp into place at the key's
+// path p, create-only, and removes tmp. An existing p holds the same bytes
+// (content addressing; any other key is create-only anyway) and is only
+// freshened, as in putFile. A link creates p only where it is absent, so
+// it needs no lock against garbage collection's DeleteIfOlder (a rename
+// over p would: the collector could remove the fresh file after looking at
+// the old one's time); only freshening an existing p takes the directory's
+// shared lock, and a p the collector removed meanwhile is linked again.
+func placeBulk(tmp, p string) (err error) {
+	defer func() {
+		if rerr := os.Remove(tmp); err == nil && rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("remove temporary file: %w", rerr)
+		}
+	}()
+	for range maxPutAttempts {
+		lerr := os.Link(tmp, p)
+		if lerr == nil {
+			return nil
+		}
+		if !errors.Is(lerr, fs.ErrExist) {
+			return fmt.Errorf("link into place: %w", lerr)
+		}
+		if err := freshen(p); !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		err = os.Rename(tmp, p)
-		if uerr := unlock(); err == nil && uerr != nil {
-			return uerr
-		}
-		if err != nil {
-			return fmt.Errorf("rename into place: %w", err)
-		}
-		return nil
 	}
-	lerr := os.Link(tmp, p)
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove temporary file: %w", err)
-	}
-	switch {
-	case errors.Is(lerr, fs.ErrExist):
-		return freshen(p)
-	case lerr != nil:
-		return fmt.Errorf("link into place: %w", lerr)
-	}
-	return nil
+	return fmt.Errorf("put %s: the file kept vanishing (%d attempts)", filepath.Base(p), maxPutAttempts)
 }
 
 // createTempBulk writes data to a new temporary file in dir (F4), without

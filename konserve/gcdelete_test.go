@@ -115,7 +115,11 @@ func TestPutNodeRacingConditionalDelete(t *testing.T) {
 				wg.Add(2)
 				go func() {
 					defer wg.Done()
-					_, putErrs[i] = st.PutNode(ctx, datas[i])
+					if i%2 == 0 {
+						_, putErrs[i] = st.PutNode(ctx, datas[i])
+					} else { // the bulk path (file: link after a syncfs)
+						_, _, putErrs[i] = st.PutNodesBulk(ctx, [][]byte{datas[i]}, nil)
+					}
 				}()
 				go func() {
 					defer wg.Done()
