@@ -106,13 +106,16 @@ func runChain(b *testing.B, withs int, fn func() error) {
 	b.ReportMetric(float64(cpu)/n, "cpu-ns/with")
 }
 
-// touchIndexes reads the first datom of every current index of db, so that
-// overlay work a chain of With calls left pending (package pss AddLazily)
-// is done and timed: a chain is measured with its first read.
+// touchIndexes reads the first datom of every index of db, current and
+// history, so that overlay work a chain of With calls left pending
+// (package pss AddLazily) is done and timed: a chain is measured with its
+// first read, as cmd/accrete-bench's readAll does.
 func touchIndexes(ctx context.Context, db *reader.DB) error {
-	for _, idx := range []datom.Index{datom.EAVT, datom.AEVT, datom.AVET, datom.VAET} {
-		if err := db.Datoms(ctx, idx, nil, func(datom.Datom) bool { return false }); err != nil {
-			return err
+	for _, v := range []*reader.DB{db, db.History()} {
+		for _, idx := range []datom.Index{datom.EAVT, datom.AEVT, datom.AVET, datom.VAET} {
+			if err := v.Datoms(ctx, idx, nil, func(datom.Datom) bool { return false }); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
