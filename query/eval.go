@@ -729,7 +729,8 @@ func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, 
 // gallopE returns the first index i >= j of ds (sorted by entity, with
 // ds[j].E < x <= ds[len(ds)-1].E) with ds[i].E >= x, probing 1, 2, 4, …
 // datoms ahead before a binary search: the entities of a merge join's
-// rows are usually close together, a few datoms apart.
+// rows are usually close together, a few datoms apart. (Stepping over the
+// first few one by one measured slower: BenchmarkGallopE.)
 func gallopE(ds []datom.Datom, j int, x int64) int {
 	lo, step := j, 1 // ds[lo].E < x
 	hi := lo + step

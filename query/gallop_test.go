@@ -34,3 +34,25 @@ func TestGallopE(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGallopE walks a run of 8,192 datoms, one per entity, to targets
+// 1 to 16 entities apart (a merge join with an eighth of the entities).
+func BenchmarkGallopE(b *testing.B) {
+	ds := make([]datom.Datom, 8192)
+	for i := range ds {
+		ds[i].E = int64(1000 + i)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var xs []int64
+	for x := ds[0].E + 1; x <= ds[len(ds)-1].E; x += 1 + r.Int64N(16) {
+		xs = append(xs, x)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		j := 0
+		for _, x := range xs {
+			j = gallopE(ds, j, x)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(xs)), "ns/seek")
+}
