@@ -183,6 +183,7 @@ type ruleEval struct {
 	tuple     []any    // reused buffer of a head tuple
 	ftuple    []any    // reused by emit
 	hvals     []any    // reused by headSeed
+	fromRes   []int    // reused by evalBodyCall
 	hbuf      []byte   // scratch space of hashVals
 	firsts    []int32  // reused by join: each input row's first result
 	next      []int32  // the chains firsts start
@@ -733,7 +734,8 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 	// Where each head value comes from: a free argument of the call
 	// (fromRes[i] >= 0, the argument's position) or the row.
 	d := bp.def
-	fromRes := make([]int, len(d.head))
+	fromRes := slices.Grow(re.fromRes[:0], len(d.head))[:len(d.head)]
+	re.fromRes = fromRes
 	for i, h := range d.head {
 		fromRes[i] = -1
 		for p, a := range last.call.args {
@@ -743,7 +745,8 @@ func (re *ruleEval) evalBodyCall(t *ruleTable, bp *bodyPlan, steps []*step, in *
 			}
 		}
 	}
-	tuple := make([]any, len(d.head))
+	tuple := slices.Grow(re.tuple[:0], len(d.head))[:len(d.head)]
+	re.tuple = tuple
 	each(func(r, res []any) bool {
 		for i, h := range d.head {
 			if p := fromRes[i]; p >= 0 {
