@@ -27,23 +27,32 @@ const MaxPending = 8192
 // except done (set once, after the placeholder is filled in, so a reader
 // that sees done also sees the node) and the once itself.
 type lazyRoot[K any] struct {
-	once          sync.Once
-	done          atomic.Bool
-	base          Set[K] // what the batch applies to; itself possibly lazy
-	adds, removes []K
-	pending       int // keys pending along the chain, this link's included
-	limit         int // the chain's bound on pending (MaxPending)
+	once sync.Once
+	done atomic.Bool
+	// lazyHead is what this link shares with the links that extended it
+	// (see extend): its base, its own batch and its bound.
+	*lazyHead[K]
+	// more are further batches of adds, after the head's adds, that links
+	// extending this one appended (see extend).
+	more    [][]K
+	pending int // keys pending along the chain, this link's included
 	// minLen is a lower bound of the built set's size. A lazy set is never
 	// empty (an Iter cannot walk an empty placeholder root): a batch that
 	// might empty it is applied at once instead.
 	minLen int
 	// key, if not nil, is the sort key the build uses (UpdateLazilyKeyed).
 	key SortKey[K]
-	// more are further batches of adds, after adds, that links extending
-	// this one appended (see extend); moreN is how many of the shared
-	// buffer's slots are taken, so that a link that extends this one may
-	// write past more in place if it takes the slots first.
-	more  [][]K
+}
+
+// lazyHead is the part of a link that links extending it share.
+type lazyHead[K any] struct {
+	base          Set[K] // what the batch applies to; itself possibly lazy
+	adds, removes []K
+	limit         int // the chain's bound on pending (MaxPending)
+	// moreN is how many slots of the buffer behind the links' more
+	// arrays are taken, so that a link extending another may write past
+	// its more in place if it takes the slot first; nil until a link
+	// extends this head.
 	moreN *atomic.Int64
 }
 
@@ -53,25 +62,34 @@ type lazyRoot[K any] struct {
 // adds-only batches (a With per datom) thus stay one link holding a
 // growing array of references to their batches, amortized O(1) per batch
 // and no key copied, instead of a linked list of tiny links that the build
-// would walk, cache miss by cache miss.
-func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *lazyNode[K] {
+// would walk, cache miss by cache miss; the links share their head, so
+// each costs one small allocation.
+func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *extNode[K] {
 	n := len(p.more)
 	var more [][]K
-	moreN := p.moreN
-	if moreN != nil && cap(p.more) > n && moreN.CompareAndSwap(int64(n), int64(n+1)) {
+	h := p.lazyHead
+	if h.moreN != nil && cap(p.more) > n && h.moreN.CompareAndSwap(int64(n), int64(n+1)) {
 		// Nobody took the slot past p's batches: it is ours.
 		more = append(p.more, adds)
 	} else {
 		more = make([][]K, n+1, max(2*(n+1), 8))
 		copy(more, p.more)
 		more[n] = adds
-		moreN = new(atomic.Int64)
-		moreN.Store(int64(n + 1))
+		nh := *h
+		nh.moreN = new(atomic.Int64)
+		nh.moreN.Store(int64(n + 1))
+		h = &nh
 	}
-	ln := &lazyNode[K]{l: lazyRoot[K]{base: p.base, adds: p.adds, removes: p.removes, more: more, moreN: moreN,
-		pending: p.pending + len(adds), limit: p.limit, minLen: max(p.minLen, 1), key: key}}
+	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, more: more, pending: p.pending + len(adds),
+		minLen: max(p.minLen, 1), key: key}}
 	ln.n.lazy = &ln.l
 	return ln
+}
+
+// extNode is the placeholder root and link of a set made by extend.
+type extNode[K any] struct {
+	n tnode[K]
+	l lazyRoot[K]
 }
 
 // SortKey maps a key to two integers whose order (hi first, then lo) agrees
@@ -89,6 +107,7 @@ type SortKey[K any] func(k K) (hi, lo uint64, ok bool)
 type lazyNode[K any] struct {
 	n tnode[K]
 	l lazyRoot[K]
+	h lazyHead[K]
 }
 
 // AddLazily returns a set holding s's keys and adds, as Update(ctx, adds,
@@ -162,7 +181,9 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 		return s.Update(ctx, adds, removes)
 	}
 	// The placeholder and its pending state, in one allocation.
-	ln := &lazyNode[K]{l: lazyRoot[K]{base: base, adds: adds, removes: removes, pending: pending, limit: limit, minLen: minLen, key: key}}
+	ln := &lazyNode[K]{h: lazyHead[K]{base: base, adds: adds, removes: removes, limit: limit},
+		l: lazyRoot[K]{pending: pending, minLen: minLen, key: key}}
+	ln.l.lazyHead = &ln.h
 	ln.n.lazy = &ln.l
 	ns := Set[K]{cfg: s.cfg, root: &ln.n}
 	if pending > limit {
