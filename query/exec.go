@@ -270,7 +270,7 @@ func (r *rel) push(src []any) []any {
 // time, which for a scan that finds thousands of rows means copying them
 // over and over.
 func (r *rel) grow() {
-	d := make([]any, len(r.data), max(2*cap(r.data), 16*r.width, r.want*r.width))
+	d := make([]any, len(r.data), max(2*cap(r.data), 4*r.width, r.want*r.width))
 	copy(d, r.data)
 	r.data = d
 }
@@ -426,7 +426,7 @@ func normalizeAll(t []any) []any {
 // product joins cur with rows bound to terms: a cross product, or a filter
 // on variables bound already.
 func product(cur *rel, terms []term, rows [][]any, bound []bool) *rel {
-	out := &rel{width: cur.width}
+	out := &rel{width: cur.width, data: make([]any, 0, cur.n*len(rows)*cur.width)}
 	for i := 0; i < cur.n; i++ {
 		base := cur.row(i)
 	next:
