@@ -258,7 +258,7 @@ func TestReviewWithForkConcurrent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			base := forkBase(t, fc.baseSteps, fc.force)
 			const g = 4
-			errs := make(chan error, g)
+			errs := make(chan error, g+1)
 			var wg sync.WaitGroup
 			for w := 0; w < g; w++ {
 				wg.Add(1)
@@ -275,6 +275,55 @@ func TestReviewWithForkConcurrent(t *testing.T) {
 					errs <- c.check(ctx, tag)
 				}(w)
 			}
+			// Readers of the base itself (forcing its lazy sets, reading
+			// entities as kept leaf views) while the forks extend it.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 2 {
+					if err := newForkChain(base.db, base.added).check(ctx, "base"); err != nil {
+						errs <- err
+						return
+					}
+					var ids []datom.ID
+					if err := base.db.Datoms(ctx, datom.EAVT, nil, func(d datom.Datom) bool {
+						if len(ids) == 0 || ids[len(ids)-1] != d.E {
+							ids = append(ids, d.E)
+						}
+						return true
+					}); err != nil {
+						errs <- err
+						return
+					}
+					n := 0
+					var kept [][]datom.Datom
+					if err := base.db.EntityDatoms(ctx, ids, true, func(k int, ds, more []datom.Datom) error {
+						for _, d := range append(append([]datom.Datom(nil), ds...), more...) {
+							if _, ok := base.added[forkKey(d)]; !ok || d.E != ids[k] {
+								return fmt.Errorf("entity %d: foreign datom %s", ids[k], forkKey(d))
+							}
+							n++
+						}
+						kept = append(kept, ds, more)
+						return nil
+					}); err != nil {
+						errs <- err
+						return
+					}
+					if n != len(base.added) {
+						errs <- fmt.Errorf("base entities: %d datoms, want %d", n, len(base.added))
+						return
+					}
+					for _, ds := range kept {
+						for _, d := range ds {
+							if _, ok := base.added[forkKey(d)]; !ok {
+								errs <- fmt.Errorf("kept entity view changed: %s", forkKey(d))
+								return
+							}
+						}
+					}
+				}
+			}()
 			wg.Wait()
 			close(errs)
 			for err := range errs {
