@@ -316,6 +316,61 @@ func (s Set[K]) rankStored(ctx context.Context, addr node.Address, level int, k 
 	}
 }
 
+// RankFunc returns the number of keys below a sought key, found in each
+// node on its path by find, as in SeekRunFunc: find(keys) MUST return the
+// index of the first of keys that is >= the sought key (len(keys) if none).
+// Count(from, to) is RankFunc for to minus RankFunc for from.
+func (s Set[K]) RankFunc(ctx context.Context, find func(keys []K) int) (int, error) {
+	s.force()
+	n := s.root
+	if n == nil {
+		return 0, nil
+	}
+	r := 0
+	for !n.leaf() {
+		i := find(n.keys)
+		for _, c := range n.counts[:i] {
+			r += int(c)
+		}
+		if i == len(n.keys) {
+			return r, nil
+		}
+		c := n.mem(i)
+		if c == nil {
+			return s.rankStoredFunc(ctx, n.addr(i), n.level-1, find, r)
+		}
+		n = c
+	}
+	return r + find(n.keys), nil
+}
+
+// rankStoredFunc is rankStored with find (see RankFunc).
+func (s Set[K]) rankStoredFunc(ctx context.Context, addr node.Address, level int, find func(keys []K) int, r int) (int, error) {
+	if s.cfg.store == nil {
+		return 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	for {
+		n, err := s.cfg.store.Load(ctx, addr)
+		if err != nil {
+			return 0, fmt.Errorf("pss: load %s: %w", addr, err)
+		}
+		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && (len(n.Children) != len(n.Keys) || len(n.Counts) != len(n.Keys))) {
+			return 0, fmt.Errorf("pss: load %s: %w: malformed node on a count", addr, ErrCorrupt)
+		}
+		i := find(n.Keys)
+		if level == 0 {
+			return r + i, nil
+		}
+		for _, c := range n.Counts[:i] {
+			r += int(c)
+		}
+		if i == len(n.Keys) {
+			return r, nil
+		}
+		addr, level = n.Children[i], level-1
+	}
+}
+
 // Count returns the number of keys k with from <= k < to, using subtree
 // counts: it loads at most two paths from the root, not the keys between.
 func (s Set[K]) Count(ctx context.Context, from, to K) (int, error) {

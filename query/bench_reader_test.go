@@ -63,6 +63,17 @@ func benchReader(b *testing.B, open func(*testing.B, string) *reader.DB) {
 		})
 	}
 	b.Run("find-datoms", func(b *testing.B) { benchFindDatoms(b, people) })
+	b.Run("count", func(b *testing.B) {
+		// The planner's estimate of a pattern on one attribute.
+		a := people.Schema().AttrByIdent("name").ID
+		comps := []any{a}
+		b.ReportAllocs()
+		for b.Loop() {
+			if n, err := people.Count(ctx, datom.AEVT, comps); err != nil || n != 20000 {
+				b.Fatalf("Count = %d, %v; want 20000", n, err)
+			}
+		}
+	})
 	tree := open(b, "wide-4x5")
 	for _, bp := range []struct{ name, pattern string }{
 		{"pull-one", `[:name {:follows ...}]`},

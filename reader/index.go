@@ -212,7 +212,10 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom) (int, er
 	if err != nil {
 		return 0, err
 	}
-	n, err := tree.Count(ctx, lo, hi)
+	n, ok, err := countPrefix(ctx, tree, i, lo, hi)
+	if !ok {
+		n, err = tree.Count(ctx, lo, hi)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -263,6 +263,72 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 	return run, true, cmp(run[len(run)-1], hi) <= 0, nil
 }
 
+// prefixLo reports whether lo is the lower bound bounds gives a prefix of
+// ids (no value): the smallest datom with its leading ids.
+func prefixLo(lo datom.Datom) bool {
+	return lo.V == nil && lo.Tx == math.MinInt64 && !lo.Added
+}
+
+// idsFind returns the search for the first datom of ks, in the order of
+// index idx (EAVT or AEVT), whose two leading ids are >= (strict: >) x
+// and y, the ids in that order.
+func idsFind(idx datom.Index, x, y int64, strict bool) func(ks []datom.Datom) int {
+	if idx == datom.AEVT {
+		return func(ks []datom.Datom) int {
+			l, h := 0, len(ks)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if k := &ks[m]; k.A < x || (k.A == x && (k.E < y || (strict && k.E == y))) {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			return l
+		}
+	}
+	return func(ks []datom.Datom) int {
+		l, h := 0, len(ks)
+		for l < h {
+			m := int(uint(l+h) >> 1)
+			if k := &ks[m]; k.E < x || (k.E == x && (k.A < y || (strict && k.A == y))) {
+				l = m + 1
+			} else {
+				h = m
+			}
+		}
+		return l
+	}
+}
+
+// countPrefix is set.Count(ctx, lo, hi) for tree i when lo and hi bound a
+// prefix of ids of EAVT or AEVT (ok false otherwise): two descents with
+// the ids searched inline.
+func countPrefix(ctx context.Context, set pss.Set[datom.Datom], i int, lo, hi datom.Datom) (n int, ok bool, err error) {
+	idx := treeIndex(i)
+	if (idx != datom.EAVT && idx != datom.AEVT) || !prefixLo(lo) || hi.Tx != math.MaxInt64 || !hi.Added {
+		return 0, false, nil
+	}
+	if _, isMax := hi.V.(maxValue); !isMax {
+		return 0, false, nil
+	}
+	x, y, hx, hy := lo.E, lo.A, hi.E, hi.A
+	if idx == datom.AEVT {
+		x, y, hx, hy = lo.A, lo.E, hi.A, hi.E
+	}
+	// Every datom with hi's leading ids sorts below hi (its value below
+	// maxValue): hi's rank is that of the first datom past those ids.
+	r1, err := set.RankFunc(ctx, idsFind(idx, hx, hy, true))
+	if err != nil {
+		return 0, true, err
+	}
+	r0, err := set.RankFunc(ctx, idsFind(idx, x, y, false))
+	if err != nil {
+		return 0, true, err
+	}
+	return max(r1-r0, 0), true, nil
+}
+
 // seekRun is set.SeekRun(ctx, lo) for tree i. lo is the smallest datom of
 // a prefix (see bounds): when the prefix is an entity and attribute of
 // EAVT or an attribute and entity of AEVT, the first datom >= lo is the
