@@ -3,6 +3,7 @@ package reader_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -59,6 +60,42 @@ func (c *forkChain) with(ctx context.Context, data edn.Vector) error {
 	rep, err := c.db.With(ctx, data, nil)
 	if err != nil {
 		return err
+	}
+	// The transaction's own datoms: every string value names a tempid of
+	// data (concurrent transactions recycle tx state through a pool), and
+	// every tempid resolved to the entity whose name is that tempid.
+	want := map[string]bool{}
+	for _, f := range data {
+		if m, ok := f.(edn.Map); ok {
+			for _, e := range m {
+				if e.Key == edn.Keyword("db/id") {
+					want[e.Val.(string)] = true
+				}
+			}
+		}
+	}
+	names := map[string]datom.ID{}
+	for _, d := range rep.TxData {
+		s, ok := d.V.(string)
+		if !ok {
+			continue
+		}
+		id := s
+		if i := strings.Index(s, "-x-"); i >= 0 {
+			id = s[i+3:]
+		} else if i := strings.Index(s, "-y-"); i >= 0 {
+			id = s[i+3:]
+		} else {
+			names[s] = d.E
+		}
+		if !want[id] {
+			return fmt.Errorf("tx of %d forms: datom %s names no tempid of the transaction", len(data), forkKey(d))
+		}
+	}
+	for id := range want {
+		if e, ok := rep.TempIDs[id]; !ok || names[id] != e {
+			return fmt.Errorf("tempid %s resolved to %d, its name is on %d", id, e, names[id])
+		}
 	}
 	snap := make([]string, len(rep.TxData))
 	for i, d := range rep.TxData {
