@@ -111,7 +111,7 @@ func TestNextRunUnpositioned(t *testing.T) {
 // TestSeekRun checks SeekRun against the model on in-memory, stored and
 // partly stored sets: the run starts at the first key >= k and is a suffix
 // of one leaf (what an iterator's Run returns there); SeekRunFunc with a
-// search of its own returns the same.
+// search of its own returns the same, and RankFunc the keys below k.
 func TestSeekRun(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(testSeed(t), 5))
@@ -163,6 +163,13 @@ func TestSeekRun(t *testing.T) {
 				t.Fatalf("SeekRunFunc(%d) = %v, SeekRun %v", k, run2, run)
 			}
 			i, _ := slices.BinarySearch(all, k)
+			// RankFunc counts the keys below k.
+			if r, err := s.RankFunc(ctx, func(ks []int64) int {
+				j, _ := slices.BinarySearch(ks, k)
+				return j
+			}); err != nil || r != i {
+				t.Fatalf("RankFunc(%d) = %d, %v; want %d", k, r, err, i)
+			}
 			if i == len(all) {
 				if run != nil {
 					t.Fatalf("SeekRun(%d) = %v past the last key", k, run)
