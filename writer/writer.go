@@ -52,11 +52,6 @@ type Options struct {
 	// doc). The commit that merges then pays the merge's CPU and fsyncs
 	// itself; group commit stalls behind it.
 	MergeInCommit bool
-	// BackgroundMerge is ignored: merging in the background is the
-	// default now (MergeInCommit turns it off).
-	//
-	// Deprecated: background merges are the default; use MergeInCommit.
-	BackgroundMerge bool
 	// Funcs are the transaction functions callable by name.
 	Funcs map[edn.Keyword]tx.Func
 	// Width is the node width of the index trees (0: pss.DefaultWidth).
