@@ -532,7 +532,7 @@ func (w *Writer) apply(db *reader.DB, batch []*request) (*reader.DB, []int64, in
 func (w *Writer) commit(batch []*request, pre *preApplied) {
 	ctx := context.Background()
 	bulk := batch[0].bulk != nil
-	base := w.adoptMerge(ctx, w.DB(), bulk)
+	base, adopted := w.adoptMerge(ctx, w.DB(), bulk)
 	for attempt := 0; ; attempt++ {
 		var db *reader.DB
 		var ts []int64
@@ -589,7 +589,13 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		// commit, pointed at the bumped head, is swapped again. Without
 		// this, a commit that merges its tail redid the merge after every
 		// bump, and a GC bumping often could starve it.
-		for bumps := 0; errors.Is(err, branch.ErrConflict) && bumps < w.opts.MaxRetries; bumps++ {
+		// Not so for a commit that adopted a background merge: the merge's
+		// nodes were written when it finished, which may be longer ago
+		// than GC's grace, and nothing named them, so the GC that bumped
+		// may have swept them. That commit rebases: FastForward reopens
+		// the bumped head (its roots differ from the merged ones), and the
+		// merge is dropped.
+		for bumps := 0; !adopted && errors.Is(err, branch.ErrConflict) && bumps < w.opts.MaxRetries; bumps++ {
 			cur, rerr := branch.Read(ctx, w.st, w.opts.Branch)
 			if rerr != nil || !gcBumpOf(cur, base.Head()) || time.Since(preparedAt) > maxRepointAge {
 				break
@@ -754,10 +760,11 @@ func (w *Writer) startMerge(db *reader.DB) {
 // bulk import, which merges the tail itself). A failed or stale
 // merge is dropped: the next commit whose tail is due starts another, and a
 // tail that keeps growing is merged in the commit path (see commit).
-func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) *reader.DB {
+// adopted reports whether the returned value names the merge's trees.
+func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) (db *reader.DB, adopted bool) {
 	j := w.merge
 	if j == nil {
-		return base
+		return base, false
 	}
 	if wait || w.waitMerges || base.TailBytes() > maxTailFactor*w.tailLimit() {
 		select {
@@ -770,12 +777,12 @@ func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) *re
 	select {
 	case <-j.done:
 	default:
-		return base
+		return base, false
 	}
 	w.merge = nil
 	if j.err != nil {
 		w.mergesDropped.Add(1)
-		return base
+		return base, false
 	}
 	// Nothing names a merge's nodes until a commit adopts it, so a GC that
 	// ran since its source was committed (it bumped gc_gen on the head
@@ -785,18 +792,18 @@ func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) *re
 	// nodes.
 	if sh, bh := j.src.Head(), base.Head(); sh == nil || bh == nil || sh.Commit.GCGen != bh.Commit.GCGen {
 		w.mergesDropped.Add(1)
-		return base
+		return base, false
 	}
 	nb, err := base.AdoptMerge(ctx, j.src, j.out)
 	if err != nil {
 		w.mergesDropped.Add(1)
-		return base
+		return base, false
 	}
 	w.mergesAdopted.Add(1)
 	w.mu.Lock()
 	w.db = nb
 	w.mu.Unlock()
-	return nb
+	return nb, true
 }
 
 // adopt makes head h, which contains this writer's last commit (persisted),
