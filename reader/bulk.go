@@ -340,38 +340,46 @@ func (db *DB) bulkTree(ctx context.Context, i int, adds []datom.Datom, width int
 // distribution by attribute keeps E, V and T in order within each
 // attribute, so no comparison sort is needed.
 func groupByAttr(ds []datom.Datom) []datom.Datom {
-	rank := map[datom.ID]int{}
+	seen := map[datom.ID]struct{}{}
 	for _, d := range ds {
-		rank[d.A] = 0
+		seen[d.A] = struct{}{}
 	}
-	as := make([]datom.ID, 0, len(rank))
-	for a := range rank {
+	as := make([]datom.ID, 0, len(seen))
+	for a := range seen {
 		as = append(as, a)
 	}
 	slices.Sort(as)
-	for r, a := range as {
-		rank[a] = r
-	}
+	out, _ := distributeByAttr(ds, as)
+	return out
+}
+
+// distributeByAttr is groupByAttr given the sorted attributes of ds; ok is
+// false (and out nil) if ds holds an attribute that as lacks.
+func distributeByAttr(ds []datom.Datom, as []datom.ID) (out []datom.Datom, ok bool) {
 	// Datoms of one attribute come in runs: look its rank up once per run.
-	ranks := make([]int, len(ds))
+	ranks := make([]int32, len(ds))
 	count := make([]int, len(as)+1)
 	last, r := datom.ID(-1), 0
 	for k, d := range ds {
 		if k == 0 || d.A != last {
-			last, r = d.A, rank[d.A]
+			var found bool
+			if r, found = slices.BinarySearch(as, d.A); !found {
+				return nil, false
+			}
+			last = d.A
 		}
-		ranks[k] = r
+		ranks[k] = int32(r)
 		count[r+1]++
 	}
 	for r := 1; r < len(count); r++ {
 		count[r] += count[r-1]
 	}
-	out := make([]datom.Datom, len(ds))
+	out = make([]datom.Datom, len(ds))
 	for k, d := range ds {
 		out[count[ranks[k]]] = d
 		count[ranks[k]]++
 	}
-	return out
+	return out, true
 }
 
 // mergeSorted merges two sorted runs with no key in common.

@@ -380,47 +380,18 @@ func mergeRuns(a, b []datom.Datom, cmp func(x, y datom.Datom) int) []datom.Datom
 	return append(out, b...)
 }
 
-// groupByAttr is the package's groupByAttr (EAVT order to AEVT order by a
-// stable distribution by attribute) with the batch's few attributes ranked
-// through a small array rather than a map lookup per run.
+// groupByAttr is the package's groupByAttr with the attributes the batch
+// checked, so it needs no map of them.
 func (c *initAttrs) groupByAttr(ds []datom.Datom) []datom.Datom {
 	as := make([]datom.ID, 0, len(c.m))
 	for a := range c.m {
 		as = append(as, a)
 	}
 	slices.Sort(as)
-	if len(as) > 64 {
-		return groupByAttr(ds)
+	if out, ok := distributeByAttr(ds, as); ok {
+		return out
 	}
-	rank := func(a datom.ID) int {
-		for r, x := range as {
-			if x == a {
-				return r
-			}
-		}
-		return -1
-	}
-	ranks := make([]uint8, len(ds))
-	count := make([]int, len(as)+1)
-	last, r := datom.ID(-1), 0
-	for k, d := range ds {
-		if k == 0 || d.A != last {
-			if last, r = d.A, rank(d.A); r < 0 {
-				return groupByAttr(ds) // not an attribute the batch checked
-			}
-		}
-		ranks[k] = uint8(r)
-		count[r+1]++
-	}
-	for r := 1; r < len(count); r++ {
-		count[r] += count[r-1]
-	}
-	out := make([]datom.Datom, len(ds))
-	for k, d := range ds {
-		out[count[ranks[k]]] = d
-		count[ranks[k]]++
-	}
-	return out
+	return groupByAttr(ds) // an attribute the batch did not check
 }
 
 // minusSorted returns a (sorted) without the datoms of b (sorted), in a new
