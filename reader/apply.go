@@ -112,14 +112,7 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 	if opts == nil {
 		opts = &noTxOptions
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	inst := datom.NormalizeInstant(now)
-	if inst.Before(db.lastInstant) {
-		inst = db.lastInstant
-	}
+	inst := db.nextInstant(opts.Now)
 	in := tx.Input{T: db.basisT + 1, TxInstant: inst, NextUser: db.nextUser, NextDB: db.nextDB}
 	txOpts := &noFuncs
 	if opts.Funcs != nil {

@@ -109,14 +109,7 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 	if width < pss.MinWidth || width > pss.MaxWidth {
 		return nil, nil, fmt.Errorf("%w: width %d outside [%d,%d]", ErrBulk, width, pss.MinWidth, pss.MaxWidth)
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	inst := datom.NormalizeInstant(now)
-	if inst.Before(db.lastInstant) {
-		inst = db.lastInstant
-	}
+	inst := db.nextInstant(opts.Now)
 	t := db.basisT + 1
 	txID := datom.TxID(t)
 	res := &BulkResult{T: t, TxID: txID, TempIDs: map[int64]datom.ID{}}

@@ -402,3 +402,17 @@ func (db *DB) tAt(ctx context.Context, tm time.Time) (int64, error) {
 	})
 	return t, err
 }
+
+// nextInstant is the :db/txInstant of the next transaction given the
+// caller's clock reading now (zero: the wall clock): never before the last
+// one, so instants stay monotonic when the clock steps back.
+func (db *DB) nextInstant(now time.Time) time.Time {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	inst := datom.NormalizeInstant(now)
+	if inst.Before(db.lastInstant) {
+		inst = db.lastInstant
+	}
+	return inst
+}

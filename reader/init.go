@@ -68,14 +68,7 @@ func (db *DB) Init(ctx context.Context, ds []datom.Datom, opts *InitOptions) (*R
 	if opts == nil {
 		opts = &InitOptions{}
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	inst := datom.NormalizeInstant(now)
-	if inst.Before(db.lastInstant) {
-		inst = db.lastInstant
-	}
+	inst := db.nextInstant(opts.Now)
 	t := db.basisT + 1
 	txID := datom.TxID(t)
 	out, attrs, nextUser, err := db.initDatoms(ds, txID, inst)
