@@ -537,10 +537,17 @@ func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) 
 // Keys returns the idents of the attributes the entity has, in attribute
 // id order. Reverse references are not listed, as in Datomic.
 func (en *Entity) Keys(ctx context.Context) ([]edn.Keyword, error) {
-	if err := en.load(ctx); err != nil {
-		return nil, err
-	}
 	var out []edn.Keyword
+	err := en.eachAttr(ctx, func(a *datom.Attribute) { out = append(out, a.Ident) })
+	return out, err
+}
+
+// eachAttr calls fn with each attribute the entity has, once, in attribute
+// id order, reading the datoms if needed.
+func (en *Entity) eachAttr(ctx context.Context, fn func(*datom.Attribute)) error {
+	if err := en.load(ctx); err != nil {
+		return err
+	}
 	for i, nd := 0, en.datoms(); i < nd; i++ {
 		d := en.datom(i)
 		if i > 0 && d.A == en.datom(i-1).A {
@@ -548,11 +555,11 @@ func (en *Entity) Keys(ctx context.Context) ([]edn.Keyword, error) {
 		}
 		a := en.grp.env.schema.Attr(d.A)
 		if a == nil {
-			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+			return fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
 		}
-		out = append(out, a.Ident)
+		fn(a)
 	}
-	return out, nil
+	return nil
 }
 
 // Touch reads the entity's datoms now, and those of its components,
@@ -594,20 +601,9 @@ func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
 // (what Keys lists, with Get's values). It reads the datoms if needed but
 // no reverse references.
 func (en *Entity) Map(ctx context.Context) (map[edn.Keyword]any, error) {
-	if err := en.load(ctx); err != nil {
-		return nil, err
-	}
 	out := make(map[edn.Keyword]any)
-	for i, nd := 0, en.datoms(); i < nd; i++ {
-		d := en.datom(i)
-		if i > 0 && d.A == en.datom(i-1).A {
-			continue
-		}
-		a := en.grp.env.schema.Attr(d.A)
-		if a == nil {
-			return nil, fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
-		}
-		out[a.Ident] = en.value(a)
+	if err := en.eachAttr(ctx, func(a *datom.Attribute) { out[a.Ident] = en.value(a) }); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
