@@ -89,6 +89,7 @@ type exec struct {
 	re       *ruleEval // the fixpoint being computed, if any
 	negDepth int
 	counts   map[countKey]int
+	counts1  map[countKey1]int // counts on one int64 component
 	keybuf   []byte
 	seen     keySet // distinctOn's set, reused
 	ticks    int
@@ -204,7 +205,7 @@ func (ex *exec) rowsDistinct(q *Query, steps []*step, bound0, needed []bool) boo
 }
 
 func newExec(ctx context.Context, opts Options) *exec {
-	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}, counts: map[countKey]int{}}
+	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}}
 }
 
 // checkCtx is called in inner loops; it consults ctx every 4096 calls.
@@ -562,6 +563,25 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 	if d.counter == nil {
 		return def
 	}
+	if len(comps) == 1 {
+		// An attribute's count (the usual estimate): keyed without an
+		// encoding.
+		if a, ok := comps[0].(int64); ok {
+			k := countKey1{d, idx, a}
+			if n, ok := ex.counts1[k]; ok {
+				return n
+			}
+			n, err := d.counter.Count(ex.ctx, idx, comps)
+			if err != nil {
+				n = def
+			}
+			if ex.counts1 == nil {
+				ex.counts1 = map[countKey1]int{}
+			}
+			ex.counts1[k] = n
+			return n
+		}
+	}
 	b := append(ex.keybuf[:0], byte(idx))
 	for _, c := range comps {
 		b = appendKey(b, c)
@@ -575,8 +595,18 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 	if err != nil {
 		n = def
 	}
+	if ex.counts == nil {
+		ex.counts = map[countKey]int{}
+	}
 	ex.counts[key] = n
 	return n
+}
+
+// countKey1 names an estimate on one int64 component (an attribute).
+type countKey1 struct {
+	d   *dbSrc
+	idx datom.Index
+	a   int64
 }
 
 // countKey names one estimate: a source and its index and components.
