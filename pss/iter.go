@@ -250,6 +250,25 @@ func (it *Iter[K]) NextRun() bool {
 				it.crossed++
 				return it.checkUpper()
 			}
+			// Or a stored sibling at hand (prefetched or cached): wrapped
+			// into the leaf's own tnode once it is known to fit.
+			if p.n.mem(j) == nil && p.n.level == 1 {
+				var ln *node.Node[K]
+				if p.pre != nil {
+					ln = p.pre[j]
+				}
+				if ln == nil && it.cache != nil {
+					ln, _ = it.cache.Cached(p.n.addr(j))
+				}
+				if ln != nil && ln.Level == 0 && len(ln.Keys) > 0 && uint64(len(ln.Keys)) == p.n.counts[j] {
+					t := it.loadedAt(top)
+					*t = tnode[K]{keys: ln.Keys, count: len(ln.Keys)}
+					p.i = j
+					it.stack[top] = frame[K]{n: t}
+					it.crossed++
+					return it.checkUpper()
+				}
+			}
 		}
 	}
 	f := &it.stack[top]
