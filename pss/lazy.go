@@ -387,38 +387,15 @@ type sortKey struct {
 }
 
 // sortOpsKeyed is sortOps through key (see SortKey): it sorts the small
-// integer keys, then orders runs of equal keys by the comparator. It
+// integer keys, then orders runs of equal keys by the comparator (sortOps
+// numbers them in batch order, which breaks the comparator's ties). It
 // returns the sorted ops, in raw or in a new slice.
 func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op[K] {
-	if key == nil || len(raw) < 64 || len(raw) > 1<<31-1 {
+	opKey := func(o op[K]) (uint64, uint64, bool) { return key(o.key) }
+	if key == nil || !sortByIntKeys(raw, opKey, func(run []op[K]) { sortOps(cmp, run) }) {
 		sortOps(cmp, raw)
-		return raw
 	}
-	ks := make([]sortKey, len(raw))
-	for i := range raw {
-		hi, lo, ok := key(raw[i].key)
-		if !ok {
-			sortOps(cmp, raw)
-			return raw
-		}
-		ks[i] = sortKey{hi, lo, int32(i)}
-	}
-	slices.SortFunc(ks, compareSortKeys)
-	permute(raw, ks)
-	out := raw
-	// Equal integer keys are in batch order; the comparator orders them,
-	// batch order breaking its ties (sortOps numbers them in that order).
-	for a := 0; a < len(ks); {
-		b := a + 1
-		for b < len(ks) && ks[b].hi == ks[a].hi && ks[b].lo == ks[a].lo {
-			b++
-		}
-		if b-a > 1 {
-			sortOps(cmp, out[a:b])
-		}
-		a = b
-	}
-	return out
+	return raw
 }
 
 // SortKeyed sorts keys by cmp, through key (see SortKey) when it is not
@@ -426,33 +403,41 @@ func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op
 // compared with cmp. Equal keys keep no particular order. It returns the
 // sorted keys, in keys or in a new slice.
 func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
-	if key == nil || len(keys) < 64 || len(keys) > 1<<31-1 {
+	if key == nil || !sortByIntKeys(keys, key, func(run []K) { slices.SortFunc(run, cmp) }) {
 		slices.SortFunc(keys, cmp)
-		return keys
 	}
-	ks := make([]sortKey, len(keys))
-	for i := range keys {
-		hi, lo, ok := key(keys[i])
+	return keys
+}
+
+// sortByIntKeys sorts xs in place by the integer pairs key gives, then
+// calls sortRun on each run of equal pairs (at least two long). It leaves
+// xs untouched and returns false when xs is too short to be worth it, too
+// long for int32 positions, or key cannot map one of them.
+func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun func([]T)) bool {
+	if len(xs) < 64 || len(xs) > 1<<31-1 {
+		return false
+	}
+	ks := make([]sortKey, len(xs))
+	for i := range xs {
+		hi, lo, ok := key(xs[i])
 		if !ok {
-			slices.SortFunc(keys, cmp)
-			return keys
+			return false
 		}
 		ks[i] = sortKey{hi, lo, int32(i)}
 	}
 	slices.SortFunc(ks, compareSortKeys)
-	permute(keys, ks)
-	out := keys
+	permute(xs, ks)
 	for a := 0; a < len(ks); {
 		b := a + 1
 		for b < len(ks) && ks[b].hi == ks[a].hi && ks[b].lo == ks[a].lo {
 			b++
 		}
 		if b-a > 1 {
-			slices.SortFunc(out[a:b], cmp)
+			sortRun(xs[a:b])
 		}
 		a = b
 	}
-	return out
+	return true
 }
 
 // permute puts xs in the order of ks (sorted sort keys naming positions

@@ -264,56 +264,8 @@ func (s Set[K]) edge(ctx context.Context, last bool) (K, bool, error) {
 // rank returns the number of keys < k (<= k if inclusive), loading one node
 // per level.
 func (s Set[K]) rank(ctx context.Context, k K, inclusive bool) (int, error) {
-	s.force()
-	n := s.root
-	if n == nil {
-		return 0, nil
-	}
-	r := 0
-	for !n.leaf() {
-		i := search(s.cfg.cmp, n.keys, k, inclusive)
-		for j := 0; j < i; j++ {
-			r += int(n.counts[j])
-		}
-		if i == len(n.keys) {
-			return r, nil
-		}
-		c := n.mem(i)
-		if c == nil {
-			return s.rankStored(ctx, n.addr(i), n.level-1, k, inclusive, r)
-		}
-		n = c
-	}
-	return r + search(s.cfg.cmp, n.keys, k, inclusive), nil
-}
-
-// rankStored is rank below a stored node, r keys counted so far: it reads
-// the decoded nodes as the store returns them, without wrapping each in a
-// tnode (the planner counts ranges of every pattern of every query).
-func (s Set[K]) rankStored(ctx context.Context, addr node.Address, level int, k K, inclusive bool, r int) (int, error) {
-	if s.cfg.store == nil {
-		return 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
-	}
-	for {
-		n, err := s.cfg.store.Load(ctx, addr)
-		if err != nil {
-			return 0, fmt.Errorf("pss: load %s: %w", addr, err)
-		}
-		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && (len(n.Children) != len(n.Keys) || len(n.Counts) != len(n.Keys))) {
-			return 0, fmt.Errorf("pss: load %s: %w: malformed node on a count", addr, ErrCorrupt)
-		}
-		i := search(s.cfg.cmp, n.Keys, k, inclusive)
-		if level == 0 {
-			return r + i, nil
-		}
-		for _, c := range n.Counts[:i] {
-			r += int(c)
-		}
-		if i == len(n.Keys) {
-			return r, nil
-		}
-		addr, level = n.Children[i], level-1
-	}
+	cmp := s.cfg.cmp
+	return s.RankFunc(ctx, func(keys []K) int { return search(cmp, keys, k, inclusive) })
 }
 
 // RankFunc returns the number of keys below a sought key, found in each
@@ -344,7 +296,10 @@ func (s Set[K]) RankFunc(ctx context.Context, find func(keys []K) int) (int, err
 	return r + find(n.keys), nil
 }
 
-// rankStoredFunc is rankStored with find (see RankFunc).
+// rankStoredFunc is RankFunc below a stored node, r keys counted so far:
+// it reads the decoded nodes as the store returns them, without wrapping
+// each in a tnode (the planner counts ranges of every pattern of every
+// query).
 func (s Set[K]) rankStoredFunc(ctx context.Context, addr node.Address, level int, find func(keys []K) int, r int) (int, error) {
 	if s.cfg.store == nil {
 		return 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
