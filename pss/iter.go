@@ -286,26 +286,8 @@ func (it *Iter[K]) NextRun() bool {
 // store's cache. Callers that expect their answer within one leaf try it
 // first, and take an Iter when the run ends before what they need.
 func (s Set[K]) SeekRun(ctx context.Context, k K) ([]K, error) {
-	s.force()
-	n := s.root
-	if n == nil {
-		return nil, nil
-	}
 	cmp := s.cfg.cmp
-	for {
-		i := search(cmp, n.keys, k, false)
-		if i == len(n.keys) {
-			return nil, nil
-		}
-		if n.leaf() {
-			return n.keys[i:], nil
-		}
-		if c := n.mem(i); c != nil {
-			n = c
-			continue
-		}
-		return s.seekRunStored(ctx, n.addr(i), n.level-1, k)
-	}
+	return s.SeekRunFunc(ctx, func(keys []K) int { return search(cmp, keys, k, false) })
 }
 
 // SeekRunFunc is SeekRun with each node's position found by find instead of
@@ -336,7 +318,10 @@ func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, 
 	}
 }
 
-// seekRunStoredFunc is seekRunStored with find (see SeekRunFunc).
+// seekRunStoredFunc is SeekRunFunc below a stored node: it reads the
+// decoded nodes as the store returns them, without wrapping each in a tnode.
+// A child whose keys all sort before the sought key disagrees with its
+// parent's key for it (which is >= the sought key): ErrCorrupt.
 func (s Set[K]) seekRunStoredFunc(ctx context.Context, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
 	if s.cfg.store == nil {
 		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
@@ -351,34 +336,6 @@ func (s Set[K]) seekRunStoredFunc(ctx context.Context, addr node.Address, level 
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
-			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
-		}
-		if level == 0 {
-			return n.Keys[i:], nil
-		}
-		addr, level = n.Children[i], level-1
-	}
-}
-
-// seekRunStored is SeekRun below a stored node: it reads the decoded nodes
-// as the store returns them, without wrapping each in a tnode.
-func (s Set[K]) seekRunStored(ctx context.Context, addr node.Address, level int, k K) ([]K, error) {
-	if s.cfg.store == nil {
-		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
-	}
-	cmp := s.cfg.cmp
-	for {
-		n, err := s.cfg.store.Load(ctx, addr)
-		if err != nil {
-			return nil, fmt.Errorf("pss: load %s: %w", addr, err)
-		}
-		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-			return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
-		}
-		i := search(cmp, n.Keys, k, false)
-		if i == len(n.Keys) {
-			// The parent's key for this child is >= k, so the child holds
-			// a key >= k: it disagrees with its parent.
 			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
 		}
 		if level == 0 {
