@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/konserve"
-	"github.com/accretedb/accrete/pss"
 )
 
 // Background merges of the log tail (the writer's group-commit path).
@@ -56,55 +53,7 @@ func (db *DB) MergeTail(ctx context.Context) (*DB, error) {
 // stored the collector writes through, so the returned trees flush normally
 // later.
 func (db *DB) mergeTailBulk(ctx context.Context) (*DB, error) {
-	next := *db
-	col := &collectStore{}
-	g, gctx := errgroup.WithContext(ctx)
-	for i := range db.trees {
-		g.Go(func() error {
-			tree, err := db.trees[i].get(gctx)
-			if err != nil {
-				return err
-			}
-			adds, dels, err := db.novelty(gctx, i)
-			if err != nil {
-				return err
-			}
-			if len(adds) == 0 && len(dels) == 0 {
-				if _, ok := tree.Root(); ok {
-					return nil // unchanged and stored: keep the lazy tree
-				}
-			}
-			if root, ok := tree.Root(); ok {
-				o := treeOptions(nil, i, db.width)
-				o.Store = &bulkNodeStore{nodeStore: newNodeStore(db.st, treeIndex(i)), col: col}
-				if tree, err = pss.Open(gctx, root, o); err != nil {
-					return err
-				}
-			}
-			if len(adds) > 0 || len(dels) > 0 {
-				if tree, err = tree.Update(gctx, adds, dels); err != nil {
-					return fmt.Errorf("reader: merge %s: %w", treeNames[i], err)
-				}
-			}
-			if _, tree, err = tree.Flush(gctx); err != nil {
-				return fmt.Errorf("reader: flush %s: %w", treeNames[i], err)
-			}
-			next.trees[i] = newLoadedTree(tree)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if _, _, err := db.st.PutNodesBulk(ctx, col.datas, col.hashes); err != nil {
-		return nil, fmt.Errorf("reader: merge: %w", err)
-	}
-	col.direct.Store(true)
-	next.ov = emptyOverlay()
-	next.tail = nil
-	next.tailBytes = 0
-	next.merged = false
-	return &next, nil
+	return db.mergeTailInto(ctx, &collectStore{})
 }
 
 // AdoptMerge returns db moved onto the trees of merged, which MergeTail

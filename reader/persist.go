@@ -12,7 +12,6 @@ import (
 	"github.com/accretedb/accrete/branch"
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/konserve"
-	"github.com/accretedb/accrete/node"
 	"github.com/accretedb/accrete/pss"
 	"github.com/accretedb/accrete/tx"
 )
@@ -195,6 +194,14 @@ func (db *DB) novelty(ctx context.Context, i int) (adds, dels []datom.Datom, err
 // tree and flushes them (all trees in parallel), returning a value with an
 // empty tail.
 func (db *DB) mergeTail(ctx context.Context) (*DB, error) {
+	return db.mergeTailInto(ctx, nil)
+}
+
+// mergeTailInto is mergeTail; with col it is mergeTailBulk's: each changed
+// tree is reopened on a store that collects the nodes its flush writes
+// (unchanged stored trees stay as they are), and the collected nodes are
+// stored with one PutNodesBulk before the value is returned.
+func (db *DB) mergeTailInto(ctx context.Context, col *collectStore) (*DB, error) {
 	next := *db
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range db.trees {
@@ -207,23 +214,40 @@ func (db *DB) mergeTail(ctx context.Context) (*DB, error) {
 			if err != nil {
 				return err
 			}
-			if len(adds) > 0 || len(dels) > 0 {
+			changed := len(adds) > 0 || len(dels) > 0
+			if col != nil {
+				root, stored := tree.Root()
+				if stored && !changed {
+					return nil // unchanged and stored: keep the lazy tree
+				}
+				if stored {
+					o := treeOptions(nil, i, db.width)
+					o.Store = &bulkNodeStore{nodeStore: newNodeStore(db.st, treeIndex(i)), col: col}
+					if tree, err = pss.Open(gctx, root, o); err != nil {
+						return err
+					}
+				}
+			}
+			if changed {
 				if tree, err = tree.Update(gctx, adds, dels); err != nil {
 					return fmt.Errorf("reader: merge %s: %w", treeNames[i], err)
 				}
 			}
-			var addr node.Address
-			addr, tree, err = tree.Flush(gctx)
-			if err != nil {
+			if _, tree, err = tree.Flush(gctx); err != nil {
 				return fmt.Errorf("reader: flush %s: %w", treeNames[i], err)
 			}
-			_ = addr
 			next.trees[i] = newLoadedTree(tree)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if col != nil {
+		if _, _, err := db.st.PutNodesBulk(ctx, col.datas, col.hashes); err != nil {
+			return nil, fmt.Errorf("reader: merge: %w", err)
+		}
+		col.direct.Store(true)
 	}
 	next.ov = emptyOverlay()
 	next.tail = nil
