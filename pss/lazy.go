@@ -9,11 +9,13 @@ import (
 )
 
 // MaxPending bounds the keys a chain of lazy updates (AddLazily,
-// UpdateLazily) leaves pending, for sets of up to 2×MaxPending keys; a
-// larger set may have half its size pending. The call that would pass the
-// bound builds its set at once. So a chain holds a bounded number of keys
-// unbuilt, and building it, which may copy most of the set when its keys are
-// spread out, costs a bounded amount per pending key.
+// UpdateLazily) leaves pending, for sets of up to MaxPending keys; a
+// larger set may have as many keys pending as it holds. The call that would
+// pass the bound builds its set at once. So a chain holds a bounded number
+// of keys unbuilt, and building it, which may copy most of the set when its
+// keys are spread out, costs a bounded amount per pending key. (Half the
+// set's size would bound the unbuilt keys tighter, but a set that grows by
+// lazy chains would then be rebuilt three times over rather than twice.)
 const MaxPending = 8192
 
 // lazyRoot is the pending content of a set made by AddLazily or
@@ -171,7 +173,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 			base = Set[K]{cfg: s.cfg, root: &cp}
 		}
 		minLen = base.Len()
-		limit = max(MaxPending, minLen/2)
+		limit = max(MaxPending, minLen)
 	}
 	minLen -= len(removes)
 	if len(adds) > 0 {
@@ -336,18 +338,23 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		}
 		dels = dels || len(c.removes) > 0
 	}
+	raw := make([]op[K], 0, n)
 	if !dels {
 		// Adds only: Update's own rule (first add wins) is the chain's.
-		all := make([]K, 0, n)
+		// The ops are made straight from the batches: gathering the keys
+		// first would copy every pending key once more.
 		for _, c := range chain {
-			all = append(all, c.adds...)
+			for _, k := range c.adds {
+				raw = append(raw, op[K]{key: k, add: true})
+			}
 			for _, b := range c.more {
-				all = append(all, b...)
+				for _, k := range b {
+					raw = append(raw, op[K]{key: k, add: true})
+				}
 			}
 		}
-		return prepareOpsKeyed(cmp, key, all, nil)
+		return combineOps(cmp, key, raw)
 	}
-	raw := make([]op[K], 0, n)
 	for _, c := range chain {
 		for _, k := range c.removes {
 			raw = append(raw, op[K]{key: k, del: true})

@@ -37,12 +37,6 @@ func sortOps[K any](cmp func(a, b K) int, raw []op[K]) {
 // prepareOps sorts and combines a batch: removes apply before adds, and for
 // equal keys the first add wins.
 func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
-	return prepareOpsKeyed(cmp, nil, adds, removes)
-}
-
-// prepareOpsKeyed is prepareOps sorting through key (see SortKey), if not
-// nil.
-func prepareOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], adds, removes []K) []op[K] {
 	raw := make([]op[K], 0, len(adds)+len(removes))
 	for _, k := range removes {
 		raw = append(raw, op[K]{key: k, del: true})
@@ -50,6 +44,12 @@ func prepareOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], adds, removes 
 	for _, k := range adds {
 		raw = append(raw, op[K]{key: k, add: true})
 	}
+	return combineOps(cmp, nil, raw)
+}
+
+// combineOps sorts raw (removes and adds, in batch order) through key, if
+// not nil, and combines it per key as prepareOps does, in place.
+func combineOps[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op[K] {
 	raw = sortOpsKeyed(cmp, key, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
