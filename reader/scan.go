@@ -154,19 +154,81 @@ func (it *treeIter) close() error {
 	return first
 }
 
+// rangeEnd tests whether a datom at or after a scan's lower bound is
+// still within its upper bound. The bounds of a prefix of ids of EAVT or
+// AEVT (an entity's datoms, an entity's attribute, an attribute's datoms:
+// the usual point lookups) are tested on the ids alone, without a call
+// through the comparator and a value comparison per datom.
+type rangeEnd struct {
+	kind endKind
+	x, y int64
+	cmp  func(a, b datom.Datom) int
+	hi   datom.Datom
+}
+
+type endKind uint8
+
+const (
+	endCmp endKind = iota // the comparator against hi
+	endE                  // EAVT, entity x
+	endEA                 // EAVT, entity x and attribute y
+	endA                  // AEVT, attribute x
+	endAE                 // AEVT, attribute x and entity y
+)
+
+// newRangeEnd returns the test for hi of a scan of tree i from lo. A datom
+// d >= lo of a prefix bound (see bounds) is <= hi exactly when its
+// leading ids equal the prefix's: every other component of hi is the
+// largest there is (maxValue sorts after every stored value).
+func newRangeEnd(i int, lo, hi datom.Datom) rangeEnd {
+	r := rangeEnd{kind: endCmp, cmp: datom.Comparator(treeIndex(i)), hi: hi}
+	if !prefixLo(lo) || hi.Tx != math.MaxInt64 || !hi.Added {
+		return r
+	}
+	if _, ok := hi.V.(maxValue); !ok {
+		return r
+	}
+	switch idx := treeIndex(i); {
+	case idx == datom.EAVT && lo.E == hi.E && lo.A == hi.A:
+		r.kind, r.x, r.y = endEA, lo.E, lo.A
+	case idx == datom.EAVT && lo.E == hi.E && lo.A == math.MinInt64 && hi.A == math.MaxInt64:
+		r.kind, r.x = endE, lo.E
+	case idx == datom.AEVT && lo.A == hi.A && lo.E == hi.E:
+		r.kind, r.x, r.y = endAE, lo.A, lo.E
+	case idx == datom.AEVT && lo.A == hi.A && lo.E == math.MinInt64 && hi.E == math.MaxInt64:
+		r.kind, r.x = endA, lo.A
+	}
+	return r
+}
+
+// within reports whether d (at or after the scan's lower bound) is <= hi.
+func (r *rangeEnd) within(d *datom.Datom) bool {
+	switch r.kind {
+	case endEA:
+		return d.E == r.x && d.A == r.y
+	case endE:
+		return d.E == r.x
+	case endAE:
+		return d.A == r.x && d.E == r.y
+	case endA:
+		return d.A == r.x
+	}
+	return r.cmp(*d, r.hi) <= 0
+}
+
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
 	// after, when set, is the last datom the short run yielded: the
 	// iterators go on from there.
 	var after *datom.Datom
-	if run, ok, more, err := db.shortRun(ctx, i, lo, hi); err != nil || ok {
+	end := newRangeEnd(i, lo, hi)
+	if run, ok, more, err := db.shortRun(ctx, i, lo, &end); err != nil || ok {
 		if err != nil {
 			return err
 		}
-		cmp := datom.Comparator(treeIndex(i))
 		for j := range run {
-			if cmp(run[j], hi) > 0 || !fn(run[j]) {
+			if !end.within(&run[j]) || !fn(run[j]) {
 				return nil
 			}
 		}
@@ -194,7 +256,7 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 			if after != nil && cmp(d, *after) <= 0 {
 				continue
 			}
-			if cmp(d, hi) > 0 || !fn(d) {
+			if !end.within(&d) || !fn(d) {
 				break
 			}
 		}
@@ -211,14 +273,14 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 	return it.close()
 }
 
-// shortRun serves a scan of tree i in [lo, hi] that starts within one
+// shortRun serves a scan of tree i from lo to end that starts within one
 // leaf (a point lookup, the usual case for an entity's attribute) without
 // iterators: ok reports that run starts with the first datoms of the scan,
 // all of them unless more is set (it then ends with its leaf, inside the
-// range; otherwise it goes on past hi, where the caller stops). It does
-// not try when the overlay deletes datoms from the tree, or when both the
-// tree and the overlay's additions hold datoms in range.
-func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []datom.Datom, ok, more bool, err error) {
+// range; otherwise it goes on past the end, where the caller stops). It
+// does not try when the overlay deletes datoms from the tree, or when both
+// the tree and the overlay's additions hold datoms in range.
+func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd) (run []datom.Datom, ok, more bool, err error) {
 	if i < nCur && db.ov.dels[i].Len() > 0 {
 		return nil, false, false, nil
 	}
@@ -227,8 +289,7 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 		return nil, false, false, err
 	}
 	adds := db.ov.adds[i]
-	cmp := datom.Comparator(treeIndex(i))
-	inRange := func(r []datom.Datom) bool { return len(r) > 0 && cmp(r[0], hi) <= 0 }
+	inRange := func(r []datom.Datom) bool { return len(r) > 0 && end.within(&r[0]) }
 	switch {
 	case tree.Len() == 0 && adds.Len() == 0:
 		return nil, true, false, nil
@@ -260,7 +321,7 @@ func (db *DB) shortRun(ctx context.Context, i int, lo, hi datom.Datom) (run []da
 		return nil, true, false, nil
 	}
 	// The range may go on in the next leaf.
-	return run, true, cmp(run[len(run)-1], hi) <= 0, nil
+	return run, true, end.within(&run[len(run)-1]), nil
 }
 
 // prefixLo reports whether lo is the lower bound bounds gives a prefix of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/konserve"
@@ -55,15 +56,23 @@ type lazyTree struct {
 	addr   node.Address
 	opts   pss.Options[datom.Datom]
 	set    pss.Set[datom.Datom]
+	// ready is &set once loaded: get's lock-free path, since every point
+	// lookup asks for its tree and the set never changes once loaded.
+	ready atomic.Pointer[pss.Set[datom.Datom]]
 }
 
 func newLoadedTree(set pss.Set[datom.Datom]) *lazyTree {
-	return &lazyTree{loaded: true, set: set}
+	l := &lazyTree{loaded: true, set: set}
+	l.ready.Store(&l.set)
+	return l
 }
 
 // get returns the tree, loading its root on first use. A failed load is not
 // remembered, so a cancelled context does not poison the value.
 func (l *lazyTree) get(ctx context.Context) (pss.Set[datom.Datom], error) {
+	if s := l.ready.Load(); s != nil {
+		return *s, nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.loaded {
@@ -80,6 +89,7 @@ func (l *lazyTree) get(ctx context.Context) (pss.Set[datom.Datom], error) {
 		return s, fmt.Errorf("reader: open index: %w", err)
 	}
 	l.set, l.loaded = s, true
+	l.ready.Store(&l.set)
 	return s, nil
 }
 
