@@ -149,11 +149,23 @@ func AdvanceWith(ctx context.Context, st *konserve.Store, name string, old *Head
 	if err != nil {
 		return nil, err
 	}
-	hs, err := st.PutNodes(ctx, append(nodes[:len(nodes):len(nodes)], body))
+	addr := konserve.HashOf(body)
+	data, err := encodeHead(addr, body)
 	if err != nil {
-		return nil, fmt.Errorf("branch: store commit: %w", err)
+		return nil, err
 	}
-	return swap(ctx, st, name, old, hs[len(hs)-1], body, c)
+	var ov konserve.Version
+	if old != nil {
+		ov = old.Version
+	}
+	// One call, so that a backend can write the head's bytes while the
+	// objects are written; the head still moves only after they are all
+	// durable (H2).
+	_, v, err := st.PutNodesSwapHead(ctx, append(nodes[:len(nodes):len(nodes)], body), Key(name), ov, data)
+	if err != nil {
+		return nil, swapError(name, old, err)
+	}
+	return &Head{Branch: name, Addr: addr, Commit: c, Version: v}, nil
 }
 
 func swap(ctx context.Context, st *konserve.Store, name string, old *Head, addr konserve.Hash, body []byte, c *Commit) (*Head, error) {
@@ -167,15 +179,21 @@ func swap(ctx context.Context, st *konserve.Store, name string, old *Head, addr 
 	}
 	v, err := st.SwapHead(ctx, Key(name), ov, data)
 	if err != nil {
-		if errors.Is(err, konserve.ErrConflict) {
-			if old == nil {
-				return nil, fmt.Errorf("branch %q: %w", name, ErrExists)
-			}
-			return nil, fmt.Errorf("branch %q: %w", name, ErrConflict)
-		}
-		return nil, fmt.Errorf("branch: swap head %q: %w", name, err)
+		return nil, swapError(name, old, err)
 	}
 	return &Head{Branch: name, Addr: addr, Commit: c, Version: v}, nil
+}
+
+// swapError is the error of a failed store-and-swap of branch name from
+// old.
+func swapError(name string, old *Head, err error) error {
+	if errors.Is(err, konserve.ErrConflict) {
+		if old == nil {
+			return fmt.Errorf("branch %q: %w", name, ErrExists)
+		}
+		return fmt.Errorf("branch %q: %w", name, ErrConflict)
+	}
+	return fmt.Errorf("branch: advance %q: %w", name, err)
 }
 
 // Create makes branch name point at the stored commit addr. It fails with

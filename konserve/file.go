@@ -427,30 +427,79 @@ func (b *fileBackend) ReadVersioned(ctx context.Context, key string) ([]byte, Ve
 	return data, fileVersion(data), nil
 }
 
-// Swap implements Backend (F3): under the key's flock it compares the
-// current content hash with old, writes and fsyncs a temporary file, renames
-// it over the key and fsyncs the directory.
+// Swap implements Backend (F3): it writes and fsyncs a temporary file
+// beside the key, then, under the key's flock, compares the current content
+// hash with old, renames the file over the key and fsyncs the directory.
 func (b *fileBackend) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
-	p, err := b.path("swap", key)
+	sh, err := b.stageHead(ctx, key, data)
 	if err != nil {
 		return "", err
 	}
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
-	}
-	nv, err := b.swap(p, old, data)
+	return sh.swap(ctx, old)
+}
+
+// fileStagedHead is a head's new bytes in a synced temporary file beside
+// the key (F1), waiting to be renamed over it by swap.
+type fileStagedHead struct {
+	b        *fileBackend
+	key, p   string
+	tmp      string
+	data     []byte
+	finished bool
+}
+
+var _ headStager = (*fileBackend)(nil)
+
+// stageHead implements headStager: the temporary file and its fsync, the
+// part of a swap that needs no lock and does not depend on the head's
+// current state, so Store.PutNodesSwapHead runs it beside the node puts.
+func (b *fileBackend) stageHead(ctx context.Context, key string, data []byte) (stagedHead, error) {
+	p, err := b.path("swap", key)
 	if err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	}
+	dir := filepath.Dir(p)
+	if err := b.ensureDir(dir); err != nil {
+		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	}
+	tmp, err := writeTemp(dir, data, true)
+	if err != nil {
+		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	}
+	return &fileStagedHead{b: b, key: key, p: p, tmp: tmp, data: data}, nil
+}
+
+// swap implements stagedHead: under the key's flock it compares the current
+// content hash with old, renames the staged file over the key and fsyncs
+// the directory (F2, F3). The staged file is removed on any failure before
+// the rename.
+func (s *fileStagedHead) swap(ctx context.Context, old Version) (Version, error) {
+	if s.finished {
+		return "", fmt.Errorf("konserve: file: swap %s: staged head used twice", s.key)
+	}
+	s.finished = true
+	if err := ctx.Err(); err != nil {
+		_ = os.Remove(s.tmp) // best effort: a leftover is swept as a crash's would be
+		return "", fmt.Errorf("konserve: file: swap %s: %w", s.key, err)
+	}
+	nv, err := s.swapLocked(old)
+	if err != nil {
+		return "", fmt.Errorf("konserve: file: swap %s: %w", s.key, err)
 	}
 	return nv, nil
 }
 
-func (b *fileBackend) swap(p string, old Version, data []byte) (_ Version, err error) {
-	dir := filepath.Dir(p)
-	if err := b.ensureDir(dir); err != nil {
-		return "", err
-	}
-	unlock, err := flockPath(lockPath(p), true)
+func (s *fileStagedHead) swapLocked(old Version) (_ Version, err error) {
+	renamed := false
+	defer func() {
+		if !renamed {
+			_ = os.Remove(s.tmp) // best effort: err is what matters
+		}
+	}()
+	unlock, err := flockPath(lockPath(s.p), true)
 	if err != nil {
 		return "", err
 	}
@@ -460,7 +509,7 @@ func (b *fileBackend) swap(p string, old Version, data []byte) (_ Version, err e
 		}
 	}()
 	var cur Version
-	switch curData, err := os.ReadFile(p); {
+	switch curData, err := os.ReadFile(s.p); {
 	case err == nil:
 		cur = fileVersion(curData)
 	case errors.Is(err, fs.ErrNotExist):
@@ -471,18 +520,24 @@ func (b *fileBackend) swap(p string, old Version, data []byte) (_ Version, err e
 	if cur != old {
 		return "", ErrConflict
 	}
-	tmp, err := writeTemp(dir, data, true)
-	if err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp) // the rename error is what matters
+	if err := os.Rename(s.tmp, s.p); err != nil {
 		return "", fmt.Errorf("rename into place: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	renamed = true
+	if err := syncDir(filepath.Dir(s.p)); err != nil {
 		return "", err
 	}
-	return fileVersion(data), nil
+	return fileVersion(s.data), nil
+}
+
+// discard implements stagedHead: it removes the staged file of a head that
+// will not be swapped.
+func (s *fileStagedHead) discard() {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	_ = os.Remove(s.tmp) // best effort: a leftover is swept as a crash's would be
 }
 
 // Delete implements Backend. A key that has been swapped is deleted under its
