@@ -44,6 +44,101 @@ type lazyRoot[K any] struct {
 	minLen int
 	// key, if not nil, is the sort key the build uses (UpdateLazilyKeyed).
 	key SortKey[K]
+	// box bounds the sort keys of every key pending along the chain, this
+	// link's included, down to floor, the root of the built set the chain
+	// starts from (nil: empty): Within reads floor when a range misses the
+	// box, without building the chain.
+	box   keyBox
+	floor *tnode[K]
+}
+
+// keyBox bounds a group of keys by their sort keys (SortKey): every key k
+// of the group has (minHi, minLo) <= key(k) <= (maxHi, maxLo). A box that
+// is not bounded says nothing (a key had no sort key, or there was no
+// SortKey); an empty bounded box has a minimum above its maximum.
+type keyBox struct {
+	minHi, minLo, maxHi, maxLo uint64
+	bounded                    bool
+}
+
+// emptyBox is the bounded box of no key, if key can bound keys at all.
+func emptyBox[K any](key SortKey[K]) keyBox {
+	return keyBox{minHi: ^uint64(0), minLo: ^uint64(0), bounded: key != nil}
+}
+
+// boxAdd returns b grown to hold ks.
+func boxAdd[K any](b keyBox, key SortKey[K], ks []K) keyBox {
+	if !b.bounded {
+		return b
+	}
+	for i := range ks {
+		hi, lo, ok := key(ks[i])
+		if !ok {
+			return keyBox{}
+		}
+		if hi < b.minHi || (hi == b.minHi && lo < b.minLo) {
+			b.minHi, b.minLo = hi, lo
+		}
+		if hi > b.maxHi || (hi == b.maxHi && lo > b.maxLo) {
+			b.maxHi, b.maxLo = hi, lo
+		}
+	}
+	return b
+}
+
+// union returns the box of the keys of b and c.
+func (b keyBox) union(c keyBox) keyBox {
+	if !b.bounded || !c.bounded {
+		return keyBox{}
+	}
+	if c.minHi < b.minHi || (c.minHi == b.minHi && c.minLo < b.minLo) {
+		b.minHi, b.minLo = c.minHi, c.minLo
+	}
+	if c.maxHi > b.maxHi || (c.maxHi == b.maxHi && c.maxLo > b.maxLo) {
+		b.maxHi, b.maxLo = c.maxHi, c.maxLo
+	}
+	return b
+}
+
+// misses reports whether no key of the box lies between the keys whose
+// sort keys are (loHi, loLo) and (hiHi, hiLo): all of them are below the
+// one, or all above the other. By SortKey's contract, a key whose pair is
+// below lo's pair is below lo under the comparator, and likewise above.
+func (b keyBox) misses(loHi, loLo, hiHi, hiLo uint64) bool {
+	if !b.bounded {
+		return false
+	}
+	if b.maxHi < loHi || (b.maxHi == loHi && b.maxLo < loLo) {
+		return true // empty boxes land here too
+	}
+	return b.minHi > hiHi || (b.minHi == hiHi && b.minLo > hiLo)
+}
+
+// Within returns s, or a set holding exactly the keys s holds in [lo, hi]
+// (inclusive; it may differ outside): when s is a lazy set not built yet and
+// no key pending along its chain can lie in [lo, hi], the set the chain
+// started from, so that a read of the range (a point lookup, say) does not
+// build s. It decides with the chain's sort key (UpdateLazilyKeyed), and
+// relies on every link of the chain having the same one; without one, or
+// when lo or hi has no sort key, it returns s.
+func (s Set[K]) Within(lo, hi K) Set[K] {
+	r := s.root
+	if r == nil || r.lazy == nil || r.lazy.done.Load() {
+		return s
+	}
+	l := r.lazy
+	if !l.box.bounded || l.key == nil {
+		return s
+	}
+	loHi, loLo, ok := l.key(lo)
+	if !ok {
+		return s
+	}
+	hiHi, hiLo, ok := l.key(hi)
+	if !ok || !l.box.misses(loHi, loLo, hiHi, hiLo) {
+		return s
+	}
+	return Set[K]{cfg: s.cfg, root: l.floor}
 }
 
 // lazyHead is the part of a link that links extending it share.
@@ -83,7 +178,7 @@ func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *extNode[K] {
 		h = &nh
 	}
 	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, more: more, pending: p.pending + len(adds),
-		minLen: max(p.minLen, 1), key: key}}
+		minLen: max(p.minLen, 1), key: key, box: boxAdd(p.box, key, adds), floor: p.floor}}
 	ln.n.lazy = &ln.l
 	return ln
 }
@@ -161,9 +256,12 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	base := s
 	pending := len(adds) + len(removes)
 	minLen, limit := 0, 0
+	box := boxAdd(boxAdd(emptyBox(key), key, removes), key, adds)
+	var floor *tnode[K]
 	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() {
 		pending += r.lazy.pending
 		minLen, limit = r.lazy.minLen, r.lazy.limit
+		box, floor = box.union(r.lazy.box), r.lazy.floor
 	} else {
 		if r != nil && r.lazy != nil {
 			// Built already: start the chain from a copy of its root, so
@@ -174,6 +272,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 		}
 		minLen = base.Len()
 		limit = max(MaxPending, minLen)
+		floor = base.root
 	}
 	minLen -= len(removes)
 	if len(adds) > 0 {
@@ -184,7 +283,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	}
 	// The placeholder and its pending state, in one allocation.
 	ln := &lazyNode[K]{h: lazyHead[K]{base: base, adds: adds, removes: removes, limit: limit},
-		l: lazyRoot[K]{pending: pending, minLen: minLen, key: key}}
+		l: lazyRoot[K]{pending: pending, minLen: minLen, key: key, box: box, floor: floor}}
 	ln.l.lazyHead = &ln.h
 	ln.n.lazy = &ln.l
 	ns := Set[K]{cfg: s.cfg, root: &ln.n}

@@ -100,6 +100,21 @@ func emptyOverlay() *overlay {
 	return o
 }
 
+// within returns the overlay's additions and deletions of tree i as far as
+// a scan of [lo, hi] needs them (pss.Set.Within): a set whose pending
+// batches all lie outside the range is read as it was before them, not
+// built. A transaction's lookups (retractEntity's scan of one entity, say)
+// then leave the batches of the previous transactions pending, to be built
+// together, rather than building them one transaction at a time. The
+// deletions of a history tree are the zero set.
+func (o *overlay) within(i int, lo, hi datom.Datom) (adds, dels pss.Set[datom.Datom]) {
+	adds = o.adds[i].Within(lo, hi)
+	if i < nCur {
+		dels = o.dels[i].Within(lo, hi)
+	}
+	return adds, dels
+}
+
 func (o *overlay) empty() bool {
 	for i := range o.adds {
 		if o.adds[i].Len() > 0 {

@@ -37,9 +37,9 @@ func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom)
 		return err
 	}
 	it.cmp, it.lo, it.hi = datom.Comparator(treeIndex(i)), lo, hi
-	adds := db.ov.adds[i]
+	adds, dels := db.ov.within(i, lo, hi)
 	hasAdds := adds.Len() > 0
-	hasDels := i < nCur && db.ov.dels[i].Len() > 0
+	hasDels := dels.Len() > 0
 	if tree.Len() > 0 {
 		// Stored leaves past hi are not worth prefetching.
 		it.t = tree.NewIter(ctx, &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi})
@@ -48,7 +48,7 @@ func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom)
 		it.a = adds.NewIter(ctx, nil)
 	}
 	if hasDels && it.t != nil {
-		it.d = db.ov.dels[i].NewIter(ctx, nil)
+		it.d = dels.NewIter(ctx, nil)
 		it.checkDel = true
 	}
 	it.onlyTree = it.a == nil && it.d == nil
@@ -281,14 +281,14 @@ func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(d
 // does not try when the overlay deletes datoms from the tree, or when both
 // the tree and the overlay's additions hold datoms in range.
 func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd) (run []datom.Datom, ok, more bool, err error) {
-	if i < nCur && db.ov.dels[i].Len() > 0 {
+	adds, dels := db.ov.within(i, lo, end.hi)
+	if dels.Len() > 0 {
 		return nil, false, false, nil
 	}
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
 		return nil, false, false, err
 	}
-	adds := db.ov.adds[i]
 	inRange := func(r []datom.Datom) bool { return len(r) > 0 && end.within(&r[0]) }
 	switch {
 	case tree.Len() == 0 && adds.Len() == 0:
