@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -113,6 +114,12 @@ type entityEnv struct {
 	schema *datom.Schema
 	idents [8]atomic.Pointer[entityIdent]
 	next   atomic.Uint32 // the slot the next miss replaces
+
+	// identMax is the largest id that has an ident, once identsKnown
+	// (see ident); probes counts the lookups made before.
+	identMax    datom.ID
+	identsKnown atomic.Bool
+	probes      atomic.Int32
 }
 
 type entityIdent struct {
@@ -272,7 +279,7 @@ func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
 	if err != nil {
 		return err
 	}
-	b.nv, b.ne = max(nref+nrun, 1), max(nref, 1)
+	b.nv, b.ne, b.left = max(nref+nrun, 1), max(nref, 1), nref
 	for i, m := range ms {
 		if i > 0 && ms[i-1].id == m.id { // the same entity twice: share
 			m.refs = ms[i-1].refs
@@ -324,6 +331,7 @@ type entityBuilder struct {
 	ents       []Entity
 	grp        *entityGroup // the group of the targets made so far
 	nv, nd, ne int          // the sizes of the next blocks
+	left       int          // references still to convert, when known
 
 	attrs attrCache
 }
@@ -398,10 +406,35 @@ func (b *entityBuilder) convert(a *datom.Attribute, v any) any {
 	if !ok {
 		return v
 	}
-	if kw, ok := b.schema.Ident(id); ok {
+	if kw, ok := b.env.ident(id); ok {
 		return kw
 	}
 	return b.entity(id)
+}
+
+// identProbes is how many references an entityEnv converts with a schema
+// lookup each before it finds the largest ident id, which then answers
+// for every id above it without a lookup (the entities a walk reaches
+// were mostly made after the schema's idents). A single Get does not pay
+// for gathering the idents.
+const identProbes = 64
+
+// ident returns the ident of entity id, if it has one.
+func (env *entityEnv) ident(id datom.ID) (edn.Keyword, bool) {
+	if env.identsKnown.Load() {
+		if id > env.identMax {
+			return "", false
+		}
+	} else if env.probes.Add(1) == identProbes {
+		// Exactly one caller gets here; identMax is published by the
+		// store of identsKnown.
+		env.identMax = math.MinInt64
+		if ids := env.schema.Idents(); len(ids) > 0 {
+			env.identMax = ids[len(ids)-1]
+		}
+		env.identsKnown.Store(true)
+	}
+	return env.schema.Ident(id)
 }
 
 // entity makes the entity id, a target of a reference, in the current
@@ -420,8 +453,9 @@ func (b *entityBuilder) entity(id datom.ID) *Entity {
 		return e
 	}
 	if b.grp == nil || len(b.grp.members) == entityGroupMax {
-		b.grp = &entityGroup{env: b.env}
+		b.grp = &entityGroup{env: b.env, members: make([]*Entity, 0, min(max(b.left, 1), entityGroupMax))}
 	}
+	b.left--
 	b.grp.members = append(b.grp.members, e)
 	e.grp = b.grp
 	return e
