@@ -3,6 +3,7 @@ package pss
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -393,13 +394,19 @@ func mergeOps[K any](cmp func(a, b K) int, n *tnode[K], ops []op[K]) []K {
 			return
 		}
 		for _, k := range n.keys {
-			for j < len(ops) && cmp(ops[j].key, k) < 0 {
+			// One comparison per step: past the last op, or with k below
+			// the next op, k is kept as is.
+			c := 1
+			for j < len(ops) {
+				if c = cmp(ops[j].key, k); c >= 0 {
+					break
+				}
 				if ops[j].add {
 					out = append(out, ops[j].key)
 				}
 				j++
 			}
-			if j < len(ops) && cmp(ops[j].key, k) == 0 {
+			if c == 0 {
 				switch o := ops[j]; {
 				case o.del && o.add:
 					out = append(out, o.key)
@@ -467,12 +474,12 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 			}
 		}
 	}
-	raw = sortOpsKeyed(cmp, key, raw)
+	raw, ks := sortOpsKeyed(cmp, key, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
 		var o op[K]
 		j := i
-		for ; j < len(raw) && cmp(raw[j].key, raw[i].key) == 0; j++ {
+		for ; j < len(raw) && sameKey(cmp, raw, ks, i, j); j++ {
 			switch r := raw[j]; {
 			case r.del:
 				o.del, o.add, o.key = true, false, r.key
@@ -495,13 +502,28 @@ type sortKey struct {
 // sortOpsKeyed is sortOps through key (see SortKey): it sorts the small
 // integer keys, then orders runs of equal keys by the comparator (sortOps
 // numbers them in batch order, which breaks the comparator's ties). It
-// returns the sorted ops, in raw or in a new slice.
-func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op[K] {
-	opKey := func(o op[K]) (uint64, uint64, bool) { return key(o.key) }
-	if key == nil || !sortByIntKeys(raw, opKey, func(run []op[K]) { sortOps(cmp, run) }) {
+// returns the sorted ops, in raw or in a new slice, and, when it sorted
+// through key, the ops' sort keys in the same order (nil otherwise).
+func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) ([]op[K], []sortKey) {
+	var ks []sortKey
+	if key != nil {
+		opKey := func(o op[K]) (uint64, uint64, bool) { return key(o.key) }
+		ks = sortByIntKeys(raw, opKey, func(run []op[K]) { sortOps(cmp, run) })
+	}
+	if ks == nil {
 		sortOps(cmp, raw)
 	}
-	return raw
+	return raw, ks
+}
+
+// sameKey reports whether the sorted ops i and j (with their sort keys ks,
+// if not nil) hold equal keys: ops whose sort keys differ cannot, which
+// spares a comparator call.
+func sameKey[K any](cmp func(a, b K) int, raw []op[K], ks []sortKey, i, j int) bool {
+	if ks != nil && (ks[i].hi != ks[j].hi || ks[i].lo != ks[j].lo) {
+		return false
+	}
+	return cmp(raw[i].key, raw[j].key) == 0
 }
 
 // SortKeyed sorts keys by cmp, through key (see SortKey) when it is not
@@ -509,29 +531,32 @@ func sortOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op
 // compared with cmp. Equal keys keep no particular order. It returns the
 // sorted keys, in keys or in a new slice.
 func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
-	if key == nil || !sortByIntKeys(keys, key, func(run []K) { slices.SortFunc(run, cmp) }) {
+	if key == nil || sortByIntKeys(keys, key, func(run []K) { slices.SortFunc(run, cmp) }) == nil {
 		slices.SortFunc(keys, cmp)
 	}
 	return keys
 }
 
 // sortByIntKeys sorts xs in place by the integer pairs key gives, then
-// calls sortRun on each run of equal pairs (at least two long). It leaves
-// xs untouched and returns false when xs is too short to be worth it, too
-// long for int32 positions, or key cannot map one of them.
-func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun func([]T)) bool {
+// calls sortRun on each run of equal pairs (at least two long), and returns
+// the pairs in their sorted order (their positions are spent: -1). It
+// leaves xs untouched and returns nil when xs is too short to be worth it,
+// too long for int32 positions, or key cannot map one of them.
+func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun func([]T)) []sortKey {
 	if len(xs) < 64 || len(xs) > 1<<31-1 {
-		return false
+		return nil
 	}
 	ks := make([]sortKey, len(xs))
 	for i := range xs {
 		hi, lo, ok := key(xs[i])
 		if !ok {
-			return false
+			return nil
 		}
 		ks[i] = sortKey{hi, lo, int32(i)}
 	}
-	slices.SortFunc(ks, compareSortKeys)
+	if !radixSortKeys(ks) {
+		slices.SortFunc(ks, compareSortKeys)
+	}
 	permute(xs, ks)
 	for a := 0; a < len(ks); {
 		b := a + 1
@@ -542,6 +567,65 @@ func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun 
 			sortRun(xs[a:b])
 		}
 		a = b
+	}
+	return ks
+}
+
+// radixSortKeys sorts ks as compareSortKeys orders them, by a least-significant-digit radix
+// sort of the bits in which the pairs differ, when those fit in 64: the
+// sort keys of one build usually share most of their bits (an entity id's
+// partition, an attribute id's high bits), so a few passes over 8-bit
+// digits replace O(n log n) comparisons. The sort is stable, which keeps
+// equal pairs in position order, as compareSortKeys does. It returns
+// false, leaving ks as it was, when the pairs differ in more than 64 bits.
+func radixSortKeys(ks []sortKey) bool {
+	var dh, dl uint64 // the bits in which some pair differs from the first
+	for _, k := range ks {
+		dh |= k.hi ^ ks[0].hi
+		dl |= k.lo ^ ks[0].lo
+	}
+	nh, nl := bits.Len64(dh), bits.Len64(dl)
+	if nh+nl > 64 {
+		return false
+	}
+	// Above its nh low bits every hi is the first's (likewise lo): the
+	// low bits of both, side by side, order the pairs as the pairs do.
+	mh, ml := uint64(1)<<nh-1, uint64(1)<<nl-1
+	type rk struct {
+		k uint64
+		i int32
+	}
+	a := make([]rk, len(ks))
+	b := make([]rk, len(ks))
+	for j, k := range ks {
+		a[j] = rk{(k.hi&mh)<<nl | k.lo&ml, k.i}
+	}
+	const digit = 8
+	for shift := 0; shift < nh+nl; shift += digit {
+		var count [1 << digit]int
+		for _, x := range a {
+			count[x.k>>shift&(1<<digit-1)]++
+		}
+		if count[a[0].k>>shift&(1<<digit-1)] == len(a) {
+			continue // every key has this digit
+		}
+		pos := 0
+		for d, c := range count {
+			count[d] = pos
+			pos += c
+		}
+		for _, x := range a {
+			d := x.k >> shift & (1<<digit - 1)
+			b[count[d]] = x
+			count[d]++
+		}
+		a, b = b, a
+	}
+	// The pairs come back from the packed bits and the first pair's
+	// common ones.
+	ch, cl := ks[0].hi&^mh, ks[0].lo&^ml
+	for j, x := range a {
+		ks[j] = sortKey{ch | x.k>>nl&mh, cl | x.k&ml, x.i}
 	}
 	return true
 }

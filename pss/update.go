@@ -50,12 +50,12 @@ func prepareOps[K any](cmp func(a, b K) int, adds, removes []K) []op[K] {
 // combineOps sorts raw (removes and adds, in batch order) through key, if
 // not nil, and combines it per key as prepareOps does, in place.
 func combineOps[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op[K] {
-	raw = sortOpsKeyed(cmp, key, raw)
+	raw, ks := sortOpsKeyed(cmp, key, raw)
 	out := raw[:0]
 	for i := 0; i < len(raw); {
 		o := raw[i]
 		j := i + 1
-		for ; j < len(raw) && cmp(raw[j].key, raw[i].key) == 0; j++ {
+		for ; j < len(raw) && sameKey(cmp, raw, ks, i, j); j++ {
 			if raw[j].add && !o.add {
 				o.add = true
 				o.key = raw[j].key
