@@ -163,24 +163,52 @@ type leafCursor struct {
 	on bool
 }
 
-// seek returns the datoms from the first key >= k to the end of its leaf
-// (nil when there is none).
-func (c *leafCursor) seek(ctx context.Context, k datom.Datom) ([]datom.Datom, error) {
+// seek returns the datoms from the first of entity e or after, to the end
+// of its leaf (nil when there is none).
+func (c *leafCursor) seek(ctx context.Context, e datom.ID) ([]datom.Datom, error) {
 	if c.it == nil {
-		return c.set.SeekRun(ctx, k)
+		// The first datom >= (e, min, nil, min) is the first whose
+		// entity is >= e: searched on the entity alone, without a
+		// comparator call per probe.
+		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
+			l, h := 0, len(ks)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if ks[m].E < e {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			return l
+		})
 	}
 	c.on = true
-	if !c.it.SeekGE(k) {
+	if !c.it.SeekGE(datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64}) {
 		return nil, c.it.Err()
 	}
 	return c.it.Run(), nil
 }
 
-// next returns the leaf after the one c.run is in, or nil at the end; k is
-// the key just after that leaf's last.
-func (c *leafCursor) next(ctx context.Context, k datom.Datom) ([]datom.Datom, error) {
+// next returns the leaf after the one c.run is in, or nil at the end; last
+// is that leaf's last datom.
+func (c *leafCursor) next(ctx context.Context, last datom.Datom) ([]datom.Datom, error) {
 	if c.it == nil {
-		return c.set.SeekRun(ctx, k)
+		// The first datom > last, compared on the ids first: the
+		// comparator is called only for datoms of last's entity and
+		// attribute.
+		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
+			l, h := 0, len(ks)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if k := &ks[m]; k.E < last.E || (k.E == last.E && (k.A < last.A || (k.A == last.A && datom.CompareEAVT(*k, last) <= 0))) {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			return l
+		})
 	}
 	if !c.it.NextRun() {
 		return nil, c.it.Err()
@@ -196,7 +224,6 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		return nil, nil, nil
 	}
 	if len(c.run) == 0 || c.run[len(c.run)-1].E < e {
-		lo := datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64}
 		var run []datom.Datom
 		if c.on {
 			// Try the next leaf first: the entities asked for are
@@ -210,7 +237,7 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 			}
 		}
 		if len(run) == 0 && err == nil {
-			run, err = c.seek(ctx, lo)
+			run, err = c.seek(ctx, e)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -247,7 +274,7 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		return run[:n:n], nil, nil
 	}
 	// e's datoms reach the end of the leaf: they may go on in the next.
-	next, err := c.next(ctx, eavtAfter(run[n-1]))
+	next, err := c.next(ctx, run[n-1])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,7 +290,7 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 	cp := c.cp
 	cp.tmp = append(append(cp.tmp[:0], run...), next[:m]...)
 	for m == len(next) {
-		if next, err = c.next(ctx, eavtAfter(cp.tmp[len(cp.tmp)-1])); err != nil {
+		if next, err = c.next(ctx, cp.tmp[len(cp.tmp)-1]); err != nil {
 			return nil, nil, err
 		}
 		m = prefixOf(next, e)
@@ -283,16 +310,4 @@ func prefixOf(run []datom.Datom, e datom.ID) int {
 		m++
 	}
 	return m
-}
-
-// eavtAfter returns the smallest key EAVT orders after d (nothing sorts
-// between them: Added false < true, then the next tx).
-func eavtAfter(d datom.Datom) datom.Datom {
-	if !d.Added {
-		d.Added = true
-		return d
-	}
-	d.Tx++
-	d.Added = false
-	return d
 }
