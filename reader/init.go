@@ -326,26 +326,45 @@ func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Da
 	if len(rmAdds) > 0 {
 		nAdds = minusSorted(nAdds, sortIn(rmAdds), cmp)
 	}
-	adds = mergeRuns(nAdds, adds, cmp)
 	if len(dels) > 0 {
 		dels = mergeRuns(nDels, sortIn(dels), cmp)
 	} else {
 		dels = nDels
 	}
-	if len(adds) == 0 && len(dels) == 0 {
+	n := len(nAdds) + len(adds)
+	if n == 0 && len(dels) == 0 {
 		return tree, nil
 	}
-	if tree.Len() > len(adds)/4 {
-		return tree.Update(ctx, adds, dels)
+	if tree.Len() > n/4 {
+		return tree.Update(ctx, mergeRuns(nAdds, adds, cmp), dels)
 	}
 	old, err := tree.Slice(ctx, nil, nil)
 	if err != nil {
 		return tree, err
 	}
-	// The merged run becomes the leaves' storage: it is made here, or it
-	// is the caller's adds, which the caller hands over (and which the
-	// report's TxData may share: see Report).
-	return pss.BuildOwned(ctx, mergeRuns(minusSorted(old, dels, cmp), adds, cmp), treeOptions(db.st, i, db.width))
+	// The tree and the tail, smaller than the batch here, are merged
+	// first, so that the batch is copied at most once. The merged run
+	// becomes the leaves' storage: it is made here, or it is the caller's
+	// adds, which the caller hands over (and which the report's TxData may
+	// share: see Report).
+	small := mergeRuns(minusSorted(old, dels, cmp), nAdds, cmp)
+	opts := treeOptions(db.st, i, db.width)
+	width := db.width
+	if width == 0 {
+		width = pss.DefaultWidth
+	}
+	if len(small) > 0 && len(small)*width < len(adds) {
+		// A few datoms (the schema's, Init's on a fresh database): the
+		// batch alone becomes the leaves, with no copy, and the few go in
+		// by an update, which copies only the leaves they land in (at
+		// worst one each) rather than the whole batch.
+		set, err := pss.BuildOwned(ctx, adds, opts)
+		if err != nil {
+			return set, err
+		}
+		return set.Update(ctx, small, nil)
+	}
+	return pss.BuildOwned(ctx, mergeRuns(small, adds, cmp), opts)
 }
 
 // mergeRuns merges two sorted runs with no key in common, like
