@@ -10,13 +10,14 @@ import (
 )
 
 // MaxPending bounds the keys a chain of lazy updates (AddLazily,
-// UpdateLazily) leaves pending, for sets of up to MaxPending keys; a
-// larger set may have as many keys pending as it holds. The call that would
-// pass the bound builds its set at once. So a chain holds a bounded number
-// of keys unbuilt, and building it, which may copy most of the set when its
-// keys are spread out, costs a bounded amount per pending key. (Half the
-// set's size would bound the unbuilt keys tighter, but a set that grows by
-// lazy chains would then be rebuilt three times over rather than twice.)
+// UpdateLazily) leaves pending, for sets of up to MaxPending/3 keys; a
+// larger set may have three times as many keys pending as it holds. The
+// call that would pass the bound builds its set at once. So a chain holds a
+// bounded number of keys unbuilt (at most three quarters of the built set),
+// and building it, which may copy most of the set when its keys are spread
+// out, costs a bounded amount per pending key. A tighter bound (half the
+// set's size, say) would rebuild a set that grows by lazy chains several
+// times over; with this one each key is copied by builds about 4/3 times.
 const MaxPending = 8192
 
 // lazyRoot is the pending content of a set made by AddLazily or
@@ -272,7 +273,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 			base = Set[K]{cfg: s.cfg, root: &cp}
 		}
 		minLen = base.Len()
-		limit = max(MaxPending, minLen)
+		limit = max(MaxPending, 3*minLen)
 		floor = base.root
 	}
 	minLen -= len(removes)
