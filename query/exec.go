@@ -564,22 +564,8 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 		return def
 	}
 	if len(comps) == 1 {
-		// An attribute's count (the usual estimate): keyed without an
-		// encoding.
 		if a, ok := comps[0].(int64); ok {
-			k := countKey1{d, idx, a}
-			if n, ok := ex.counts1[k]; ok {
-				return n
-			}
-			n, err := d.counter.Count(ex.ctx, idx, comps)
-			if err != nil {
-				n = def
-			}
-			if ex.counts1 == nil {
-				ex.counts1 = map[countKey1]int{}
-			}
-			ex.counts1[k] = n
-			return n
+			return ex.countAttr(d, idx, a, def)
 		}
 	}
 	b := append(ex.keybuf[:0], byte(idx))
@@ -599,6 +585,28 @@ func (ex *exec) count(d *dbSrc, idx datom.Index, comps []any, def int) int {
 		ex.counts = map[countKey]int{}
 	}
 	ex.counts[key] = n
+	return n
+}
+
+// countAttr is count for the one component a (an attribute's count, the
+// usual estimate): keyed without an encoding, and its components are
+// made only when the count is not known yet.
+func (ex *exec) countAttr(d *dbSrc, idx datom.Index, a int64, def int) int {
+	if d.counter == nil {
+		return def
+	}
+	k := countKey1{d, idx, a}
+	if n, ok := ex.counts1[k]; ok {
+		return n
+	}
+	n, err := d.counter.Count(ex.ctx, idx, []any{a})
+	if err != nil {
+		n = def
+	}
+	if ex.counts1 == nil {
+		ex.counts1 = map[countKey1]int{}
+	}
+	ex.counts1[k] = n
 	return n
 }
 

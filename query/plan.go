@@ -523,7 +523,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 		st.lookup = true
 		st.est = 2
 		if st.attr != nil && st.pos[1].kind == posConst {
-			st.attrCount = ex.count(d, datom.AEVT, []any{st.attr.ID}, 0)
+			st.attrCount = ex.countAttr(d, datom.AEVT, st.attr.ID, 0)
 		}
 		switch {
 		case st.attr == nil:
@@ -532,7 +532,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 			st.est = 1 // a filter: run it before lookups that add values
 		}
 	case st.attr != nil && st.pos[2].kind == posConst:
-		base := ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+		base := ex.countAttr(d, datom.AEVT, st.attr.ID, 10000)
 		switch {
 		case st.attr.Indexed():
 			st.est = ex.count(d, datom.AVET, []any{st.attr.ID, st.pos[2].val}, 10)
@@ -548,10 +548,10 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 			st.est = 5
 		} else {
 			st.hash = true
-			st.est = ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+			st.est = ex.countAttr(d, datom.AEVT, st.attr.ID, 10000)
 		}
 	case st.attr != nil:
-		st.est = ex.count(d, datom.AEVT, []any{st.attr.ID}, 10000)
+		st.est = ex.countAttr(d, datom.AEVT, st.attr.ID, 10000)
 		if st.pos[1].kind == posBound {
 			st.lookup = true
 		}
@@ -676,22 +676,29 @@ func hasScalar(sc *scope, slot int) bool {
 // or tuple inputs; nil for none): their death does not call for
 // deduplication, since no two rows differ there.
 func markLive(steps []*step, bound0 []bool, needed []bool, single []bool) {
-	n := len(bound0)
-	// usedAfter[i]: the variables used by steps after i, plus needed.
+	n := max(len(bound0), len(needed))
+	// usedAfter[i]: the variables used by steps after i, plus needed (one
+	// allocation for all of them: short queries plan on every call).
 	usedAfter := make([][]bool, len(steps))
-	acc := append([]bool(nil), needed...)
+	flat := make([]bool, (len(steps)+2)*n)
+	acc := flat[:n:n]
+	copy(acc, needed)
 	for i := len(steps) - 1; i >= 0; i-- {
-		usedAfter[i] = append([]bool(nil), acc...)
+		usedAfter[i] = flat[(i+1)*n : (i+2)*n : (i+2)*n]
+		copy(usedAfter[i], acc)
 		clauseVars(steps[i].c, func(s int) { acc[s] = true })
 		for _, f := range steps[i].filters {
 			clauseVars(f.c, func(s int) { acc[s] = true })
 		}
 	}
-	bound := append([]bool(nil), bound0...)
+	bound := flat[(len(steps)+1)*n:]
+	copy(bound, bound0)
+	// The live lists are cut from one block (at most n each).
+	block := make([]int, 0, len(steps)*n)
 	for i, st := range steps {
 		st.binds(bound)
 		dead := false
-		var live []int
+		live := block[len(block):len(block)]
 		for s := 0; s < n; s++ {
 			if !bound[s] {
 				continue
@@ -703,10 +710,8 @@ func markLive(steps []*step, bound0 []bool, needed []bool, single []bool) {
 			}
 		}
 		if dead && st.kind != stepPred && st.kind != stepNot {
-			st.live = live
-			if live == nil {
-				st.live = []int{}
-			}
+			st.live = live[:len(live):len(live)] // (never nil: set means project)
+			block = block[:len(block)+len(live)]
 		}
 	}
 }
