@@ -276,7 +276,8 @@ type retFunc func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool)
 
 // retractScan retracts every current datom a scan yields.
 func (t *txn) retractScan(idx datom.Index, comps []any, oi int32, addRet retFunc) error {
-	var ds []datom.Datom
+	ds := t.takeScanBuf()
+	defer func() { t.giveScanBuf(ds) }()
 	if err := t.scan(idx, comps, func(d datom.Datom) bool {
 		ds = append(ds, d)
 		return true
@@ -302,7 +303,8 @@ func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen map[datom
 		return nil
 	}
 	seen[e] = true
-	ds := make([]datom.Datom, 0, 16)
+	ds := t.takeScanBuf()
+	defer func() { t.giveScanBuf(ds) }()
 	if err := t.scan(datom.EAVT, []any{e}, func(d datom.Datom) bool {
 		ds = append(ds, d)
 		return true

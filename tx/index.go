@@ -18,6 +18,10 @@ type factIndex struct {
 	small []factEntry
 	m     map[string]int32
 	kbuf  []byte
+	// spare is room for smallIndex entries, kept from an earlier
+	// transaction (see txn.release), that small grows into past its
+	// inline room.
+	spare []factEntry
 }
 
 type factEntry struct {
@@ -55,7 +59,11 @@ func (x *factIndex) put(e, a datom.ID, v any, i int32) {
 	if x.m == nil && len(x.small) < smallIndex {
 		if len(x.small) == cap(x.small) {
 			// Past the inline room: grow once, to the linear limit.
-			x.small = append(make([]factEntry, 0, smallIndex), x.small...)
+			grown := x.spare[:0]
+			if cap(grown) < smallIndex {
+				grown = make([]factEntry, 0, smallIndex)
+			}
+			x.small, x.spare = append(grown, x.small...), nil
 		}
 		x.small = append(x.small, factEntry{e, a, v, i})
 		return
@@ -68,6 +76,21 @@ func (x *factIndex) put(e, a datom.ID, v any, i int32) {
 		x.small = nil
 	}
 	x.m[string(x.key(e, a, v))] = i
+}
+
+// keepSpare returns the room x grew into past its inline entries (cleared,
+// so that it holds no value), for the next transaction's index; nil if it
+// did not grow, or grew into a map.
+func (x *factIndex) keepSpare() []factEntry {
+	buf := x.spare
+	if x.m == nil && cap(x.small) == smallIndex { // not the inline room
+		buf = x.small
+	}
+	if buf == nil {
+		return nil
+	}
+	clear(buf[:cap(buf)])
+	return buf[:0]
 }
 
 // eaIndex finds (entity, attribute) pairs, linearly while small.

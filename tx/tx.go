@@ -177,6 +177,9 @@ type txn struct {
 	retIdx               factIndex
 	out                  []datom.Datom
 	outRet               []datom.Datom
+	// scanBuf is scratch for the datoms a retraction reads before it
+	// retracts them (see takeScanBuf).
+	scanBuf []datom.Datom
 }
 
 // txnPool recycles the state of finished transactions: a txn is about a
@@ -194,12 +197,15 @@ func (t *txn) release() {
 	clear(t.temps)
 	clear(t.adds)
 	clear(t.retracts)
-	ops, temps, adds, retracts, kbuf := t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
-	if cap(ops) > 1<<12 || cap(adds) > 1<<12 || cap(retracts) > 1<<12 {
+	clear(t.scanBuf[:cap(t.scanBuf)])
+	ops, temps, adds, retracts, kbuf, scanBuf := t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0], t.scanBuf[:0]
+	if cap(ops) > 1<<12 || cap(adds) > 1<<12 || cap(retracts) > 1<<12 || cap(scanBuf) > 1<<12 {
 		// Do not keep a big transaction's buffers alive in the pool.
-		ops, temps, adds, retracts = nil, nil, nil, nil
+		ops, temps, adds, retracts, scanBuf = nil, nil, nil, nil, nil
 	}
-	*t = txn{ops: ops, temps: temps, adds: adds, retracts: retracts, kbuf: kbuf}
+	addSpare, retSpare := t.addIdx.keepSpare(), t.retIdx.keepSpare()
+	*t = txn{ops: ops, temps: temps, adds: adds, retracts: retracts, kbuf: kbuf, scanBuf: scanBuf}
+	t.addIdx.spare, t.retIdx.spare = addSpare, retSpare
 	txnPool.Put(t)
 }
 
@@ -213,7 +219,8 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 		return nil, errors.New("tx: snapshot has no schema")
 	}
 	t := txnPool.Get().(*txn)
-	ops, temps, adds, retracts, kbuf := t.ops, t.temps, t.adds, t.retracts, t.kbuf
+	ops, temps, adds, retracts, kbuf, scanBuf := t.ops, t.temps, t.adds, t.retracts, t.kbuf, t.scanBuf
+	addSpare, retSpare := t.addIdx.spare, t.retIdx.spare
 	*t = txn{
 		ctx:      ctx,
 		db:       db,
@@ -230,7 +237,9 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 		adds:     adds[:0],
 		retracts: retracts[:0],
 		kbuf:     kbuf[:0],
+		scanBuf:  scanBuf[:0],
 	}
+	t.addIdx.spare, t.retIdx.spare = addSpare, retSpare
 	if t.maxDepth <= 0 {
 		t.maxDepth = DefaultMaxDepth
 	}
@@ -272,6 +281,24 @@ func (t *txn) scan(idx datom.Index, comps []any, fn func(datom.Datom) bool) erro
 		return fmt.Errorf("tx: read snapshot: %w", err)
 	}
 	return nil
+}
+
+// takeScanBuf returns scratch room for the datoms of one scan, to hand
+// back with giveScanBuf once they are no longer needed. A call between the
+// two (a retraction cascading to a component) gets fresh room, so nested
+// uses never share it.
+func (t *txn) takeScanBuf() []datom.Datom {
+	b := t.scanBuf[:0]
+	t.scanBuf = nil
+	return b
+}
+
+// giveScanBuf hands back room takeScanBuf returned (possibly grown).
+func (t *txn) giveScanBuf(b []datom.Datom) {
+	if cap(b) > cap(t.scanBuf) {
+		clear(b)
+		t.scanBuf = b[:0]
+	}
 }
 
 // isNew reports whether id is allocated by this transaction, so that the
