@@ -28,8 +28,8 @@ func (s Set[K]) Flush(ctx context.Context) (node.Address, Set[K], error) {
 	if s.cfg == nil || s.cfg.store == nil || s.cfg.codec == nil {
 		return node.Address{}, s, fmt.Errorf("pss: flush: %w", ErrNoStore)
 	}
-	if !s.rootAddr.IsZero() {
-		return s.rootAddr, s, nil
+	if s.rootAddr != nil {
+		return *s.rootAddr, s, nil
 	}
 	root := s.root
 	if root == nil {
@@ -62,7 +62,10 @@ func (s Set[K]) Flush(ctx context.Context) (node.Address, Set[K], error) {
 			return node.Address{}, s, err
 		}
 	}
-	ns := Set[K]{cfg: s.cfg, rootAddr: addr}
+	ns := Set[K]{cfg: s.cfg}
+	if !addr.IsZero() {
+		ns.rootAddr = &addr
+	}
 	if root.count > 0 {
 		if ns.root, err = wrap(rn, -1, -1); err != nil {
 			return node.Address{}, s, fmt.Errorf("pss: flush: %w", err)

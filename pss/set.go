@@ -59,9 +59,12 @@ func (n *tnode[K]) mem(i int) *tnode[K] {
 // what keeps them warm); the Set keeps in memory only the nodes it built and
 // has not yet flushed, plus its root.
 type Set[K any] struct {
-	cfg      *config[K]
-	root     *tnode[K]    // nil for an empty set
-	rootAddr node.Address // address of root's encoding; zero if not flushed
+	cfg  *config[K]
+	root *tnode[K] // nil for an empty set
+	// rootAddr is the address of root's encoding; nil if not flushed. It
+	// is held by pointer (never written through) so that a Set, which
+	// values copy by the dozen, is three words, not seven.
+	rootAddr *node.Address
 }
 
 // New returns an empty set.
@@ -91,7 +94,10 @@ func Open[K any](ctx context.Context, root node.Address, opts Options[K]) (Set[K
 	if err != nil {
 		return Set[K]{}, fmt.Errorf("pss: open %s: %w", root, err)
 	}
-	s := Set[K]{cfg: cfg, root: t, rootAddr: root}
+	s := Set[K]{cfg: cfg, root: t}
+	if !root.IsZero() {
+		s.rootAddr = &root
+	}
 	if t.count == 0 {
 		s.root = nil
 	}
@@ -193,7 +199,10 @@ func (s Set[K]) Height() int {
 // Root returns the address the set was opened from or last flushed to, and
 // false if the set has changes that are not flushed.
 func (s Set[K]) Root() (node.Address, bool) {
-	return s.rootAddr, !s.rootAddr.IsZero()
+	if s.rootAddr == nil {
+		return node.Address{}, false
+	}
+	return *s.rootAddr, true
 }
 
 // Get returns the stored key equal to k under the comparator. When the

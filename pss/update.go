@@ -125,8 +125,8 @@ func (s Set[K]) applyOps(ctx context.Context, ops []op[K]) (Set[K], error) {
 		return ns, nil
 	}
 	ns.root = r
-	if r != out[0] {
-		ns.rootAddr = addr
+	if r != out[0] && !addr.IsZero() {
+		ns.rootAddr = &addr
 	}
 	return ns, nil
 }
