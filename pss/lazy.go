@@ -491,6 +491,7 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		out = append(out, o)
 		i = j
 	}
+	putSortKeys(ks)
 	return out
 }
 
@@ -532,25 +533,32 @@ func sameKey[K any](cmp func(a, b K) int, raw []op[K], ks []sortKey, i, j int) b
 // compared with cmp. Equal keys keep no particular order. It returns the
 // sorted keys, in keys or in a new slice.
 func SortKeyed[K any](keys []K, cmp func(a, b K) int, key SortKey[K]) []K {
-	if key == nil || sortByIntKeys(keys, key, func(run []K) { slices.SortFunc(run, cmp) }) == nil {
+	var ks []sortKey
+	if key != nil {
+		ks = sortByIntKeys(keys, key, func(run []K) { slices.SortFunc(run, cmp) })
+	}
+	if ks == nil {
 		slices.SortFunc(keys, cmp)
 	}
+	putSortKeys(ks)
 	return keys
 }
 
 // sortByIntKeys sorts xs in place by the integer pairs key gives, then
 // calls sortRun on each run of equal pairs (at least two long), and returns
-// the pairs in their sorted order (their positions are spent: -1). It
+// the pairs in their sorted order (their positions are spent: -1), for the
+// caller to hand back with putSortKeys once done with them. It
 // leaves xs untouched and returns nil when xs is too short to be worth it,
 // too long for int32 positions, or key cannot map one of them.
 func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun func([]T)) []sortKey {
 	if len(xs) < 64 || len(xs) > 1<<31-1 {
 		return nil
 	}
-	ks := make([]sortKey, len(xs))
+	ks := getScratch[sortKey](&sortKeyPool, len(xs))
 	for i := range xs {
 		hi, lo, ok := key(xs[i])
 		if !ok {
+			putSortKeys(ks)
 			return nil
 		}
 		ks[i] = sortKey{hi, lo, int32(i)}
@@ -570,6 +578,32 @@ func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun 
 		a = b
 	}
 	return ks
+}
+
+// radixKey is a sort key packed into 64 bits, with its position.
+type radixKey struct {
+	k uint64
+	i int32
+}
+
+// Builds sort their pending keys' pairs in scratch arrays that need no
+// scanning by the garbage collector; reusing them across builds spares a
+// chain of builds (one every few thousand With calls) their allocation.
+var sortKeyPool, radixPool sync.Pool
+
+// getScratch returns a slice of n Ts from pool (holding *[]T), or a new one.
+func getScratch[T any](pool *sync.Pool, n int) []T {
+	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]T, n)
+}
+
+// putSortKeys hands back sort keys sortByIntKeys returned (nil is fine).
+func putSortKeys(ks []sortKey) {
+	if ks != nil {
+		sortKeyPool.Put(&ks)
+	}
 }
 
 // radixSortKeys sorts ks as compareSortKeys orders them, by a least-significant-digit radix
@@ -592,14 +626,11 @@ func radixSortKeys(ks []sortKey) bool {
 	// Above its nh low bits every hi is the first's (likewise lo): the
 	// low bits of both, side by side, order the pairs as the pairs do.
 	mh, ml := uint64(1)<<nh-1, uint64(1)<<nl-1
-	type rk struct {
-		k uint64
-		i int32
-	}
-	a := make([]rk, len(ks))
-	b := make([]rk, len(ks))
+	buf := getScratch[radixKey](&radixPool, 2*len(ks))
+	defer radixPool.Put(&buf)
+	a, b := buf[:len(ks)], buf[len(ks):]
 	for j, k := range ks {
-		a[j] = rk{(k.hi&mh)<<nl | k.lo&ml, k.i}
+		a[j] = radixKey{(k.hi&mh)<<nl | k.lo&ml, k.i}
 	}
 	const digit = 8
 	for shift := 0; shift < nh+nl; shift += digit {

@@ -64,6 +64,7 @@ func combineOps[K any](cmp func(a, b K) int, key SortKey[K], raw []op[K]) []op[K
 		out = append(out, o)
 		i = j
 	}
+	putSortKeys(ks)
 	return out
 }
 
