@@ -23,6 +23,23 @@ func (db *DB) Datoms(ctx context.Context, idx datom.Index, components []any, fn 
 		}
 		return fmt.Errorf("reader: datoms: unknown index %d", idx)
 	}
+	if v := db.v; len(components) == 2 && (idx == datom.EAVT || idx == datom.AEVT) && !v.history && v.asOf == math.MaxInt64 && v.since < 0 {
+		// An entity's attribute (or an attribute's entity): the usual
+		// point lookup, bounded on the two ids without the general
+		// component handling.
+		x, ok1 := components[0].(int64)
+		y, ok2 := components[1].(int64)
+		if ok1 && ok2 {
+			lo := datom.Datom{E: x, A: y, Tx: math.MinInt64}
+			end := rangeEnd{kind: endEA, x: x, y: y, cmp: datom.CompareEAVT}
+			if idx == datom.AEVT {
+				lo.E, lo.A = y, x
+				end.kind, end.cmp = endAE, datom.CompareAEVT
+			}
+			end.hi = datom.Datom{E: lo.E, A: lo.A, V: maxValue{}, Tx: math.MaxInt64, Added: true}
+			return db.scanTreeEnd(ctx, curTree(idx), lo, end, fn)
+		}
+	}
 	components = normalizeComponents(idx, components)
 	lo, hi := bounds(idx, components)
 	return db.scan(ctx, curTree(idx), lo, hi, fn)

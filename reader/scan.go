@@ -219,10 +219,16 @@ func (r *rangeEnd) within(d *datom.Datom) bool {
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
+	return db.scanTreeEnd(ctx, i, lo, newRangeEnd(i, lo, hi), fn)
+}
+
+// scanTreeEnd is scanTree with the upper bound as its test, end (whose hi
+// is the bound).
+func (db *DB) scanTreeEnd(ctx context.Context, i int, lo datom.Datom, end rangeEnd, fn func(datom.Datom) bool) error {
+	hi := end.hi
 	// after, when set, is the last datom the short run yielded: the
 	// iterators go on from there.
 	var after *datom.Datom
-	end := newRangeEnd(i, lo, hi)
 	if run, ok, more, err := db.shortRun(ctx, i, lo, &end); err != nil || ok {
 		if err != nil {
 			return err
