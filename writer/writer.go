@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,6 +139,9 @@ type Writer struct {
 	// deterministic order of storage operations). Set before the first
 	// Transact.
 	waitMerges bool
+	// released is how many requests the last finished commit answered
+	// (see letReleasedResubmit).
+	released atomic.Int64
 }
 
 // mergeJob is one background merge: MergeTail of src, a committed value.
@@ -390,6 +395,18 @@ func (w *Writer) loop() {
 	for {
 		batch := next
 		next = nil
+		if pre != nil {
+			var rest []*request
+			batch, pre, rest = w.topUp(batch, pre)
+			if rest != nil {
+				w.commit(batch, pre)
+				batch, pre = rest, nil
+				select {
+				case <-w.prepared: // that commit's, not the next one's
+				default:
+				}
+			}
+		}
 		if batch == nil {
 			var first *request
 			select {
@@ -453,6 +470,9 @@ func (w *Writer) loop() {
 // returns it as rest (the caller commits batch, then rest).
 func (w *Writer) fill(first *request) (batch, rest []*request) {
 	batch = []*request{first}
+	if first.bulk == nil {
+		w.letReleasedResubmit()
+	}
 	for first.bulk == nil && len(batch) < w.opts.MaxBatch {
 		select {
 		case r := <-w.queue:
@@ -465,6 +485,57 @@ func (w *Writer) fill(first *request) (batch, rest []*request) {
 		}
 	}
 	return batch, nil
+}
+
+// letReleasedResubmit yields the processor once before a group is closed
+// if the last commit released more than one requester (Postgres's
+// commit_delay with commit_siblings, without the delay): requesters that
+// submit again as soon as their transaction is done (a pool of clients,
+// each with one transaction in flight) then join this group rather than
+// the next, instead of splitting into two groups that take turns, each
+// paying a commit's storage round trips. A lone requester's commits are
+// not delayed.
+func (w *Writer) letReleasedResubmit() {
+	want := int(w.released.Load())
+	if want <= 1 {
+		return
+	}
+	// Yield while they keep arriving, until as many are queued as were
+	// released; two yields in a row without an arrival end the wait.
+	for n, stalls := len(w.queue), 0; n < want && stalls < 2; {
+		runtime.Gosched()
+		if m := len(w.queue); m > n {
+			n, stalls = m, 0
+		} else {
+			stalls++
+		}
+	}
+}
+
+// topUp adds the requests queued behind batch, which was applied ahead as
+// pre, applying them on pre's value (see letReleasedResubmit). A bulk
+// import met in the queue is returned as rest, to commit after batch.
+func (w *Writer) topUp(batch []*request, pre *preApplied) ([]*request, *preApplied, []*request) {
+	w.letReleasedResubmit()
+	var extra, rest []*request
+	for len(batch)+len(extra) < w.opts.MaxBatch && rest == nil {
+		select {
+		case r := <-w.queue:
+			if r.bulk != nil {
+				rest = []*request{r}
+			} else {
+				extra = append(extra, r)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if len(extra) == 0 {
+		return batch, pre, rest
+	}
+	db, ts, live := w.apply(pre.db, extra)
+	return append(batch, extra...), &preApplied{on: pre.on, db: db, ts: slices.Concat(pre.ts, ts), live: pre.live + live}, rest
 }
 
 // preApplied is a batch applied ahead, on the value another commit was
@@ -626,7 +697,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 					break
 				}
 			}
-			finish(batch)
+			w.finish(batch)
 			return
 		}
 		if !errors.Is(err, branch.ErrConflict) {
@@ -638,7 +709,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 					return
 				}
 				w.adopt(ctx, cur, persisted)
-				finish(batch)
+				w.finish(batch)
 				return
 			} else if rerr == nil && base.Head() != nil && cur.Addr == base.Head().Addr && attempt < w.opts.MaxRetries {
 				// The head is where it was: the commit did not land
@@ -659,7 +730,7 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 		if err == nil {
 			if landed, lerr := w.landed(ctx, h, c, base.Head()); lerr == nil && landed {
 				w.adopt(ctx, h, persisted)
-				finish(batch)
+				w.finish(batch)
 				return
 			}
 		}
@@ -858,6 +929,11 @@ func failedOnData(batch []*request) bool {
 		}
 	}
 	return false
+}
+
+func (w *Writer) finish(batch []*request) {
+	w.released.Store(int64(len(batch)))
+	finish(batch)
 }
 
 func finish(batch []*request) {
