@@ -104,6 +104,11 @@
 // merge adopted in between), the batch is applied again on the right
 // value, so no transaction ever sees a state that was not committed. The
 // CPU of one batch thus overlaps the storage round trips of the previous.
+// Before a group is closed, the committer yields to the requesters the last
+// commit released (if there were several) while they keep submitting, and
+// tops the group up with them: a pool of clients that each keep one
+// transaction in flight then commits as one group per storage round trip,
+// not as two halves taking turns.
 // A batch whose transactions all fail re-reads the head: if another writer
 // moved it, they are applied again there (a :db/cas may have failed only
 // against an old value).
