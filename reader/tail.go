@@ -49,8 +49,7 @@ func encodeTailTx(t *tailTx) ([]byte, error) {
 // Only the writer's committer calls it, one commit at a time, so filling in
 // enc on the shared tailTx values does not race.
 func encodeTail(txs []*tailTx) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Write(tailMagic)
+	n := len(tailMagic)
 	for _, t := range txs {
 		if t.enc == nil {
 			enc, err := encodeTailTx(t)
@@ -59,9 +58,17 @@ func encodeTail(txs []*tailTx) ([]byte, error) {
 			}
 			t.enc = enc
 		}
-		buf.Write(t.enc)
+		n += len(t.enc)
 	}
-	return buf.Bytes(), nil
+	// Sized once: the node is rewritten whole on every commit and grows
+	// to several times the tail threshold, so growing a buffer by
+	// doubling copied it about twice over.
+	buf := make([]byte, 0, n)
+	buf = append(buf, tailMagic...)
+	for _, t := range txs {
+		buf = append(buf, t.enc...)
+	}
+	return buf, nil
 }
 
 func decodeTail(data []byte) ([]tailTx, error) {
