@@ -272,7 +272,8 @@ func sortEAVT(ds []datom.Datom) []datom.Datom {
 		for k := 1; k < len(count); k++ {
 			count[k] += count[k-1]
 		}
-		out := make([]datom.Datom, len(ds))
+		// One slot to spare: Init inserts its transaction's datom.
+		out := make([]datom.Datom, len(ds), len(ds)+1)
 		for _, d := range ds {
 			out[count[d.E-lo]] = d
 			count[d.E-lo]++
