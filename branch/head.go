@@ -150,13 +150,9 @@ func AdvanceWith(ctx context.Context, st *konserve.Store, name string, old *Head
 		return nil, err
 	}
 	addr := konserve.HashOf(body)
-	data, err := encodeHead(addr, body)
+	data, ov, err := swapArgs(addr, body, old)
 	if err != nil {
 		return nil, err
-	}
-	var ov konserve.Version
-	if old != nil {
-		ov = old.Version
 	}
 	// One call, so that a backend can write the head's bytes while the
 	// objects are written; the head still moves only after they are all
@@ -169,19 +165,29 @@ func AdvanceWith(ctx context.Context, st *konserve.Store, name string, old *Head
 }
 
 func swap(ctx context.Context, st *konserve.Store, name string, old *Head, addr konserve.Hash, body []byte, c *Commit) (*Head, error) {
-	data, err := encodeHead(addr, body)
+	data, ov, err := swapArgs(addr, body, old)
 	if err != nil {
 		return nil, err
-	}
-	var ov konserve.Version
-	if old != nil {
-		ov = old.Version
 	}
 	v, err := st.SwapHead(ctx, Key(name), ov, data)
 	if err != nil {
 		return nil, swapError(name, old, err)
 	}
 	return &Head{Branch: name, Addr: addr, Commit: c, Version: v}, nil
+}
+
+// swapArgs returns the head bytes naming commit addr (whose record is
+// body) and the version the swap expects: old's, or none to create.
+func swapArgs(addr konserve.Hash, body []byte, old *Head) ([]byte, konserve.Version, error) {
+	data, err := encodeHead(addr, body)
+	if err != nil {
+		return nil, "", err
+	}
+	var ov konserve.Version
+	if old != nil {
+		ov = old.Version
+	}
+	return data, ov, nil
 }
 
 // swapError is the error of a failed store-and-swap of branch name from

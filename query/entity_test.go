@@ -443,6 +443,25 @@ func TestEntityUnknownAttribute(t *testing.T) {
 
 // entityCanon renders an entity-API value with entities as #e<id>, so that
 // values from different sources compare.
+// refTargets returns the entities an Entity.Get value refers to: the
+// entity itself, or the entities of a cardinality-many set.
+func refTargets(v any) []*Entity {
+	var vs []any
+	switch x := v.(type) {
+	case edn.Set:
+		vs = x
+	case *Entity:
+		vs = []any{x}
+	}
+	var out []*Entity
+	for _, tg := range vs {
+		if c, ok := tg.(*Entity); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func entityCanon(v any) string {
 	switch x := v.(type) {
 	case *Entity:
@@ -541,15 +560,8 @@ func TestEntityModel(t *testing.T) {
 				if got, want := entityCanon(v), entityModel(all, schema, en.ID(), kw); got != want {
 					t.Fatalf("seed %d, round %d (%T): entity %d %s = %s, want %s", seed, round, src, en.ID(), kw, got, want)
 				}
-				var targets []any
-				switch x := v.(type) {
-				case edn.Set:
-					targets = x
-				case *Entity:
-					targets = []any{x}
-				}
-				for _, tg := range targets {
-					if c, ok := tg.(*Entity); ok && !seen[c.ID()] {
+				for _, c := range refTargets(v) {
+					if !seen[c.ID()] {
 						seen[c.ID()] = true
 						queue = append(queue, c)
 					}

@@ -133,15 +133,8 @@ func TestPullEntityOnReader(t *testing.T) {
 				for _, kw := range attrs {
 					v := mustGet(t, en, kw)
 					out += " " + entityCanon(v)
-					var targets []any
-					switch x := v.(type) {
-					case edn.Set:
-						targets = x
-					case *Entity:
-						targets = []any{x}
-					}
-					for _, tg := range targets {
-						if c, ok := tg.(*Entity); ok && !seen[c.ID()] {
+					for _, c := range refTargets(v) {
+						if !seen[c.ID()] {
 							seen[c.ID()] = true
 							queue = append(queue, c)
 						}
