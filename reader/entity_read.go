@@ -170,18 +170,7 @@ func (c *leafCursor) seek(ctx context.Context, e datom.ID) ([]datom.Datom, error
 		// The first datom >= (e, min, nil, min) is the first whose
 		// entity is >= e: searched on the entity alone, without a
 		// comparator call per probe.
-		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
-			l, h := 0, len(ks)
-			for l < h {
-				m := int(uint(l+h) >> 1)
-				if ks[m].E < e {
-					l = m + 1
-				} else {
-					h = m
-				}
-			}
-			return l
-		})
+		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, false, e, math.MinInt64) })
 	}
 	c.on = true
 	if !c.it.SeekGE(datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64}) {

@@ -396,6 +396,26 @@ func countPrefix(ctx context.Context, set pss.Set[datom.Datom], i int, lo, hi da
 	return max(r1-r0, 0), true, nil
 }
 
+// searchIDs returns the index of the first datom of ks (sorted by EAVT,
+// or by AEVT when aevt is set) whose two leading ids are >= (p, q): a
+// binary search on the ids inline, with no comparator call per probe.
+func searchIDs(ks []datom.Datom, aevt bool, p, q int64) int {
+	l, h := 0, len(ks)
+	for l < h {
+		m := int(uint(l+h) >> 1)
+		k1, k2 := ks[m].E, ks[m].A
+		if aevt {
+			k1, k2 = k2, k1
+		}
+		if k1 < p || (k1 == p && k2 < q) {
+			l = m + 1
+		} else {
+			h = m
+		}
+	}
+	return l
+}
+
 // seekRun is set.SeekRun(ctx, lo) for tree i. lo is the smallest datom of
 // a prefix (see bounds): when the prefix is an entity and attribute of
 // EAVT or an attribute and entity of AEVT, the first datom >= lo is the
@@ -407,33 +427,9 @@ func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Dato
 	}
 	switch treeIndex(i) {
 	case datom.EAVT:
-		e, a := lo.E, lo.A
-		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
-			l, h := 0, len(ks)
-			for l < h {
-				m := int(uint(l+h) >> 1)
-				if k := &ks[m]; k.E < e || (k.E == e && k.A < a) {
-					l = m + 1
-				} else {
-					h = m
-				}
-			}
-			return l
-		})
+		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, false, lo.E, lo.A) })
 	case datom.AEVT:
-		a, e := lo.A, lo.E
-		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
-			l, h := 0, len(ks)
-			for l < h {
-				m := int(uint(l+h) >> 1)
-				if k := &ks[m]; k.A < a || (k.A == a && k.E < e) {
-					l = m + 1
-				} else {
-					h = m
-				}
-			}
-			return l
-		})
+		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, true, lo.A, lo.E) })
 	}
 	return set.SeekRun(ctx, lo)
 }
