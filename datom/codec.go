@@ -457,20 +457,23 @@ func (p *parser) value(inTuple bool) (any, int, error) {
 		}
 		return uuid.UUID(b), 1, nil
 	case TypeString:
-		s, err := p.str()
-		return s, 1, err
-	case TypeKeyword, TypeSymbol:
-		s, err := p.str()
+		b, err := p.strBytes()
 		if err != nil {
 			return nil, 0, err
 		}
-		if s == "" {
+		return internStringBytes(b), 1, nil
+	case TypeKeyword, TypeSymbol:
+		b, err := p.strBytes()
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(b) == 0 {
 			return nil, 0, corruptf("empty %s", ValueType(tag))
 		}
 		if ValueType(tag) == TypeKeyword {
-			return edn.Keyword(s), 1, nil
+			return internKeywordBytes(b), 1, nil
 		}
-		return edn.Symbol(s), 1, nil
+		return edn.Symbol(b), 1, nil
 	case TypeURI:
 		s, err := p.str()
 		if err != nil {

@@ -167,14 +167,14 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 		}
 	case TypeString:
 		if s, ok := v.(string); ok {
-			return s, nil
+			return internString(v, s), nil
 		}
 	case TypeKeyword:
 		if k, ok := v.(edn.Keyword); ok {
 			if k == "" {
 				return fail("empty keyword")
 			}
-			return k, nil
+			return internKeyword(v, k), nil
 		}
 	case TypeSymbol:
 		if s, ok := v.(edn.Symbol); ok {
@@ -400,7 +400,7 @@ func coerceJSONScalar(vt ValueType, v any) (out any, ok bool, err error) {
 			if k == "" {
 				return fail("empty keyword")
 			}
-			return edn.Keyword(k), true, nil
+			return internKeyword(nil, edn.Keyword(k)), true, nil
 		case TypeSymbol:
 			if x == "" {
 				return fail("empty symbol")
