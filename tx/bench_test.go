@@ -155,3 +155,73 @@ func BenchmarkApplyAddAll(b *testing.B) {
 		b.ReportMetric(float64(datoms)/(float64(cpu)/1e9), "datoms/cpu-s")
 	}
 }
+
+// BenchmarkApplyAdd1 is DataScript's add-1 shape: transactions of one
+// [:db/add tempid attr v] each, a new entity per transaction, so the cost
+// is tx's fixed cost per transaction (plus the :db/txInstant datom).
+func BenchmarkApplyAdd1(b *testing.B) {
+	db := newMemDB(b, false)
+	db.mustTx(b, benchSchema)
+	attrs := []edn.Keyword{"name", "last-name", "sex", "age", "salary"}
+	var txs [][]any
+	for _, p := range benchPeople(256) {
+		for _, en := range p[0].(edn.Map) {
+			if k := en.Key.(edn.Keyword); slices.Contains(attrs, k) {
+				txs = append(txs, []any{edn.Vector{edn.Keyword("db/add"), "p", k, en.Val}})
+			}
+		}
+	}
+	ctx := context.Background()
+	in := db.input()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		in.NextUser = db.nextUser + int64(i)
+		if _, err := Apply(ctx, db, txs[i%len(txs)], in, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	reportCPU(b, cpu0)
+}
+
+// BenchmarkApplyRetractEntity is DataScript's retract-5 shape: one
+// [:db.fn/retractEntity e] per transaction, of a person with 6–15 datoms,
+// expanded against the same snapshot.
+func BenchmarkApplyRetractEntity(b *testing.B) {
+	db := newMemDB(b, false)
+	db.mustTx(b, benchSchema)
+	people := benchPeople(1024)
+	var data []any
+	for i, p := range people {
+		m := slices.Clone(p[0].(edn.Map))
+		m[0].Val = fmt.Sprintf("p%d", i)
+		data = append(data, m)
+	}
+	r, err := db.transact(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	txs := make([][]any, len(people))
+	for i := range people {
+		e := r.TempIDs[fmt.Sprintf("p%d", i)]
+		txs[i] = []any{edn.Vector{edn.Keyword("db.fn/retractEntity"), e}}
+	}
+	ctx := context.Background()
+	in := db.input()
+	datoms := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		r, err := Apply(ctx, db, txs[i%len(txs)], in, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		datoms += len(r.Datoms)
+	}
+	b.StopTimer()
+	reportCPU(b, cpu0)
+	b.ReportMetric(float64(datoms)/float64(b.N), "datoms/tx")
+}

@@ -215,22 +215,19 @@ func (t *txn) build() error {
 	}
 
 	// The transaction's instant, unless the data gives one.
-	if _, ok := t.cardOne.get(eaKey{t.txID, t.txInstantID}); !ok {
-		attr := t.schema.Attr(t.txInstantID)
-		if attr == nil {
-			return fmt.Errorf("tx: schema lacks :db/txInstant")
-		}
-		inst, err := datom.Coerce(datom.TypeInstant, t.in.TxInstant)
-		if err != nil {
-			return fmt.Errorf("tx: transaction instant: %w", err)
-		}
-		if err := addFact(t.txID, attr, inst, -1); err != nil {
+	if _, ok := t.cardOne.get(eaKey{t.txID, datom.DBTxInstant}); !ok {
+		// What coercing a time.Time to an instant does, boxed once.
+		var inst any = datom.NormalizeInstant(t.in.TxInstant)
+		if err := addFact(t.txID, t.txInstant, inst, -1); err != nil {
 			return err
 		}
 	}
 
-	t.out = make([]datom.Datom, 0, len(t.adds)+len(t.retracts))
-	t.outRet = make([]datom.Datom, 0, len(t.retracts))
+	// Datoms and Retracted share one allocation (each capped, so that
+	// appending to one never writes into the other).
+	nOut, nRet := len(t.adds)+len(t.retracts), len(t.retracts)
+	buf := make([]datom.Datom, 0, nOut+nRet)
+	t.out, t.outRet = buf[:0:nOut], buf[nOut:nOut:nOut+nRet]
 	for _, f := range t.retracts {
 		t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: false})
 		t.outRet = append(t.outRet, f.old)

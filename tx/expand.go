@@ -243,7 +243,7 @@ func (t *txn) addOp(e eref, attr *datom.Attribute, v any, ve eref, form any) err
 	if e.tmp != 0 {
 		ti := &t.temps[e.tmp-1]
 		ti.entity = true
-		if attr.ID == t.identID {
+		if attr.ID == datom.DBIdent {
 			ti.ident = true
 		}
 	}
@@ -470,24 +470,26 @@ func (t *txn) autoAttr(k edn.Keyword) (*datom.Attribute, error) {
 	}
 	t.auto[k] = a
 	t.autoDs = append(t.autoDs,
-		datom.Datom{E: id, A: t.identID, V: k},
-		datom.Datom{E: id, A: t.cardID, V: t.cardOneID})
+		datom.Datom{E: id, A: datom.DBIdent, V: k},
+		datom.Datom{E: id, A: datom.DBCardinality, V: datom.DBCardinalityOne})
 	return a, nil
 }
 
 // entity resolves an entity position: an id, a negative-integer or string
 // tempid, an ident, or a lookup ref.
 func (t *txn) entity(x any, form any) (eref, error) {
+	// A tempid is keyed by x itself where x already is the key (a string
+	// or an int64), so that it is not boxed a second time.
 	switch v := x.(type) {
 	case int64:
-		return t.entityID(v, form)
+		return t.entityID(v, x, form)
 	case int:
-		return t.entityID(int64(v), form)
+		return t.entityID(int64(v), nil, form)
 	case string:
 		if v == TxTempID {
 			return eref{id: t.txID}, nil
 		}
-		return t.tempid(v, form), nil
+		return t.tempid(x, form), nil
 	case edn.Keyword:
 		id, ok := t.schema.Entid(v)
 		if !ok {
@@ -504,9 +506,14 @@ func (t *txn) entity(x any, form any) (eref, error) {
 	return eref{}, fmt.Errorf("%w: %s cannot name an entity", ErrInvalidEntity, formText(x))
 }
 
-func (t *txn) entityID(n int64, form any) (eref, error) {
+// entityID resolves entity number n; key is n as an any (int64), or nil
+// to box it here when n is a tempid.
+func (t *txn) entityID(n int64, key any, form any) (eref, error) {
 	if n < 0 {
-		return t.tempid(n, form), nil
+		if key == nil {
+			key = n
+		}
+		return t.tempid(key, form), nil
 	}
 	if !t.validID(n) {
 		return eref{}, fmt.Errorf("%w: %d", ErrInvalidEntity, n)

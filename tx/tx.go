@@ -53,6 +53,9 @@ type Options struct {
 	MaxDepth int
 }
 
+// noOptions stands for nil *Options (Apply never modifies its options).
+var noOptions Options
+
 // Input is what the caller decides for the transaction: its basis t and
 // instant, and the id counters before it.
 type Input struct {
@@ -100,7 +103,7 @@ type Result struct {
 // for the semantics and errors).
 func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options) (*Result, error) {
 	if opts == nil {
-		opts = &Options{}
+		opts = &noOptions
 	}
 	t, err := newTxn(ctx, db, in, opts)
 	if err != nil {
@@ -156,8 +159,7 @@ type txn struct {
 	nextDB   int64
 	cur      int // index in data of the form being expanded
 
-	// ids of the built-in attributes and enums tx needs.
-	identID, cardID, cardOneID, txInstantID, tupleAttrsID datom.ID
+	txInstant *datom.Attribute // the schema's :db/txInstant
 
 	one     [1]any // scratch for split
 	ops     []op
@@ -218,50 +220,29 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 	if s == nil {
 		return nil, errors.New("tx: snapshot has no schema")
 	}
-	t := txnPool.Get().(*txn)
-	ops, temps, adds, retracts, kbuf, scanBuf := t.ops, t.temps, t.adds, t.retracts, t.kbuf, t.scanBuf
-	addSpare, retSpare := t.addIdx.spare, t.retIdx.spare
-	*t = txn{
-		ctx:      ctx,
-		db:       db,
-		schema:   s,
-		opts:     opts,
-		in:       in,
-		maxDepth: opts.MaxDepth,
-		txID:     datom.TxID(in.T),
-		nextUser: in.NextUser,
-		nextDB:   in.NextDB,
-		cur:      -1,
-		ops:      ops[:0],
-		temps:    temps[:0],
-		adds:     adds[:0],
-		retracts: retracts[:0],
-		kbuf:     kbuf[:0],
-		scanBuf:  scanBuf[:0],
+	// The built-ins tx relies on have fixed ids (datom.DBIdent, …) that no
+	// transaction can change, so they need no lookup by ident; a schema
+	// that lacks them is not one datom.Bootstrap started.
+	txInstant := s.Attr(datom.DBTxInstant)
+	if txInstant == nil || s.Attr(datom.DBIdent) == nil || s.Attr(datom.DBCardinality) == nil {
+		return nil, errors.New("tx: schema lacks the built-in attributes")
 	}
-	t.addIdx.spare, t.retIdx.spare = addSpare, retSpare
+	// A pooled txn is all zero but for the scratch release kept (and a
+	// new one is all zero): set only what differs, rather than clearing
+	// a kilobyte of inline buffers a second time.
+	t := txnPool.Get().(*txn)
+	t.ctx, t.db, t.schema, t.opts, t.in = ctx, db, s, opts, in
+	t.txInstant = txInstant
+	t.maxDepth = opts.MaxDepth
 	if t.maxDepth <= 0 {
 		t.maxDepth = DefaultMaxDepth
 	}
+	t.txID = datom.TxID(in.T)
+	t.nextUser, t.nextDB = in.NextUser, in.NextDB
+	t.cur = -1
 	t.addIdx.small, t.retIdx.small, t.cardOne.small = t.addIdxBuf[:0], t.retIdxBuf[:0], t.cardOneBuf[:0]
 	if t.in.NextDB < datom.DBReserved {
 		t.in.NextDB, t.nextDB = datom.DBReserved, datom.DBReserved
-	}
-	for _, b := range []struct {
-		kw  edn.Keyword
-		dst *datom.ID
-	}{
-		{"db/ident", &t.identID},
-		{"db/cardinality", &t.cardID},
-		{"db.cardinality/one", &t.cardOneID},
-		{"db/txInstant", &t.txInstantID},
-		{"db/tupleAttrs", &t.tupleAttrsID},
-	} {
-		id, ok := s.Entid(b.kw)
-		if !ok {
-			return nil, fmt.Errorf("tx: schema lacks built-in %s", b.kw)
-		}
-		*b.dst = id
 	}
 	return t, nil
 }
