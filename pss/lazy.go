@@ -52,6 +52,123 @@ type lazyRoot[K any] struct {
 	// box, without building the chain.
 	box   keyBox
 	floor *tnode[K]
+	// filter, if not nil, holds the hi of the sort key of every key pending
+	// along the chain down to floor (and maybe more: forks of the chain
+	// share it): Within reads floor for a range of one hi it lacks. A
+	// chain gets one once it holds more than scanPending keys, so that
+	// reads of a chain that the box cannot rule out (keys spread over the
+	// key space, as a run of transactions on random entities) need not
+	// build it.
+	filter *hiFilter
+}
+
+// scanPending is how many pending keys Within checks one by one, rather
+// than through a filter, to rule a range out: few enough that the check
+// costs less than a build (which every read of the set would then do).
+const scanPending = 16
+
+// hiFilter is a Bloom filter of one hash over the hi of sort keys, shared
+// by the links of a chain and its forks. Adding is safe concurrently with
+// reads (atomics): a fork only adds false positives for its siblings.
+type hiFilter struct {
+	bits  []atomic.Uint64
+	shift uint // 64 - log2(len(bits)*64)
+	room  int  // pending keys it is sized for; past it, a chain grows a new one
+}
+
+// newHiFilter returns a filter with room for n pending keys and more, at
+// no fewer than 8 bits per key (fewer per distinct hi: a transaction's
+// datoms share one, their entity's), so that a miss is rarely taken for a
+// hit.
+func newHiFilter(n int) *hiFilter {
+	nbits := 4096
+	for nbits < 16*n {
+		nbits <<= 1
+	}
+	return &hiFilter{bits: make([]atomic.Uint64, nbits/64), shift: uint(64 - bits.Len(uint(nbits)-1)), room: nbits / 8}
+}
+
+func (f *hiFilter) slot(hi uint64) (int, uint64) {
+	h := (hi * 0x9E3779B97F4A7C15) >> f.shift
+	return int(h >> 6), 1 << (h & 63)
+}
+
+func (f *hiFilter) add(hi uint64) {
+	w, b := f.slot(hi)
+	if f.bits[w].Load()&b == 0 {
+		f.bits[w].Or(b)
+	}
+}
+
+func (f *hiFilter) has(hi uint64) bool {
+	w, b := f.slot(hi)
+	return f.bits[w].Load()&b != 0
+}
+
+// addKeys adds the his of ks (each has a sort key: the chain's box is
+// bounded).
+func addKeys[K any](f *hiFilter, key SortKey[K], ks []K) {
+	for i := range ks {
+		hi, _, _ := key(ks[i])
+		f.add(hi)
+	}
+}
+
+// chainBatches calls fn with every batch pending along l's chain, down to
+// its floor, newest link first, until fn returns false. It follows the
+// links by structure, not by done: a link below may be built meanwhile,
+// and its keys are still pending over floor.
+func (l *lazyRoot[K]) chainBatches(fn func([]K) bool) {
+	for {
+		if !fn(l.removes) || !fn(l.adds) {
+			return
+		}
+		for _, b := range l.more {
+			if !fn(b) {
+				return
+			}
+		}
+		r := l.base.root
+		if r == l.floor || r == nil || r.lazy == nil {
+			return
+		}
+		l = r.lazy
+	}
+}
+
+// setFilter gives the new link l (whose own keys are adds and removes) the
+// filter of its parent link p (nil: l starts a chain) with its keys added,
+// or a new one when it outgrew it, or none while the chain is short.
+func (l *lazyRoot[K]) setFilter(p *lazyRoot[K], adds, removes []K) {
+	if l.key == nil || !l.box.bounded || l.pending <= scanPending {
+		return
+	}
+	if p != nil && p.filter != nil && l.pending <= p.filter.room {
+		l.filter = p.filter
+		addKeys(l.filter, l.key, removes)
+		addKeys(l.filter, l.key, adds)
+		return
+	}
+	f := newHiFilter(l.pending)
+	l.chainBatches(func(ks []K) bool { addKeys(f, l.key, ks); return true })
+	l.filter = f
+}
+
+// pendingMiss reports whether no key pending along l's chain has a sort key
+// between (loHi, loLo) and (hiHi, hiLo), checking them one by one.
+func (l *lazyRoot[K]) pendingMiss(loHi, loLo, hiHi, hiLo uint64) bool {
+	miss := true
+	l.chainBatches(func(ks []K) bool {
+		for i := range ks {
+			h, o, ok := l.key(ks[i])
+			if !ok || !(keyBox{minHi: h, minLo: o, maxHi: h, maxLo: o, bounded: true}).misses(loHi, loLo, hiHi, hiLo) {
+				miss = false
+				return false
+			}
+		}
+		return true
+	})
+	return miss
 }
 
 // keyBox bounds a group of keys by their sort keys (SortKey): every key k
@@ -137,7 +254,14 @@ func (s Set[K]) Within(lo, hi K) Set[K] {
 		return s
 	}
 	hiHi, hiLo, ok := l.key(hi)
-	if !ok || !l.box.misses(loHi, loLo, hiHi, hiLo) {
+	if !ok {
+		return s
+	}
+	switch {
+	case l.box.misses(loHi, loLo, hiHi, hiLo):
+	case l.pending <= scanPending && l.pendingMiss(loHi, loLo, hiHi, hiLo):
+	case l.filter != nil && loHi == hiHi && !l.filter.has(loHi):
+	default:
 		return s
 	}
 	return Set[K]{cfg: s.cfg, root: l.floor}
@@ -182,6 +306,7 @@ func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *extNode[K] {
 	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, more: more, pending: p.pending + len(adds),
 		minLen: max(p.minLen, 1), key: key, box: boxAdd(p.box, key, adds), floor: p.floor}}
 	ln.n.lazy = &ln.l
+	ln.l.setFilter(p, adds, nil)
 	return ln
 }
 
@@ -260,7 +385,9 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	minLen, limit := 0, 0
 	box := boxAdd(boxAdd(emptyBox(key), key, removes), key, adds)
 	var floor *tnode[K]
+	var parent *lazyRoot[K]
 	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() {
+		parent = r.lazy
 		pending += r.lazy.pending
 		minLen, limit = r.lazy.minLen, r.lazy.limit
 		box, floor = box.union(r.lazy.box), r.lazy.floor
@@ -288,6 +415,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 		l: lazyRoot[K]{pending: pending, minLen: minLen, key: key, box: box, floor: floor}}
 	ln.l.lazyHead = &ln.h
 	ln.n.lazy = &ln.l
+	ln.l.setFilter(parent, adds, removes)
 	ns := Set[K]{cfg: s.cfg, root: &ln.n}
 	if pending > limit {
 		ns.force()
