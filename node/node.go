@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"weak"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -46,6 +48,52 @@ type Node[K any] struct {
 	Keys     []K
 	Children []Address
 	Counts   []uint64
+
+	// kids memoizes decoded children (see Child): nil until a reader
+	// records one, then one slot per child.
+	kids atomic.Pointer[[]atomic.Pointer[weak.Pointer[Node[K]]]]
+}
+
+// Child returns the decoded node at Children[i] if a reader recorded it
+// with SetChild and it is still in memory, else nil.
+//
+// A warm read descends a stored tree through the node cache, and looking
+// a node up there (hashing its address, comparing it, counting the hit)
+// costs about as much as searching the node. A parent that remembers its
+// children makes the descent a pointer load per level. The pointers are
+// weak, so that the cache's bound still decides what stays in memory: a
+// child the cache evicted and nobody holds is collected, and Child
+// returns nil for it. Nodes are immutable and named by their content, so
+// a recorded child never goes stale.
+func (n *Node[K]) Child(i int) *Node[K] {
+	t := n.kids.Load()
+	if t == nil || i < 0 || i >= len(*t) {
+		return nil
+	}
+	w := (*t)[i].Load()
+	if w == nil {
+		return nil
+	}
+	return w.Value()
+}
+
+// SetChild records c, the decoded node stored at Children[i], for Child.
+// The caller vouches that c was loaded from that address and checked.
+func (n *Node[K]) SetChild(i int, c *Node[K]) {
+	if c == nil || i < 0 || i >= len(n.Children) {
+		return
+	}
+	t := n.kids.Load()
+	if t == nil {
+		nt := make([]atomic.Pointer[weak.Pointer[Node[K]]], len(n.Children))
+		if n.kids.CompareAndSwap(nil, &nt) {
+			t = &nt
+		} else {
+			t = n.kids.Load()
+		}
+	}
+	w := weak.Make(c)
+	(*t)[i].Store(&w)
 }
 
 // IsLeaf reports whether n is a leaf (Level 0).

@@ -314,7 +314,7 @@ func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, 
 			n = c
 			continue
 		}
-		return s.seekRunStoredFunc(ctx, n.addr(i), n.level-1, find)
+		return s.seekRunStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
 	}
 }
 
@@ -322,17 +322,30 @@ func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, 
 // decoded nodes as the store returns them, without wrapping each in a tnode.
 // A child whose keys all sort before the sought key disagrees with its
 // parent's key for it (which is >= the sought key): ErrCorrupt.
-func (s Set[K]) seekRunStoredFunc(ctx context.Context, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
+//
+// parent, if not nil, is the decoded node whose child pi is at addr: a
+// child it remembers (node.Node.Child) is read without the store, and a
+// child loaded and checked here is remembered.
+func (s Set[K]) seekRunStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
 	if s.cfg.store == nil {
 		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}
 	for {
-		n, err := s.cfg.store.Load(ctx, addr)
-		if err != nil {
-			return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+		var n *node.Node[K]
+		if parent != nil {
+			n = parent.Child(pi)
 		}
-		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-			return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+		if n == nil {
+			var err error
+			if n, err = s.cfg.store.Load(ctx, addr); err != nil {
+				return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+			}
+			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
+				return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+			}
+			if parent != nil {
+				parent.SetChild(pi, n)
+			}
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
@@ -341,6 +354,7 @@ func (s Set[K]) seekRunStoredFunc(ctx context.Context, addr node.Address, level 
 		if level == 0 {
 			return n.Keys[i:], nil
 		}
+		parent, pi = n, i
 		addr, level = n.Children[i], level-1
 	}
 }
@@ -511,10 +525,20 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir, d int) (*tnode[K], error) {
 		return c, nil
 	}
 	t := it.loadedAt(d)
+	src := f.n.src
+	if src != nil {
+		// A child the parent remembers (node.Node.Child) is in memory.
+		if ln := src.Child(i); ln != nil && wrapInto(t, ln, f.n.level-1, int(f.n.counts[i])) == nil {
+			return t, nil
+		}
+	}
 	if (f.pre == nil || f.pre[i] == nil) && it.cache != nil {
 		// A warm tree: no prefetch, no batch; a cold leaf below starts
 		// the prefetch of its siblings.
 		if ln, ok := it.cache.Cached(f.n.addr(i)); ok && wrapInto(t, ln, f.n.level-1, int(f.n.counts[i])) == nil {
+			if src != nil {
+				src.SetChild(i, ln)
+			}
 			return t, nil
 		}
 	}
@@ -537,6 +561,9 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir, d int) (*tnode[K], error) {
 	}
 	if err := wrapInto(t, ln, f.n.level-1, int(f.n.counts[i])); err != nil {
 		return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+	}
+	if src != nil {
+		src.SetChild(i, ln)
 	}
 	return t, nil
 }

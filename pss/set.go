@@ -28,6 +28,10 @@ type tnode[K any] struct {
 	// lazy is set only on the placeholder root of a set made by AddLazily
 	// (see lazyRoot); it is never changed after the node is made.
 	lazy *lazyRoot[K]
+	// src is the decoded node a stored node wraps (nil in memory): its
+	// memo of decoded children (node.Node.Child) spares a descent the
+	// cache lookups.
+	src *node.Node[K]
 }
 
 func (n *tnode[K]) leaf() bool { return n.level == 0 }
@@ -121,7 +125,7 @@ func wrapInto[K any](t *tnode[K], n *node.Node[K], wantLevel, wantCount int) err
 	if n == nil {
 		return fmt.Errorf("%w: store returned no node", ErrCorrupt)
 	}
-	*t = tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts}
+	*t = tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts, src: n}
 	if n.Level == 0 {
 		t.count = len(n.Keys)
 	} else {
