@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -216,9 +218,7 @@ func (t *txn) build() error {
 
 	// The transaction's instant, unless the data gives one.
 	if _, ok := t.cardOne.get(eaKey{t.txID, datom.DBTxInstant}); !ok {
-		// What coercing a time.Time to an instant does, boxed once.
-		var inst any = datom.NormalizeInstant(t.in.TxInstant)
-		if err := addFact(t.txID, t.txInstant, inst, -1); err != nil {
+		if err := addFact(t.txID, t.txInstant, boxInstant(t.in.TxInstant), -1); err != nil {
 			return err
 		}
 	}
@@ -228,18 +228,42 @@ func (t *txn) build() error {
 	nOut, nRet := len(t.adds)+len(t.retracts), len(t.retracts)
 	buf := make([]datom.Datom, 0, nOut+nRet)
 	t.out, t.outRet = buf[:0:nOut], buf[nOut:nOut:nOut+nRet]
-	for _, f := range t.retracts {
+	for i := range t.retracts {
+		f := &t.retracts[i] // a fact is about a hundred bytes: no copy
 		t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: false})
 		t.outRet = append(t.outRet, f.old)
 	}
-	for _, f := range t.adds {
-		if !f.elided {
+	for i := range t.adds {
+		if f := &t.adds[i]; !f.elided {
 			t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: true})
 		}
 	}
 	slices.SortFunc(t.out, compareDatoms)
 	slices.SortFunc(t.outRet, compareDatoms)
 	return nil
+}
+
+// lastInstant is the most recent transaction instant boxInstant boxed.
+var lastInstant atomic.Pointer[boxedInstant]
+
+type boxedInstant struct {
+	t time.Time // normalized
+	v any       // t, boxed
+}
+
+// boxInstant returns tm as an instant value (what coercing it to
+// :db.type/instant gives), sharing the box of the previous call when the
+// instant is the same: transactions committed within one millisecond have
+// equal instants, and a boxed value is immutable, so they can share it
+// instead of allocating one each.
+func boxInstant(tm time.Time) any {
+	n := datom.NormalizeInstant(tm)
+	if b := lastInstant.Load(); b != nil && b.t == n {
+		return b.v
+	}
+	b := &boxedInstant{t: n, v: n}
+	lastInstant.Store(b)
+	return b.v
 }
 
 // compareDatoms orders datoms by E, A, V, then retractions first.

@@ -78,19 +78,19 @@ func (x *factIndex) put(e, a datom.ID, v any, i int32) {
 	x.m[string(x.key(e, a, v))] = i
 }
 
-// keepSpare returns the room x grew into past its inline entries (cleared,
-// so that it holds no value), for the next transaction's index; nil if it
-// did not grow, or grew into a map.
-func (x *factIndex) keepSpare() []factEntry {
-	buf := x.spare
+// release empties x for the next transaction: it drops its map and
+// keeps, cleared, the room small grew into past its inline entries (see
+// spare); the caller clears the inline entries.
+func (x *factIndex) release() {
 	if x.m == nil && cap(x.small) == smallIndex { // not the inline room
-		buf = x.small
+		clear(x.small)
+		x.spare = x.small[:0]
 	}
-	if buf == nil {
-		return nil
+	x.small = nil
+	if x.m != nil {
+		x.m = nil
 	}
-	clear(buf[:cap(buf)])
-	return buf[:0]
+	x.kbuf = x.kbuf[:0]
 }
 
 // eaIndex finds (entity, attribute) pairs, linearly while small.

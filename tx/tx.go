@@ -110,6 +110,11 @@ func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options
 		return nil, err
 	}
 	defer t.release()
+	return t.run(data)
+}
+
+// run expands data, resolves its tempids and builds the Result.
+func (t *txn) run(data []any) (*Result, error) {
 	n := 0
 	for _, f := range data {
 		if m, ok := f.(edn.Map); ok {
@@ -191,24 +196,55 @@ type txn struct {
 // returns (its datoms, tempids) is always freshly allocated.
 var txnPool = sync.Pool{New: func() any { return new(txn) }}
 
-// release returns t to txnPool once Apply is done with it, dropping every
-// reference it holds into the caller's data (forms, values, the snapshot)
-// so that the pool retains nothing of it.
+// release returns t to txnPool once Apply is done with it (see reset).
 func (t *txn) release() {
+	t.reset()
+	txnPool.Put(t)
+}
+
+// reset drops every reference t holds into the caller's data (forms,
+// values, the snapshot, the Result), so that the pool retains nothing of
+// it, and keeps the scratch slices, emptied and cleared, for the next
+// transaction. Fields newTxn sets on every call are left as they are.
+//
+// It writes only the pointers a transaction set, field by field: while
+// the garbage collector marks, every pointer word written costs a write
+// barrier, and assigning the whole kilobyte-sized struct (as a literal)
+// paid one for each of its pointer words.
+func (t *txn) reset() {
 	clear(t.ops)
 	clear(t.temps)
 	clear(t.adds)
 	clear(t.retracts)
-	clear(t.scanBuf[:cap(t.scanBuf)])
-	ops, temps, adds, retracts, kbuf, scanBuf := t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0], t.scanBuf[:0]
-	if cap(ops) > 1<<12 || cap(adds) > 1<<12 || cap(retracts) > 1<<12 || cap(scanBuf) > 1<<12 {
+	// The first facts of each index live in its inline buffer: one entry
+	// per fact (cardOneBuf holds no pointers).
+	clear(t.addIdxBuf[:min(len(t.adds), len(t.addIdxBuf))])
+	clear(t.retIdxBuf[:min(len(t.retracts), len(t.retIdxBuf))])
+	t.ops, t.temps, t.adds, t.retracts, t.kbuf = t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
+	// scanBuf is all zero already: giveScanBuf clears what it takes back.
+	t.scanBuf = t.scanBuf[:0]
+	if cap(t.ops) > 1<<12 || cap(t.adds) > 1<<12 || cap(t.retracts) > 1<<12 || cap(t.scanBuf) > 1<<12 {
 		// Do not keep a big transaction's buffers alive in the pool.
-		ops, temps, adds, retracts, scanBuf = nil, nil, nil, nil, nil
+		t.ops, t.temps, t.adds, t.retracts, t.scanBuf = nil, nil, nil, nil, nil
 	}
-	addSpare, retSpare := t.addIdx.keepSpare(), t.retIdx.keepSpare()
-	*t = txn{ops: ops, temps: temps, adds: adds, retracts: retracts, kbuf: kbuf, scanBuf: scanBuf}
-	t.addIdx.spare, t.retIdx.spare = addSpare, retSpare
-	txnPool.Put(t)
+	t.addIdx.release()
+	t.retIdx.release()
+	t.cardOne.small = nil
+	if t.cardOne.m != nil {
+		t.cardOne.m = nil
+	}
+	t.ctx, t.db, t.schema, t.opts, t.txInstant = nil, nil, nil, nil, nil
+	t.in.TxInstant = time.Time{}
+	t.one[0] = nil
+	if t.tempIdx != nil {
+		t.tempIdx = nil
+	}
+	if t.auto != nil || t.autoDs != nil {
+		t.auto, t.autoDs = nil, nil
+	}
+	if t.out != nil || t.outRet != nil {
+		t.out, t.outRet = nil, nil
+	}
 }
 
 func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, error) {
