@@ -257,8 +257,14 @@ func (it *Iter[K]) NextRun() bool {
 				if p.pre != nil {
 					ln = p.pre[j]
 				}
+				src := p.n.src
+				if ln == nil && src != nil {
+					ln = src.Child(j)
+				}
 				if ln == nil && it.cache != nil {
-					ln, _ = it.cache.Cached(p.n.addr(j))
+					if ln, _ = it.cache.Cached(p.n.addr(j)); ln != nil && src != nil {
+						src.SetChild(j, ln)
+					}
 				}
 				if ln != nil && ln.Level == 0 && len(ln.Keys) > 0 && uint64(len(ln.Keys)) == p.n.counts[j] {
 					t := it.loadedAt(top)
