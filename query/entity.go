@@ -56,6 +56,10 @@ type Entity struct {
 	// holds what the entities reached from one EntityOf share.
 	grp *entityGroup
 	id  datom.ID
+	// box is id as an any when one was at hand when the entity was made
+	// (the datom value of the reference that named it), so that Get of
+	// :db/id does not box it again; nil otherwise.
+	box any
 
 	loaded atomic.Bool // ds, more and refs are set, and never change again
 	// ds then more is the entity's datoms in EAVT order (never modified;
@@ -88,6 +92,10 @@ func (en *Entity) refRun(a datom.ID) ([]any, bool) {
 	return nil, false
 }
 
+type entityRev struct {
+	ents []*Entity
+}
+
 // datoms returns how many datoms the entity has.
 func (en *Entity) datoms() int { return len(en.ds) + len(en.more) }
 
@@ -97,10 +105,6 @@ func (en *Entity) datom(i int) *datom.Datom {
 		return &en.ds[i]
 	}
 	return &en.more[i-len(en.ds)]
-}
-
-type entityRev struct {
-	ents []*Entity
 }
 
 // entityRevKey names the reverse references to one entity through one
@@ -158,6 +162,44 @@ type entityGroup struct {
 	mu      sync.Mutex // held across the read; guards rev
 	members []*Entity
 	rev     map[entityRevKey]entityRev // the members' reverse refs, once read
+
+	// read is how many members were read (set before they are
+	// published); sets is the block the sets of values Get returns are
+	// cut from.
+	read int
+	sets atomic.Pointer[entitySets]
+}
+
+// entitySets is a block of values that sets are cut from, used up to
+// used (which may run past the end: the block is then full).
+type entitySets struct {
+	vals []any
+	used atomic.Int64
+}
+
+// entitySetsMax bounds a block of set values (a set Get returned keeps
+// its whole block).
+const entitySetsMax = 1024
+
+// set returns a fresh set of n values, cut from the group's block: a walk
+// asks each member for the same attributes, and one allocation for a
+// block of their sets is far cheaper than one each. Sets do not overlap
+// and their capacity is their length, so appending to one copies it.
+func (g *entityGroup) set(n int) edn.Set {
+	for {
+		blk := g.sets.Load()
+		if blk != nil {
+			if end := blk.used.Add(int64(n)); end <= int64(len(blk.vals)) {
+				return blk.vals[end-int64(n) : end : end]
+			}
+		}
+		// As many as the members would take if they were alike.
+		nb := &entitySets{vals: make([]any, max(n, min(n*g.read, entitySetsMax)))}
+		nb.used.Store(int64(n))
+		if g.sets.CompareAndSwap(blk, nb) {
+			return nb.vals[:n:n]
+		}
+	}
 }
 
 // EntityOf returns the entity of src named by eid: an entity id (datom.ID
@@ -177,6 +219,9 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 		return nil, err
 	}
 	en := &Entity{id: e}
+	if _, ok := eid.(int64); ok {
+		en.box = eid
+	}
 	en.grp = &entityGroup{env: newEntityEnv(src), members: []*Entity{en}}
 	return en, nil
 }
@@ -222,31 +267,27 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		}
 	}
 	b := newEntityBuilder(ctx, g.env, len(ids))
-	var err error
-	if b.f.kept {
-		err = b.readKept(ids, ms)
-	} else {
-		at := 0
-		err = b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
-			first := at
-			for ; at < len(ms) && ms[at].id == ids[k]; at++ {
-				if at > first { // the same entity twice: share what was read
-					ms[at].ds, ms[at].more, ms[at].refs = ms[first].ds, ms[first].more, ms[first].refs
-					continue
-				}
-				ms[at].more = b.f.more
-				if err := b.finish(ms[at], ds); err != nil {
-					return err
-				}
+	at := 0
+	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
+		first := at
+		for ; at < len(ms) && ms[at].id == ids[k]; at++ {
+			if at > first { // the same entity twice: share what was read
+				ms[at].ds, ms[at].more, ms[at].refs = ms[first].ds, ms[first].more, ms[first].refs
+				continue
 			}
-			return nil
-		})
-	}
+			if err := b.finish(ms[at], ds, b.f.more); err != nil {
+				return err
+			}
+		}
+		b.done++
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.id, err)
 	}
 	// Publish only now: the targets' groups are complete (no reader can
 	// reach one while it is being filled).
+	g.read += len(ms)
 	for _, m := range ms {
 		m.loaded.Store(true)
 	}
@@ -256,138 +297,89 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 
 func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
 
-// readKept reads the entities ms (sorted; ids are their distinct ids) from
-// a Source whose datoms may be kept: first all their datoms, counting the
-// references, then the references' values and targets, in blocks of the
-// size they need.
-func (b *entityBuilder) readKept(ids []datom.ID, ms []*Entity) error {
-	at, nref, nrun := 0, 0, 0
-	hasRefs := make([]bool, len(ms)) // finish has references to convert
-	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
-		for first := at; at < len(ms) && ms[at].id == ids[k]; at++ {
-			ms[at].ds, ms[at].more = ds, b.f.more
-			if at == first {
-				n, r, err := b.countRefs(ms[at])
-				if err != nil {
-					return err
-				}
-				nref, nrun, hasRefs[at] = nref+n, nrun+r, n > 0
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	b.nv, b.ne, b.left = max(nref+nrun, 1), max(nref, 1), nref
-	for i, m := range ms {
-		if i > 0 && ms[i-1].id == m.id { // the same entity twice: share
-			m.refs = ms[i-1].refs
-			continue
-		}
-		if !hasRefs[i] {
-			continue // its datoms are all it needs
-		}
-		if err := b.finish(m, m.ds); err != nil { // (m.more stays)
-			return err
-		}
-	}
-	return nil
-}
-
-// countRefs returns how many datoms of ds (one entity's) are references,
-// and of how many attributes, and checks that the schema knows their
-// attributes.
-func (b *entityBuilder) countRefs(en *Entity) (n, runs int, err error) {
-	var cur *datom.Attribute
-	for i, nd := 0, en.datoms(); i < nd; i++ {
-		d := en.datom(i)
-		if cur == nil || d.A != cur.ID {
-			if cur = b.attrs.get(b.schema, d.A); cur == nil {
-				return 0, 0, fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
-			}
-			if cur.IsRef() {
-				runs++
-			}
-		}
-		if cur.IsRef() {
-			n++
-		}
-	}
-	return n, runs, nil
-}
-
 // entityBuilder turns datoms into entities for one read, allocating the
 // converted reference values, the entities references name and (from a
-// Source whose datoms cannot be kept) the datoms in blocks.
+// Source whose datoms cannot be kept) the datoms in blocks. The blocks
+// are sized on what the entities read so far project for the rest of the
+// read (entities read together are usually alike), so that a level of a
+// tree takes about one block of each.
 type entityBuilder struct {
 	env    *entityEnv
 	schema *datom.Schema
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	refs       []any // blocks the entities' refs and ds are cut from
-	ds         []datom.Datom
-	ents       []Entity
-	grp        *entityGroup // the group of the targets made so far
-	nv, nd, ne int          // the sizes of the next blocks
-	left       int          // references still to convert, when known
+	refs []any // blocks the entities' refs and ds are cut from
+	ds   []datom.Datom
+	ents []Entity
+	grp  *entityGroup // the group of the targets made so far
+
+	n, done int // entities to read, and read so far
+	// perEnt is how many refs, datoms and targets the entity being
+	// finished has (its ref values and headers, its datoms, its ref
+	// values): with n-done, the projection for the next block.
+	perRefs, perDs, perEnts int
 
 	attrs attrCache
 }
 
 // newEntityBuilder returns a builder for reading n entities.
 func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
-	b := &entityBuilder{env: env, schema: env.schema, nv: min(max(8, 6*n), 4096), nd: min(max(16, 16*n), 4096), ne: 16}
+	b := &entityBuilder{env: env, schema: env.schema, n: n}
 	b.f.init(ctx, env.src)
 	b.f.kept = b.f.ents != nil
 	b.group = b.f.seek != nil || b.f.ents != nil
 	return b
 }
 
-// finish sets en's datoms to ds (then en.more, already set; in EAVT
-// order; copied unless the Source lets them be kept) and converts the
-// values of its references; the caller marks it loaded once the whole
-// read is done.
-func (b *entityBuilder) finish(en *Entity, ds []datom.Datom) error {
+// blockSize is the size of a new block for what the entities still to
+// read need, at per each (the current one included), within [lo, hi].
+func (b *entityBuilder) blockSize(per, need, lo, hi int) int {
+	return max(need, min(max(per*(b.n-b.done), lo), hi))
+}
+
+// finish sets en's datoms to ds then more (in EAVT order; copied unless
+// the Source lets them be kept) and converts the values of its
+// references; the caller marks it loaded once the whole read is done.
+func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 	if !b.f.kept && len(ds) > 0 {
 		if len(b.ds)+len(ds) > cap(b.ds) {
-			b.ds = make([]datom.Datom, 0, max(b.nd, len(ds)))
-			b.nd = min(2*b.nd, 4096)
+			b.ds = make([]datom.Datom, 0, b.blockSize(len(ds), len(ds), 16, 4096))
 		}
-		n := len(b.ds)
+		i := len(b.ds)
 		b.ds = append(b.ds, ds...)
-		ds = b.ds[n:len(b.ds):len(b.ds)]
+		ds = b.ds[i:len(b.ds):len(b.ds)]
 	}
-	en.ds = ds
+	en.ds, en.more = ds, more
 	v0 := len(b.refs)
 	var cur *datom.Attribute
 	for i, nd := 0, en.datoms(); i < nd; i++ {
 		d := en.datom(i)
-		head := false
 		if cur == nil || d.A != cur.ID {
 			if cur = b.attrs.get(b.schema, d.A); cur == nil {
 				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
 			}
-			head = cur.IsRef()
-		}
-		if !cur.IsRef() {
-			continue
-		}
-		need := 1
-		if head {
-			need = 2
-		}
-		if len(b.refs)+need > cap(b.refs) {
-			// A new block; the entity's refs so far move with it.
-			n := len(b.refs) - v0
-			vs := make([]any, n, max(b.nv, 2*n+8))
-			copy(vs, b.refs[v0:])
-			b.refs, v0 = vs, 0
-			b.nv = min(2*b.nv, 4096)
-		}
-		if head {
+			if !cur.IsRef() {
+				continue
+			}
+			// A run of references: its header, then its values.
+			r := 1
+			for i+r < nd && en.datom(i+r).A == d.A {
+				r++
+			}
+			if v0 == len(b.refs) {
+				b.perRefs, b.perEnts = 0, 0
+			}
+			b.perRefs, b.perEnts = b.perRefs+r+1, b.perEnts+r
+			if need := len(b.refs) - v0 + r + 1; len(b.refs)+r+1 > cap(b.refs) {
+				// A new block; the entity's refs so far move with it.
+				vs := make([]any, len(b.refs)-v0, b.blockSize(b.perRefs, need, 8, 4096))
+				copy(vs, b.refs[v0:])
+				b.refs, v0 = vs, 0
+			}
 			b.refs = append(b.refs, cur)
+		} else if !cur.IsRef() {
+			continue
 		}
 		b.refs = append(b.refs, b.convert(cur, d.V))
 	}
@@ -409,7 +401,7 @@ func (b *entityBuilder) convert(a *datom.Attribute, v any) any {
 	if kw, ok := b.env.ident(id); ok {
 		return kw
 	}
-	return b.entity(id)
+	return b.entity(id, v)
 }
 
 // identProbes is how many references an entityEnv converts with a schema
@@ -437,25 +429,23 @@ func (env *entityEnv) ident(id datom.ID) (edn.Keyword, bool) {
 	return env.schema.Ident(id)
 }
 
-// entity makes the entity id, a target of a reference, in the current
-// group.
-func (b *entityBuilder) entity(id datom.ID) *Entity {
+// entity makes the entity id (boxed: id as an any, or nil), a target of
+// a reference, in the current group.
+func (b *entityBuilder) entity(id datom.ID, boxed any) *Entity {
 	if len(b.ents) == cap(b.ents) {
-		b.ents = make([]Entity, 0, b.ne)
-		b.ne = min(2*b.ne, 1024)
+		b.ents = make([]Entity, 0, b.blockSize(b.perEnts, 1, 16, 1024))
 	}
 	b.ents = b.ents[:len(b.ents)+1]
 	e := &b.ents[len(b.ents)-1]
-	e.id = id
+	e.id, e.box = id, boxed
 	if !b.group {
 		// Read alone: a group of its own.
 		e.grp = &entityGroup{env: b.env, members: []*Entity{e}}
 		return e
 	}
 	if b.grp == nil || len(b.grp.members) == entityGroupMax {
-		b.grp = &entityGroup{env: b.env, members: make([]*Entity, 0, min(max(b.left, 1), entityGroupMax))}
+		b.grp = &entityGroup{env: b.env, members: make([]*Entity, 0, b.blockSize(b.perEnts, 1, 1, entityGroupMax))}
 	}
-	b.left--
 	b.grp.members = append(b.grp.members, e)
 	e.grp = b.grp
 	return e
@@ -466,6 +456,9 @@ func (b *entityBuilder) entity(id datom.ID) *Entity {
 // A keyword that names no attribute gives an error wrapping ErrInput.
 func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 	if kw == "db/id" {
+		if en.box != nil {
+			return en.box, nil
+		}
 		return en.id, nil
 	}
 	if a := en.grp.env.attr(kw); a != nil {
@@ -510,7 +503,7 @@ func (en *Entity) value(a *datom.Attribute) any {
 	for hi < nd && en.datom(hi).A == a.ID {
 		hi++
 	}
-	vs := make(edn.Set, hi-lo)
+	vs := en.grp.set(hi - lo)
 	for i := range vs {
 		vs[i] = en.datom(lo + i).V
 	}
@@ -544,7 +537,7 @@ func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) 
 		}
 		b := newEntityBuilder(ctx, g.env, 1)
 		err := g.env.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
-			r.ents = append(r.ents, b.entity(d.E))
+			r.ents = append(r.ents, b.entity(d.E, nil))
 			return true
 		})
 		if err != nil {
