@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -573,6 +574,9 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		}
 		dels = dels || len(c.removes) > 0
 	}
+	if ops, ok := chainOpsKeyed(cmp, key, chain, n); ok {
+		return ops
+	}
 	raw := make([]op[K], 0, n)
 	if !dels {
 		// Adds only: Update's own rule (first add wins) is the chain's.
@@ -622,6 +626,125 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 	putSortKeys(ks)
 	return out
 }
+
+// chainOpsKeyed is chainOps through key (see SortKey) for a chain of n
+// pending keys: it sorts the keys' integer pairs, read from the batches in
+// place, and makes each op once, in its sorted place, combining runs of
+// equal pairs as it goes; it never copies the keys into a batch-ordered
+// array and permutes that (fat keys moved twice, holding pointers the
+// collector scans). ok is false, with nothing done, when key is nil, n is
+// too small or too large for it to be worth it, or a key has no sort key.
+func chainOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K], n int) (ops []op[K], ok bool) {
+	if key == nil || n < 64 || n > 1<<31-1 {
+		return nil, false
+	}
+	// The batches in chain order, numbered link by link (removes, adds,
+	// then the more batches; empty ones too), in pointer-free arrays: the
+	// number of a link's first batch (first), where each batch starts
+	// among the keys (starts), and the batch of each key (bidx).
+	nb := 0
+	for _, c := range chain {
+		nb += 2 + len(c.more)
+	}
+	first := make([]int32, len(chain))
+	starts := getScratch[int32](&batchStartPool, nb)
+	defer batchStartPool.Put(&starts)
+	ks := getScratch[sortKey](&sortKeyPool, n)
+	bidx := getScratch[int32](&batchIdxPool, n)
+	defer batchIdxPool.Put(&bidx)
+	g, pos := 0, 0
+	fill := func(b []K) bool {
+		starts[g] = int32(pos)
+		for j := range b {
+			hi, lo, ok := key(b[j])
+			if !ok {
+				return false
+			}
+			ks[pos] = sortKey{hi, lo, int32(pos)}
+			bidx[pos] = int32(g)
+			pos++
+		}
+		g++
+		return true
+	}
+	for li, c := range chain {
+		first[li] = int32(g)
+		ok := fill(c.removes) && fill(c.adds)
+		for _, b := range c.more {
+			ok = ok && fill(b)
+		}
+		if !ok {
+			putSortKeys(ks)
+			return nil, false
+		}
+	}
+	if !radixSortKeys(ks) {
+		slices.SortFunc(ks, compareSortKeys)
+	}
+	at := func(p int32) op[K] {
+		g := bidx[p]
+		li := 0
+		if len(chain) > 1 {
+			// The last link whose first batch is at or before g.
+			li = sort.Search(len(chain), func(i int) bool { return first[i] > g }) - 1
+		}
+		c := chain[li]
+		off := int(p - starts[g])
+		switch j := int(g - first[li]); j {
+		case 0:
+			return op[K]{key: c.removes[off], del: true}
+		case 1:
+			return op[K]{key: c.adds[off], add: true}
+		default:
+			return op[K]{key: c.more[j-2][off], add: true}
+		}
+	}
+	out := make([]op[K], 0, n)
+	for a := 0; a < n; {
+		e := a + 1
+		for e < n && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
+			e++
+		}
+		if e-a == 1 {
+			out = append(out, at(ks[a].i))
+			a = e
+			continue
+		}
+		// A run of equal pairs: order it by the comparator (equal keys
+		// in chain order) and combine equal keys as chainOps does.
+		start := len(out)
+		for j := a; j < e; j++ {
+			out = append(out, at(ks[j].i))
+		}
+		run := out[start:]
+		sortOps(cmp, run)
+		w := start
+		for i := 0; i < len(run); {
+			var o op[K]
+			j := i
+			for ; j < len(run) && cmp(run[i].key, run[j].key) == 0; j++ {
+				switch r := run[j]; {
+				case r.del:
+					o.del, o.add, o.key = true, false, r.key
+				case !o.add:
+					o.add, o.key = true, r.key
+				}
+			}
+			out[w] = o
+			w++
+			i = j
+		}
+		clear(out[w:])
+		out = out[:w]
+		a = e
+	}
+	putSortKeys(ks)
+	return out, true
+}
+
+// batchIdxPool and batchStartPool hold chainOpsKeyed's pointer-free
+// scratch arrays: the batch of each key, where each batch starts.
+var batchIdxPool, batchStartPool sync.Pool
 
 // sortKey is an op's sort key and its position in the batch.
 type sortKey struct {
