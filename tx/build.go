@@ -85,7 +85,8 @@ func (t *txn) build() error {
 			return err
 		}
 	}
-	var deferred []int32
+	deferred := t.deferred[:0]
+	defer func() { t.deferred = deferred[:0] }()
 	for i := range t.ops {
 		o := &t.ops[i]
 		oi := int32(i)
@@ -175,7 +176,8 @@ func (t *txn) build() error {
 				return err
 			}
 		case opRetractEntity:
-			if err := t.retractEntity(e, oi, addRet, map[datom.ID]bool{}); err != nil {
+			t.seen.reset()
+			if err := t.retractEntity(e, oi, addRet, &t.seen); err != nil {
 				return err
 			}
 		}
@@ -297,20 +299,18 @@ type retFunc func(d datom.Datom, attr *datom.Attribute, oi int32, explicit bool)
 
 // retractScan retracts every current datom a scan yields.
 func (t *txn) retractScan(idx datom.Index, comps []any, oi int32, addRet retFunc) error {
-	ds := t.takeScanBuf()
-	defer func() { t.giveScanBuf(ds) }()
-	if err := t.scan(idx, comps, func(d datom.Datom) bool {
-		ds = append(ds, d)
-		return true
-	}); err != nil {
+	start, end, err := t.collect(idx, comps)
+	defer t.dropCollected(start)
+	if err != nil {
 		return t.opErr(oi, err)
 	}
-	for _, d := range ds {
+	for i := start; i < end; i++ {
+		d := &t.scanBuf[i]
 		attr := t.schema.Attr(d.A)
 		if attr == nil {
 			return t.opErr(oi, fmt.Errorf("tx: snapshot datom has unknown attribute %d", d.A))
 		}
-		if err := addRet(d, attr, oi, false); err != nil {
+		if err := addRet(*d, attr, oi, false); err != nil {
 			return err
 		}
 	}
@@ -318,22 +318,22 @@ func (t *txn) retractScan(idx datom.Index, comps []any, oi int32, addRet retFunc
 }
 
 // retractEntity retracts e's datoms and the refs to it, cascading to its
-// components.
-func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen map[datom.ID]bool) error {
-	if seen[e] {
+// components; seen holds the entities the operation retracted already.
+func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen *idSet) error {
+	if !seen.add(e) {
 		return nil
 	}
-	seen[e] = true
-	ds := t.takeScanBuf()
-	defer func() { t.giveScanBuf(ds) }()
-	if err := t.scan(datom.EAVT, []any{e}, func(d datom.Datom) bool {
-		ds = append(ds, d)
-		return true
-	}); err != nil {
+	ebox := any(e) // both scans take it
+	start, end, err := t.collect(datom.EAVT, t.comps(ebox))
+	defer t.dropCollected(start)
+	if err != nil {
 		return t.opErr(oi, err)
 	}
-	t.retracts = slices.Grow(t.retracts, len(ds))
-	for _, d := range ds {
+	t.retracts = slices.Grow(t.retracts, end-start)
+	for i := start; i < end; i++ {
+		// A component's retraction collects past end (it may move
+		// t.scanBuf): index it afresh each time.
+		d := t.scanBuf[i]
 		attr := t.schema.Attr(d.A)
 		if attr == nil {
 			return t.opErr(oi, fmt.Errorf("tx: snapshot datom has unknown attribute %d", d.A))
@@ -349,7 +349,8 @@ func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen map[datom
 			}
 		}
 	}
-	return t.retractScan(datom.VAET, []any{e}, oi, addRet)
+	t.dropCollected(start)
+	return t.retractScan(datom.VAET, t.comps(ebox), oi, addRet)
 }
 
 // checkUnique fails when an assertion gives a unique value to a second

@@ -2,6 +2,7 @@ package tx
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/accretedb/accrete/datom"
 )
@@ -130,4 +131,40 @@ func (x *eaIndex) put(k eaKey, i int32) {
 		x.small = nil
 	}
 	x.m[k] = i
+}
+
+// idSet is a set of entity ids, linear while small.
+type idSet struct {
+	small []datom.ID
+	m     map[datom.ID]struct{}
+}
+
+// add adds id and reports whether it was not in the set yet.
+func (s *idSet) add(id datom.ID) bool {
+	if s.m == nil {
+		if slices.Contains(s.small, id) {
+			return false
+		}
+		if len(s.small) < smallIndex {
+			s.small = append(s.small, id)
+			return true
+		}
+		s.m = make(map[datom.ID]struct{}, 2*smallIndex)
+		for _, x := range s.small {
+			s.m[x] = struct{}{}
+		}
+	}
+	if _, ok := s.m[id]; ok {
+		return false
+	}
+	s.m[id] = struct{}{}
+	return true
+}
+
+// reset empties s, keeping its room.
+func (s *idSet) reset() {
+	s.small = s.small[:0]
+	if s.m != nil {
+		s.m = nil
+	}
 }

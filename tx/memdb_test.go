@@ -1,6 +1,7 @@
 package tx
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -66,24 +67,42 @@ func (db *memDB) Datoms(ctx context.Context, idx datom.Index, comps []any, fn fu
 }
 
 // prefixCompare compares the leading fields of d, in index order, with comps.
+// Id fields are compared without boxing them (the benchmarks scan through
+// it, and should measure tx rather than this stand-in).
 func prefixCompare(idx datom.Index, d datom.Datom, comps []any) int {
-	var fields [4]any
+	order := [4]byte{'e', 'a', 'v', 't'}
 	switch idx {
-	case datom.EAVT:
-		fields = [4]any{d.E, d.A, d.V, d.Tx}
 	case datom.AEVT:
-		fields = [4]any{d.A, d.E, d.V, d.Tx}
+		order = [4]byte{'a', 'e', 'v', 't'}
 	case datom.AVET:
-		fields = [4]any{d.A, d.V, d.E, d.Tx}
+		order = [4]byte{'a', 'v', 'e', 't'}
 	case datom.VAET:
-		fields = [4]any{d.V, d.A, d.E, d.Tx}
+		order = [4]byte{'v', 'a', 'e', 't'}
 	}
 	for i, c := range comps {
-		if r := datom.CompareValues(fields[i], c); r != 0 {
+		var r int
+		switch order[i] {
+		case 'e':
+			r = compareID(d.E, c)
+		case 'a':
+			r = compareID(d.A, c)
+		case 't':
+			r = compareID(d.Tx, c)
+		default:
+			r = datom.CompareValues(d.V, c)
+		}
+		if r != 0 {
 			return r
 		}
 	}
 	return 0
+}
+
+func compareID(x datom.ID, c any) int {
+	if y, ok := c.(int64); ok {
+		return cmp.Compare(x, y)
+	}
+	return datom.CompareValues(x, c)
 }
 
 func (db *memDB) insert(ds []datom.Datom) {

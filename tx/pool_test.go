@@ -58,7 +58,8 @@ func TestResetLeavesNothing(t *testing.T) {
 
 func checkReset(t *testing.T, text string, x *txn) {
 	t.Helper()
-	set := map[string]bool{"maxDepth": true, "txID": true, "nextUser": true, "nextDB": true, "cur": true, "cardOneBuf": true}
+	// collectFn is made once per txn and refers to the txn only.
+	set := map[string]bool{"maxDepth": true, "txID": true, "nextUser": true, "nextDB": true, "cur": true, "cardOneBuf": true, "collectFn": true}
 	// Scratch slices hold no reference once cleared; kbuf holds bytes.
 	scratch := map[string]bool{"ops": true, "temps": true, "adds": true, "retracts": true, "scanBuf": true}
 	v := reflect.ValueOf(x).Elem()
@@ -66,6 +67,17 @@ func checkReset(t *testing.T, text string, x *txn) {
 		name, f := v.Type().Field(i).Name, v.Field(i)
 		switch {
 		case set[name]:
+		case name == "deferred": // ints: only empty
+			if f.Len() != 0 {
+				t.Errorf("%s: after reset, len(deferred) = %d, want 0", text, f.Len())
+			}
+		case name == "seen":
+			if n := f.FieldByName("small").Len(); n != 0 {
+				t.Errorf("%s: after reset, len(seen.small) = %d, want 0", text, n)
+			}
+			if !f.FieldByName("m").IsZero() {
+				t.Errorf("%s: after reset, seen.m is not nil", text)
+			}
 		case name == "kbuf":
 			if f.Len() != 0 {
 				t.Errorf("%s: after reset, len(kbuf) = %d, want 0", text, f.Len())

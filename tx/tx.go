@@ -185,8 +185,12 @@ type txn struct {
 	out                  []datom.Datom
 	outRet               []datom.Datom
 	// scanBuf is scratch for the datoms a retraction reads before it
-	// retracts them (see takeScanBuf).
-	scanBuf []datom.Datom
+	// retracts them (see collect), collectFn the callback that collects.
+	scanBuf   []datom.Datom
+	collectFn func(datom.Datom) bool
+	compsBuf  [1]any
+	seen      idSet   // entities a :db/retractEntity reached
+	deferred  []int32 // scratch for build: the ops of the second pass
 }
 
 // txnPool recycles the state of finished transactions: a txn is about a
@@ -221,8 +225,10 @@ func (t *txn) reset() {
 	clear(t.addIdxBuf[:min(len(t.adds), len(t.addIdxBuf))])
 	clear(t.retIdxBuf[:min(len(t.retracts), len(t.retIdxBuf))])
 	t.ops, t.temps, t.adds, t.retracts, t.kbuf = t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
-	// scanBuf is all zero already: giveScanBuf clears what it takes back.
-	t.scanBuf = t.scanBuf[:0]
+	// scanBuf is all zero already: dropCollected clears what it drops.
+	t.dropCollected(0)
+	t.compsBuf[0] = nil
+	t.seen.reset()
 	if cap(t.ops) > 1<<12 || cap(t.adds) > 1<<12 || cap(t.retracts) > 1<<12 || cap(t.scanBuf) > 1<<12 {
 		// Do not keep a big transaction's buffers alive in the pool.
 		t.ops, t.temps, t.adds, t.retracts, t.scanBuf = nil, nil, nil, nil, nil
@@ -300,22 +306,39 @@ func (t *txn) scan(idx datom.Index, comps []any, fn func(datom.Datom) bool) erro
 	return nil
 }
 
-// takeScanBuf returns scratch room for the datoms of one scan, to hand
-// back with giveScanBuf once they are no longer needed. A call between the
-// two (a retraction cascading to a component) gets fresh room, so nested
-// uses never share it.
-func (t *txn) takeScanBuf() []datom.Datom {
-	b := t.scanBuf[:0]
-	t.scanBuf = nil
-	return b
+// collect appends the datoms of a scan to t.scanBuf and returns where they
+// are, t.scanBuf[start:end]. Collections nest as a stack: a collection made
+// while the datoms of an earlier one are in use goes after them, and each
+// is dropped (dropCollected) before the one under it. A collection may
+// move t.scanBuf: index it afresh rather than keep a slice of it.
+func (t *txn) collect(idx datom.Index, comps []any) (start, end int, err error) {
+	if t.collectFn == nil {
+		// Made once per pooled txn: a closure made per scan escapes
+		// into the Snapshot and is allocated every time.
+		t.collectFn = func(d datom.Datom) bool {
+			t.scanBuf = append(t.scanBuf, d)
+			return true
+		}
+	}
+	start = len(t.scanBuf)
+	err = t.scan(idx, comps, t.collectFn)
+	return start, len(t.scanBuf), err
 }
 
-// giveScanBuf hands back room takeScanBuf returned (possibly grown).
-func (t *txn) giveScanBuf(b []datom.Datom) {
-	if cap(b) > cap(t.scanBuf) {
-		clear(b)
-		t.scanBuf = b[:0]
+// dropCollected drops the collections from start on, clearing them so
+// that t.scanBuf holds no value past its length.
+func (t *txn) dropCollected(start int) {
+	if start < len(t.scanBuf) {
+		clear(t.scanBuf[start:])
+		t.scanBuf = t.scanBuf[:start]
 	}
+}
+
+// comps returns x as the components of a scan, in scratch room reused by
+// the next call (a Snapshot does not retain components past Datoms).
+func (t *txn) comps(x any) []any {
+	t.compsBuf[0] = x
+	return t.compsBuf[:1]
 }
 
 // isNew reports whether id is allocated by this transaction, so that the
