@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -629,96 +628,83 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 
 // chainOpsKeyed is chainOps through key (see SortKey) for a chain of n
 // pending keys: it sorts the keys' integer pairs, read from the batches in
-// place, and makes each op once, in its sorted place, combining runs of
-// equal pairs as it goes; it never copies the keys into a batch-ordered
-// array and permutes that (fat keys moved twice, holding pointers the
-// collector scans). ok is false, with nothing done, when key is nil, n is
-// too small or too large for it to be worth it, or a key has no sort key.
+// place, then walks the batches once more, in order, putting each key's op
+// straight into its sorted place, and combines runs of equal pairs. It
+// never copies the keys into a batch-ordered array to permute it (fat keys
+// moved twice), and it reads the batches, spread over the heap, in their
+// order rather than in sorted order: the scattered accesses are writes to
+// one array. ok is false, with nothing done, when key is nil, n is too
+// small or too large for it to be worth it, or a key has no sort key.
 func chainOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K], n int) (ops []op[K], ok bool) {
 	if key == nil || n < 64 || n > 1<<31-1 {
 		return nil, false
 	}
-	// The batches in chain order, numbered link by link (removes, adds,
-	// then the more batches; empty ones too), in pointer-free arrays: the
-	// number of a link's first batch (first), where each batch starts
-	// among the keys (starts), and the batch of each key (bidx).
-	nb := 0
-	for _, c := range chain {
-		nb += 2 + len(c.more)
+	// The batches in chain order: per link, removes, adds, then more.
+	batches := func(fn func(b []K, del bool) bool) bool {
+		for _, c := range chain {
+			if !fn(c.removes, true) || !fn(c.adds, false) {
+				return false
+			}
+			for _, b := range c.more {
+				if !fn(b, false) {
+					return false
+				}
+			}
+		}
+		return true
 	}
-	first := make([]int32, len(chain))
-	starts := getScratch[int32](&batchStartPool, nb)
-	defer batchStartPool.Put(&starts)
 	ks := getScratch[sortKey](&sortKeyPool, n)
-	bidx := getScratch[int32](&batchIdxPool, n)
-	defer batchIdxPool.Put(&bidx)
-	g, pos := 0, 0
-	fill := func(b []K) bool {
-		starts[g] = int32(pos)
+	pos := 0
+	ok = batches(func(b []K, _ bool) bool {
 		for j := range b {
 			hi, lo, ok := key(b[j])
 			if !ok {
 				return false
 			}
 			ks[pos] = sortKey{hi, lo, int32(pos)}
-			bidx[pos] = int32(g)
 			pos++
 		}
-		g++
 		return true
-	}
-	for li, c := range chain {
-		first[li] = int32(g)
-		ok := fill(c.removes) && fill(c.adds)
-		for _, b := range c.more {
-			ok = ok && fill(b)
-		}
-		if !ok {
-			putSortKeys(ks)
-			return nil, false
-		}
+	})
+	if !ok {
+		putSortKeys(ks)
+		return nil, false
 	}
 	if !radixSortKeys(ks) {
 		slices.SortFunc(ks, compareSortKeys)
 	}
-	at := func(p int32) op[K] {
-		g := bidx[p]
-		li := 0
-		if len(chain) > 1 {
-			// The last link whose first batch is at or before g.
-			li = sort.Search(len(chain), func(i int) bool { return first[i] > g }) - 1
-		}
-		c := chain[li]
-		off := int(p - starts[g])
-		switch j := int(g - first[li]); j {
-		case 0:
-			return op[K]{key: c.removes[off], del: true}
-		case 1:
-			return op[K]{key: c.adds[off], add: true}
-		default:
-			return op[K]{key: c.more[j-2][off], add: true}
-		}
+	// dst[p] is where the key at position p goes.
+	dst := getScratch[int32](&batchIdxPool, n)
+	defer batchIdxPool.Put(&dst)
+	for j := range ks {
+		dst[ks[j].i] = int32(j)
 	}
-	out := make([]op[K], 0, n)
+	out := make([]op[K], n)
+	pos = 0
+	batches(func(b []K, del bool) bool {
+		for j := range b {
+			out[dst[pos]] = op[K]{key: b[j], del: del, add: !del}
+			pos++
+		}
+		return true
+	})
+	// Equal pairs are adjacent, in chain order (the sort is stable): order
+	// each run of them by the comparator (ties stay in chain order) and
+	// combine equal keys as chainOps does. w never passes the run read.
+	w := 0
 	for a := 0; a < n; {
 		e := a + 1
 		for e < n && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
 			e++
 		}
 		if e-a == 1 {
-			out = append(out, at(ks[a].i))
+			out[w] = out[a]
+			w++
 			a = e
 			continue
 		}
-		// A run of equal pairs: order it by the comparator (equal keys
-		// in chain order) and combine equal keys as chainOps does.
-		start := len(out)
-		for j := a; j < e; j++ {
-			out = append(out, at(ks[j].i))
-		}
-		run := out[start:]
+		run := out[a:e]
 		sortOps(cmp, run)
-		w := start
 		for i := 0; i < len(run); {
 			var o op[K]
 			j := i
@@ -734,17 +720,16 @@ func chainOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoo
 			w++
 			i = j
 		}
-		clear(out[w:])
-		out = out[:w]
 		a = e
 	}
+	clear(out[w:])
 	putSortKeys(ks)
-	return out, true
+	return out[:w], true
 }
 
-// batchIdxPool and batchStartPool hold chainOpsKeyed's pointer-free
-// scratch arrays: the batch of each key, where each batch starts.
-var batchIdxPool, batchStartPool sync.Pool
+// batchIdxPool holds chainOpsKeyed's pointer-free scratch arrays of
+// destinations.
+var batchIdxPool sync.Pool
 
 // sortKey is an op's sort key and its position in the batch.
 type sortKey struct {
