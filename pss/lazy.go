@@ -52,14 +52,14 @@ type lazyRoot[K any] struct {
 	// box, without building the chain.
 	box   keyBox
 	floor *tnode[K]
-	// filter, if not nil, holds the hi of the sort key of every key pending
-	// along the chain down to floor (and maybe more: forks of the chain
-	// share it): Within reads floor for a range of one hi it lacks. A
-	// chain gets one once it holds more than scanPending keys, so that
-	// reads of a chain that the box cannot rule out (keys spread over the
-	// key space, as a run of transactions on random entities) need not
-	// build it.
-	filter *hiFilter
+	// filter, once not nil, holds the hi of the sort key of every key
+	// pending along the chain down to floor (and maybe more: links that
+	// extend this one add theirs to it): Within reads floor for a range of
+	// one hi it lacks. The first Within that needs it makes it (a chain
+	// nobody reads through Within never pays for one), so that reads of a
+	// chain that the box cannot rule out (keys spread over the key space,
+	// as a run of transactions on random entities) need not build it.
+	filter atomic.Pointer[hiFilter]
 }
 
 // scanPending is how many pending keys Within checks one by one, rather
@@ -137,21 +137,31 @@ func (l *lazyRoot[K]) chainBatches(fn func([]K) bool) {
 }
 
 // setFilter gives the new link l (whose own keys are adds and removes) the
-// filter of its parent link p (nil: l starts a chain) with its keys added,
-// or a new one when it outgrew it, or none while the chain is short.
+// filter of its parent link p, with l's keys added, while it has room for
+// them; otherwise l has none until a Within makes one.
 func (l *lazyRoot[K]) setFilter(p *lazyRoot[K], adds, removes []K) {
-	if l.key == nil || !l.box.bounded || l.pending <= scanPending {
+	if p == nil || l.key == nil || !l.box.bounded {
 		return
 	}
-	if p != nil && p.filter != nil && l.pending <= p.filter.room {
-		l.filter = p.filter
-		addKeys(l.filter, l.key, removes)
-		addKeys(l.filter, l.key, adds)
-		return
+	if f := p.filter.Load(); f != nil && l.pending <= f.room {
+		addKeys(f, l.key, removes)
+		addKeys(f, l.key, adds)
+		l.filter.Store(f)
+	}
+}
+
+// chainFilter returns l's filter, making it from the keys of its chain if
+// it has none yet (see filter).
+func (l *lazyRoot[K]) chainFilter() *hiFilter {
+	if f := l.filter.Load(); f != nil {
+		return f
 	}
 	f := newHiFilter(l.pending)
 	l.chainBatches(func(ks []K) bool { addKeys(f, l.key, ks); return true })
-	l.filter = f
+	if !l.filter.CompareAndSwap(nil, f) {
+		return l.filter.Load()
+	}
+	return f
 }
 
 // pendingMiss reports whether no key pending along l's chain has a sort key
@@ -260,7 +270,7 @@ func (s Set[K]) Within(lo, hi K) Set[K] {
 	switch {
 	case l.box.misses(loHi, loLo, hiHi, hiLo):
 	case l.pending <= scanPending && l.pendingMiss(loHi, loLo, hiHi, hiLo):
-	case l.filter != nil && loHi == hiHi && !l.filter.has(loHi):
+	case loHi == hiHi && !l.chainFilter().has(loHi):
 	default:
 		return s
 	}
