@@ -55,26 +55,37 @@ type Entity struct {
 	// it is read alone: made by EntityOf, or its Source cannot seek); it
 	// holds what the entities reached from one EntityOf share.
 	grp *entityGroup
-	id  datom.ID
-	// box is id as an any when one was at hand when the entity was made
-	// (the datom value of the reference that named it), so that Get of
-	// :db/id does not box it again; nil otherwise.
-	box any
+	// id is the entity id as an any (an int64): usually the value of the
+	// datom of the reference that named it, so that making the entity,
+	// and Get of :db/id, box nothing.
+	id any
 
-	loaded atomic.Bool // ds, more and refs are set, and never change again
-	// ds then more is the entity's datoms in EAVT order (never modified;
-	// more is the start of the next leaf for an entity across two). refs
-	// holds, for each reference attribute in turn, its *datom.Attribute
-	// then its values, converted (*Entity or edn.Keyword).
-	ds   []datom.Datom
+	loaded atomic.Bool // ds and x are set, and never change again
+	// ds then x.more is the entity's datoms in EAVT order (never
+	// modified). x is nil for an entity that has no references and lies
+	// within one leaf (most entities of a tree are its leaves): a small
+	// entity is cheaper to make.
+	ds []datom.Datom
+	x  *entityExt
+}
+
+// entityExt is what an Entity has only when it needs it.
+type entityExt struct {
+	// more is the start of the next leaf, for an entity across two.
 	more []datom.Datom
+	// refs holds, for each reference attribute in turn, its
+	// *datom.Attribute then its values, converted (*Entity or
+	// edn.Keyword).
 	refs []any
 }
 
 // refRun returns the converted values of reference attribute a, and
 // whether the entity has it.
 func (en *Entity) refRun(a datom.ID) ([]any, bool) {
-	refs := en.refs
+	if en.x == nil {
+		return nil, false
+	}
+	refs := en.x.refs
 	for i := 0; i < len(refs); {
 		h := refs[i].(*datom.Attribute)
 		j := i + 1
@@ -97,14 +108,19 @@ type entityRev struct {
 }
 
 // datoms returns how many datoms the entity has.
-func (en *Entity) datoms() int { return len(en.ds) + len(en.more) }
+func (en *Entity) datoms() int {
+	if en.x == nil {
+		return len(en.ds)
+	}
+	return len(en.ds) + len(en.x.more)
+}
 
 // datom returns the entity's i-th datom.
 func (en *Entity) datom(i int) *datom.Datom {
 	if i < len(en.ds) {
 		return &en.ds[i]
 	}
-	return &en.more[i-len(en.ds)]
+	return &en.x.more[i-len(en.ds)]
 }
 
 // entityRevKey names the reverse references to one entity through one
@@ -218,19 +234,19 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	en := &Entity{id: e}
-	if _, ok := eid.(int64); ok {
-		en.box = eid
+	en := &Entity{id: eid}
+	if _, ok := eid.(int64); !ok {
+		en.id = e
 	}
 	en.grp = &entityGroup{env: newEntityEnv(src), members: []*Entity{en}}
 	return en, nil
 }
 
 // ID returns the entity id.
-func (en *Entity) ID() datom.ID { return en.id }
+func (en *Entity) ID() datom.ID { return en.id.(datom.ID) }
 
 // String returns "#entity <id>", for debugging.
-func (en *Entity) String() string { return fmt.Sprintf("#entity %d", en.id) }
+func (en *Entity) String() string { return fmt.Sprintf("#entity %d", en.ID()) }
 
 // load reads the entity's datoms once (with its group's).
 func (en *Entity) load(ctx context.Context) error {
@@ -249,30 +265,32 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("query: entity %d: %w", en.id, err)
+		return fmt.Errorf("query: entity %d: %w", en.ID(), err)
 	}
-	ms := make([]*Entity, 0, len(g.members))
+	ms := g.members[:0] // (filtered in place: they are all read below)
 	for _, m := range g.members {
 		if !m.loaded.Load() {
 			ms = append(ms, m)
 		}
 	}
+	g.members = ms
 	if !slices.IsSortedFunc(ms, cmpEntity) {
 		slices.SortFunc(ms, cmpEntity)
 	}
 	ids := make([]datom.ID, 0, len(ms))
 	for _, m := range ms {
-		if n := len(ids); n == 0 || ids[n-1] != m.id {
-			ids = append(ids, m.id)
+		if n := len(ids); n == 0 || ids[n-1] != m.ID() {
+			ids = append(ids, m.ID())
 		}
 	}
 	b := newEntityBuilder(ctx, g.env, len(ids))
+	defer b.release()
 	at := 0
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		first := at
-		for ; at < len(ms) && ms[at].id == ids[k]; at++ {
+		for ; at < len(ms) && ms[at].ID() == ids[k]; at++ {
 			if at > first { // the same entity twice: share what was read
-				ms[at].ds, ms[at].more, ms[at].refs = ms[first].ds, ms[first].more, ms[first].refs
+				ms[at].ds, ms[at].x = ms[first].ds, ms[first].x
 				continue
 			}
 			if err := b.finish(ms[at], ds, b.f.more); err != nil {
@@ -283,7 +301,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("query: entity %d: %w", en.id, err)
+		return fmt.Errorf("query: entity %d: %w", en.ID(), err)
 	}
 	// Publish only now: the targets' groups are complete (no reader can
 	// reach one while it is being filled).
@@ -295,7 +313,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	return nil
 }
 
-func cmpEntity(a, b *Entity) int { return cmpInt(a.id, b.id) }
+func cmpEntity(a, b *Entity) int { return cmpInt(a.ID(), b.ID()) }
 
 // entityBuilder turns datoms into entities for one read, allocating the
 // converted reference values, the entities references name and (from a
@@ -309,9 +327,10 @@ type entityBuilder struct {
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	refs []any // blocks the entities' refs and ds are cut from
+	refs []any // blocks the entities' refs, ds, targets and exts are cut from
 	ds   []datom.Datom
 	ents []Entity
+	exts []entityExt
 	grp  *entityGroup // the group of the targets made so far
 
 	n, done int // entities to read, and read so far
@@ -323,13 +342,31 @@ type entityBuilder struct {
 	attrs attrCache
 }
 
-// newEntityBuilder returns a builder for reading n entities.
+// entityBuilders keeps builders between reads: a builder is large (its
+// fetcher, its attribute cache), and reading a lone entity (EntityOf then
+// Get) would otherwise make one each time.
+var entityBuilders = sync.Pool{New: func() any { return new(entityBuilder) }}
+
+// newEntityBuilder returns a builder for reading n entities; release
+// gives it back.
 func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder {
-	b := &entityBuilder{env: env, schema: env.schema, n: n}
+	b := entityBuilders.Get().(*entityBuilder)
+	if b.schema != env.schema {
+		b.attrs = attrCache{}
+	}
+	b.env, b.schema, b.n = env, env.schema, n
 	b.f.init(ctx, env.src)
 	b.f.kept = b.f.ents != nil
 	b.group = b.f.seek != nil || b.f.ents != nil
 	return b
+}
+
+// release puts b back in the pool, holding nothing of the read (the
+// blocks are the entities' now) but its schema, for its attribute cache.
+func (b *entityBuilder) release() {
+	b.f.reset()
+	*b = entityBuilder{schema: b.schema, f: b.f, attrs: b.attrs}
+	entityBuilders.Put(b)
 }
 
 // blockSize is the size of a new block for what the entities still to
@@ -350,14 +387,17 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		b.ds = append(b.ds, ds...)
 		ds = b.ds[i:len(b.ds):len(b.ds)]
 	}
-	en.ds, en.more = ds, more
+	en.ds = ds
+	if len(more) > 0 {
+		b.ext(en, 0).more = more
+	}
 	v0 := len(b.refs)
 	var cur *datom.Attribute
 	for i, nd := 0, en.datoms(); i < nd; i++ {
 		d := en.datom(i)
 		if cur == nil || d.A != cur.ID {
 			if cur = b.attrs.get(b.schema, d.A); cur == nil {
-				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.ID(), d.A)
 			}
 			if !cur.IsRef() {
 				continue
@@ -384,9 +424,23 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		b.refs = append(b.refs, b.convert(cur, d.V))
 	}
 	if len(b.refs) > v0 {
-		en.refs = b.refs[v0:len(b.refs):len(b.refs)]
+		b.ext(en, 1).refs = b.refs[v0:len(b.refs):len(b.refs)]
 	}
 	return nil
+}
+
+// ext returns en.x, made if en has none; per is how many the entities
+// like en need (1 when en has references, which entities read together
+// usually have alike; 0 when it is only across two leaves, which is rare).
+func (b *entityBuilder) ext(en *Entity, per int) *entityExt {
+	if en.x == nil {
+		if len(b.exts) == cap(b.exts) {
+			b.exts = make([]entityExt, 0, b.blockSize(per, 1, 4, 256))
+		}
+		b.exts = b.exts[:len(b.exts)+1]
+		en.x = &b.exts[len(b.exts)-1]
+	}
+	return en.x
 }
 
 // convert turns a stored value into its entity-API form.
@@ -429,15 +483,18 @@ func (env *entityEnv) ident(id datom.ID) (edn.Keyword, bool) {
 	return env.schema.Ident(id)
 }
 
-// entity makes the entity id (boxed: id as an any, or nil), a target of
-// a reference, in the current group.
+// entity makes the entity id (boxed: id as an any, or nil to box it), a
+// target of a reference, in the current group.
 func (b *entityBuilder) entity(id datom.ID, boxed any) *Entity {
+	if boxed == nil {
+		boxed = id
+	}
 	if len(b.ents) == cap(b.ents) {
 		b.ents = make([]Entity, 0, b.blockSize(b.perEnts, 1, 16, 1024))
 	}
 	b.ents = b.ents[:len(b.ents)+1]
 	e := &b.ents[len(b.ents)-1]
-	e.id, e.box = id, boxed
+	e.id = boxed
 	if !b.group {
 		// Read alone: a group of its own.
 		e.grp = &entityGroup{env: b.env, members: []*Entity{e}}
@@ -456,9 +513,6 @@ func (b *entityBuilder) entity(id datom.ID, boxed any) *Entity {
 // A keyword that names no attribute gives an error wrapping ErrInput.
 func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 	if kw == "db/id" {
-		if en.box != nil {
-			return en.box, nil
-		}
 		return en.id, nil
 	}
 	if a := en.grp.env.attr(kw); a != nil {
@@ -472,7 +526,7 @@ func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 			return en.reverse(ctx, a)
 		}
 	}
-	return nil, fmt.Errorf("query: entity %d: %w: unknown attribute %s", en.id, ErrInput, kw)
+	return nil, fmt.Errorf("query: entity %d: %w: unknown attribute %s", en.ID(), ErrInput, kw)
 }
 
 // value returns the value of attribute a of a loaded entity, nil when it
@@ -525,28 +579,29 @@ func reverseAttr(kw edn.Keyword) (edn.Keyword, bool) {
 // reverse returns the entities whose attribute a refers to this one.
 func (en *Entity) reverse(ctx context.Context, a *datom.Attribute) (any, error) {
 	if !a.IsRef() {
-		return nil, fmt.Errorf("query: entity %d: %w: reverse reference to %s, which is not a ref", en.id, ErrInput, a.Ident)
+		return nil, fmt.Errorf("query: entity %d: %w: reverse reference to %s, which is not a ref", en.ID(), ErrInput, a.Ident)
 	}
 	g := en.grp
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r, ok := g.rev[entityRevKey{en.id, a.ID}]
+	r, ok := g.rev[entityRevKey{en.ID(), a.ID}]
 	if !ok {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("query: entity %d: %w", en.id, err)
+			return nil, fmt.Errorf("query: entity %d: %w", en.ID(), err)
 		}
 		b := newEntityBuilder(ctx, g.env, 1)
-		err := g.env.src.Datoms(ctx, datom.VAET, []any{en.id, a.ID}, func(d datom.Datom) bool {
+		defer b.release()
+		err := g.env.src.Datoms(ctx, datom.VAET, []any{en.ID(), a.ID}, func(d datom.Datom) bool {
 			r.ents = append(r.ents, b.entity(d.E, nil))
 			return true
 		})
 		if err != nil {
-			return nil, fmt.Errorf("query: entity %d: reverse %s: %w", en.id, a.Ident, err)
+			return nil, fmt.Errorf("query: entity %d: reverse %s: %w", en.ID(), a.Ident, err)
 		}
 		if g.rev == nil {
 			g.rev = make(map[entityRevKey]entityRev)
 		}
-		g.rev[entityRevKey{en.id, a.ID}] = r
+		g.rev[entityRevKey{en.ID(), a.ID}] = r
 	}
 	if len(r.ents) == 0 {
 		return nil, nil
@@ -582,7 +637,7 @@ func (en *Entity) eachAttr(ctx context.Context, fn func(*datom.Attribute)) error
 		}
 		a := en.grp.env.schema.Attr(d.A)
 		if a == nil {
-			return fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.id, d.A)
+			return fmt.Errorf("query: entity %d has a datom of attribute %d, which the schema does not know", en.ID(), d.A)
 		}
 		fn(a)
 	}
@@ -597,16 +652,19 @@ func (en *Entity) Touch(ctx context.Context) error {
 }
 
 func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
-	if seen[en.id] {
+	if seen[en.ID()] {
 		return nil
 	}
-	seen[en.id] = true
+	seen[en.ID()] = true
 	if err := en.load(ctx); err != nil {
 		return err
 	}
 	var comps []*Entity
 	component := false
-	for _, v := range en.refs {
+	if en.x == nil {
+		return nil
+	}
+	for _, v := range en.x.refs {
 		switch x := v.(type) {
 		case *datom.Attribute:
 			component = x.IsComponent

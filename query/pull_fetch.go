@@ -89,10 +89,22 @@ func (f *entityFetcher) init(ctx context.Context, src Source) {
 		f.seek = chunkSeeker{f.chunks}
 	}
 	f.ents, _ = src.(entityReader)
-	f.onSeek = f.seekDatom
-	f.onChunk = f.seekChunk
-	f.onEntity = f.entityDatom
-	f.onRead = f.readEntity
+	if f.onSeek == nil { // (a reused fetcher keeps its bound callbacks)
+		f.onSeek = f.seekDatom
+		f.onChunk = f.seekChunk
+		f.onEntity = f.entityDatom
+		f.onRead = f.readEntity
+	}
+}
+
+// reset makes f hold nothing of its last use (keeping its buffer's room
+// and its callbacks), for a pool.
+func (f *entityFetcher) reset() {
+	clear(f.buf[:cap(f.buf)])
+	*f = entityFetcher{
+		buf:    f.buf[:0],
+		onSeek: f.onSeek, onChunk: f.onChunk, onEntity: f.onEntity, onRead: f.onRead,
+	}
 }
 
 // readEntity is the callback of an entityReader read: each on the whole
