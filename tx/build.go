@@ -98,13 +98,12 @@ func (t *txn) build() error {
 			}
 		case opCAS:
 			e := t.idOf(o.e)
-			var cur []any
-			if err := t.scan(datom.EAVT, []any{e, o.attr.ID}, func(d datom.Datom) bool {
-				cur = append(cur, d.V)
-				return true
-			}); err != nil {
+			// A cardinality-one attribute has at most one current value.
+			curD, hasCur, err := t.first(datom.EAVT, t.comps(e, o.attr.ID))
+			if err != nil {
 				return t.opErr(oi, err)
 			}
+			cur := curD.V
 			var old any
 			if o.hasOld {
 				old = o.old
@@ -113,12 +112,12 @@ func (t *txn) build() error {
 				}
 			}
 			switch {
-			case !o.hasOld && len(cur) != 0:
-				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want none", ErrCAS, o.attr.Ident, e, formText(cur[0])))
-			case o.hasOld && len(cur) == 0:
+			case !o.hasOld && hasCur:
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want none", ErrCAS, o.attr.Ident, e, formText(cur)))
+			case o.hasOld && !hasCur:
 				return t.opErr(oi, fmt.Errorf("%w: %s of %d is absent, want %s", ErrCAS, o.attr.Ident, e, formText(old)))
-			case o.hasOld && datom.CompareValues(cur[0], old) != 0:
-				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want %s", ErrCAS, o.attr.Ident, e, formText(cur[0]), formText(old)))
+			case o.hasOld && datom.CompareValues(cur, old) != 0:
+				return t.opErr(oi, fmt.Errorf("%w: %s of %d is %s, want %s", ErrCAS, o.attr.Ident, e, formText(cur), formText(old)))
 			}
 			v, _ := t.opValue(o)
 			if err := addFact(e, o.attr, v, oi); err != nil {
@@ -158,12 +157,8 @@ func (t *txn) build() error {
 				return t.opErr(oi, fmt.Errorf("%w: %s is both asserted and retracted", ErrConflict,
 					formText(datomForm("db/retract", e, o.attr, v))))
 			}
-			var old datom.Datom
-			found := false
-			if err := t.scan(datom.EAVT, []any{e, o.attr.ID, v}, func(d datom.Datom) bool {
-				old, found = d, true
-				return false
-			}); err != nil {
+			old, found, err := t.first(datom.EAVT, t.comps(e, o.attr.ID, v))
+			if err != nil {
 				return t.opErr(oi, err)
 			}
 			if found {
@@ -189,26 +184,25 @@ func (t *txn) build() error {
 		if t.isNew(f.e) {
 			continue
 		}
-		comps := []any{f.e, f.a, f.v}
+		comps := t.comps(f.e, f.a, f.v)
 		if f.attr.Cardinality != datom.CardinalityMany {
 			comps = comps[:2]
 		}
-		var olds []datom.Datom
-		if err := t.scan(datom.EAVT, comps, func(d datom.Datom) bool {
-			olds = append(olds, d)
-			return true
-		}); err != nil {
+		start, end, err := t.collect(datom.EAVT, comps)
+		if err != nil {
 			return t.opErr(f.op, err)
 		}
-		for _, d := range olds {
+		for j := start; j < end; j++ {
+			d := &t.scanBuf[j]
 			if datom.CompareValues(d.V, f.v) == 0 {
 				f.elided = true
 				continue
 			}
-			if err := addRet(d, f.attr, f.op, false); err != nil {
+			if err := addRet(*d, f.attr, f.op, false); err != nil {
 				return err
 			}
 		}
+		t.dropCollected(start)
 	}
 
 	if err := t.tuples(addFact, addRet); err != nil {
@@ -371,17 +365,20 @@ func (t *txn) checkUnique() error {
 				f.attr.Ident, formText(f.v), prev, f.e))
 		}
 		seen[k] = f.e
-		var holder datom.ID
-		held := false
-		if err := t.scan(datom.AVET, []any{f.a, f.v}, func(d datom.Datom) bool {
-			if d.E != f.e && !t.hasRet(d.E, d.A, d.V) {
-				holder, held = d.E, true
-				return false
-			}
-			return true
-		}); err != nil {
+		// A unique value has at most one current holder (more only in a
+		// snapshot whose schema just made the attribute unique).
+		start, end, err := t.collect(datom.AVET, t.comps(f.a, f.v))
+		if err != nil {
 			return t.opErr(f.op, err)
 		}
+		var holder datom.ID
+		held := false
+		for j := start; j < end && !held; j++ {
+			if d := &t.scanBuf[j]; d.E != f.e && !t.hasRet(d.E, d.A, d.V) {
+				holder, held = d.E, true
+			}
+		}
+		t.dropCollected(start)
 		if held {
 			return t.factErr(f, fmt.Errorf("%w: %s %s already belongs to entity %d", ErrUniqueConflict,
 				f.attr.Ident, formText(f.v), holder))

@@ -583,11 +583,6 @@ func (t *txn) value(attr *datom.Attribute, x any, form any) (any, eref, error) {
 
 // avetEntity returns the entity holding value v of unique attribute a.
 func (t *txn) avetEntity(a datom.ID, v any) (datom.ID, bool, error) {
-	var id datom.ID
-	found := false
-	err := t.scan(datom.AVET, []any{a, v}, func(d datom.Datom) bool {
-		id, found = d.E, true
-		return false
-	})
-	return id, found, err
+	d, found, err := t.first(datom.AVET, t.comps(a, v))
+	return d.E, found, err
 }

@@ -58,8 +58,8 @@ func TestResetLeavesNothing(t *testing.T) {
 
 func checkReset(t *testing.T, text string, x *txn) {
 	t.Helper()
-	// collectFn is made once per txn and refers to the txn only.
-	set := map[string]bool{"maxDepth": true, "txID": true, "nextUser": true, "nextDB": true, "cur": true, "cardOneBuf": true, "collectFn": true}
+	// collectFn and firstFn are made once per txn and refer to it only.
+	set := map[string]bool{"maxDepth": true, "txID": true, "nextUser": true, "nextDB": true, "cur": true, "cardOneBuf": true, "collectFn": true, "firstFn": true}
 	// Scratch slices hold no reference once cleared; kbuf holds bytes.
 	scratch := map[string]bool{"ops": true, "temps": true, "adds": true, "retracts": true, "scanBuf": true}
 	v := reflect.ValueOf(x).Elem()

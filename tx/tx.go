@@ -188,7 +188,8 @@ type txn struct {
 	// retracts them (see collect), collectFn the callback that collects.
 	scanBuf   []datom.Datom
 	collectFn func(datom.Datom) bool
-	compsBuf  [1]any
+	firstFn   func(datom.Datom) bool
+	compsBuf  [3]any
 	seen      idSet   // entities a :db/retractEntity reached
 	deferred  []int32 // scratch for build: the ops of the second pass
 }
@@ -227,7 +228,7 @@ func (t *txn) reset() {
 	t.ops, t.temps, t.adds, t.retracts, t.kbuf = t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
 	// scanBuf is all zero already: dropCollected clears what it drops.
 	t.dropCollected(0)
-	t.compsBuf[0] = nil
+	clear(t.compsBuf[:])
 	t.seen.reset()
 	if cap(t.ops) > 1<<12 || cap(t.adds) > 1<<12 || cap(t.retracts) > 1<<12 || cap(t.scanBuf) > 1<<12 {
 		// Do not keep a big transaction's buffers alive in the pool.
@@ -334,11 +335,28 @@ func (t *txn) dropCollected(start int) {
 	}
 }
 
-// comps returns x as the components of a scan, in scratch room reused by
+// first returns the first datom of a scan, if any.
+func (t *txn) first(idx datom.Index, comps []any) (d datom.Datom, found bool, err error) {
+	if t.firstFn == nil {
+		t.firstFn = func(d datom.Datom) bool { // made once, as collectFn
+			t.scanBuf = append(t.scanBuf, d)
+			return false
+		}
+	}
+	start := len(t.scanBuf)
+	err = t.scan(idx, comps, t.firstFn)
+	if len(t.scanBuf) > start {
+		d, found = t.scanBuf[start], true
+		t.dropCollected(start)
+	}
+	return d, found, err
+}
+
+// comps returns xs as the components of a scan, in scratch room reused by
 // the next call (a Snapshot does not retain components past Datoms).
-func (t *txn) comps(x any) []any {
-	t.compsBuf[0] = x
-	return t.compsBuf[:1]
+func (t *txn) comps(xs ...any) []any {
+	n := copy(t.compsBuf[:], xs)
+	return t.compsBuf[:n]
 }
 
 // isNew reports whether id is allocated by this transaction, so that the
