@@ -305,6 +305,10 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 
 	// Size every per-set batch first, then carve them all out of one
 	// buffer (full slice expressions keep appends in their own range).
+	// AEVT's batches are EAVT's (every datom is in both, and whether a
+	// retracted one is in the tail does not depend on the tree): a pss
+	// batch is a bag of keys, which the build sorts in the set's own
+	// order, so the two sets share one slice rather than a copy each.
 	var nAdds [nTrees]int
 	var nRm, nDel [nCur]int // retracted datoms per current tree: adds removed, dels
 	for _, d := range res.Datoms {
@@ -313,7 +317,6 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 		k := kinds.kind(d.A)
 		nAdds[curEAVT]++
-		nAdds[curAEVT]++
 		if k&kindIndexed != 0 {
 			nAdds[curAVET]++
 		}
@@ -326,6 +329,9 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		k := kinds.kind(r.A)
 		in := db.tail.inTail(r.Tx) // see below
 		for _, i := range curTreesOf(k, &tbuf) {
+			if i == curAEVT {
+				continue // shares EAVT's batches
+			}
 			switch {
 			case i == curAVET:
 				nRm[i]++
@@ -369,7 +375,6 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 		k := kinds.kind(d.A)
 		adds[curEAVT] = append(adds[curEAVT], d)
-		adds[curAEVT] = append(adds[curAEVT], d)
 		if k&kindIndexed != 0 {
 			adds[curAVET] = append(adds[curAVET], d)
 		}
@@ -385,15 +390,18 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
 		for _, i := range curTreesOf(k, &tbuf) {
+			if i == curAEVT {
+				continue // shares EAVT's batches
+			}
 			// A datom the tail asserted is in the overlay's additions; one
 			// from an older transaction is in the stored tree. AVET is the
 			// exception: reindex adds stored datoms of a newly indexed
 			// attribute to it, so there the set itself answers (which
-			// builds it if it is lazy).
+			// builds it if it is lazy and its pending keys may hold r).
 			in := db.tail.inTail(r.Tx)
 			if i == curAVET {
 				var err error
-				if in, err = ov.adds[i].Has(ctx, r); err != nil {
+				if in, err = ov.adds[i].Within(r, r).Has(ctx, r); err != nil {
 					return nil, err
 				}
 			}
@@ -417,9 +425,13 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			continue
 		}
 		for _, i := range curTreesOf(k, &tbuf) {
-			adds[i+nCur] = append(adds[i+nCur], r, rd)
+			if i != curAEVT {
+				adds[i+nCur] = append(adds[i+nCur], r, rd)
+			}
 		}
 	}
+	adds[curAEVT], adds[histAEVT] = adds[curEAVT], adds[histEAVT]
+	dels[curAEVT], removeAdds[curAEVT] = dels[curEAVT], removeAdds[curEAVT]
 	// An attribute that became indexed (or stopped being) gains (or
 	// loses) its AVET datoms, as Datomic builds the index for it.
 	if schema != oldSchema {
