@@ -56,9 +56,11 @@ func datomForm(op string, e datom.ID, attr *datom.Attribute, v any) edn.Vector {
 
 // build turns the resolved operations into datoms (T2–T6).
 func (t *txn) build() error {
-	if n := len(t.ops) + len(t.autoDs) + 1; cap(t.adds) < n {
+	n := len(t.ops) + len(t.autoDs) + 1
+	if cap(t.adds) < n {
 		t.adds = make([]fact, 0, n)
 	}
+	t.addIdx.expect = n
 	t.adds = t.adds[:0]
 	addFact := func(e datom.ID, attr *datom.Attribute, v any, oi int32) error {
 		if _, ok := t.addIdx.get(e, attr.ID, v); ok {

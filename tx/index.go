@@ -2,6 +2,7 @@ package tx
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 
 	"github.com/accretedb/accrete/datom"
@@ -13,38 +14,64 @@ import (
 const smallIndex = 16
 
 // factIndex finds facts (e, a, v) by value: linearly while small, then
-// through a map keyed by the encoded fact. Values are equal under
-// datom.CompareValues, which is what their encoded keys compare.
+// through a hash of the encoded fact. Values are equal under
+// datom.CompareValues, which is what their encoded keys compare, so equal
+// facts hash alike; facts whose hashes collide are told apart by
+// comparing them.
 type factIndex struct {
+	// small holds every entry, in the order put; past smallIndex entries
+	// m indexes them.
 	small []factEntry
-	m     map[string]int32
-	kbuf  []byte
+	// m maps the hash of a fact to 1 + the index in small of the latest
+	// entry with that hash; entries with equal hashes chain through next.
+	// It is keyed by a hash rather than by the encoded fact, which would
+	// allocate a string for every fact a large transaction holds.
+	m    map[uint64]int32
+	kbuf []byte
 	// spare is room for smallIndex entries, kept from an earlier
 	// transaction (see txn.release), that small grows into past its
 	// inline room.
 	spare []factEntry
+	// expect is how many entries the index expects, if known: the room
+	// its hashed phase starts with.
+	expect int
 }
 
 type factEntry struct {
 	e, a datom.ID
 	v    any
 	i    int32
+	next int32 // 1 + index in small of the previous entry with this hash; 0: none
 }
 
-// key encodes fact (e, a, v) into x.kbuf (valid until the next call).
-func (x *factIndex) key(e, a datom.ID, v any) []byte {
+// factSeed seeds the hashes of factIndex (immutable after init);
+// factHashMask is all ones but in tests that force collisions.
+var (
+	factSeed     = maphash.MakeSeed()
+	factHashMask = ^uint64(0)
+)
+
+// hash returns the hash of fact (e, a, v), the hash of its encoded key
+// (kept in x.kbuf until the next call).
+func (x *factIndex) hash(e, a datom.ID, v any) uint64 {
 	b := binary.BigEndian.AppendUint64(x.kbuf[:0], uint64(e))
 	b = binary.BigEndian.AppendUint64(b, uint64(a))
 	b = datom.AppendValueKey(b, v)
 	x.kbuf = b
-	return b
+	return maphash.Bytes(factSeed, b) & factHashMask
 }
 
 // get returns the index stored for fact (e, a, v).
 func (x *factIndex) get(e, a datom.ID, v any) (int32, bool) {
 	if x.m != nil {
-		i, ok := x.m[string(x.key(e, a, v))] // no allocation for a lookup
-		return i, ok
+		for j := x.m[x.hash(e, a, v)]; j != 0; {
+			f := &x.small[j-1]
+			if f.e == e && f.a == a && datom.CompareValues(f.v, v) == 0 {
+				return f.i, true
+			}
+			j = f.next
+		}
+		return 0, false
 	}
 	for k := range x.small {
 		f := &x.small[k]
@@ -66,17 +93,31 @@ func (x *factIndex) put(e, a datom.ID, v any, i int32) {
 			}
 			x.small, x.spare = append(grown, x.small...), nil
 		}
-		x.small = append(x.small, factEntry{e, a, v, i})
+		x.small = append(x.small, factEntry{e: e, a: a, v: v, i: i})
 		return
 	}
 	if x.m == nil {
-		x.m = make(map[string]int32, 2*smallIndex)
-		for _, f := range x.small {
-			x.m[string(x.key(f.e, f.a, f.v))] = f.i
+		// Leave the linear room as it is (spare, kept for the next
+		// transaction) and index a copy.
+		n := max(x.expect, 4*smallIndex)
+		all := make([]factEntry, len(x.small), n)
+		copy(all, x.small)
+		if cap(x.small) == smallIndex { // not the inline room
+			clear(x.small)
+			x.spare = x.small[:0]
 		}
-		x.small = nil
+		x.small = all
+		x.m = make(map[uint64]int32, n)
+		for k := range x.small {
+			f := &x.small[k]
+			h := x.hash(f.e, f.a, f.v)
+			f.next = x.m[h]
+			x.m[h] = int32(k) + 1
+		}
 	}
-	x.m[string(x.key(e, a, v))] = i
+	h := x.hash(e, a, v)
+	x.small = append(x.small, factEntry{e: e, a: a, v: v, i: i, next: x.m[h]})
+	x.m[h] = int32(len(x.small))
 }
 
 // release empties x for the next transaction: it drops its map and
@@ -87,11 +128,12 @@ func (x *factIndex) release() {
 		clear(x.small)
 		x.spare = x.small[:0]
 	}
-	x.small = nil
+	x.small = nil // a map's entries go with it
 	if x.m != nil {
 		x.m = nil
 	}
 	x.kbuf = x.kbuf[:0]
+	x.expect = 0
 }
 
 // eaIndex finds (entity, attribute) pairs, linearly while small.
