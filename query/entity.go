@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -184,6 +185,63 @@ type entityGroup struct {
 	// cut from.
 	read int
 	sets atomic.Pointer[entitySets]
+	hdrs atomic.Pointer[entitySetHdrs]
+}
+
+// entitySetHdrs is a block of set headers that Get boxes sets in, used up
+// to used (which may run past the end: the block is then full).
+type entitySetHdrs struct {
+	hdrs []edn.Set
+	used atomic.Int64
+}
+
+// entitySetHdrsMax bounds a block of set headers.
+const entitySetHdrsMax = 256
+
+// box returns s as an any, its header stored in the group's block: the
+// conversion of a slice to an interface allocates its header alone, and
+// a walk asks each member for its sets.
+func (g *entityGroup) box(s edn.Set) any {
+	for {
+		blk := g.hdrs.Load()
+		if blk != nil {
+			if i := blk.used.Add(1); i <= int64(len(blk.hdrs)) {
+				h := &blk.hdrs[i-1]
+				*h = s
+				return boxSet(h)
+			}
+		}
+		nb := &entitySetHdrs{hdrs: make([]edn.Set, min(max(g.read, 4), entitySetHdrsMax))}
+		nb.used.Store(1)
+		if g.hdrs.CompareAndSwap(blk, nb) {
+			nb.hdrs[0] = s
+			return boxSet(&nb.hdrs[0])
+		}
+	}
+}
+
+// eface is the layout of an interface value without methods (as in
+// internal/abi.EmptyInterface): its type, then a pointer to its value
+// (for a type that is not pointer-shaped).
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// setType is the type word of an edn.Set in an any.
+var setType = func() unsafe.Pointer {
+	var x any = edn.Set(nil)
+	return (*eface)(unsafe.Pointer(&x)).typ
+}()
+
+// boxSet returns *p as an any whose value is *p itself rather than a copy
+// (what converting a slice to an interface would allocate): p must never
+// be written again.
+func boxSet(p *edn.Set) any {
+	var x any
+	e := (*eface)(unsafe.Pointer(&x))
+	e.typ, e.data = setType, unsafe.Pointer(p)
+	return x
 }
 
 // entitySets is a block of values that sets are cut from, used up to
@@ -538,7 +596,7 @@ func (en *Entity) value(a *datom.Attribute) any {
 		case !ok:
 			return nil
 		case a.Cardinality == datom.CardinalityMany:
-			return edn.Set(vs)
+			return en.grp.box(vs)
 		}
 		return vs[0]
 	}
@@ -561,7 +619,7 @@ func (en *Entity) value(a *datom.Attribute) any {
 	for i := range vs {
 		vs[i] = en.datom(lo + i).V
 	}
-	return vs
+	return en.grp.box(vs)
 }
 
 // reverseAttr maps :ns/_name to :ns/name.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -589,6 +591,40 @@ func TestEntityModel(t *testing.T) {
 					t.Fatalf("seed %d, round %d (%T): entity %d Map[%s] = %s, want %s", seed, round, src, en.ID(), k, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestEntitySetBox checks that the sets Get boxes in a group's blocks are
+// edn.Sets like any other (type, value, reflection, equality) and survive
+// collections while only the interfaces refer to them.
+func TestEntitySetBox(t *testing.T) {
+	g := &entityGroup{read: 3}
+	var boxed []any
+	for i := range 1000 {
+		vs := g.set(i%5 + 1)
+		for j := range vs {
+			vs[j] = int64(i*10 + j)
+		}
+		boxed = append(boxed, g.box(vs))
+	}
+	g = nil
+	runtime.GC()
+	runtime.GC()
+	for i, v := range boxed {
+		s, ok := v.(edn.Set)
+		if !ok || reflect.TypeOf(v) != reflect.TypeOf(edn.Set(nil)) {
+			t.Fatalf("box %d: %T, want edn.Set", i, v)
+		}
+		want := make(edn.Set, i%5+1)
+		for j := range want {
+			want[j] = int64(i*10 + j)
+		}
+		if !reflect.DeepEqual(s, want) || fmt.Sprint(v) != fmt.Sprint(want) {
+			t.Fatalf("box %d: %v, want %v", i, v, want)
+		}
+		if len(s) != cap(s) {
+			t.Fatalf("box %d: cap %d, want %d (appending must copy)", i, cap(s), len(s))
 		}
 	}
 }
