@@ -1,7 +1,6 @@
 package tx
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -22,15 +21,6 @@ type fact struct {
 }
 
 type eaKey struct{ e, a datom.ID }
-
-// key returns the map key of fact e a v.
-func (t *txn) key(e, a datom.ID, v any) string {
-	b := binary.BigEndian.AppendUint64(t.kbuf[:0], uint64(e))
-	b = binary.BigEndian.AppendUint64(b, uint64(a))
-	b = datom.AppendValueKey(b, v)
-	t.kbuf = b
-	return string(b)
-}
 
 func (t *txn) opErr(i int32, err error) error {
 	if i < 0 {
@@ -352,21 +342,21 @@ func (t *txn) retractEntity(e datom.ID, oi int32, addRet retFunc, seen *idSet) e
 // checkUnique fails when an assertion gives a unique value to a second
 // entity, in the transaction or in the snapshot (minus what it retracts).
 func (t *txn) checkUnique() error {
-	var seen map[string]datom.ID
+	// seen finds the first assertion of each (attribute, value), as fact
+	// (0, attribute, value).
+	seen := &t.avIdx
+	defer seen.release()
 	for i := range t.adds {
 		f := &t.adds[i]
 		if f.elided || f.attr.Unique == datom.UniqueNone {
 			continue
 		}
-		if seen == nil {
-			seen = make(map[string]datom.ID)
-		}
-		k := t.key(0, f.a, f.v)
-		if prev, ok := seen[k]; ok && prev != f.e {
+		if j, ok := seen.get(0, f.a, f.v); !ok {
+			seen.put(0, f.a, f.v, int32(i))
+		} else if prev := t.adds[j].e; prev != f.e {
 			return t.factErr(f, fmt.Errorf("%w: %s %s asserted for entities %d and %d", ErrUniqueConflict,
 				f.attr.Ident, formText(f.v), prev, f.e))
 		}
-		seen[k] = f.e
 		// A unique value has at most one current holder (more only in a
 		// snapshot whose schema just made the attribute unique).
 		start, end, err := t.collect(datom.AVET, t.comps(f.a, f.v))

@@ -60,7 +60,7 @@ func checkReset(t *testing.T, text string, x *txn) {
 	t.Helper()
 	// collectFn and firstFn are made once per txn and refer to it only.
 	set := map[string]bool{"maxDepth": true, "txID": true, "nextUser": true, "nextDB": true, "cur": true, "cardOneBuf": true, "collectFn": true, "firstFn": true}
-	// Scratch slices hold no reference once cleared; kbuf holds bytes.
+	// Scratch slices hold no reference once cleared.
 	scratch := map[string]bool{"ops": true, "temps": true, "adds": true, "retracts": true, "scanBuf": true}
 	v := reflect.ValueOf(x).Elem()
 	for i := range v.NumField() {
@@ -78,17 +78,13 @@ func checkReset(t *testing.T, text string, x *txn) {
 			if !f.FieldByName("m").IsZero() {
 				t.Errorf("%s: after reset, seen.m is not nil", text)
 			}
-		case name == "kbuf":
-			if f.Len() != 0 {
-				t.Errorf("%s: after reset, len(kbuf) = %d, want 0", text, f.Len())
-			}
 		case name == "in":
 			if !f.FieldByName("TxInstant").IsZero() {
 				t.Errorf("%s: after reset, in.TxInstant = %v, want zero", text, f.FieldByName("TxInstant"))
 			}
 		case scratch[name]:
 			checkScratch(t, text, name, f)
-		case name == "addIdx" || name == "retIdx":
+		case name == "addIdx" || name == "retIdx" || name == "avIdx":
 			for _, sub := range []string{"small", "m"} {
 				if !f.FieldByName(sub).IsZero() {
 					t.Errorf("%s: after reset, %s.%s is not nil", text, name, sub)

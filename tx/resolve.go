@@ -1,7 +1,6 @@
 package tx
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/accretedb/accrete/datom"
@@ -105,28 +104,25 @@ func (t *txn) resolve() error {
 	// 2. Tempids asserting the same new identity value are one entity, and a
 	// tempid asserting the identity value an explicit entity asserts is that
 	// entity.
-	var seen map[string]eref
-	var kb []byte
+	// seen finds the first op asserting each (attribute, value), as fact
+	// (0, attribute, value).
+	seen := &t.avIdx
+	defer seen.release()
 	for i := range t.ops {
 		o := &t.ops[i]
 		if o.kind != opAdd || o.attr.Unique != datom.UniqueIdentity {
 			continue
 		}
-		if seen == nil {
-			seen = make(map[string]eref)
-		}
 		v, ok := t.opValue(o)
 		if !ok {
 			continue
 		}
-		kb = binary.BigEndian.AppendUint64(kb[:0], uint64(o.attr.ID))
-		kb = datom.AppendValueKey(kb, v)
-		k := string(kb)
-		prev, ok := seen[k]
+		j, ok := seen.get(0, o.attr.ID, v)
 		if !ok {
-			seen[k] = o.e
+			seen.put(0, o.attr.ID, v, int32(i))
 			continue
 		}
+		prev := t.ops[j].e
 		var err error
 		switch {
 		case prev.tmp != 0 && o.e.tmp != 0:

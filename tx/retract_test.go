@@ -71,3 +71,38 @@ func TestIDSet(t *testing.T) {
 		}
 	}
 }
+
+// TestManyUniqueValues runs the unique-value checks past their linear
+// phase (more than smallIndex unique values in one transaction): tempids
+// asserting the same new identity value merge, and a unique value
+// asserted for a second entity fails naming its form.
+func TestManyUniqueValues(t *testing.T) {
+	const n = 3 * smallIndex
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		fmt.Fprintf(&b, `{:db/id "s%d" :person/ssn %d :person/email "e%d@x"} `, i, 1000+i, i)
+	}
+	for i := range n {
+		fmt.Fprintf(&b, `{:db/id "t%d" :person/ssn %d :person/name "t%d"} `, i, 1000+i, i)
+	}
+	b.WriteString("]")
+	db := newTestDB(t)
+	r := db.mustTx(t, b.String())
+	for i := range n {
+		s, u := r.TempIDs[fmt.Sprintf("s%d", i)], r.TempIDs[fmt.Sprintf("t%d", i)]
+		if s != u {
+			t.Fatalf("s%d and t%d assert one new identity value but resolved to %d and %d", i, i, s, u)
+		}
+		checkVals(t, db, s, "person/name", fmt.Sprintf("t%d", i))
+	}
+
+	var c strings.Builder
+	c.WriteString("[")
+	for i := range n {
+		fmt.Fprintf(&c, `{:person/email "f%d@x"} `, i)
+	}
+	fmt.Fprintf(&c, `{:person/email "f%d@x"}]`, n/2)
+	_, err := db.transact(parseTx(t, c.String()))
+	wantErr(t, err, ErrUniqueConflict, n)
+}

@@ -176,7 +176,6 @@ type txn struct {
 	// build state
 	addIdxBuf, retIdxBuf [4]factEntry // inline room for small transactions
 	cardOneBuf           [4]eaEntry
-	kbuf                 []byte
 	adds                 []fact
 	addIdx               factIndex
 	cardOne              eaIndex
@@ -190,8 +189,9 @@ type txn struct {
 	collectFn func(datom.Datom) bool
 	firstFn   func(datom.Datom) bool
 	compsBuf  [3]any
-	seen      idSet   // entities a :db/retractEntity reached
-	deferred  []int32 // scratch for build: the ops of the second pass
+	seen      idSet     // entities a :db/retractEntity reached
+	avIdx     factIndex // scratch: unique values seen (resolve, checkUnique)
+	deferred  []int32   // scratch for build: the ops of the second pass
 }
 
 // txnPool recycles the state of finished transactions: a txn is about a
@@ -225,7 +225,7 @@ func (t *txn) reset() {
 	// per fact (cardOneBuf holds no pointers).
 	clear(t.addIdxBuf[:min(len(t.adds), len(t.addIdxBuf))])
 	clear(t.retIdxBuf[:min(len(t.retracts), len(t.retIdxBuf))])
-	t.ops, t.temps, t.adds, t.retracts, t.kbuf = t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0], t.kbuf[:0]
+	t.ops, t.temps, t.adds, t.retracts = t.ops[:0], t.temps[:0], t.adds[:0], t.retracts[:0]
 	// scanBuf is all zero already: dropCollected clears what it drops.
 	t.dropCollected(0)
 	clear(t.compsBuf[:])
@@ -236,6 +236,7 @@ func (t *txn) reset() {
 	}
 	t.addIdx.release()
 	t.retIdx.release()
+	t.avIdx.release()
 	t.cardOne.small = nil
 	if t.cardOne.m != nil {
 		t.cardOne.m = nil
