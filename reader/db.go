@@ -105,14 +105,40 @@ func emptyOverlay() *overlay {
 // batches all lie outside the range is read as it was before them, not
 // built. A transaction's lookups (retractEntity's scan of one entity, say)
 // then leave the batches of the previous transactions pending, to be built
-// together, rather than building them one transaction at a time. The
-// deletions of a history tree are the zero set.
+// together, rather than building them one transaction at a time. A set
+// with nothing in the range is returned empty, so that the scan reads the
+// tree alone (a lookup on a value whose overlay deletes datoms elsewhere,
+// as every value a retraction made does, takes the scan's short path
+// rather than merging three iterators). The deletions of a history tree
+// are the zero set.
 func (o *overlay) within(i int, lo, hi datom.Datom) (adds, dels pss.Set[datom.Datom]) {
-	adds = o.adds[i].Within(lo, hi)
+	adds = noneWithin(o.adds[i].Within(lo, hi), i, lo, hi)
 	if i < nCur {
-		dels = o.dels[i].Within(lo, hi)
+		dels = noneWithin(o.dels[i].Within(lo, hi), i, lo, hi)
 	}
 	return adds, dels
+}
+
+// emptySets are the empty overlay sets of each tree (never changed).
+var emptySets = func() (es [nTrees]pss.Set[datom.Datom]) {
+	for i := range es {
+		es[i], _ = pss.New(overlayOptions(i))
+	}
+	return es
+}()
+
+// noneWithin returns s, the overlay set of tree i, or the empty set if s
+// holds nothing in [lo, hi]: one descent of the in-memory set (it loads
+// nothing, so it cannot fail).
+func noneWithin(s pss.Set[datom.Datom], i int, lo, hi datom.Datom) pss.Set[datom.Datom] {
+	if s.Len() == 0 {
+		return s
+	}
+	run, err := seekRun(context.Background(), s, i, lo)
+	if err == nil && (len(run) == 0 || datom.Comparator(treeIndex(i))(run[0], hi) > 0) {
+		return emptySets[i]
+	}
+	return s
 }
 
 func (o *overlay) empty() bool {
