@@ -228,19 +228,25 @@ type eface struct {
 	data unsafe.Pointer
 }
 
-// setType is the type word of an edn.Set in an any.
-var setType = func() unsafe.Pointer {
-	var x any = edn.Set(nil)
-	return (*eface)(unsafe.Pointer(&x)).typ
-}()
+// setType and vectorType are the type words of an edn.Set and of an
+// edn.Vector in an any.
+var (
+	setType    = typeWord(edn.Set(nil))
+	vectorType = typeWord(edn.Vector(nil))
+)
 
-// boxSet returns *p as an any whose value is *p itself rather than a copy
-// (what converting a slice to an interface would allocate): p must never
-// be written again.
-func boxSet(p *edn.Set) any {
+func typeWord(x any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&x)).typ }
+
+// boxSet and boxVector return *p as an any whose value is *p itself
+// rather than a copy (what converting a slice to an interface would
+// allocate): *p must never be written again.
+func boxSet(p *edn.Set) any       { return boxAt(setType, unsafe.Pointer(p)) }
+func boxVector(p *edn.Vector) any { return boxAt(vectorType, unsafe.Pointer(p)) }
+
+func boxAt(typ, p unsafe.Pointer) any {
 	var x any
 	e := (*eface)(unsafe.Pointer(&x))
-	e.typ, e.data = setType, unsafe.Pointer(p)
+	e.typ, e.data = typ, p
 	return x
 }
 

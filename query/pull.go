@@ -361,6 +361,9 @@ type puller struct {
 	// result, so never pooled); nv is the size of the next block.
 	vals []any
 	nv   int
+	// hdrs is a block the result vectors' headers are boxed in (see
+	// boxVector).
+	hdrs []edn.Vector
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
@@ -923,7 +926,7 @@ func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundS
 		}
 		vec[i] = v
 	}
-	res[s.key] = vec
+	res[s.key] = pl.boxVector(vec)
 	return true, nil
 }
 
@@ -1001,6 +1004,19 @@ func (pl *puller) vector(n int) edn.Vector {
 	v := pl.vals[:n:n]
 	pl.vals = pl.vals[n:]
 	return edn.Vector(v)
+}
+
+// boxVector returns v as an any, its header stored in a block: the
+// conversion of a slice to an interface allocates its header alone, and
+// results have many vectors.
+func (pl *puller) boxVector(v edn.Vector) any {
+	if len(pl.hdrs) == 0 {
+		pl.hdrs = make([]edn.Vector, min(max(2*cap(pl.hdrs), 8), 256))
+	}
+	h := &pl.hdrs[0]
+	pl.hdrs = pl.hdrs[1:]
+	*h = v
+	return boxVector(h)
 }
 
 // refMap is a reference without a nested pattern: {:db/id e}, with the
