@@ -99,7 +99,7 @@ func (t *txn) expand(form any, depth int) error {
 	}
 	switch f := form.(type) {
 	case edn.Map:
-		_, _, err := t.expandMap(f)
+		_, _, err := t.expandMap(f, form)
 		return err
 	case edn.Vector:
 		return t.expandCall(f, form, depth)
@@ -286,8 +286,10 @@ func (t *txn) casOp(ex, ax, oldx, newx any, form any) error {
 // expandMap expands a map form and returns its entity and whether it is
 // identifiable (has :db/id or a unique attribute), as a nested map must be
 // unless it is a component.
-func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
-	var form any = m // boxed once: every op of the map shares it
+//
+// form is m as an any (as the data holds it): every op of the map shares
+// that box rather than boxing m again.
+func (t *txn) expandMap(m edn.Map, form any) (eref, bool, error) {
 	var e eref
 	have := false
 	for _, en := range m {
@@ -324,7 +326,7 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 			if rev {
 				var src eref
 				if mm, ok := x.(edn.Map); ok {
-					if src, _, err = t.expandMap(mm); err != nil {
+					if src, _, err = t.expandMap(mm, x); err != nil {
 						return eref{}, false, err
 					}
 				} else if src, err = t.entity(x, form); err != nil {
@@ -336,7 +338,7 @@ func (t *txn) expandMap(m edn.Map) (eref, bool, error) {
 				continue
 			}
 			if mm, ok := x.(edn.Map); ok && attr.IsRef() {
-				child, ok, err := t.expandMap(mm)
+				child, ok, err := t.expandMap(mm, x)
 				if err != nil {
 					return eref{}, false, err
 				}

@@ -174,8 +174,8 @@ type txn struct {
 	autoDs  []datom.Datom
 
 	// build state
-	addIdxBuf, retIdxBuf [4]factEntry // inline room for small transactions
-	cardOneBuf           [4]eaEntry
+	addIdxBuf, retIdxBuf [4]factEntry        // inline room for small transactions
+	cardOneBuf           [smallIndex]eaEntry // pointer-free: all of its linear phase
 	adds                 []fact
 	addIdx               factIndex
 	cardOne              eaIndex
