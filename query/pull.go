@@ -364,6 +364,7 @@ type puller struct {
 	// hdrs is a block the result vectors' headers are boxed in (see
 	// boxVector).
 	hdrs []edn.Vector
+	runs [][]datom.Datom // the current entity's run of each spec
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
@@ -700,7 +701,8 @@ func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
 // none of the pattern's attributes (and no default applies).
 func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[edn.Keyword]any, error) {
 	bp, e := it.bp, it.e
-	res := make(map[edn.Keyword]any, pullMapSize(bp, ds))
+	pl.runs = pl.runs[:0]
+	res := make(map[edn.Keyword]any, pullMapSize(bp, ds, &pl.runs))
 	found := false // some attribute value or default is in res
 	hasID := false
 
@@ -718,7 +720,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 				return nil, err
 			}
 		} else {
-			vals = pullAttrRun(ds, s.a.ID)
+			vals = pl.runs[i]
 		}
 		if len(vals) == 0 {
 			if s.hasDef {
@@ -819,23 +821,28 @@ func (it *pullItem) id() any {
 
 // pullMapSize is how many keys the map of bp on an entity with datoms ds
 // will have, near enough: a map of up to 8 is much cheaper to make than
-// one of 9, so a hint should not overshoot.
-func pullMapSize(bp *pullBound, ds []datom.Datom) int {
+// one of 9, so a hint should not overshoot. It appends to runs, for each
+// spec of bp, the run of ds of its attribute (nil for :db/id and reverse
+// specs), which pullEntity then uses.
+func pullMapSize(bp *pullBound, ds []datom.Datom, runs *[][]datom.Datom) int {
 	n := 0
 	hasID := false
 	for i := range bp.specs {
 		s := &bp.specs[i]
+		var run []datom.Datom
 		switch {
 		case s.dbID:
 			hasID = s.key == "db/id" || hasID
 			n++
-		case s.reverse, s.hasDef:
+		case s.reverse:
 			n++
 		default:
-			if len(pullAttrRun(ds, s.a.ID)) > 0 {
+			run = pullAttrRun(ds, s.a.ID)
+			if len(run) > 0 || s.hasDef {
 				n++
 			}
 		}
+		*runs = append(*runs, run)
 	}
 	if bp.wildcard {
 		if !hasID {
