@@ -31,6 +31,8 @@ type Snapshot interface {
 	// AEVT a, e, v, tx; AVET a, v, e, tx; VAET v, a, e, tx). Iteration stops
 	// early, without error, when fn returns false. AVET holds only indexed
 	// attributes and VAET only refs. Same contract as query.Source.Datoms.
+	// Datoms MUST NOT retain components (the slice) after it returns:
+	// Apply reuses it for its next read. fn does not call Datoms.
 	Datoms(ctx context.Context, idx datom.Index, components []any, fn func(datom.Datom) bool) error
 }
 
