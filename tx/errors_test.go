@@ -107,3 +107,16 @@ type failingDB struct {
 func (f failingDB) Datoms(context.Context, datom.Index, []any, func(datom.Datom) bool) error {
 	return f.err
 }
+
+// bareSchemaDB is a Snapshot whose schema was not started by
+// datom.Bootstrap: it has no built-in attributes.
+type bareSchemaDB struct{ memDB }
+
+func (bareSchemaDB) Schema() *datom.Schema { return &datom.Schema{} }
+
+func TestSchemaWithoutBuiltins(t *testing.T) {
+	_, err := Apply(context.Background(), &bareSchemaDB{}, parseTx(t, `[[:db/add "x" :db/doc "d"]]`), Input{T: 1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "built-in") {
+		t.Fatalf("Apply on a schema without built-ins: got %v, want an error naming the built-ins", err)
+	}
+}

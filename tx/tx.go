@@ -267,10 +267,11 @@ func newTxn(ctx context.Context, db Snapshot, in Input, opts *Options) (*txn, er
 		return nil, errors.New("tx: snapshot has no schema")
 	}
 	// The built-ins tx relies on have fixed ids (datom.DBIdent, …) that no
-	// transaction can change, so they need no lookup by ident; a schema
-	// that lacks them is not one datom.Bootstrap started.
+	// transaction can change, so they need no lookup by ident. A schema
+	// datom.Bootstrap started has all of them (decoded schemas are checked
+	// against it); one that lacks :db/txInstant was not started so.
 	txInstant := s.Attr(datom.DBTxInstant)
-	if txInstant == nil || s.Attr(datom.DBIdent) == nil || s.Attr(datom.DBCardinality) == nil {
+	if txInstant == nil {
 		return nil, errors.New("tx: schema lacks the built-in attributes")
 	}
 	// A pooled txn is all zero but for the scratch release kept (and a
