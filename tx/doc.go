@@ -83,7 +83,9 @@
 // # Concurrency and lifetimes
 //
 // Apply is safe to call concurrently as long as the Snapshot is; it keeps no
-// state between calls. Transaction functions are called synchronously, from
+// state between calls that a result depends on (scratch buffers go back to
+// a pool, emptied; consecutive transactions with equal instants share one
+// boxed :db/txInstant value, which is immutable). Transaction functions are called synchronously, from
 // the goroutine running Apply. The Result and everything in it belong to the
 // caller; Apply does not retain data, the input forms or the Result. Values
 // in Result.Datoms may share memory with the input forms (strings, byte
