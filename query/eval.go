@@ -91,6 +91,18 @@ func rowValue(p *pos, row []any) any {
 	return row[p.slot]
 }
 
+// bind is datomValue for a value a row keeps: the entity and transaction
+// ids are boxed from the evaluation's blocks (intBox).
+func (s *scanState) bind(i int, d *datom.Datom) any {
+	switch i {
+	case 0:
+		return s.ex.ints.box(d.E)
+	case 3:
+		return s.ex.ints.box(d.Tx)
+	}
+	return datomValue(s.src, i, d)
+}
+
 // scanState carries one pattern scan's output and first error.
 type scanState struct {
 	ex   *exec
@@ -162,7 +174,7 @@ func (s *scanState) emitFast(row []any, d *datom.Datom) bool {
 	}
 	dst := s.out.push(row)
 	for _, fr := range f.frees {
-		dst[fr.slot] = datomValue(s.src, int(fr.i), d)
+		dst[fr.slot] = s.bind(int(fr.i), d)
 	}
 	return true
 }
@@ -207,7 +219,7 @@ func (s *scanState) emit(row []any, d *datom.Datom, checked uint8) bool {
 			if s.late && (i == 0 || i == 3) {
 				continue
 			}
-			dst[p.slot] = datomValue(s.src, i, d)
+			dst[p.slot] = s.bind(i, d)
 		case posSame:
 			if !valuesEqual(dst[p.slot], datomValue(s.src, i, d)) {
 				s.out.pop()
@@ -223,7 +235,7 @@ func (s *scanState) emit(row []any, d *datom.Datom, checked uint8) bool {
 		}
 		for _, i := range [...]int{0, 3} {
 			if p := &st.pos[i]; p.kind == posFree {
-				dst[p.slot] = datomValue(s.src, i, d)
+				dst[p.slot] = s.bind(i, d)
 			}
 		}
 		return s.dedup(dst)

@@ -99,6 +99,7 @@ type exec struct {
 	// rows then reuses its input's room two steps later instead of
 	// allocating, and the collector runs less often.
 	spare [][]any
+	ints  intBox // boxes of the ids scans bind
 }
 
 // maxSpare is how many row buffers an evaluation keeps for reuse.
