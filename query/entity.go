@@ -606,6 +606,29 @@ func (en *Entity) value(a *datom.Attribute) any {
 		}
 		return vs[0]
 	}
+	if en.x == nil || len(en.x.more) == 0 {
+		// Within one leaf (nearly always): straight on the slice.
+		ds := en.ds
+		lo := 0
+		for lo < len(ds) && ds[lo].A < a.ID {
+			lo++
+		}
+		switch {
+		case lo == len(ds) || ds[lo].A != a.ID:
+			return nil
+		case a.Cardinality != datom.CardinalityMany:
+			return ds[lo].V
+		}
+		hi := lo + 1
+		for hi < len(ds) && ds[hi].A == a.ID {
+			hi++
+		}
+		vs := en.grp.set(hi - lo)
+		for i := range vs {
+			vs[i] = ds[lo+i].V
+		}
+		return en.grp.box(vs)
+	}
 	nd := en.datoms()
 	lo := 0
 	for lo < nd && en.datom(lo).A < a.ID {
