@@ -325,6 +325,16 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 	}
 	var tbuf [nCur]int
+	// When no retracted datom is in the tail, EAVT's (and AEVT's) deletions
+	// are all of them, in order: the transaction's own Retracted, shared
+	// rather than copied.
+	delsRetracted := true
+	for _, r := range res.Retracted {
+		if db.tail.inTail(r.Tx) {
+			delsRetracted = false
+			break
+		}
+	}
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
 		in := db.tail.inTail(r.Tx) // see below
@@ -338,7 +348,7 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 				nDel[i]++
 			case in:
 				nRm[i]++
-			default:
+			case i != curEAVT || !delsRetracted:
 				nDel[i]++
 			}
 			if k&kindNoHistory == 0 {
@@ -405,9 +415,10 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 					return nil, err
 				}
 			}
-			if in {
+			switch {
+			case in:
 				removeAdds[i] = append(removeAdds[i], r)
-			} else {
+			case i != curEAVT || !delsRetracted:
 				dels[i] = append(dels[i], r)
 			}
 		}
@@ -429,6 +440,9 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 				adds[i+nCur] = append(adds[i+nCur], r, rd)
 			}
 		}
+	}
+	if delsRetracted {
+		dels[curEAVT] = res.Retracted
 	}
 	adds[curAEVT], adds[histAEVT] = adds[curEAVT], adds[histEAVT]
 	dels[curAEVT], removeAdds[curAEVT] = dels[curEAVT], removeAdds[curEAVT]
