@@ -341,14 +341,15 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	if !slices.IsSortedFunc(ms, cmpEntity) {
 		slices.SortFunc(ms, cmpEntity)
 	}
-	ids := make([]datom.ID, 0, len(ms))
+	b := newEntityBuilder(ctx, g.env, 0)
+	defer b.release()
+	ids := b.ids[:0]
 	for _, m := range ms {
 		if n := len(ids); n == 0 || ids[n-1] != m.ID() {
 			ids = append(ids, m.ID())
 		}
 	}
-	b := newEntityBuilder(ctx, g.env, len(ids))
-	defer b.release()
+	b.ids, b.n = ids, len(ids)
 	at := 0
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		first := at
@@ -404,6 +405,7 @@ type entityBuilder struct {
 	perRefs, perDs, perEnts int
 
 	attrs attrCache
+	ids   []datom.ID // the ids a load reads (kept with the builder)
 }
 
 // entityBuilders keeps builders between reads: a builder is large (its
@@ -429,7 +431,7 @@ func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder
 // blocks are the entities' now) but its schema, for its attribute cache.
 func (b *entityBuilder) release() {
 	b.f.reset()
-	*b = entityBuilder{schema: b.schema, f: b.f, attrs: b.attrs}
+	*b = entityBuilder{schema: b.schema, f: b.f, attrs: b.attrs, ids: b.ids[:0]}
 	entityBuilders.Put(b)
 }
 
