@@ -60,17 +60,16 @@ func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
 			tuple[j] = v
 			allNil = allNil && v == nil
 		}
-		var olds []datom.Datom
+		start, end := len(t.scanBuf), len(t.scanBuf)
 		if !t.isNew(g.e) {
-			if err := t.scan(datom.EAVT, []any{g.e, g.ta.ID}, func(d datom.Datom) bool {
-				olds = append(olds, d)
-				return true
-			}); err != nil {
+			var err error
+			if start, end, err = t.collect(datom.EAVT, t.comps(g.e, g.ta.ID)); err != nil {
 				return &Error{Index: -1, Err: err}
 			}
 		}
 		keep := false
-		for _, d := range olds {
+		for j := start; j < end; j++ {
+			d := t.scanBuf[j]
 			if !allNil && datom.CompareValues(d.V, tuple) == 0 {
 				keep = true
 				continue
@@ -79,6 +78,7 @@ func (t *txn) tuples(addFact addFunc, addRet retFunc) error {
 				return err
 			}
 		}
+		t.dropCollected(start)
 		if !allNil && !keep {
 			if err := addFact(g.e, g.ta, tuple, -1); err != nil {
 				return err
@@ -97,13 +97,12 @@ func (t *txn) postValue(e, a datom.ID) (any, error) {
 	if t.isNew(e) {
 		return nil, nil
 	}
-	var v any
-	err := t.scan(datom.EAVT, []any{e, a}, func(d datom.Datom) bool {
-		if !t.hasRet(d.E, d.A, d.V) {
-			v = d.V
-			return false
+	start, end, err := t.collect(datom.EAVT, t.comps(e, a))
+	defer t.dropCollected(start)
+	for j := start; j < end && err == nil; j++ {
+		if d := &t.scanBuf[j]; !t.hasRet(d.E, d.A, d.V) {
+			return d.V, nil
 		}
-		return true
-	})
-	return v, err
+	}
+	return nil, err
 }
