@@ -364,7 +364,7 @@ type puller struct {
 	// hdrs is a block the result vectors' headers are boxed in (see
 	// boxVector).
 	hdrs []edn.Vector
-	runs [][]datom.Datom // the current entity's run of each spec
+	runs [][2]int32 // the current entity's run of each spec: ds[lo:hi]
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
@@ -703,6 +703,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 	bp, e := it.bp, it.e
 	pl.runs = pl.runs[:0]
 	res := make(map[edn.Keyword]any, pullMapSize(bp, ds, &pl.runs))
+	runs := pl.runs
 	found := false // some attribute value or default is in res
 	hasID := false
 
@@ -720,7 +721,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 				return nil, err
 			}
 		} else {
-			vals = pl.runs[i]
+			vals = ds[runs[i][0]:runs[i][1]]
 		}
 		if len(vals) == 0 {
 			if s.hasDef {
@@ -822,14 +823,14 @@ func (it *pullItem) id() any {
 // pullMapSize is how many keys the map of bp on an entity with datoms ds
 // will have, near enough: a map of up to 8 is much cheaper to make than
 // one of 9, so a hint should not overshoot. It appends to runs, for each
-// spec of bp, the run of ds of its attribute (nil for :db/id and reverse
-// specs), which pullEntity then uses.
-func pullMapSize(bp *pullBound, ds []datom.Datom, runs *[][]datom.Datom) int {
+// spec of bp, the bounds in ds of the run of its attribute (empty for
+// :db/id and reverse specs), which pullEntity then uses.
+func pullMapSize(bp *pullBound, ds []datom.Datom, runs *[][2]int32) int {
 	n := 0
 	hasID := false
 	for i := range bp.specs {
 		s := &bp.specs[i]
-		var run []datom.Datom
+		var lo, hi int
 		switch {
 		case s.dbID:
 			hasID = s.key == "db/id" || hasID
@@ -837,12 +838,12 @@ func pullMapSize(bp *pullBound, ds []datom.Datom, runs *[][]datom.Datom) int {
 		case s.reverse:
 			n++
 		default:
-			run = pullAttrRun(ds, s.a.ID)
-			if len(run) > 0 || s.hasDef {
+			lo, hi = pullAttrBounds(ds, s.a.ID)
+			if hi > lo || s.hasDef {
 				n++
 			}
 		}
-		*runs = append(*runs, run)
+		*runs = append(*runs, [2]int32{int32(lo), int32(hi)})
 	}
 	if bp.wildcard {
 		if !hasID {
@@ -892,18 +893,17 @@ func (pl *puller) wildcardSpec(a *datom.Attribute) *pullBoundSpec {
 	return s
 }
 
-// pullAttrRun returns the run of datoms of attribute a in ds, which is in
-// EAVT order for one entity.
-func pullAttrRun(ds []datom.Datom, a datom.ID) []datom.Datom {
-	lo := 0
+// pullAttrBounds returns the bounds of the run of datoms of attribute a
+// in ds, which is in EAVT order for one entity.
+func pullAttrBounds(ds []datom.Datom, a datom.ID) (lo, hi int) {
 	for lo < len(ds) && ds[lo].A != a {
 		lo++
 	}
-	hi := lo
+	hi = lo
 	for hi < len(ds) && ds[hi].A == a {
 		hi++
 	}
-	return ds[lo:hi]
+	return lo, hi
 }
 
 // putValues stores the values of spec s, vals, into res. It reports false
