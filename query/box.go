@@ -1,6 +1,49 @@
 package query
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/accretedb/accrete/edn"
+)
+
+// Values boxed in place.
+//
+// Converting a slice header or an int64 to an interface allocates a copy
+// of it. Where a result holds thousands of them (the sets Entity.Get
+// returns, pull's vectors, the ids a scan binds), the values are written
+// into blocks and each interface is pointed at its value in the block:
+// one allocation per block rather than per value. Such a value must never
+// be written after it is boxed, as for any interface value.
+
+// eface is the layout of an interface value without methods (as in
+// internal/abi.EmptyInterface): its type, then a pointer to its value
+// (for a type that is not pointer-shaped).
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// setType and vectorType are the type words of an edn.Set and of an
+// edn.Vector in an any.
+var (
+	setType    = typeWord(edn.Set(nil))
+	vectorType = typeWord(edn.Vector(nil))
+)
+
+func typeWord(x any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&x)).typ }
+
+// boxSet and boxVector return *p as an any whose value is *p itself
+// rather than a copy (what converting a slice to an interface would
+// allocate): *p must never be written again.
+func boxSet(p *edn.Set) any       { return boxAt(setType, unsafe.Pointer(p)) }
+func boxVector(p *edn.Vector) any { return boxAt(vectorType, unsafe.Pointer(p)) }
+
+func boxAt(typ, p unsafe.Pointer) any {
+	var x any
+	e := (*eface)(unsafe.Pointer(&x))
+	e.typ, e.data = typ, p
+	return x
+}
 
 // int64Type is the type word of an int64 in an any.
 var int64Type = typeWord(int64(0))

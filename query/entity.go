@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -218,36 +217,6 @@ func (g *entityGroup) box(s edn.Set) any {
 			return boxSet(&nb.hdrs[0])
 		}
 	}
-}
-
-// eface is the layout of an interface value without methods (as in
-// internal/abi.EmptyInterface): its type, then a pointer to its value
-// (for a type that is not pointer-shaped).
-type eface struct {
-	typ  unsafe.Pointer
-	data unsafe.Pointer
-}
-
-// setType and vectorType are the type words of an edn.Set and of an
-// edn.Vector in an any.
-var (
-	setType    = typeWord(edn.Set(nil))
-	vectorType = typeWord(edn.Vector(nil))
-)
-
-func typeWord(x any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&x)).typ }
-
-// boxSet and boxVector return *p as an any whose value is *p itself
-// rather than a copy (what converting a slice to an interface would
-// allocate): *p must never be written again.
-func boxSet(p *edn.Set) any       { return boxAt(setType, unsafe.Pointer(p)) }
-func boxVector(p *edn.Vector) any { return boxAt(vectorType, unsafe.Pointer(p)) }
-
-func boxAt(typ, p unsafe.Pointer) any {
-	var x any
-	e := (*eface)(unsafe.Pointer(&x))
-	e.typ, e.data = typ, p
-	return x
 }
 
 // entitySets is a block of values that sets are cut from, used up to
