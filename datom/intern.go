@@ -38,15 +38,29 @@ var (
 
 // internString returns a boxed string equal to s: the shared box if the
 // table has one, else v (s boxed, if v is nil) after entering it.
-func internString(v any, s string) any {
+func internString(v any, s string) any { return internIn(&internStrings, v, s) }
+
+// internStringBytes is internString for a string being decoded: a hit
+// allocates nothing.
+func internStringBytes(b []byte) any { return internBytesIn[string](&internStrings, b) }
+
+// internKeyword is internString for keywords.
+func internKeyword(v any, k edn.Keyword) any { return internIn(&internKeywords, v, k) }
+
+// internKeywordBytes is internStringBytes for keywords.
+func internKeywordBytes(b []byte) any { return internBytesIn[edn.Keyword](&internKeywords, b) }
+
+// internIn interns s in table, whose slots hold values of type T only
+// (an atomic.Value refuses a second type).
+func internIn[T ~string](table *[internSlots]atomic.Value, v any, s T) any {
 	if len(s) > internMaxLen || len(s) == 0 {
 		if v == nil {
 			return s
 		}
 		return v
 	}
-	slot := &internStrings[maphash.String(internSeed, s)&(internSlots-1)]
-	if x := slot.Load(); x != nil && x.(string) == s {
+	slot := &table[maphash.String(internSeed, string(s))&(internSlots-1)]
+	if x := slot.Load(); x != nil && x.(T) == s {
 		return x
 	}
 	if v == nil {
@@ -56,50 +70,16 @@ func internString(v any, s string) any {
 	return v
 }
 
-// internStringBytes is internString for a string being decoded: a hit
-// allocates nothing.
-func internStringBytes(b []byte) any {
+// internBytesIn is internIn for a value being decoded from b.
+func internBytesIn[T ~string](table *[internSlots]atomic.Value, b []byte) any {
 	if len(b) > internMaxLen || len(b) == 0 {
-		return string(b)
+		return T(b)
 	}
-	slot := &internStrings[maphash.Bytes(internSeed, b)&(internSlots-1)]
-	if x := slot.Load(); x != nil && x.(string) == string(b) {
+	slot := &table[maphash.Bytes(internSeed, b)&(internSlots-1)]
+	if x := slot.Load(); x != nil && string(x.(T)) == string(b) {
 		return x
 	}
-	var v any = string(b)
-	slot.Store(v)
-	return v
-}
-
-// internKeyword is internString for keywords.
-func internKeyword(v any, k edn.Keyword) any {
-	if len(k) > internMaxLen || len(k) == 0 {
-		if v == nil {
-			return k
-		}
-		return v
-	}
-	slot := &internKeywords[maphash.String(internSeed, string(k))&(internSlots-1)]
-	if x := slot.Load(); x != nil && x.(edn.Keyword) == k {
-		return x
-	}
-	if v == nil {
-		v = k
-	}
-	slot.Store(v)
-	return v
-}
-
-// internKeywordBytes is internStringBytes for keywords.
-func internKeywordBytes(b []byte) any {
-	if len(b) > internMaxLen || len(b) == 0 {
-		return edn.Keyword(b)
-	}
-	slot := &internKeywords[maphash.Bytes(internSeed, b)&(internSlots-1)]
-	if x := slot.Load(); x != nil && string(x.(edn.Keyword)) == string(b) {
-		return x
-	}
-	var v any = edn.Keyword(b)
+	var v any = T(b)
 	slot.Store(v)
 	return v
 }
