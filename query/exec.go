@@ -426,8 +426,19 @@ func normalizeAll(t []any) []any {
 }
 
 // product joins cur with rows bound to terms: a cross product, or a filter
-// on variables bound already.
+// on variables bound already. A variable that terms name twice ([?x ?x])
+// unifies: a row whose two values differ binds nothing.
 func product(cur *rel, terms []term, rows [][]any, bound []bool) *rel {
+	first := make([]int, len(terms)) // the first term naming the same variable
+	for j, t := range terms {
+		first[j] = j
+		for k := range j {
+			if t.kind == termVar && terms[k].kind == termVar && terms[k].slot == t.slot {
+				first[j] = k
+				break
+			}
+		}
+	}
 	out := &rel{width: cur.width, data: make([]any, 0, cur.n*len(rows)*cur.width)}
 	for i := 0; i < cur.n; i++ {
 		base := cur.row(i)
@@ -435,6 +446,9 @@ func product(cur *rel, terms []term, rows [][]any, bound []bool) *rel {
 		for _, r := range rows {
 			for j, t := range terms {
 				if t.kind == termVar && bound[t.slot] && !valuesEqual(base[t.slot], r[j]) {
+					continue next
+				}
+				if k := first[j]; k != j && !valuesEqual(r[k], r[j]) {
 					continue next
 				}
 			}

@@ -65,10 +65,10 @@ var builtins map[edn.Symbol]builtin
 
 func init() {
 	builtins = map[edn.Symbol]builtin{
-		"=":          pure(func(a []any) (any, error) { return chainEq(a, valuesEqual), nil }),
+		"=":          pure(func(a []any) (any, error) { return chainEq(a, clojureEq), nil }),
 		"==":         pure(func(a []any) (any, error) { return chainEq(a, numEq), nil }),
-		"not=":       pure(func(a []any) (any, error) { return !chainEq(a, valuesEqual), nil }),
-		"!=":         pure(func(a []any) (any, error) { return !chainEq(a, valuesEqual), nil }),
+		"not=":       pure(func(a []any) (any, error) { return !chainEq(a, clojureEq), nil }),
+		"!=":         pure(func(a []any) (any, error) { return !chainEq(a, clojureEq), nil }),
 		"<":          cmpChain(func(c int) bool { return c < 0 }),
 		">":          cmpChain(func(c int) bool { return c > 0 }),
 		"<=":         cmpChain(func(c int) bool { return c <= 0 }),

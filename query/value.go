@@ -56,7 +56,7 @@ func appendKey(buf []byte, v any) []byte {
 		return binary.BigEndian.AppendUint64(buf, uint64(x))
 	case float64:
 		buf = append(buf, tagNum, 'f')
-		return binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+		return binary.BigEndian.AppendUint64(buf, floatBits(x))
 	case *big.Int:
 		buf = append(buf, tagNum, 'b')
 		return appendStr(buf, x.String())
@@ -115,8 +115,21 @@ func appendStr(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
-// valuesEqual is the equality of joins, patterns and =: same type and same
-// value (Clojure's =, where 1 and 1.0 differ).
+// floatBits is the bits of a double as the indices tell doubles apart
+// (Java's Double.compare): -0.0 and +0.0 differ, and every NaN is the one
+// canonical NaN.
+func floatBits(f float64) uint64 {
+	if f != f {
+		return 0x7FF8000000000000
+	}
+	return math.Float64bits(f)
+}
+
+// valuesEqual is the equality of joins and patterns: same type and same
+// value (1 and 1.0 differ), doubles told apart as the indices tell them
+// (floatBits), so that a value joins the same rows whether the plan
+// unifies it in a pattern, probes a hash table with its key (appendKey) or
+// seeks it in an index.
 func valuesEqual(a, b any) bool {
 	switch x := a.(type) {
 	case int64:
@@ -133,12 +146,22 @@ func valuesEqual(a, b any) bool {
 		return ok && x == y
 	case float64:
 		y, ok := b.(float64)
-		return ok && x == y
+		return ok && floatBits(x) == floatBits(y)
 	case nil:
 		return b == nil
 	}
 	var ab, bb [64]byte
 	return bytes.Equal(appendKey(ab[:0], a), appendKey(bb[:0], b))
+}
+
+// clojureEq is the = of predicates, Clojure's: valuesEqual, except that
+// doubles compare as numbers (0.0 equals -0.0, NaN equals nothing).
+func clojureEq(a, b any) bool {
+	if x, ok := a.(float64); ok {
+		y, ok := b.(float64)
+		return ok && x == y
+	}
+	return valuesEqual(a, b)
 }
 
 func typeRank(v any) byte {
