@@ -47,8 +47,12 @@
 // attribute's ident keyword (as in Datahike; a bound attribute variable may
 // also hold an attribute id), entity positions and values of ref
 // attributes accept idents and lookup refs, and = compares type and
-// value (1 and 1.0 differ; use == for numeric equality). Aggregates run
-// over the distinct tuples of the :find and :with variables.
+// value (1 and 1.0 differ; use == for numeric equality). Joins and
+// patterns tell doubles apart as the indices sort them (Java's
+// Double.compare: -0.0 and 0.0 are two values, all NaNs one), while the =
+// predicate is Clojure's (0.0 equals -0.0, NaN equals nothing). A variable
+// named twice in one :in binding unifies. Aggregates run over the distinct
+// tuples of the :find and :with variables.
 //
 // # Concurrency and lifetimes
 //
