@@ -150,67 +150,38 @@ func cmpVal(x, c any) int {
 	return datom.CompareValues(x, c)
 }
 
+// Datom fields, for componentOrder.
+const (
+	fieldE = iota
+	fieldA
+	fieldV
+	fieldTx
+)
+
+// componentOrder is the order of each index's components, by datom.Index.
+var componentOrder = [...][4]uint8{
+	datom.EAVT: {fieldE, fieldA, fieldV, fieldTx},
+	datom.AEVT: {fieldA, fieldE, fieldV, fieldTx},
+	datom.AVET: {fieldA, fieldV, fieldE, fieldTx},
+	datom.VAET: {fieldV, fieldA, fieldE, fieldTx},
+	datom.TEAV: {fieldTx, fieldE, fieldA, fieldV},
+}
+
 // cmpPrefix compares d's leading components, in index idx's order, with
 // comps.
 func cmpPrefix(idx datom.Index, d *datom.Datom, comps []any) int {
+	order := &componentOrder[min(idx, datom.TEAV)]
 	for i, c := range comps {
 		var r int
-		switch idx {
-		case datom.EAVT:
-			switch i {
-			case 0:
-				r = cmpID(d.E, c)
-			case 1:
-				r = cmpID(d.A, c)
-			case 2:
-				r = cmpVal(d.V, c)
-			default:
-				r = cmpID(d.Tx, c)
-			}
-		case datom.AEVT:
-			switch i {
-			case 0:
-				r = cmpID(d.A, c)
-			case 1:
-				r = cmpID(d.E, c)
-			case 2:
-				r = cmpVal(d.V, c)
-			default:
-				r = cmpID(d.Tx, c)
-			}
-		case datom.AVET:
-			switch i {
-			case 0:
-				r = cmpID(d.A, c)
-			case 1:
-				r = cmpVal(d.V, c)
-			case 2:
-				r = cmpID(d.E, c)
-			default:
-				r = cmpID(d.Tx, c)
-			}
-		case datom.VAET:
-			switch i {
-			case 0:
-				r = cmpVal(d.V, c)
-			case 1:
-				r = cmpID(d.A, c)
-			case 2:
-				r = cmpID(d.E, c)
-			default:
-				r = cmpID(d.Tx, c)
-			}
+		switch order[min(i, 3)] {
+		case fieldE:
+			r = cmpID(d.E, c)
+		case fieldA:
+			r = cmpID(d.A, c)
+		case fieldV:
+			r = cmpVal(d.V, c)
 		default:
-			switch i {
-			case 0:
-				r = cmpID(d.Tx, c)
-			case 1:
-				r = cmpID(d.E, c)
-			case 2:
-				r = cmpID(d.A, c)
-			default:
-				r = cmpVal(d.V, c)
-			}
+			r = cmpID(d.Tx, c)
 		}
 		if r != 0 {
 			return r
