@@ -370,7 +370,7 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		return s
 	}
 	var adds [nTrees][]datom.Datom
-	var dels, removeAdds [nCur][]datom.Datom
+	var dels, removeAdds, xdels [nCur][]datom.Datom
 	for i := range adds {
 		adds[i] = carve(nAdds[i])
 	}
@@ -394,11 +394,15 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	}
 	// Retractions: hide the retracted datom from the current trees (drop it
 	// from the overlay if the tail added it, else mask the stored one) and
-	// keep both it and its retraction in history. The k-th retraction in
-	// res.Datoms retracts res.Retracted[k].
+	// keep both it and its retraction in history: a masked stored datom is
+	// history through the mask (see overlay), so only its retraction goes
+	// to the history additions, unless the transaction folds, which puts
+	// them all in the history trees. The k-th retraction in res.Datoms
+	// retracts res.Retracted[k].
 	next := 0 // index in res.Datoms of the next retraction
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
+		var masked [nCur]bool // r is masked in tree i rather than dropped
 		for _, i := range curTreesOf(k, &tbuf) {
 			if i == curAEVT {
 				continue // shares EAVT's batches
@@ -415,11 +419,15 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 					return nil, err
 				}
 			}
+			masked[i] = !in
 			switch {
 			case in:
 				removeAdds[i] = append(removeAdds[i], r)
 			case i != curEAVT || !delsRetracted:
 				dels[i] = append(dels[i], r)
+			}
+			if !in && k&kindNoHistory != 0 {
+				xdels[i] = append(xdels[i], r)
 			}
 		}
 		for next < len(res.Datoms) && res.Datoms[next].Added {
@@ -436,7 +444,11 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			continue
 		}
 		for _, i := range curTreesOf(k, &tbuf) {
-			if i != curAEVT {
+			switch {
+			case i == curAEVT:
+			case masked[i] && !fold:
+				adds[i+nCur] = append(adds[i+nCur], rd)
+			default:
 				adds[i+nCur] = append(adds[i+nCur], r, rd)
 			}
 		}
@@ -446,12 +458,16 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	}
 	adds[curAEVT], adds[histAEVT] = adds[curEAVT], adds[histEAVT]
 	dels[curAEVT], removeAdds[curAEVT] = dels[curEAVT], removeAdds[curEAVT]
+	xdels[curAEVT] = xdels[curEAVT]
 	// An attribute that became indexed (or stopped being) gains (or
-	// loses) its AVET datoms, as Datomic builds the index for it.
+	// loses) its AVET datoms, as Datomic builds the index for it. The
+	// datoms it loses are no history (xdels).
 	if schema != oldSchema {
+		n := len(dels[curAVET])
 		if err := db.reindex(ctx, oldSchema, schema, &adds, &dels); err != nil {
 			return nil, err
 		}
+		xdels[curAVET] = append(xdels[curAVET], dels[curAVET][n:]...)
 	}
 	if fold {
 		return db.fold(ctx, res, schema, t, logDatoms, &adds, &removeAdds, &dels)
@@ -484,11 +500,15 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 	}
 	for i := range dels {
-		if len(dels[i]) == 0 {
-			continue
+		if len(dels[i]) > 0 {
+			if nov.dels[i], err = update(nov.dels[i], i, dels[i], nil); err != nil {
+				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
+			}
 		}
-		if nov.dels[i], err = update(nov.dels[i], i, dels[i], nil); err != nil {
-			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
+		if len(xdels[i]) > 0 {
+			if nov.xdels[i], err = update(nov.xdels[i], i, xdels[i], nil); err != nil {
+				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
+			}
 		}
 	}
 	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil

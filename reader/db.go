@@ -84,9 +84,21 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 // does. Invariant (retractions rely on it, TestOverlayModel checks it): in
 // EAVT, AEVT and VAET the additions hold exactly datoms asserted by tail
 // transactions (tailList.inTail) and the deletions only older ones.
+//
+// The history a value shows of tree i is its stored history tree, the
+// additions of history tree i+nCur, and the deletions of i that are not in
+// xdels: a stored datom that the tail retracted is in the history through
+// dels alone (only its retraction is in the history additions), so that a
+// retraction adds one datom per history set instead of two. xdels (a
+// subset of dels, usually empty) holds the deletions that are no history:
+// retractions of attributes without history, and the AVET datoms of an
+// attribute that stopped being indexed. History scans (scanUnion) read the
+// current tree masked by xdels only; novelty gives the merge the history
+// additions in full.
 type overlay struct {
-	adds [nTrees]pss.Set[datom.Datom]
-	dels [nCur]pss.Set[datom.Datom]
+	adds  [nTrees]pss.Set[datom.Datom]
+	dels  [nCur]pss.Set[datom.Datom]
+	xdels [nCur]pss.Set[datom.Datom]
 }
 
 func emptyOverlay() *overlay {
@@ -96,6 +108,7 @@ func emptyOverlay() *overlay {
 	}
 	for i := range o.dels {
 		o.dels[i], _ = pss.New(overlayOptions(i))
+		o.xdels[i] = o.dels[i]
 	}
 	return o
 }
@@ -110,13 +123,42 @@ func emptyOverlay() *overlay {
 // tree alone (a lookup on a value whose overlay deletes datoms elsewhere,
 // as every value a retraction made does, takes the scan's short path
 // rather than merging three iterators). The deletions of a history tree
-// are the zero set.
-func (o *overlay) within(i int, lo, hi datom.Datom) (adds, dels pss.Set[datom.Datom]) {
+// are the zero set. hist asks for the deletions a history scan applies to
+// current tree i: xdels (see overlay).
+func (o *overlay) within(i int, lo, hi datom.Datom, hist bool) (adds, dels pss.Set[datom.Datom]) {
 	adds = noneWithin(o.adds[i].Within(lo, hi), i, lo, hi)
 	if i < nCur {
-		dels = noneWithin(o.dels[i].Within(lo, hi), i, lo, hi)
+		d := o.dels[i]
+		if hist {
+			d = o.xdels[i]
+		}
+		dels = noneWithin(d.Within(lo, hi), i, lo, hi)
 	}
 	return adds, dels
+}
+
+// withRetracted returns adds, the additions of history tree i (sorted),
+// with the stored datoms the tail retracted merged in: the deletions of
+// its current tree that are history (see overlay). What the merge of the
+// tail adds to history tree i is that.
+func (o *overlay) withRetracted(ctx context.Context, i int, adds []datom.Datom) ([]datom.Datom, error) {
+	c := i - nCur
+	if o.dels[c].Len() == 0 {
+		return adds, nil
+	}
+	hs, err := o.dels[c].Slice(ctx, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	cmp := datom.Comparator(treeIndex(i))
+	if o.xdels[c].Len() > 0 {
+		xs, err := o.xdels[c].Slice(ctx, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		hs = minusSorted(hs, xs, cmp)
+	}
+	return mergeRuns(adds, hs, cmp), nil
 }
 
 // emptySets are the empty overlay sets of each tree (never changed).

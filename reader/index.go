@@ -216,15 +216,18 @@ func (db *DB) Count(ctx context.Context, idx datom.Index, components []any) (int
 	components = normalizeComponents(idx, components)
 	lo, hi := bounds(idx, components)
 	i := curTree(idx)
-	n, err := db.countTree(ctx, i, lo, hi)
-	if err != nil || (!db.v.history && db.v.asOf == math.MaxInt64) {
+	now := !db.v.history && db.v.asOf == math.MaxInt64
+	n, err := db.countTree(ctx, i, lo, hi, !now)
+	if err != nil || now {
 		return n, err
 	}
-	h, err := db.countTree(ctx, i+nCur, lo, hi)
+	h, err := db.countTree(ctx, i+nCur, lo, hi, false)
 	return n + h, err
 }
 
-func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom) (int, error) {
+// countTree counts tree i with its overlay in [lo, hi]; hist counts current
+// tree i as history scans read it (see overlay).
+func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom, hist bool) (int, error) {
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
 		return 0, err
@@ -239,7 +242,11 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom) (int, er
 	a, _ := db.ov.adds[i].Count(ctx, lo, hi)
 	n += a
 	if i < nCur {
-		d, _ := db.ov.dels[i].Count(ctx, lo, hi)
+		dels := db.ov.dels[i]
+		if hist {
+			dels = db.ov.xdels[i]
+		}
+		d, _ := dels.Count(ctx, lo, hi)
 		n -= d
 	}
 	if n < 0 {

@@ -187,6 +187,11 @@ func (db *DB) novelty(ctx context.Context, i int) (adds, dels []datom.Datom, err
 			return nil, nil, err
 		}
 	}
+	if i >= nCur && i < 2*nCur {
+		if adds, err = db.ov.withRetracted(ctx, i, adds); err != nil {
+			return nil, nil, err
+		}
+	}
 	return adds, dels, nil
 }
 

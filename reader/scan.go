@@ -30,14 +30,16 @@ type treeIter struct {
 }
 
 // init prepares it (a zero treeIter, usually on the caller's stack: a
-// point lookup then allocates only the pss iterators) to walk tree i.
-func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom) error {
+// point lookup then allocates only the pss iterators) to walk tree i. hist
+// walks current tree i as a history scan reads it: masked by the overlay's
+// xdels only (see overlay).
+func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom, hist bool) error {
 	tree, err := db.trees[i].get(ctx)
 	if err != nil {
 		return err
 	}
 	it.cmp, it.lo, it.hi = datom.Comparator(treeIndex(i)), lo, hi
-	adds, dels := db.ov.within(i, lo, hi)
+	adds, dels := db.ov.within(i, lo, hi, hist)
 	hasAdds := adds.Len() > 0
 	hasDels := dels.Len() > 0
 	if tree.Len() > 0 {
@@ -248,7 +250,7 @@ func (db *DB) scanTreeEnd(ctx context.Context, i int, lo datom.Datom, end rangeE
 		lo = *after
 	}
 	var it treeIter
-	if err := it.init(ctx, db, i, lo, hi); err != nil {
+	if err := it.init(ctx, db, i, lo, hi, false); err != nil {
 		return err
 	}
 	if it.onlyTree {
@@ -287,7 +289,7 @@ func (db *DB) scanTreeEnd(ctx context.Context, i int, lo datom.Datom, end rangeE
 // does not try when the overlay deletes datoms from the tree, or when both
 // the tree and the overlay's additions hold datoms in range.
 func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd) (run []datom.Datom, ok, more bool, err error) {
-	adds, dels := db.ov.within(i, lo, end.hi)
+	adds, dels := db.ov.within(i, lo, end.hi, false)
 	if dels.Len() > 0 {
 		return nil, false, false, nil
 	}
@@ -444,7 +446,7 @@ const chunkSize = 128
 // otherwise it gets the merged datoms gathered into a buffer.
 func (db *DB) scanTreeChunks(ctx context.Context, i int, lo, hi datom.Datom, fn func([]datom.Datom) bool) error {
 	var it treeIter
-	if err := it.init(ctx, db, i, lo, hi); err != nil {
+	if err := it.init(ctx, db, i, lo, hi, false); err != nil {
 		return err
 	}
 	var one *pss.Iter[datom.Datom]
@@ -516,13 +518,16 @@ func (db *DB) runChunks(it *treeIter, x *pss.Iter[datom.Datom], hi datom.Datom, 
 }
 
 // scanUnion walks the current tree i and its history tree together, in
-// order: every assertion and retraction ever made, within [lo, hi].
+// order: every assertion and retraction ever made, within [lo, hi]. The
+// stored datoms the overlay deletes from tree i were asserted, and the
+// history additions hold only their retractions (see overlay), so the
+// current tree is read without those deletions.
 func (db *DB) scanUnion(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
 	var c, h treeIter
-	if err := c.init(ctx, db, i, lo, hi); err != nil {
+	if err := c.init(ctx, db, i, lo, hi, true); err != nil {
 		return err
 	}
-	if err := h.init(ctx, db, i+nCur, lo, hi); err != nil {
+	if err := h.init(ctx, db, i+nCur, lo, hi, false); err != nil {
 		c.close()
 		return err
 	}
