@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"hash/maphash"
 
 	"github.com/accretedb/accrete/edn"
@@ -17,7 +16,7 @@ import (
 // ruleSeed seeds the hashes of values that are not plain numbers.
 var ruleSeed = maphash.MakeSeed()
 
-// hashValue hashes v consistently with keyEqual: equal values hash alike.
+// hashValue hashes v consistently with valuesEqual: equal values hash alike.
 // buf is scratch space for the encoding of uncommon types.
 func hashValue(v any, buf *[]byte) uint64 {
 	switch x := v.(type) {
@@ -42,28 +41,6 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
-}
-
-// keyEqual reports whether a and b have the same key (appendKey): the
-// equality of join keys and of set semantics.
-func keyEqual(a, b any) bool {
-	switch x := a.(type) {
-	case int64:
-		y, ok := b.(int64)
-		return ok && x == y
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case edn.Keyword:
-		y, ok := b.(edn.Keyword)
-		return ok && x == y
-	}
-	switch b.(type) {
-	case int64, string, edn.Keyword:
-		return false
-	}
-	var ab, bb [64]byte
-	return bytes.Equal(appendKey(ab[:0], a), appendKey(bb[:0], b))
 }
 
 // hashVals hashes a tuple of key values.
@@ -93,39 +70,45 @@ type hslot struct {
 // candidate's values at pos: it returns the slot of the key's entry, or of
 // the empty slot where it belongs, and whether it was found.
 func (x *rowHash) find(rows *tupleStore, pos []int, h uint32, vals []any) (int, bool) {
-	if len(x.slots) == 0 {
-		x.slots = make([]hslot, 16)
-	}
-	mask := uint32(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := x.slots[i]
-		if s.row == 0 {
-			return int(i), false
-		}
-		if s.hash != h {
-			continue
-		}
-		r := rows.row(int(s.row - 1))
-		same := true
-		for k, p := range pos {
-			if !keyEqual(r[p], vals[k]) {
-				same = false
-				break
-			}
-		}
-		if same {
-			return int(i), true
-		}
-	}
+	return probe(x, storeKeys{rows, pos}, h, vals)
 }
 
 // findRel is find over the rows of a relation, keyed by the values of
 // args at pos in each row (see argValue).
 func (x *rowHash) findRel(rows *rel, args []term, pos []int, h uint32, vals []any) (int, bool) {
+	return probe(x, relKeys{rows, args, pos}, h, vals)
+}
+
+// rowKeys reads the key values of the rows a rowHash indexes: key(r, k) is
+// the k-th key value of row r. Its implementations are structs, so that
+// probe is compiled once for each, with the reads inlined.
+type rowKeys interface {
+	key(row, k int) any
+}
+
+type storeKeys struct {
+	rows *tupleStore
+	pos  []int
+}
+
+func (s storeKeys) key(row, k int) any { return s.rows.row(row)[s.pos[k]] }
+
+type relKeys struct {
+	rows *rel
+	args []term
+	pos  []int
+}
+
+func (s relKeys) key(row, k int) any { return argValue(&s.args[s.pos[k]], s.rows.row(row)) }
+
+// probe walks x's slots from h's until it finds an entry of hash h whose
+// row's keys are vals (its slot, true) or an empty slot (its slot, false).
+func probe[R rowKeys](x *rowHash, keys R, h uint32, vals []any) (int, bool) {
 	if len(x.slots) == 0 {
 		x.slots = make([]hslot, 16)
 	}
 	mask := uint32(len(x.slots) - 1)
+next:
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := x.slots[i]
 		if s.row == 0 {
@@ -134,17 +117,12 @@ func (x *rowHash) findRel(rows *rel, args []term, pos []int, h uint32, vals []an
 		if s.hash != h {
 			continue
 		}
-		r := rows.row(int(s.row - 1))
-		same := true
-		for k, p := range pos {
-			if !keyEqual(argValue(&args[p], r), vals[k]) {
-				same = false
-				break
+		for k, v := range vals {
+			if !valuesEqual(keys.key(int(s.row-1), k), v) {
+				continue next
 			}
 		}
-		if same {
-			return int(i), true
-		}
+		return int(i), true
 	}
 }
 

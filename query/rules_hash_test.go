@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"testing"
@@ -66,14 +67,14 @@ func TestRowHashModel(t *testing.T) {
 			}
 			n := 0
 			for c := x.head.row(slot); c >= 0; c = x.next[c] {
-				if !keyEqual(store.row(int(c))[0], v) {
+				if !valuesEqual(store.row(int(c))[0], v) {
 					t.Fatalf("chain of %v holds %v", v, store.row(int(c)))
 				}
 				n++
 			}
 			want := 0
 			for i := 0; i < store.n; i++ {
-				if keyEqual(store.row(i)[0], v) {
+				if valuesEqual(store.row(i)[0], v) {
 					want++
 				}
 			}
@@ -84,17 +85,18 @@ func TestRowHashModel(t *testing.T) {
 	}
 }
 
-// TestHashValueConsistent checks that keyEqual is the equality of
+// TestHashValueConsistent checks that valuesEqual is the equality of
 // appendKey and that equal values hash alike.
 func TestHashValueConsistent(t *testing.T) {
 	vals := []any{int64(0), int64(-1), int64(1 << 62), 0.0, 1.0, "", "a", edn.Keyword("a"), edn.Symbol("a"),
-		nil, false, true, edn.Vector{"a"}, edn.List{"a"}, []any{"a"}, big.NewInt(5), []byte("a"), edn.Char('a')}
+		nil, false, true, edn.Vector{"a"}, edn.List{"a"}, []any{"a"}, big.NewInt(5), []byte("a"), edn.Char('a'),
+		math.Copysign(0, -1), math.NaN(), math.Float64frombits(0x7FF8000000000001), edn.Vector{math.NaN()}}
 	var buf []byte
 	for _, a := range vals {
 		for _, b := range vals {
 			same := bytes.Equal(appendKey(nil, a), appendKey(nil, b))
-			if keyEqual(a, b) != same {
-				t.Errorf("keyEqual(%#v, %#v) = %v, keys equal %v", a, b, !same, same)
+			if valuesEqual(a, b) != same {
+				t.Errorf("valuesEqual(%#v, %#v) = %v, keys equal %v", a, b, !same, same)
 			}
 			if same && hashValue(a, &buf) != hashValue(b, &buf) {
 				t.Errorf("%#v and %#v are equal but hash differently", a, b)
