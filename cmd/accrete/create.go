@@ -31,7 +31,7 @@ func runCreate(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete create: %s: a new database has no past (remove as-of, since, history)", ref.raw)
 	}
 	w, err := writer.Create(ctx, ref.url, &writer.Options{Branch: ref.branch, SchemaOnRead: *schemaOnRead})

@@ -28,6 +28,11 @@ type dbRef struct {
 	history bool
 }
 
+// isView reports whether r names a point of view (as-of, since or
+// history) rather than a branch's current value, which commands that
+// write or work on whole branches refuse.
+func (r dbRef) isView() bool { return r.asOf != "" || r.since != "" || r.history }
+
 // accreteParams are the URL query parameters accrete reads itself; gocloud
 // rejects parameters it does not know, so they are removed before opening.
 var accreteParams = []string{"branch", "as-of", "since", "history"}

@@ -59,7 +59,7 @@ func runGC(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete gc: %s: gc works on the whole bucket (remove as-of, since, history)", ref.raw)
 	}
 	st, err := openStore(ctx, ref, true)

@@ -78,7 +78,7 @@ func runImport(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete import: %s: cannot write to a past or history view", ref.raw)
 	}
 	if *batch < 1 {

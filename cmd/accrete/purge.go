@@ -80,7 +80,7 @@ func runPurge(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete purge: %s: purge works on a branch's current value (remove as-of, since, history)", ref.raw)
 	}
 	var text []byte

@@ -42,7 +42,7 @@ func runTransact(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete transact: %s: cannot write to a past or history view", ref.raw)
 	}
 	var text []byte

@@ -41,7 +41,7 @@ func runVerify(ctx context.Context, e *env, c *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	if ref.asOf != "" || ref.since != "" || ref.history {
+	if ref.isView() {
 		return fmt.Errorf("accrete verify: %s: verify checks branch heads (remove as-of, since, history)", ref.raw)
 	}
 	st, err := openStore(ctx, ref, true)
