@@ -202,6 +202,14 @@ type pullBound struct {
 	// limited is set on the root when a recursion spec has a depth
 	// limit: only then are depths counted.
 	limited bool
+	// idx is the pattern's index in the root's bounds, which lists every
+	// pattern of the tree (pullWildcard first) so that pull's items name
+	// theirs by number: an item then holds no pointer.
+	idx    int32
+	bounds []*pullBound // root only
+	// wantsID is set when the pattern stores the entity id (:db/id or
+	// the wildcard): its items then keep the id already boxed.
+	wantsID bool
 }
 
 type pullBoundSpec struct {
@@ -241,7 +249,8 @@ func (p *PullPattern) bind(src Source) (*pullBound, error) {
 	if b := p.bound.last.Load(); b != nil && b.schema == s {
 		return b.bp, nil
 	}
-	root := &pullBound{}
+	root := &pullBound{idx: 1}
+	root.bounds = []*pullBound{pullWildcard, root}
 	if err := bindPullPattern(p, s, root, root); err != nil {
 		return nil, err
 	}
@@ -251,6 +260,7 @@ func (p *PullPattern) bind(src Source) (*pullBound, error) {
 
 func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error {
 	bp.wildcard = p.wildcard
+	bp.wantsID = p.wildcard
 	if p.wildcard {
 		root.recursive = true // components expand under the wildcard
 	}
@@ -259,6 +269,7 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 		bs := &bp.specs[i]
 		bs.pullSpec = ps
 		if ps.dbID {
+			bp.wantsID = true
 			continue
 		}
 		bs.reverse = ps.reverse
@@ -290,7 +301,8 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 			if !a.IsRef() {
 				return pullPatternErr(ps.part, "attribute %s is not a ref, so it cannot have a nested pattern", ps.attr)
 			}
-			bs.sub = &pullBound{}
+			bs.sub = &pullBound{idx: int32(len(root.bounds))}
+			root.bounds = append(root.bounds, bs.sub)
 			if err := bindPullPattern(ps.sub, s, bs.sub, root); err != nil {
 				return err
 			}
@@ -320,8 +332,9 @@ func bindPullPattern(p *PullPattern, s *datom.Schema, bp, root *pullBound) error
 	return nil
 }
 
-// pullWildcard is [*], used to expand components.
-var pullWildcard = &pullBound{wildcard: true}
+// pullWildcard is [*], used to expand components. It is bounds[0] of
+// every root.
+var pullWildcard = &pullBound{wildcard: true, wantsID: true}
 
 // puller holds the state of one pull call. It is not safe for concurrent
 // use; each call makes its own.
@@ -348,8 +361,9 @@ type puller struct {
 	attrs   attrCache
 	comps   [2]any // reused scan components
 
-	level []*pullItem // the level being read, sorted by entity
-	at    int         // its next item
+	level []int32 // the level being read (items), sorted by entity
+	at    int     // its next item
+	cur   int32   // the item being pulled
 
 	rmax, rn int                    // collectReverse's and fetchAttr's limit and count
 	revFn    func(datom.Datom) bool // pl.reverseDatom, bound once
@@ -357,10 +371,13 @@ type puller struct {
 	eachFn   func(int, []datom.Datom, bool) error
 	out      []map[edn.Keyword]any // root results
 
-	// vals is a block the result vectors are cut from (part of the
-	// result, so never pooled); nv is the size of the next block.
-	vals []any
-	nv   int
+	// vals is what is left of the block the result vectors are cut from
+	// (part of the result, so never pooled): the block is vecs[vblk],
+	// and vals starts at its voff-th element; nv is the size of the next
+	// block.
+	vals       []any
+	nv         int
+	vblk, voff int32
 	// hdrs is a block the result vectors' headers are boxed in (see
 	// boxVector).
 	hdrs []edn.Vector
@@ -368,66 +385,87 @@ type puller struct {
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
-// goes.
+// goes. It holds no pointer (what it refers to, it names by index in the
+// puller's tables), so that the arena of items is never scanned by the
+// collector, takes no write barrier, and goes back to its pool without
+// being cleared.
 type pullItem struct {
 	e      datom.ID
-	box    any // e as an any, when at hand (saves boxing it again)
-	bp     *pullBound
-	parent *pullItem // nil for a root
+	bp     int32 // the pattern: root.bounds[bp]
+	parent int32 // the parent's index in the arena, -1 for a root
 	// dep locates in pullScratch.depth how deep the item is in each
 	// recursion spec (root.nRec counters, shared until one changes).
 	dep   int32
 	level int32
+	box   int32 // e as an any (saves boxing it again): boxes[box-1], when not 0
 
-	// The result goes to *slot (an element of the parent's vector) when
-	// slot is not nil, else to slotM[slotK] when slotM is not nil, else
-	// to out[slotI].
-	slotI int32
-	slot  *any
-	slotM map[edn.Keyword]any
-	slotK edn.Keyword
-	mark  *pullMark // see pullBoundSpec.marked
+	// The result goes to (to):
+	//   - pullToRoot: out[at];
+	//   - pullToVec: vecs[at][at2], an element of the parent's vector;
+	//   - pullToMap: maps[at][mkeys[at]], unless mark is not 0 and the
+	//     key no longer holds marks[mark-1] (see pullBoundSpec.marked).
+	to      int32
+	at, at2 int32
+	mark    int32
 }
+
+const (
+	pullToRoot = iota
+	pullToVec
+	pullToMap
+)
+
+// pullChunk is the number of items per chunk of the arena (a power of
+// two: an item's index splits into chunk and offset with a shift).
+const (
+	pullChunkShift = 8
+	pullChunk      = 1 << pullChunkShift
+)
 
 // pullScratch is the memory a pull works in, kept between pulls in
 // pullScratchPool.
 type pullScratch struct {
-	items  [][]pullItem  // arena of items: chunks that never move
-	ci, cn int           // the chunk in use and its next free item
-	levels [][]*pullItem // the levels done, kept for the visited set
-	next   []*pullItem   // the level being built
-	free   [][]*pullItem // level slices to reuse
+	items  [][]pullItem  // arena of items: chunks of pullChunk that never move
+	n      int32         // items handed out
+	levels [][]int32     // the levels done, kept for the visited set
+	next   []int32       // the level being built
+	free   [][]int32     // level slices to reuse
 	depth  []int32       // arena of the items' depth counters
 	ids    []datom.ID    // the distinct entities of a level
 	keep   []datom.ID    // the attributes a level needs
 	rbuf   []datom.Datom // reverse-reference scan buffer
 	fbuf   []datom.Datom // the fetcher's entity buffer
+
+	// What items refer to by index (cleared on release: they hold
+	// results and values).
+	boxes []any
+	vecs  [][]any
+	maps  []map[edn.Keyword]any
+	mkeys []edn.Keyword
+	marks []*pullMark
 }
 
 var pullScratchPool = sync.Pool{New: func() any { return new(pullScratch) }}
 
-// newItem returns a zero item from the arena (release clears what it
-// hands out).
-func (sc *pullScratch) newItem() *pullItem {
-	for {
-		if sc.ci < len(sc.items) {
-			if c := sc.items[sc.ci]; sc.cn < len(c) {
-				sc.cn++
-				return &c[sc.cn-1]
-			}
-			sc.ci, sc.cn = sc.ci+1, 0
-			continue
-		}
-		n := 64
-		if k := len(sc.items); k > 0 {
-			n = min(2*len(sc.items[k-1]), 4096)
-		}
-		sc.items = append(sc.items, make([]pullItem, n))
+// item returns item i of the arena.
+func (sc *pullScratch) item(i int32) *pullItem {
+	return &sc.items[i>>pullChunkShift][i&(pullChunk-1)]
+}
+
+// newItem returns the index of a new item, zero.
+func (sc *pullScratch) newItem() (int32, *pullItem) {
+	i := sc.n
+	if int(i>>pullChunkShift) == len(sc.items) {
+		sc.items = append(sc.items, make([]pullItem, pullChunk))
 	}
+	sc.n++
+	it := sc.item(i)
+	*it = pullItem{}
+	return i, it
 }
 
 // newLevel returns an empty level slice.
-func (sc *pullScratch) newLevel() []*pullItem {
+func (sc *pullScratch) newLevel() []int32 {
 	if n := len(sc.free); n > 0 {
 		l := sc.free[n-1]
 		sc.free = sc.free[:n-1]
@@ -437,23 +475,16 @@ func (sc *pullScratch) newLevel() []*pullItem {
 }
 
 // release clears what the scratch refers to (results, values) and puts it
-// back in the pool.
+// back in the pool. The items and levels hold no pointer: they are left
+// as they are.
 func (sc *pullScratch) release() {
-	for i := 0; i < sc.ci && i < len(sc.items); i++ {
-		clear(sc.items[i])
-	}
-	if sc.ci < len(sc.items) {
-		clear(sc.items[sc.ci][:sc.cn])
-	}
-	sc.ci, sc.cn = 0, 0
+	sc.n = 0
 	for _, l := range sc.levels {
-		clear(l[:cap(l)])
 		sc.free = append(sc.free, l)
 	}
 	clear(sc.levels)
 	sc.levels = sc.levels[:0]
 	if sc.next != nil {
-		clear(sc.next[:cap(sc.next)])
 		sc.free = append(sc.free, sc.next)
 		sc.next = nil
 	}
@@ -462,6 +493,16 @@ func (sc *pullScratch) release() {
 	sc.rbuf = sc.rbuf[:0]
 	clear(sc.fbuf[:cap(sc.fbuf)])
 	sc.fbuf = sc.fbuf[:0]
+	clear(sc.boxes)
+	sc.boxes = sc.boxes[:0]
+	clear(sc.vecs)
+	sc.vecs = sc.vecs[:0]
+	clear(sc.maps)
+	sc.maps = sc.maps[:0]
+	clear(sc.mkeys)
+	sc.mkeys = sc.mkeys[:0]
+	clear(sc.marks)
+	sc.marks = sc.marks[:0]
 	pullScratchPool.Put(sc)
 }
 
@@ -498,9 +539,9 @@ func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
 	pl.depth = append(pl.depth, make([]int32, pl.root.nRec)...)
 	level := pl.newLevel()
 	for i, e := range es {
-		it := pl.newItem()
-		*it = pullItem{e: e, bp: pl.root, slotI: int32(i)}
-		level = append(level, it)
+		k, it := pl.newItem()
+		it.e, it.bp, it.parent, it.to, it.at = e, pl.root.idx, -1, pullToRoot, int32(i)
+		level = append(level, k)
 	}
 	for len(level) > 0 {
 		if err := pl.ctx.Err(); err != nil {
@@ -518,24 +559,24 @@ func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
 
 // pullLevel reads the entities of one level and pulls each item, queueing
 // the next level in pl.next.
-func (pl *puller) pullLevel(level []*pullItem) error {
-	if len(level) > 1 && !slices.IsSortedFunc(level, cmpPullItem) {
-		slices.SortStableFunc(level, cmpPullItem)
+func (pl *puller) pullLevel(level []int32) error {
+	if len(level) > 1 && !slices.IsSortedFunc(level, pl.cmpItem) {
+		slices.SortStableFunc(level, pl.cmpItem)
 	}
-	if level[0].level >= pullPathMapThreshold {
+	if pl.item(level[0]).level >= pullPathMapThreshold {
 		pl.addVisited()
 	}
 	pl.ids = pl.ids[:0]
-	for i := range level {
-		if n := len(pl.ids); n == 0 || pl.ids[n-1] != level[i].e {
-			pl.ids = append(pl.ids, level[i].e)
+	for _, k := range level {
+		if e, n := pl.item(k).e, len(pl.ids); n == 0 || pl.ids[n-1] != e {
+			pl.ids = append(pl.ids, e)
 		}
 	}
 	// A lone entity whose pattern names at most one attribute reads just
 	// that attribute; otherwise each entity is read whole, keeping only
 	// the attributes the level's patterns name unless one has *.
-	if len(level) == 1 && !level[0].bp.wildcard && len(level[0].bp.forward) <= 1 {
-		ds, err := pl.fetchAttr(level[0])
+	if it := pl.item(level[0]); len(level) == 1 && !pl.bound(it).wildcard && len(pl.bound(it).forward) <= 1 {
+		ds, err := pl.fetchAttr(it)
 		if err != nil {
 			return err
 		}
@@ -545,6 +586,12 @@ func (pl *puller) pullLevel(level []*pullItem) error {
 	return pl.f.fetch(pl.ids, pl.levelAttrs(level), pl.eachFn)
 }
 
+// bound returns it's pattern.
+func (pl *puller) bound(it *pullItem) *pullBound { return pl.root.bounds[it.bp] }
+
+// cmpItem orders items by entity.
+func (pl *puller) cmpItem(a, b int32) int { return cmpInt(pl.item(a).e, pl.item(b).e) }
+
 // eachEntity pulls the items of the current level on the k-th entity of
 // the level, whose datoms are ds.
 func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
@@ -553,7 +600,7 @@ func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
 	if exists {
 		ex = 1
 	}
-	for ; pl.at < len(pl.level) && pl.level[pl.at].e == e; pl.at++ {
+	for ; pl.at < len(pl.level) && pl.item(pl.level[pl.at]).e == e; pl.at++ {
 		if pl.at&255 == 255 {
 			if err := pl.ctx.Err(); err != nil {
 				return fmt.Errorf("query: pull: %w", err)
@@ -570,8 +617,9 @@ func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
 // nothing, when it has none).
 func (pl *puller) fetchAttr(it *pullItem) ([]datom.Datom, error) {
 	var s *pullBoundSpec
-	for i := range it.bp.specs {
-		if x := &it.bp.specs[i]; !x.dbID && !x.reverse {
+	bp := pl.bound(it)
+	for i := range bp.specs {
+		if x := &bp.specs[i]; !x.dbID && !x.reverse {
 			s = x
 		}
 	}
@@ -601,13 +649,11 @@ func (pl *puller) attrDatom(d datom.Datom) bool {
 
 // levelAttrs returns the forward attributes the patterns of level name,
 // or nil (keep all) when one of them has the wildcard.
-func cmpPullItem(a, b *pullItem) int { return cmpInt(a.e, b.e) }
-
-func (pl *puller) levelAttrs(level []*pullItem) []datom.ID {
+func (pl *puller) levelAttrs(level []int32) []datom.ID {
 	pl.keep = pl.keep[:0]
 	var last *pullBound
-	for i := range level {
-		bp := level[i].bp
+	for _, k := range level {
+		bp := pl.bound(pl.item(k))
 		if bp == last {
 			continue
 		}
@@ -631,8 +677,8 @@ func (pl *puller) addVisited() {
 		pl.visited = make(map[datom.ID]struct{})
 	}
 	for ; pl.nVis < len(pl.levels); pl.nVis++ {
-		for i := range pl.levels[pl.nVis] {
-			pl.visited[pl.levels[pl.nVis][i].e] = struct{}{}
+		for _, k := range pl.levels[pl.nVis] {
+			pl.visited[pl.item(k).e] = struct{}{}
 		}
 	}
 }
@@ -646,12 +692,14 @@ func (pl *puller) onPath(it *pullItem, e datom.ID) bool {
 			return false
 		}
 	}
-	for p := it; p != nil; p = p.parent {
+	for p := it; ; p = pl.item(p.parent) {
 		if p.e == e {
 			return true
 		}
+		if p.parent < 0 {
+			return false
+		}
 	}
-	return false
 }
 
 func pullLimit(s *pullSpec) int {
@@ -664,35 +712,38 @@ func pullLimit(s *pullSpec) int {
 	return s.limit
 }
 
-// pullItem applies it.bp to entity it.e, whose datoms (of the attributes
-// the pattern names, all when it has *) are ds, and stores the result in
-// its slot. exists says whether the entity has any datom: 1 yes, 0 no, -1
-// unknown (ds was read for one attribute only).
-func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
+// pullItem applies item k's pattern to its entity, whose datoms (of the
+// attributes the pattern names, all when it has *) are ds, and stores the
+// result where it goes. exists says whether the entity has any datom: 1
+// yes, 0 no, -1 unknown (ds was read for one attribute only).
+func (pl *puller) pullItem(k int32, ds []datom.Datom, exists int) error {
+	it := pl.item(k)
+	pl.cur = k
 	m, err := pl.pullEntity(it, ds, exists)
 	if err != nil {
 		return err
 	}
 	var v any = m
 	if m == nil {
-		if it.parent == nil {
-			pl.out[it.slotI] = nil
+		if it.to == pullToRoot {
+			pl.out[it.at] = nil
 			return nil
 		}
 		v = pl.refMap(it.e) // a nested pattern found nothing: keep the ref
 	}
-	switch {
-	case it.slot != nil:
-		*it.slot = v
-	case it.slotM != nil:
-		if it.mark != nil {
-			if cur, ok := it.slotM[it.slotK].(*pullMark); !ok || cur != it.mark {
+	switch it.to {
+	case pullToVec:
+		pl.vecs[it.at][it.at2] = v
+	case pullToMap:
+		res, key := pl.maps[it.at], pl.mkeys[it.at]
+		if it.mark != 0 {
+			if cur, ok := res[key].(*pullMark); !ok || cur != pl.marks[it.mark-1] {
 				return nil // a later spec stored under the key
 			}
 		}
-		it.slotM[it.slotK] = v
+		res[key] = v
 	default:
-		pl.out[it.slotI] = m
+		pl.out[it.at] = m
 	}
 	return nil
 }
@@ -700,7 +751,7 @@ func (pl *puller) pullItem(it *pullItem, ds []datom.Datom, exists int) error {
 // pullEntity builds the map of one item. It is nil when the entity has
 // none of the pattern's attributes (and no default applies).
 func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[edn.Keyword]any, error) {
-	bp, e := it.bp, it.e
+	bp, e := pl.bound(it), it.e
 	pl.runs = pl.runs[:0]
 	res := make(map[edn.Keyword]any, pullMapSize(bp, ds, &pl.runs))
 	runs := pl.runs
@@ -710,7 +761,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 	for i := range bp.specs {
 		s := &bp.specs[i]
 		if s.dbID {
-			res[s.key] = it.id()
+			res[s.key] = pl.id(it)
 			hasID = true
 			continue
 		}
@@ -739,7 +790,7 @@ func (pl *puller) pullEntity(it *pullItem, ds []datom.Datom, exists int) (map[ed
 
 	if bp.wildcard {
 		if _, ok := res["db/id"]; !ok {
-			res["db/id"] = it.id()
+			res["db/id"] = pl.id(it)
 			hasID = true
 		}
 		for lo := 0; lo < len(ds); {
@@ -813,11 +864,12 @@ func (pl *puller) reverseDatom(d datom.Datom) bool {
 }
 
 // id returns the item's entity id as an any.
-func (it *pullItem) id() any {
-	if it.box == nil {
-		it.box = it.e
+func (pl *puller) id(it *pullItem) any {
+	if it.box == 0 {
+		pl.boxes = append(pl.boxes, it.e)
+		it.box = int32(len(pl.boxes))
 	}
-	return it.box
+	return pl.boxes[it.box-1]
 }
 
 // pullMapSize is how many keys the map of bp on an entity with datoms ds
@@ -913,7 +965,7 @@ func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundS
 		return false, nil // depth exhausted: the attribute is omitted
 	}
 	if !s.many {
-		v, err := pl.value(it, s, vals[0], nil, 0, res)
+		v, err := pl.value(it, s, &vals[0], -1, res)
 		if err != nil {
 			return false, err
 		}
@@ -925,9 +977,9 @@ func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundS
 	if max := pullLimit(s.pullSpec); max > 0 && len(vals) > max {
 		vals = vals[:max]
 	}
-	vec := pl.vector(len(vals))
+	vec, off := pl.vector(len(vals))
 	for i := range vals {
-		v, err := pl.value(it, s, vals[i], vec, i, res)
+		v, err := pl.value(it, s, &vals[i], off+int32(i), res)
 		if err != nil {
 			return false, err
 		}
@@ -939,9 +991,9 @@ func (pl *puller) putValues(it *pullItem, res map[edn.Keyword]any, s *pullBoundS
 
 // value converts one datom of spec s to its result form. A reference to
 // pull further is queued for the next level, with the slot its result
-// goes to (vec[i] when vec is not nil, else res[s.key]), and value returns
-// nil.
-func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.Vector, i int, res map[edn.Keyword]any) (any, error) {
+// goes to (element vi of the current vector block when vi >= 0, else
+// res[s.key]), and value returns nil.
+func (pl *puller) value(it *pullItem, s *pullBoundSpec, d *datom.Datom, vi int32, res map[edn.Keyword]any) (any, error) {
 	if !s.a.IsRef() {
 		return d.V, nil
 	}
@@ -979,38 +1031,43 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d datom.Datom, vec edn.V
 	default:
 		return pl.refMap(target), nil
 	}
-	child := pl.newItem()
-	// Field by field: the arena's items are zero, and a whole-struct
-	// store is a bulk copy with a write barrier over every pointer slot.
-	child.e, child.bp, child.parent, child.dep, child.level = target, bp, it, dep, it.level+1
-	if !s.reverse {
-		child.box = d.V // the id, already boxed
+	k, child := pl.newItem()
+	child.e, child.bp, child.parent, child.dep, child.level = target, bp.idx, pl.cur, dep, it.level+1
+	if !s.reverse && bp.wantsID {
+		pl.boxes = append(pl.boxes, d.V) // the id, already boxed
+		child.box = int32(len(pl.boxes))
 	}
-	pl.next = append(pl.next, child)
-	if vec != nil {
-		child.slot = &vec[i]
-	} else {
-		child.slotM, child.slotK = res, s.key
-		if s.marked {
-			child.mark = &pullMark{}
-			return child.mark, nil
-		}
+	pl.next = append(pl.next, k)
+	if vi >= 0 {
+		child.to, child.at, child.at2 = pullToVec, pl.vblk, vi
+		return nil, nil
+	}
+	child.to, child.at = pullToMap, int32(len(pl.maps))
+	pl.maps, pl.mkeys = append(pl.maps, res), append(pl.mkeys, s.key)
+	if s.marked {
+		m := &pullMark{}
+		pl.marks = append(pl.marks, m)
+		child.mark = int32(len(pl.marks))
+		return m, nil
 	}
 	return nil, nil
 }
 
 // vector returns a fresh vector of n elements for a result, cut from a
-// block: results have many small vectors, and one allocation for a block
-// of them is far cheaper than one each. Vectors do not overlap and their
-// capacity is their length, so appending to one copies it.
-func (pl *puller) vector(n int) edn.Vector {
+// block, and where it starts in the block (vecs[vblk]): results have many
+// small vectors, and one allocation for a block of them is far cheaper
+// than one each. Vectors do not overlap and their capacity is their
+// length, so appending to one copies it.
+func (pl *puller) vector(n int) (edn.Vector, int32) {
 	if len(pl.vals) < n {
 		pl.nv = min(max(2*pl.nv, 16), 4096)
 		pl.vals = make([]any, max(n, pl.nv))
+		pl.vecs = append(pl.vecs, pl.vals)
+		pl.vblk, pl.voff = int32(len(pl.vecs)-1), 0
 	}
-	v := pl.vals[:n:n]
-	pl.vals = pl.vals[n:]
-	return edn.Vector(v)
+	v, off := pl.vals[:n:n], pl.voff
+	pl.vals, pl.voff = pl.vals[n:], off+int32(n)
+	return edn.Vector(v), off
 }
 
 // boxVector returns v as an any, its header stored in a block: the
