@@ -464,6 +464,10 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 		base = r.lazy.base
 	}
 	slices.Reverse(chain)
+	if c, ok := newKeyedChain(base.cfg.cmp, l.key, chain); ok {
+		l.buildKeyed(ph, base, c)
+		return
+	}
 	ops := chainOps(base.cfg.cmp, l.key, chain)
 	var root *tnode[K]
 	if n := base.Len(); n > 0 && len(ops) >= n/rebuildRatio && touchedKeys(base.cfg.cmp, base.root, ops) >= n/2 {
@@ -480,10 +484,307 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 		}
 		root = res.root
 	}
+	l.finish(ph, root)
+}
+
+// finish fills in placeholder ph with the built root (nil: empty) and
+// marks l built.
+func (l *lazyRoot[K]) finish(ph *tnode[K], root *tnode[K]) {
 	if r := root; r != nil {
 		ph.level, ph.keys, ph.addrs, ph.counts, ph.mems, ph.count = r.level, r.keys, r.addrs, r.counts, r.mems, r.count
 	}
 	l.done.Store(true)
+}
+
+// buildKeyed is build for a chain whose pending keys c sorted through
+// the chain's sort key: when they touch a good part of base, it merges them
+// with base's keys straight from the batches into the new leaves
+// (mergeKeyed), with no array of ops between; otherwise it applies them
+// as one Update.
+func (l *lazyRoot[K]) buildKeyed(ph *tnode[K], base Set[K], c *keyedChain[K]) {
+	defer c.release()
+	cmp := base.cfg.cmp
+	var root *tnode[K]
+	n := base.Len()
+	if n == 0 || (len(c.ks) >= n/rebuildRatio && touchedKeysAt(cmp, base.root, c.at, 0, len(c.ks)) >= n/2) {
+		root = base.cfg.buildRoot(mergeKeyed(cmp, base.root, c))
+	} else {
+		ops := c.ops()
+		// base has no store (see build): the update cannot fail.
+		res, err := base.applyOps(context.Background(), ops)
+		if err != nil {
+			panic(fmt.Sprintf("pss: building a lazy in-memory set: %v", err)) // unreachable, see above
+		}
+		root = res.root
+	}
+	l.finish(ph, root)
+}
+
+// keyedChain holds the pending keys of a chain sorted through its sort key
+// (see SortKey) without moving them: ks are their sort keys in sorted
+// order (equal pairs in chain order), each naming its batch (b) and its
+// position along the chain (i), and the keys stay where the batches hold
+// them. Reading the keys in sorted order from the batches (a gather) moves
+// each fat key once, into wherever it goes, instead of scattering them into
+// an array of ops first.
+type keyedChain[K any] struct {
+	cmp     func(a, b K) int
+	batches [][]K   // in chain order: per link, removes, adds, then more
+	del     []bool  // per batch: a batch of removes
+	start   []int32 // per batch: the position along the chain of its first key
+	ks      []sortKey
+	j       int     // the next sort key next reads
+	run     []op[K] // combined ops of a run of equal pairs, next returns them first
+	r       int
+}
+
+// newKeyedChain sorts the keys pending along chain (oldest link first)
+// through key. ok is false, with nothing kept, when key is nil, the keys
+// are too few or too many for it to be worth it, or one has no sort key.
+func newKeyedChain[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K]) (*keyedChain[K], bool) {
+	if key == nil {
+		return nil, false
+	}
+	nb := 0
+	for _, l := range chain {
+		nb += 2 + len(l.more)
+	}
+	c := &keyedChain[K]{cmp: cmp, batches: make([][]K, 0, nb), del: make([]bool, 0, nb), start: make([]int32, 0, nb)}
+	n := 0
+	add := func(b []K, del bool) {
+		if len(b) > 0 {
+			c.batches = append(c.batches, b)
+			c.del = append(c.del, del)
+			c.start = append(c.start, int32(min(n, 1<<31-1)))
+			n += len(b)
+		}
+	}
+	for _, l := range chain {
+		add(l.removes, true)
+		add(l.adds, false)
+		for _, b := range l.more {
+			add(b, false)
+		}
+	}
+	if n < 64 || n > 1<<31-1 || len(c.batches) > 1<<31-1 {
+		return nil, false
+	}
+	ks := getScratch[sortKey](&sortKeyPool, n)
+	pos := 0
+	for bi, b := range c.batches {
+		for j := range b {
+			hi, lo, ok := key(b[j])
+			if !ok {
+				putSortKeys(ks)
+				return nil, false
+			}
+			ks[pos] = sortKey{hi: hi, lo: lo, i: int32(pos), b: int32(bi)}
+			pos++
+		}
+	}
+	if !radixSortKeys(ks) {
+		slices.SortFunc(ks, compareSortKeys)
+	}
+	c.ks = ks
+	return c, true
+}
+
+// release hands c's scratch back.
+func (c *keyedChain[K]) release() {
+	putSortKeys(c.ks)
+	c.ks = nil
+}
+
+// at returns the key of the j-th sort key (sorted order).
+func (c *keyedChain[K]) at(j int) K {
+	k := c.ks[j]
+	return c.batches[k.b][k.i-c.start[k.b]]
+}
+
+// opAt returns the op of the j-th sort key.
+func (c *keyedChain[K]) opAt(j int) op[K] {
+	k := c.ks[j]
+	del := c.del[k.b]
+	return op[K]{key: c.batches[k.b][k.i-c.start[k.b]], del: del, add: !del}
+}
+
+// ops returns all of c's ops, as next would return them one by one.
+func (c *keyedChain[K]) ops() []op[K] {
+	ks := c.ks
+	out := make([]op[K], len(ks))
+	w := 0
+	for a := 0; a < len(ks); {
+		e := a + 1
+		for e < len(ks) && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
+			e++
+		}
+		for j := a; j < e; j++ {
+			out[w+j-a] = c.opAt(j)
+		}
+		if e-a == 1 {
+			w++
+		} else {
+			w += combineRun(c.cmp, out[w:w+e-a])
+		}
+		a = e
+	}
+	clear(out[w:])
+	return out[:w]
+}
+
+// combineRun orders run, ops of equal sort keys in chain order, by the
+// comparator (ties stay in chain order), combines equal keys as chainOps
+// does into run's first entries and returns how many there are.
+func combineRun[K any](cmp func(a, b K) int, run []op[K]) int {
+	sortOps(cmp, run)
+	w := 0
+	for i := 0; i < len(run); {
+		var o op[K]
+		j := i
+		for ; j < len(run) && cmp(run[i].key, run[j].key) == 0; j++ {
+			switch r := run[j]; {
+			case r.del:
+				o.del, o.add, o.key = true, false, r.key
+			case !o.add:
+				o.add, o.key = true, r.key
+			}
+		}
+		run[w] = o
+		w++
+		i = j
+	}
+	return w
+}
+
+// next returns the next op in key order, the pending keys combined per
+// key as chainOps combines them; ok is false past the last.
+func (c *keyedChain[K]) next() (o op[K], ok bool) {
+	if c.r < len(c.run) {
+		o = c.run[c.r]
+		c.r++
+		return o, true
+	}
+	ks := c.ks
+	a := c.j
+	if a >= len(ks) {
+		return o, false
+	}
+	e := a + 1
+	for e < len(ks) && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
+		e++
+	}
+	c.j = e
+	if e-a == 1 {
+		return c.opAt(a), true
+	}
+	// Equal pairs, in chain order: order them by the comparator (ties
+	// stay in chain order) and combine equal keys.
+	clear(c.run)
+	run := c.run[:0]
+	for j := a; j < e; j++ {
+		run = append(run, c.opAt(j))
+	}
+	w := combineRun(c.cmp, run)
+	c.run, c.r = run[:w], 1
+	return run[0], true
+}
+
+// touchedKeysAt is touchedKeys for the sorted keys at(lo) … at(hi-1)
+// (duplicates allowed), finding each child's share by binary search.
+func touchedKeysAt[K any](cmp func(a, b K) int, n *tnode[K], at func(int) K, lo, hi int) int {
+	if lo >= hi || n == nil {
+		return 0
+	}
+	if n.leaf() {
+		return len(n.keys)
+	}
+	total, j := 0, lo
+	for i, c := range n.mems {
+		k := hi // the last child takes the rest
+		if i < len(n.keys)-1 {
+			sep := n.keys[i]
+			l, h := j, hi
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if cmp(at(m), sep) <= 0 {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			k = l
+		}
+		if k > j {
+			total += touchedKeysAt(cmp, c, at, j, k)
+		}
+		j = k
+	}
+	return total
+}
+
+// mergeKeyed is mergeOps with the ops read from c, in order: the keys of
+// the in-memory subtree n (nil: none) with c's ops applied.
+func mergeKeyed[K any](cmp func(a, b K) int, n *tnode[K], c *keyedChain[K]) []K {
+	count := 0
+	if n != nil {
+		count = n.count
+	}
+	out := make([]K, 0, count+len(c.ks))
+	o, ok := c.next()
+	var walk func(n *tnode[K])
+	walk = func(n *tnode[K]) {
+		if !n.leaf() {
+			for _, ch := range n.mems {
+				walk(ch)
+			}
+			return
+		}
+		keys := n.keys
+		for len(keys) > 0 {
+			if !ok {
+				out = append(out, keys...)
+				return
+			}
+			// The leaf's keys below the next op go as they are, in one
+			// copy.
+			l, h := 0, len(keys)
+			for l < h {
+				m := int(uint(l+h) >> 1)
+				if cmp(keys[m], o.key) < 0 {
+					l = m + 1
+				} else {
+					h = m
+				}
+			}
+			out = append(out, keys[:l]...)
+			keys = keys[l:]
+			if len(keys) == 0 {
+				return
+			}
+			if cmp(o.key, keys[0]) == 0 {
+				switch {
+				case o.del && o.add:
+					out = append(out, o.key)
+				case o.del:
+				default:
+					out = append(out, keys[0]) // adding a present key keeps it
+				}
+				keys = keys[1:]
+			} else if o.add {
+				out = append(out, o.key)
+			}
+			o, ok = c.next()
+		}
+	}
+	if n != nil {
+		walk(n)
+	}
+	for ; ok; o, ok = c.next() {
+		if o.add {
+			out = append(out, o.key)
+		}
+	}
+	return out
 }
 
 // rebuildRatio: a chain whose ops number at least 1/rebuildRatio of its
@@ -583,9 +884,6 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		}
 		dels = dels || len(c.removes) > 0
 	}
-	if ops, ok := chainOpsKeyed(cmp, key, chain, n); ok {
-		return ops
-	}
 	raw := make([]op[K], 0, n)
 	if !dels {
 		// Adds only: Update's own rule (first add wins) is the chain's.
@@ -636,115 +934,11 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 	return out
 }
 
-// chainOpsKeyed is chainOps through key (see SortKey) for a chain of n
-// pending keys: it sorts the keys' integer pairs, read from the batches in
-// place, then walks the batches once more, in order, putting each key's op
-// straight into its sorted place, and combines runs of equal pairs. It
-// never copies the keys into a batch-ordered array to permute it (fat keys
-// moved twice), and it reads the batches, spread over the heap, in their
-// order rather than in sorted order: the scattered accesses are writes to
-// one array. ok is false, with nothing done, when key is nil, n is too
-// small or too large for it to be worth it, or a key has no sort key.
-func chainOpsKeyed[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K], n int) (ops []op[K], ok bool) {
-	if key == nil || n < 64 || n > 1<<31-1 {
-		return nil, false
-	}
-	// The batches in chain order: per link, removes, adds, then more.
-	batches := func(fn func(b []K, del bool) bool) bool {
-		for _, c := range chain {
-			if !fn(c.removes, true) || !fn(c.adds, false) {
-				return false
-			}
-			for _, b := range c.more {
-				if !fn(b, false) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	ks := getScratch[sortKey](&sortKeyPool, n)
-	pos := 0
-	ok = batches(func(b []K, _ bool) bool {
-		for j := range b {
-			hi, lo, ok := key(b[j])
-			if !ok {
-				return false
-			}
-			ks[pos] = sortKey{hi, lo, int32(pos)}
-			pos++
-		}
-		return true
-	})
-	if !ok {
-		putSortKeys(ks)
-		return nil, false
-	}
-	if !radixSortKeys(ks) {
-		slices.SortFunc(ks, compareSortKeys)
-	}
-	// dst[p] is where the key at position p goes.
-	dst := getScratch[int32](&batchIdxPool, n)
-	defer batchIdxPool.Put(&dst)
-	for j := range ks {
-		dst[ks[j].i] = int32(j)
-	}
-	out := make([]op[K], n)
-	pos = 0
-	batches(func(b []K, del bool) bool {
-		for j := range b {
-			out[dst[pos]] = op[K]{key: b[j], del: del, add: !del}
-			pos++
-		}
-		return true
-	})
-	// Equal pairs are adjacent, in chain order (the sort is stable): order
-	// each run of them by the comparator (ties stay in chain order) and
-	// combine equal keys as chainOps does. w never passes the run read.
-	w := 0
-	for a := 0; a < n; {
-		e := a + 1
-		for e < n && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
-			e++
-		}
-		if e-a == 1 {
-			out[w] = out[a]
-			w++
-			a = e
-			continue
-		}
-		run := out[a:e]
-		sortOps(cmp, run)
-		for i := 0; i < len(run); {
-			var o op[K]
-			j := i
-			for ; j < len(run) && cmp(run[i].key, run[j].key) == 0; j++ {
-				switch r := run[j]; {
-				case r.del:
-					o.del, o.add, o.key = true, false, r.key
-				case !o.add:
-					o.add, o.key = true, r.key
-				}
-			}
-			out[w] = o
-			w++
-			i = j
-		}
-		a = e
-	}
-	clear(out[w:])
-	putSortKeys(ks)
-	return out[:w], true
-}
-
-// batchIdxPool holds chainOpsKeyed's pointer-free scratch arrays of
-// destinations.
-var batchIdxPool sync.Pool
-
-// sortKey is an op's sort key and its position in the batch.
+// sortKey is an op's sort key and its position in the batch (and, for a
+// keyedChain, the batch it is in).
 type sortKey struct {
 	hi, lo uint64
-	i      int32
+	i, b   int32
 }
 
 // sortOpsKeyed is sortOps through key (see SortKey): it sorts the small
@@ -807,7 +1001,7 @@ func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun 
 			putSortKeys(ks)
 			return nil
 		}
-		ks[i] = sortKey{hi, lo, int32(i)}
+		ks[i] = sortKey{hi: hi, lo: lo, i: int32(i)}
 	}
 	if !radixSortKeys(ks) {
 		slices.SortFunc(ks, compareSortKeys)
@@ -826,10 +1020,10 @@ func sortByIntKeys[T any](xs []T, key func(T) (hi, lo uint64, ok bool), sortRun 
 	return ks
 }
 
-// radixKey is a sort key packed into 64 bits, with its position.
+// radixKey is a sort key packed into 64 bits, with its position and batch.
 type radixKey struct {
-	k uint64
-	i int32
+	k    uint64
+	i, b int32
 }
 
 // Builds sort their pending keys' pairs in scratch arrays that need no
@@ -876,7 +1070,7 @@ func radixSortKeys(ks []sortKey) bool {
 	defer radixPool.Put(&buf)
 	a, b := buf[:len(ks)], buf[len(ks):]
 	for j, k := range ks {
-		a[j] = radixKey{(k.hi&mh)<<nl | k.lo&ml, k.i}
+		a[j] = radixKey{(k.hi&mh)<<nl | k.lo&ml, k.i, k.b}
 	}
 	const digit = 8
 	for shift := 0; shift < nh+nl; shift += digit {
@@ -903,7 +1097,7 @@ func radixSortKeys(ks []sortKey) bool {
 	// common ones.
 	ch, cl := ks[0].hi&^mh, ks[0].lo&^ml
 	for j, x := range a {
-		ks[j] = sortKey{ch | x.k>>nl&mh, cl | x.k&ml, x.i}
+		ks[j] = sortKey{ch | x.k>>nl&mh, cl | x.k&ml, x.i, x.b}
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package pss
 import (
 	"cmp"
 	"context"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -55,6 +56,41 @@ func BenchmarkLazyChain(b *testing.B) {
 			}
 		}
 		if s.Len() != 2*n {
+			b.Fatal(s.Len())
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkLazyChainSpread is a chain of 20,000 lazy keyed updates of ten
+// keys each, every one on an entity of its own in random order (a run of
+// retractEntity transactions, as the deletion and history sets of a
+// database see them), read once at the end: the builds of a chain whose
+// keys are spread over the whole set, which rebuild it.
+func BenchmarkLazyChainSpread(b *testing.B) {
+	ctx := context.Background()
+	const n = 20000
+	r := rand.New(rand.NewPCG(1, 2))
+	perm := r.Perm(n)
+	batches := make([][]fatKey, n)
+	for i := range batches {
+		for a := range 10 {
+			batches[i] = append(batches[i], fatKey{e: int64(perm[i]), a: int64(10 + a), v: "x", tx: int64(i)})
+		}
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		s, err := New(Options[fatKey]{Compare: compareFat, Width: 32})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bt := range batches {
+			if s, err = s.UpdateLazilyKeyed(ctx, bt, nil, fatSortKey); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if s.Len() != 10*n {
 			b.Fatal(s.Len())
 		}
 	}

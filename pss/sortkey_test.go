@@ -22,7 +22,7 @@ func TestRadixSortKeys(t *testing.T) {
 		bh, bl := r.Uint64(), r.Uint64()
 		ks := make([]sortKey, n)
 		for i := range ks {
-			ks[i] = sortKey{bh ^ r.Uint64()&mh, bl ^ r.Uint64()&ml, int32(i)}
+			ks[i] = sortKey{hi: bh ^ r.Uint64()&mh, lo: bl ^ r.Uint64()&ml, i: int32(i)}
 		}
 		want := slices.Clone(ks)
 		slices.SortFunc(want, compareSortKeys)
@@ -62,7 +62,7 @@ func BenchmarkSortKeys(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ks := make([]sortKey, 100000)
 	for i := range ks {
-		ks[i] = sortKey{uint64(4<<42|r.IntN(200000)) ^ 1<<63, uint64(100+r.IntN(8)) ^ 1<<63, int32(i)}
+		ks[i] = sortKey{hi: uint64(4<<42|r.IntN(200000)) ^ 1<<63, lo: uint64(100+r.IntN(8)) ^ 1<<63, i: int32(i)}
 	}
 	buf := make([]sortKey, len(ks))
 	b.Run("radix", func(b *testing.B) {
