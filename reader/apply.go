@@ -506,9 +506,18 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			}
 		}
 		if len(xdels[i]) > 0 {
-			if nov.xdels[i], err = update(nov.xdels[i], i, xdels[i], nil); err != nil {
+			x := new([nCur]pss.Set[datom.Datom])
+			if nov.xdels != nil {
+				*x = *nov.xdels
+			} else {
+				for j := range x {
+					x[j] = emptySets[j]
+				}
+			}
+			if x[i], err = update(x[i], i, xdels[i], nil); err != nil {
 				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 			}
+			nov.xdels = x
 		}
 	}
 	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil

@@ -96,9 +96,19 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 // current tree masked by xdels only; novelty gives the merge the history
 // additions in full.
 type overlay struct {
-	adds  [nTrees]pss.Set[datom.Datom]
-	dels  [nCur]pss.Set[datom.Datom]
-	xdels [nCur]pss.Set[datom.Datom]
+	adds [nTrees]pss.Set[datom.Datom]
+	dels [nCur]pss.Set[datom.Datom]
+	// xdels is held by pointer, nil while empty (as it usually is): an
+	// overlay is copied by every transaction.
+	xdels *[nCur]pss.Set[datom.Datom]
+}
+
+// xdel returns the deletions of current tree i that are no history.
+func (o *overlay) xdel(i int) pss.Set[datom.Datom] {
+	if o.xdels == nil {
+		return emptySets[i]
+	}
+	return o.xdels[i]
 }
 
 func emptyOverlay() *overlay {
@@ -108,7 +118,6 @@ func emptyOverlay() *overlay {
 	}
 	for i := range o.dels {
 		o.dels[i], _ = pss.New(overlayOptions(i))
-		o.xdels[i] = o.dels[i]
 	}
 	return o
 }
@@ -130,7 +139,7 @@ func (o *overlay) within(i int, lo, hi datom.Datom, hist bool) (adds, dels pss.S
 	if i < nCur {
 		d := o.dels[i]
 		if hist {
-			d = o.xdels[i]
+			d = o.xdel(i)
 		}
 		dels = noneWithin(d.Within(lo, hi), i, lo, hi)
 	}
@@ -151,8 +160,8 @@ func (o *overlay) withRetracted(ctx context.Context, i int, adds []datom.Datom) 
 		return nil, err
 	}
 	cmp := datom.Comparator(treeIndex(i))
-	if o.xdels[c].Len() > 0 {
-		xs, err := o.xdels[c].Slice(ctx, nil, nil)
+	if x := o.xdel(c); x.Len() > 0 {
+		xs, err := x.Slice(ctx, nil, nil)
 		if err != nil {
 			return nil, err
 		}

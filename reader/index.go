@@ -244,7 +244,7 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom, hist boo
 	if i < nCur {
 		dels := db.ov.dels[i]
 		if hist {
-			dels = db.ov.xdels[i]
+			dels = db.ov.xdel(i)
 		}
 		d, _ := dels.Count(ctx, lo, hi)
 		n -= d
