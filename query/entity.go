@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -55,18 +56,33 @@ type Entity struct {
 	// it is read alone: made by EntityOf, or its Source cannot seek); it
 	// holds what the entities reached from one EntityOf share.
 	grp *entityGroup
-	// id is the entity id as an any (an int64): usually the value of the
-	// datom of the reference that named it, so that making the entity,
-	// and Get of :db/id, box nothing.
-	id any
+	// id points to the entity id as an any (an int64): usually the value
+	// of the datom of the reference that named it, where the referring
+	// entity's datoms are kept, so that making the entity, and Get of
+	// :db/id, box nothing.
+	id *any
 
-	loaded atomic.Bool // ds and x are set, and never change again
-	// ds then x.more is the entity's datoms in EAVT order (never
-	// modified). x is nil for an entity that has no references and lies
-	// within one leaf (most entities of a tree are its leaves): a small
-	// entity is cheaper to make.
-	ds []datom.Datom
-	x  *entityExt
+	// ds (n of them) then x.more is the entity's datoms in EAVT order
+	// (never modified): ds is the start of a slice, whose length is n
+	// and capacity n too (an entity is made for each reference target,
+	// and every byte of it is paid for in allocation and collection). x
+	// is nil for an entity that has no references and lies within one
+	// leaf (most entities of a tree are its leaves).
+	ds     *datom.Datom
+	x      *entityExt
+	n      int32
+	loaded atomic.Bool // ds, n and x are set, and never change again
+}
+
+// datomSlice returns ds as a slice.
+func (en *Entity) datomSlice() []datom.Datom { return unsafe.Slice(en.ds, en.n) }
+
+// setDatoms sets ds and n to ds.
+func (en *Entity) setDatoms(ds []datom.Datom) {
+	if len(ds) > math.MaxInt32 {
+		panic("query: entity has more than 2^31 datoms") // (no memory holds them)
+	}
+	en.ds, en.n = unsafe.SliceData(ds), int32(len(ds))
 }
 
 // entityExt is what an Entity has only when it needs it.
@@ -110,17 +126,17 @@ type entityRev struct {
 // datoms returns how many datoms the entity has.
 func (en *Entity) datoms() int {
 	if en.x == nil {
-		return len(en.ds)
+		return int(en.n)
 	}
-	return len(en.ds) + len(en.x.more)
+	return int(en.n) + len(en.x.more)
 }
 
 // datom returns the entity's i-th datom.
 func (en *Entity) datom(i int) *datom.Datom {
-	if i < len(en.ds) {
-		return &en.ds[i]
+	if i < int(en.n) {
+		return (*datom.Datom)(unsafe.Add(unsafe.Pointer(en.ds), uintptr(i)*unsafe.Sizeof(datom.Datom{})))
 	}
-	return &en.x.more[i-len(en.ds)]
+	return &en.x.more[i-int(en.n)]
 }
 
 // entityRevKey names the reverse references to one entity through one
@@ -267,16 +283,18 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	en := &Entity{id: eid}
+	id := new(any)
+	*id = eid
 	if _, ok := eid.(int64); !ok {
-		en.id = e
+		*id = e
 	}
+	en := &Entity{id: id}
 	en.grp = &entityGroup{env: newEntityEnv(src), members: []*Entity{en}}
 	return en, nil
 }
 
 // ID returns the entity id.
-func (en *Entity) ID() datom.ID { return en.id.(datom.ID) }
+func (en *Entity) ID() datom.ID { return (*en.id).(datom.ID) }
 
 // String returns "#entity <id>", for debugging.
 func (en *Entity) String() string { return fmt.Sprintf("#entity %d", en.ID()) }
@@ -307,24 +325,33 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 		}
 	}
 	g.members = ms
-	if !slices.IsSortedFunc(ms, cmpEntity) {
-		slices.SortFunc(ms, cmpEntity)
-	}
 	b := newEntityBuilder(ctx, g.env, 0)
 	defer b.release()
-	ids := b.ids[:0]
+	// The members' ids, each read once (an id is read through a pointer
+	// into the referring entity's datoms), sorted with the members.
+	mids := b.mids[:0]
 	for _, m := range ms {
-		if n := len(ids); n == 0 || ids[n-1] != m.ID() {
-			ids = append(ids, m.ID())
+		mids = append(mids, m.ID())
+	}
+	if !slices.IsSorted(mids) {
+		slices.SortFunc(ms, cmpEntity)
+		for i, m := range ms {
+			mids[i] = m.ID()
 		}
 	}
-	b.ids, b.n = ids, len(ids)
+	ids := b.ids[:0]
+	for _, id := range mids {
+		if n := len(ids); n == 0 || ids[n-1] != id {
+			ids = append(ids, id)
+		}
+	}
+	b.ids, b.mids, b.n = ids, mids, len(ids)
 	at := 0
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		first := at
-		for ; at < len(ms) && ms[at].ID() == ids[k]; at++ {
+		for ; at < len(ms) && mids[at] == ids[k]; at++ {
 			if at > first { // the same entity twice: share what was read
-				ms[at].ds, ms[at].x = ms[first].ds, ms[first].x
+				ms[at].ds, ms[at].n, ms[at].x = ms[first].ds, ms[first].n, ms[first].x
 				continue
 			}
 			if err := b.finish(ms[at], ds, b.f.more); err != nil {
@@ -361,11 +388,12 @@ type entityBuilder struct {
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	refs []any // blocks the entities' refs, ds, targets and exts are cut from
-	ds   []datom.Datom
-	ents []Entity
-	exts []entityExt
-	grp  *entityGroup // the group of the targets made so far
+	refs  []any // blocks the entities' refs, ds, targets and exts are cut from
+	ds    []datom.Datom
+	ents  []Entity
+	exts  []entityExt
+	boxes []any        // the ids of entities not named by a kept datom
+	grp   *entityGroup // the group of the targets made so far
 
 	n, done int // entities to read, and read so far
 	// perEnt is how many refs, datoms and targets the entity being
@@ -375,6 +403,7 @@ type entityBuilder struct {
 
 	attrs attrCache
 	ids   []datom.ID // the ids a load reads (kept with the builder)
+	mids  []datom.ID // the ids of the members a load reads (likewise)
 }
 
 // entityBuilders keeps builders between reads: a builder is large (its
@@ -400,7 +429,7 @@ func newEntityBuilder(ctx context.Context, env *entityEnv, n int) *entityBuilder
 // blocks are the entities' now) but its schema, for its attribute cache.
 func (b *entityBuilder) release() {
 	b.f.reset()
-	*b = entityBuilder{schema: b.schema, f: b.f, attrs: b.attrs, ids: b.ids[:0]}
+	*b = entityBuilder{schema: b.schema, f: b.f, attrs: b.attrs, ids: b.ids[:0], mids: b.mids[:0]}
 	entityBuilders.Put(b)
 }
 
@@ -422,7 +451,7 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		b.ds = append(b.ds, ds...)
 		ds = b.ds[i:len(b.ds):len(b.ds)]
 	}
-	en.ds = ds
+	en.setDatoms(ds)
 	if len(more) > 0 {
 		b.ext(en, 0).more = more
 	}
@@ -456,7 +485,7 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		} else if !cur.IsRef() {
 			continue
 		}
-		b.refs = append(b.refs, b.convert(cur, d.V))
+		b.refs = append(b.refs, b.convert(cur, &d.V))
 	}
 	if len(b.refs) > v0 {
 		b.ext(en, 1).refs = b.refs[v0:len(b.refs):len(b.refs)]
@@ -478,14 +507,15 @@ func (b *entityBuilder) ext(en *Entity, per int) *entityExt {
 	return en.x
 }
 
-// convert turns a stored value into its entity-API form.
-func (b *entityBuilder) convert(a *datom.Attribute, v any) any {
+// convert turns a stored value, *v (in a datom the entity keeps), into
+// its entity-API form.
+func (b *entityBuilder) convert(a *datom.Attribute, v *any) any {
 	if !a.IsRef() {
-		return v
+		return *v
 	}
-	id, ok := v.(int64)
+	id, ok := (*v).(int64)
 	if !ok {
-		return v
+		return *v
 	}
 	if kw, ok := b.env.ident(id); ok {
 		return kw
@@ -518,11 +548,12 @@ func (env *entityEnv) ident(id datom.ID) (edn.Keyword, bool) {
 	return env.schema.Ident(id)
 }
 
-// entity makes the entity id (boxed: id as an any, or nil to box it), a
-// target of a reference, in the current group.
-func (b *entityBuilder) entity(id datom.ID, boxed any) *Entity {
+// entity makes the entity id (boxed: where id is held as an any, which
+// must never change, or nil to box it), a target of a reference, in the
+// current group.
+func (b *entityBuilder) entity(id datom.ID, boxed *any) *Entity {
 	if boxed == nil {
-		boxed = id
+		boxed = b.box(id)
 	}
 	if len(b.ents) == cap(b.ents) {
 		b.ents = make([]Entity, 0, b.blockSize(b.perEnts, 1, 16, 1024))
@@ -543,12 +574,21 @@ func (b *entityBuilder) entity(id datom.ID, boxed any) *Entity {
 	return e
 }
 
+// box returns id as an any, in a block.
+func (b *entityBuilder) box(id datom.ID) *any {
+	if len(b.boxes) == cap(b.boxes) {
+		b.boxes = make([]any, 0, b.blockSize(1, 1, 4, 256))
+	}
+	b.boxes = append(b.boxes, id)
+	return &b.boxes[len(b.boxes)-1]
+}
+
 // Get returns the value of attribute kw (see Entity for the forms), or nil
 // when the entity has none. :db/id gives the id without reading anything.
 // A keyword that names no attribute gives an error wrapping ErrInput.
 func (en *Entity) Get(ctx context.Context, kw edn.Keyword) (any, error) {
 	if kw == "db/id" {
-		return en.id, nil
+		return *en.id, nil
 	}
 	if a := en.grp.env.attr(kw); a != nil {
 		if err := en.load(ctx); err != nil {
@@ -579,7 +619,7 @@ func (en *Entity) value(a *datom.Attribute) any {
 	}
 	if en.x == nil || len(en.x.more) == 0 {
 		// Within one leaf (nearly always): straight on the slice.
-		ds := en.ds
+		ds := en.datomSlice()
 		lo := 0
 		for lo < len(ds) && ds[lo].A < a.ID {
 			lo++

@@ -504,7 +504,8 @@ func entityModel(all []datom.Datom, s *datom.Schema, e datom.ID, kw edn.Keyword)
 				if ident, ok := s.Ident(id); ok {
 					v = ident
 				} else {
-					v = &Entity{id: id}
+					var boxed any = id
+					v = &Entity{id: &boxed}
 				}
 			}
 		}
