@@ -10,15 +10,22 @@ import (
 )
 
 // MaxPending bounds the keys a chain of lazy updates (AddLazily,
-// UpdateLazily) leaves pending, for sets of up to MaxPending/3 keys; a
-// larger set may have three times as many keys pending as it holds. The
-// call that would pass the bound builds its set at once. So a chain holds a
-// bounded number of keys unbuilt (at most three quarters of the built set),
-// and building it, which may copy most of the set when its keys are spread
-// out, costs a bounded amount per pending key. A tighter bound (half the
-// set's size, say) would rebuild a set that grows by lazy chains several
-// times over; with this one each key is copied by builds about 4/3 times.
+// UpdateLazily) leaves pending, for sets of up to MaxPending/pendingRatio
+// keys; a larger set may have pendingRatio times as many keys pending as it
+// holds. The call that would pass the bound builds its set at once. So a
+// chain holds a bounded number of keys unbuilt, and building it, which may
+// copy most of the set when its keys are spread out, costs a bounded amount
+// per pending key. A tighter bound would rebuild a set that grows by lazy
+// chains more often; with this one each key is copied by builds about
+// (pendingRatio+1)/pendingRatio times.
 const MaxPending = 8192
+
+// pendingRatio is how many times its own size a set may have pending (see
+// MaxPending). With 3, a set that grows by a chain of spread keys (a run of
+// retractions over a whole database) was copied by builds 4/3 times per key
+// rather than 8/7; the pending keys are mostly the transactions' own
+// batches, which their log tail holds anyway.
+const pendingRatio = 7
 
 // lazyRoot is the pending content of a set made by AddLazily or
 // UpdateLazily: base with a batch of removes and adds applied, not built
@@ -410,7 +417,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 			base = Set[K]{cfg: s.cfg, root: &cp}
 		}
 		minLen = base.Len()
-		limit = max(MaxPending, 3*minLen)
+		limit = max(MaxPending, pendingRatio*minLen)
 		floor = base.root
 	}
 	minLen -= len(removes)
