@@ -150,6 +150,9 @@ type entityEnv struct {
 	schema *datom.Schema
 	idents [8]atomic.Pointer[entityIdent]
 	next   atomic.Uint32 // the slot the next miss replaces
+	// byAddr finds the idents by where their keyword's bytes are, first
+	// (see attr).
+	byAddr [16]atomic.Pointer[entityIdent]
 
 	// identMax is the largest id that has an ident, once identsKnown
 	// (see ident); probes counts the lookups made before.
@@ -168,17 +171,31 @@ func newEntityEnv(src Source) *entityEnv {
 }
 
 // attr is the schema's AttrByIdent with a small cache in front: walking
-// entities asks for the same few keywords over and over.
+// entities asks for the same few keywords over and over. The keywords a
+// program asks for are mostly the same strings each time (literals,
+// interned keywords), so the cache is first looked up by the address of
+// the keyword's bytes, one probe and no comparison of bytes; a keyword
+// built afresh each time is then found by value in idents.
 func (env *entityEnv) attr(kw edn.Keyword) *datom.Attribute {
+	p := unsafe.StringData(string(kw))
+	h := &env.byAddr[(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15)>>60]
+	if c := h.Load(); c != nil && unsafe.StringData(string(c.kw)) == p && len(c.kw) == len(kw) {
+		return c.a
+	}
 	for i := range env.idents {
 		if c := env.idents[i].Load(); c != nil && c.kw == kw {
+			if unsafe.StringData(string(c.kw)) == p {
+				h.Store(c)
+			}
 			return c.a
 		}
 	}
 	a := env.schema.AttrByIdent(kw)
 	if a != nil {
+		c := &entityIdent{kw: kw, a: a}
 		i := env.next.Add(1) % uint32(len(env.idents))
-		env.idents[i].Store(&entityIdent{kw: kw, a: a})
+		env.idents[i].Store(c)
+		h.Store(c)
 	}
 	return a
 }

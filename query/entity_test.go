@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +148,33 @@ func TestEntityGet(t *testing.T) {
 	for _, kw := range []edn.Keyword{"nope", "_nope", "_name"} {
 		if _, err := petr.Get(ctx, kw); !errors.Is(err, ErrInput) {
 			t.Errorf("Get(%s): got %v, want ErrInput", kw, err)
+		}
+	}
+}
+
+// TestEntityGetKeywordCopies asks for the same attributes through
+// keywords that are the same strings each time and through copies made
+// afresh, interleaved and more of them than the caches hold: each gives
+// its attribute's value (Entity's attribute cache is looked up by the
+// address of a keyword's bytes first).
+func TestEntityGetKeywordCopies(t *testing.T) {
+	src := pullPeopleSource()
+	petr := mustEntity(t, src, 1001)
+	want := map[edn.Keyword]any{"name": "Petr", "age": int64(44), "gender": edn.Keyword("gender/male"), "father": nil, "email": "petr@x"}
+	keys := slices.Sorted(maps.Keys(want))
+	for round := range 40 {
+		for i, k := range keys {
+			kw := k
+			if (round+i)%3 == 0 {
+				kw = edn.Keyword(strings.Clone(string(k))) // bytes elsewhere
+			}
+			if got := mustGet(t, petr, kw); got != want[k] {
+				t.Fatalf("round %d: Get(%s) = %#v, want %#v", round, k, got, want[k])
+			}
+		}
+		// Keywords that name nothing, each a fresh string.
+		if _, err := petr.Get(context.Background(), edn.Keyword(fmt.Sprintf("no/such%d", round))); !errors.Is(err, ErrInput) {
+			t.Fatalf("Get of an unknown attribute: %v, want ErrInput", err)
 		}
 	}
 }
