@@ -530,19 +530,24 @@ func (l *lazyRoot[K]) buildKeyed(ph *tnode[K], base Set[K], c *keyedChain[K]) {
 // keyedChain holds the pending keys of a chain sorted through its sort key
 // (see SortKey) without moving them: ks are their sort keys in sorted
 // order (equal pairs in chain order), each naming its batch (b) and its
-// position along the chain (i), and the keys stay where the batches hold
+// position in the batch (i), and the keys stay where the batches hold
 // them. Reading the keys in sorted order from the batches (a gather) moves
 // each fat key once, into wherever it goes, instead of scattering them into
 // an array of ops first.
 type keyedChain[K any] struct {
 	cmp     func(a, b K) int
-	batches [][]K   // in chain order: per link, removes, adds, then more
-	del     []bool  // per batch: a batch of removes
-	start   []int32 // per batch: the position along the chain of its first key
+	batches []batchRef[K] // in chain order: per link, removes, adds, then more
 	ks      []sortKey
 	j       int     // the next sort key next reads
 	run     []op[K] // combined ops of a run of equal pairs, next returns them first
 	r       int
+}
+
+// batchRef is a batch of a chain and whether it removes its keys: what a
+// gather reads in one place.
+type batchRef[K any] struct {
+	keys []K
+	del  bool
 }
 
 // newKeyedChain sorts the keys pending along chain (oldest link first)
@@ -556,13 +561,11 @@ func newKeyedChain[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoo
 	for _, l := range chain {
 		nb += 2 + len(l.more)
 	}
-	c := &keyedChain[K]{cmp: cmp, batches: make([][]K, 0, nb), del: make([]bool, 0, nb), start: make([]int32, 0, nb)}
+	c := &keyedChain[K]{cmp: cmp, batches: make([]batchRef[K], 0, nb)}
 	n := 0
 	add := func(b []K, del bool) {
 		if len(b) > 0 {
-			c.batches = append(c.batches, b)
-			c.del = append(c.del, del)
-			c.start = append(c.start, int32(min(n, 1<<31-1)))
+			c.batches = append(c.batches, batchRef[K]{b, del})
 			n += len(b)
 		}
 	}
@@ -579,13 +582,13 @@ func newKeyedChain[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoo
 	ks := getScratch[sortKey](&sortKeyPool, n)
 	pos := 0
 	for bi, b := range c.batches {
-		for j := range b {
-			hi, lo, ok := key(b[j])
+		for j := range b.keys {
+			hi, lo, ok := key(b.keys[j])
 			if !ok {
 				putSortKeys(ks)
 				return nil, false
 			}
-			ks[pos] = sortKey{hi: hi, lo: lo, i: int32(pos), b: int32(bi)}
+			ks[pos] = sortKey{hi: hi, lo: lo, i: int32(j), b: int32(bi)}
 			pos++
 		}
 	}
@@ -605,14 +608,14 @@ func (c *keyedChain[K]) release() {
 // at returns the key of the j-th sort key (sorted order).
 func (c *keyedChain[K]) at(j int) K {
 	k := c.ks[j]
-	return c.batches[k.b][k.i-c.start[k.b]]
+	return c.batches[k.b].keys[k.i]
 }
 
 // opAt returns the op of the j-th sort key.
 func (c *keyedChain[K]) opAt(j int) op[K] {
 	k := c.ks[j]
-	del := c.del[k.b]
-	return op[K]{key: c.batches[k.b][k.i-c.start[k.b]], del: del, add: !del}
+	b := &c.batches[k.b]
+	return op[K]{key: b.keys[k.i], del: b.del, add: !b.del}
 }
 
 // ops returns all of c's ops, as next would return them one by one.
@@ -941,8 +944,8 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 	return out
 }
 
-// sortKey is an op's sort key and its position in the batch (and, for a
-// keyedChain, the batch it is in).
+// sortKey is an op's sort key and its position: its index i in batch b
+// (sortByIntKeys has one batch, 0). Equal pairs sort by position.
 type sortKey struct {
 	hi, lo uint64
 	i, b   int32
@@ -1145,5 +1148,8 @@ func compareSortKeys(a, b sortKey) int {
 		}
 		return 1
 	}
-	return int(a.i - b.i)
+	if a.b != b.b {
+		return int(a.b) - int(b.b)
+	}
+	return int(a.i) - int(b.i)
 }
