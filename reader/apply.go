@@ -487,6 +487,23 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 		return s.UpdateLazilyKeyed(ctx, adds, rm, overlayKeys[i])
 	}
+	// own returns *p, the overlay's array of sets, replaced by a copy the
+	// first time the transaction changes one of its sets.
+	var owned [4]*overlaySets
+	own := func(k int, p **overlaySets) *overlaySets {
+		if owned[k] == nil {
+			c := new(overlaySets)
+			if *p != nil {
+				*c = **p
+			} else {
+				for j := range c {
+					c[j] = emptySets[j]
+				}
+			}
+			owned[k], *p = c, c
+		}
+		return owned[k]
+	}
 	for i := range adds {
 		var rm []datom.Datom
 		if i < nCur {
@@ -495,29 +512,31 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		if len(adds[i]) == 0 && len(rm) == 0 {
 			continue
 		}
-		if nov.adds[i], err = update(nov.adds[i], i, adds[i], rm); err != nil {
+		var s *pss.Set[datom.Datom]
+		switch {
+		case i < nCur:
+			s = &own(0, &nov.adds)[i]
+		case i < 2*nCur:
+			s = &own(1, &nov.hist)[i-nCur]
+		default:
+			return nil, fmt.Errorf("reader: apply tx %d: overlay additions to %s", t, treeNames[i])
+		}
+		if *s, err = update(*s, i, adds[i], rm); err != nil {
 			return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 		}
 	}
 	for i := range dels {
 		if len(dels[i]) > 0 {
-			if nov.dels[i], err = update(nov.dels[i], i, dels[i], nil); err != nil {
+			d := own(2, &nov.dels)
+			if d[i], err = update(d[i], i, dels[i], nil); err != nil {
 				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 			}
 		}
 		if len(xdels[i]) > 0 {
-			x := new([nCur]pss.Set[datom.Datom])
-			if nov.xdels != nil {
-				*x = *nov.xdels
-			} else {
-				for j := range x {
-					x[j] = emptySets[j]
-				}
-			}
+			x := own(3, &nov.xdels)
 			if x[i], err = update(x[i], i, xdels[i], nil); err != nil {
 				return nil, fmt.Errorf("reader: apply tx %d: %w", t, err)
 			}
-			nov.xdels = x
 		}
 	}
 	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil

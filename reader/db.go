@@ -95,12 +95,32 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 // attribute that stopped being indexed. History scans (scanUnion) read the
 // current tree masked by xdels only; novelty gives the merge the history
 // additions in full.
+//
+// Every transaction copies the overlay, so it holds its sets by pointer, in
+// arrays a transaction replaces only when it changes one of their sets
+// (assertions change adds, retractions dels and hist): adds and dels are
+// the additions and deletions of current tree i, hist the additions of
+// history tree i+nCur (see add), and xdels is nil while empty, as it
+// usually is.
 type overlay struct {
-	adds [nTrees]pss.Set[datom.Datom]
-	dels [nCur]pss.Set[datom.Datom]
-	// xdels is held by pointer, nil while empty (as it usually is): an
-	// overlay is copied by every transaction.
-	xdels *[nCur]pss.Set[datom.Datom]
+	adds, hist, dels *overlaySets
+	xdels            *overlaySets
+}
+
+// overlaySets are overlay sets of the four current trees, or of their
+// history trees.
+type overlaySets = [nCur]pss.Set[datom.Datom]
+
+// add returns the additions of tree i (none for the log: scans of the log
+// read the tail list).
+func (o *overlay) add(i int) pss.Set[datom.Datom] {
+	switch {
+	case i < nCur:
+		return o.adds[i]
+	case i < 2*nCur:
+		return o.hist[i-nCur]
+	}
+	return emptySets[i]
 }
 
 // xdel returns the deletions of current tree i that are no history.
@@ -112,11 +132,10 @@ func (o *overlay) xdel(i int) pss.Set[datom.Datom] {
 }
 
 func emptyOverlay() *overlay {
-	o := &overlay{}
-	for i := range o.adds {
+	o := &overlay{adds: new(overlaySets), hist: new(overlaySets), dels: new(overlaySets)}
+	for i := range nCur {
 		o.adds[i], _ = pss.New(overlayOptions(i))
-	}
-	for i := range o.dels {
+		o.hist[i], _ = pss.New(overlayOptions(i + nCur))
 		o.dels[i], _ = pss.New(overlayOptions(i))
 	}
 	return o
@@ -135,7 +154,7 @@ func emptyOverlay() *overlay {
 // are the zero set. hist asks for the deletions a history scan applies to
 // current tree i: xdels (see overlay).
 func (o *overlay) within(i int, lo, hi datom.Datom, hist bool) (adds, dels pss.Set[datom.Datom]) {
-	adds = noneWithin(o.adds[i].Within(lo, hi), i, lo, hi)
+	adds = noneWithin(o.add(i).Within(lo, hi), i, lo, hi)
 	if i < nCur {
 		d := o.dels[i]
 		if hist {
@@ -193,13 +212,8 @@ func noneWithin(s pss.Set[datom.Datom], i int, lo, hi datom.Datom) pss.Set[datom
 }
 
 func (o *overlay) empty() bool {
-	for i := range o.adds {
-		if o.adds[i].Len() > 0 {
-			return false
-		}
-	}
-	for i := range o.dels {
-		if o.dels[i].Len() > 0 {
+	for i := range nCur {
+		if o.adds[i].Len() > 0 || o.hist[i].Len() > 0 || o.dels[i].Len() > 0 {
 			return false
 		}
 	}

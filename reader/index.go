@@ -239,7 +239,7 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom, hist boo
 	if err != nil {
 		return 0, err
 	}
-	a, _ := db.ov.adds[i].Count(ctx, lo, hi)
+	a, _ := db.ov.add(i).Count(ctx, lo, hi)
 	n += a
 	if i < nCur {
 		dels := db.ov.dels[i]

@@ -174,7 +174,7 @@ func (db *DB) root(i int, lt *lazyTree) (branch.Root, error) {
 // current trees, the stored datoms to delete. Merging, bulk merging and
 // excision all start from it.
 func (db *DB) novelty(ctx context.Context, i int) (adds, dels []datom.Datom, err error) {
-	if adds, err = db.ov.adds[i].Slice(ctx, nil, nil); err != nil {
+	if adds, err = db.ov.add(i).Slice(ctx, nil, nil); err != nil {
 		return nil, nil, err
 	}
 	if i == logTEAV {
