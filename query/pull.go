@@ -361,9 +361,9 @@ type puller struct {
 	attrs   attrCache
 	comps   [2]any // reused scan components
 
-	level []int32 // the level being read (items), sorted by entity
-	at    int     // its next item
-	cur   int32   // the item being pulled
+	level []pullRef // the level being read, sorted by entity
+	at    int       // its next item
+	cur   int32     // the item being pulled
 
 	rmax, rn int                    // collectReverse's and fetchAttr's limit and count
 	revFn    func(datom.Datom) bool // pl.reverseDatom, bound once
@@ -397,7 +397,11 @@ type pullItem struct {
 	// recursion spec (root.nRec counters, shared until one changes).
 	dep   int32
 	level int32
-	box   int32 // e as an any (saves boxing it again): boxes[box-1], when not 0
+	// path has bit pathBit(x) set for the entity x of the item and of
+	// each of its ancestors: an entity whose bit is clear is not on the
+	// path, which onPath then tells without walking it.
+	path uint64
+	box  int32 // e as an any (saves boxing it again): boxes[box-1], when not 0
 
 	// The result goes to (to):
 	//   - pullToRoot: out[at];
@@ -427,9 +431,9 @@ const (
 type pullScratch struct {
 	items  [][]pullItem  // arena of items: chunks of pullChunk that never move
 	n      int32         // items handed out
-	levels [][]int32     // the levels done, kept for the visited set
-	next   []int32       // the level being built
-	free   [][]int32     // level slices to reuse
+	levels [][]pullRef   // the levels done, kept for the visited set
+	next   []pullRef     // the level being built
+	free   [][]pullRef   // level slices to reuse
 	depth  []int32       // arena of the items' depth counters
 	ids    []datom.ID    // the distinct entities of a level
 	keep   []datom.ID    // the attributes a level needs
@@ -464,8 +468,16 @@ func (sc *pullScratch) newItem() (int32, *pullItem) {
 	return i, it
 }
 
+// pullRef is an item of a level: its index in the arena, with its entity
+// and pattern, which a level reads from its items in turn (without
+// touching the items).
+type pullRef struct {
+	e     datom.ID
+	k, bp int32
+}
+
 // newLevel returns an empty level slice.
-func (sc *pullScratch) newLevel() []int32 {
+func (sc *pullScratch) newLevel() []pullRef {
 	if n := len(sc.free); n > 0 {
 		l := sc.free[n-1]
 		sc.free = sc.free[:n-1]
@@ -541,7 +553,8 @@ func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
 	for i, e := range es {
 		k, it := pl.newItem()
 		it.e, it.bp, it.parent, it.to, it.at = e, pl.root.idx, -1, pullToRoot, int32(i)
-		level = append(level, k)
+		it.path = pathBit(e)
+		level = append(level, pullRef{e, k, it.bp})
 	}
 	for len(level) > 0 {
 		if err := pl.ctx.Err(); err != nil {
@@ -559,28 +572,28 @@ func (pl *puller) pullRoots(es []datom.ID) ([]map[edn.Keyword]any, error) {
 
 // pullLevel reads the entities of one level and pulls each item, queueing
 // the next level in pl.next.
-func (pl *puller) pullLevel(level []int32) error {
-	if len(level) > 1 && !slices.IsSortedFunc(level, pl.cmpItem) {
-		slices.SortStableFunc(level, pl.cmpItem)
+func (pl *puller) pullLevel(level []pullRef) error {
+	if len(level) > 1 && !slices.IsSortedFunc(level, cmpPullRef) {
+		slices.SortStableFunc(level, cmpPullRef)
 	}
-	if pl.item(level[0]).level >= pullPathMapThreshold {
+	if pl.item(level[0].k).level >= pullPathMapThreshold {
 		pl.addVisited()
 	}
 	pl.ids = pl.ids[:0]
-	for _, k := range level {
-		if e, n := pl.item(k).e, len(pl.ids); n == 0 || pl.ids[n-1] != e {
+	for i := range level {
+		if e, n := level[i].e, len(pl.ids); n == 0 || pl.ids[n-1] != e {
 			pl.ids = append(pl.ids, e)
 		}
 	}
 	// A lone entity whose pattern names at most one attribute reads just
 	// that attribute; otherwise each entity is read whole, keeping only
 	// the attributes the level's patterns name unless one has *.
-	if it := pl.item(level[0]); len(level) == 1 && !pl.bound(it).wildcard && len(pl.bound(it).forward) <= 1 {
+	if it := pl.item(level[0].k); len(level) == 1 && !pl.bound(it).wildcard && len(pl.bound(it).forward) <= 1 {
 		ds, err := pl.fetchAttr(it)
 		if err != nil {
 			return err
 		}
-		return pl.pullItem(level[0], ds, -1)
+		return pl.pullItem(level[0].k, ds, -1)
 	}
 	pl.level, pl.at = level, 0
 	return pl.f.fetch(pl.ids, pl.levelAttrs(level), pl.eachFn)
@@ -589,8 +602,7 @@ func (pl *puller) pullLevel(level []int32) error {
 // bound returns it's pattern.
 func (pl *puller) bound(it *pullItem) *pullBound { return pl.root.bounds[it.bp] }
 
-// cmpItem orders items by entity.
-func (pl *puller) cmpItem(a, b int32) int { return cmpInt(pl.item(a).e, pl.item(b).e) }
+func cmpPullRef(a, b pullRef) int { return cmpInt(a.e, b.e) }
 
 // eachEntity pulls the items of the current level on the k-th entity of
 // the level, whose datoms are ds.
@@ -600,13 +612,13 @@ func (pl *puller) eachEntity(k int, ds []datom.Datom, exists bool) error {
 	if exists {
 		ex = 1
 	}
-	for ; pl.at < len(pl.level) && pl.item(pl.level[pl.at]).e == e; pl.at++ {
+	for ; pl.at < len(pl.level) && pl.level[pl.at].e == e; pl.at++ {
 		if pl.at&255 == 255 {
 			if err := pl.ctx.Err(); err != nil {
 				return fmt.Errorf("query: pull: %w", err)
 			}
 		}
-		if err := pl.pullItem(pl.level[pl.at], ds, ex); err != nil {
+		if err := pl.pullItem(pl.level[pl.at].k, ds, ex); err != nil {
 			return err
 		}
 	}
@@ -649,11 +661,11 @@ func (pl *puller) attrDatom(d datom.Datom) bool {
 
 // levelAttrs returns the forward attributes the patterns of level name,
 // or nil (keep all) when one of them has the wildcard.
-func (pl *puller) levelAttrs(level []int32) []datom.ID {
+func (pl *puller) levelAttrs(level []pullRef) []datom.ID {
 	pl.keep = pl.keep[:0]
 	var last *pullBound
-	for _, k := range level {
-		bp := pl.bound(pl.item(k))
+	for i := range level {
+		bp := pl.root.bounds[level[i].bp]
 		if bp == last {
 			continue
 		}
@@ -677,16 +689,22 @@ func (pl *puller) addVisited() {
 		pl.visited = make(map[datom.ID]struct{})
 	}
 	for ; pl.nVis < len(pl.levels); pl.nVis++ {
-		for _, k := range pl.levels[pl.nVis] {
-			pl.visited[pl.item(k).e] = struct{}{}
+		for _, r := range pl.levels[pl.nVis] {
+			pl.visited[r.e] = struct{}{}
 		}
 	}
 }
 
 const pullPathMapThreshold = 16
 
+// pathBit is entity e's bit in pullItem.path.
+func pathBit(e datom.ID) uint64 { return 1 << (uint64(e) * 0x9E3779B97F4A7C15 >> 58) }
+
 // onPath reports whether e is it's entity or one of its ancestors'.
 func (pl *puller) onPath(it *pullItem, e datom.ID) bool {
+	if it.path&pathBit(e) == 0 {
+		return false
+	}
 	if it.level >= pullPathMapThreshold {
 		if _, ok := pl.visited[e]; !ok {
 			return false
@@ -1033,11 +1051,12 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d *datom.Datom, vi int32
 	}
 	k, child := pl.newItem()
 	child.e, child.bp, child.parent, child.dep, child.level = target, bp.idx, pl.cur, dep, it.level+1
+	child.path = it.path | pathBit(target)
 	if !s.reverse && bp.wantsID {
 		pl.boxes = append(pl.boxes, d.V) // the id, already boxed
 		child.box = int32(len(pl.boxes))
 	}
-	pl.next = append(pl.next, k)
+	pl.next = append(pl.next, pullRef{target, k, bp.idx})
 	if vi >= 0 {
 		child.to, child.at, child.at2 = pullToVec, pl.vblk, vi
 		return nil, nil
