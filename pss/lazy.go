@@ -513,7 +513,10 @@ func (l *lazyRoot[K]) buildKeyed(ph *tnode[K], base Set[K], c *keyedChain[K]) {
 	cmp := base.cfg.cmp
 	var root *tnode[K]
 	n := base.Len()
-	if n == 0 || (len(c.ks) >= n/rebuildRatio && touchedKeysAt(cmp, base.root, c.at, 0, len(c.ks)) >= n/2) {
+	// At least as many ops as keys: the merge costs about what the ops
+	// cost anyway, without an array of them and the copies of the
+	// leaves an update makes.
+	if len(c.ks) >= n || (len(c.ks) >= n/rebuildRatio && touchedKeysAt(cmp, base.root, c.at, 0, len(c.ks)) >= n/2) {
 		root = base.cfg.buildRoot(mergeKeyed(cmp, base.root, c))
 	} else {
 		ops := c.ops()
