@@ -758,23 +758,27 @@ func mergeKeyed[K any](cmp func(a, b K) int, n *tnode[K], c *keyedChain[K]) []K 
 				out = append(out, keys...)
 				return
 			}
-			// The leaf's keys below the next op go as they are, in one
-			// copy.
-			l, h := 0, len(keys)
-			for l < h {
-				m := int(uint(l+h) >> 1)
-				if cmp(keys[m], o.key) < 0 {
-					l = m + 1
-				} else {
-					h = m
+			d := cmp(keys[0], o.key)
+			if d < 0 {
+				// The leaf's keys below the next op go as they are, in
+				// one copy.
+				l, h := 1, len(keys)
+				for l < h {
+					m := int(uint(l+h) >> 1)
+					if cmp(keys[m], o.key) < 0 {
+						l = m + 1
+					} else {
+						h = m
+					}
 				}
+				out = append(out, keys[:l]...)
+				keys = keys[l:]
+				if len(keys) == 0 {
+					return
+				}
+				d = cmp(keys[0], o.key)
 			}
-			out = append(out, keys[:l]...)
-			keys = keys[l:]
-			if len(keys) == 0 {
-				return
-			}
-			if cmp(o.key, keys[0]) == 0 {
+			if d == 0 {
 				switch {
 				case o.del && o.add:
 					out = append(out, o.key)
