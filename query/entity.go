@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
@@ -156,9 +157,10 @@ type entityEnv struct {
 
 	// identMax is the largest id that has an ident, once identsKnown
 	// (see ident); probes counts the lookups made before.
-	identMax    datom.ID
-	identsKnown atomic.Bool
-	probes      atomic.Int32
+	identMax     datom.ID
+	identsKnown  atomic.Bool
+	identClaimed atomic.Bool // identMax is being set
+	probes       atomic.Int32
 }
 
 type entityIdent struct {
@@ -547,22 +549,51 @@ func (b *entityBuilder) convert(a *datom.Attribute, v *any) any {
 // for gathering the idents.
 const identProbes = 64
 
+// identMaxLast is the largest ident id of the schema it was last found
+// for (schemas are immutable): the walks that follow, each from its own
+// EntityOf, then know it from their first reference instead of sorting
+// the schema's idents again after identProbes lookups. The schema is held
+// weakly.
+var identMaxLast atomic.Pointer[identMaxOf]
+
+type identMaxOf struct {
+	schema weak.Pointer[datom.Schema]
+	max    datom.ID
+}
+
 // ident returns the ident of entity id, if it has one.
 func (env *entityEnv) ident(id datom.ID) (edn.Keyword, bool) {
-	if env.identsKnown.Load() {
-		if id > env.identMax {
-			return "", false
+	if !env.identsKnown.Load() {
+		if n := env.probes.Add(1); n == 1 || n == identProbes {
+			env.learnIdentMax(n == identProbes)
 		}
-	} else if env.probes.Add(1) == identProbes {
-		// Exactly one caller gets here; identMax is published by the
-		// store of identsKnown.
-		env.identMax = math.MinInt64
-		if ids := env.schema.Idents(); len(ids) > 0 {
-			env.identMax = ids[len(ids)-1]
-		}
-		env.identsKnown.Store(true)
+	}
+	if env.identsKnown.Load() && id > env.identMax {
+		return "", false
 	}
 	return env.schema.Ident(id)
+}
+
+// learnIdentMax sets identMax from identMaxLast when it is this schema's,
+// or, with compute, from the schema; only the first caller to find it
+// sets it, and publishes it by the store of identsKnown.
+func (env *entityEnv) learnIdentMax(compute bool) {
+	var max datom.ID
+	if c := identMaxLast.Load(); c != nil && c.schema.Value() == env.schema {
+		max = c.max
+	} else if compute {
+		max = math.MinInt64
+		if ids := env.schema.Idents(); len(ids) > 0 {
+			max = ids[len(ids)-1]
+		}
+		identMaxLast.Store(&identMaxOf{schema: weak.Make(env.schema), max: max})
+	} else {
+		return
+	}
+	if env.identClaimed.CompareAndSwap(false, true) {
+		env.identMax = max
+		env.identsKnown.Store(true)
+	}
 }
 
 // entity makes the entity id (boxed: where id is held as an any, which
