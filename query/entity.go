@@ -69,10 +69,11 @@ type Entity struct {
 	// and every byte of it is paid for in allocation and collection). x
 	// is nil for an entity that has no references and lies within one
 	// leaf (most entities of a tree are its leaves).
-	ds     *datom.Datom
-	x      *entityExt
-	n      int32
-	loaded atomic.Bool // ds, n and x are set, and never change again
+	// They are set, and never change again, once the entity's group
+	// is loaded.
+	ds *datom.Datom
+	x  *entityExt
+	n  int32
 }
 
 // datomSlice returns ds as a slice.
@@ -214,6 +215,9 @@ type entityGroup struct {
 	members []*Entity
 	rev     map[entityRevKey]entityRev // the members' reverse refs, once read
 
+	// loaded is set once the members are read (their datoms and
+	// references set, never to change again).
+	loaded atomic.Bool
 	// read is how many members were read (set before they are
 	// published); sets is the block the sets of values Get returns are
 	// cut from.
@@ -320,30 +324,25 @@ func (en *Entity) String() string { return fmt.Sprintf("#entity %d", en.ID()) }
 
 // load reads the entity's datoms once (with its group's).
 func (en *Entity) load(ctx context.Context) error {
-	if en.loaded.Load() {
+	if en.grp.loaded.Load() {
 		return nil
 	}
 	return en.grp.load(ctx, en)
 }
 
-// load reads the members of g not read yet, en among them, in one
-// ordered pass.
+// load reads the members of g, en among them, in one ordered pass. A
+// group is complete before any of its members can be reached, so it is
+// read whole, once (again only after an error).
 func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if en.loaded.Load() {
+	if g.loaded.Load() {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("query: entity %d: %w", en.ID(), err)
 	}
-	ms := g.members[:0] // (filtered in place: they are all read below)
-	for _, m := range g.members {
-		if !m.loaded.Load() {
-			ms = append(ms, m)
-		}
-	}
-	g.members = ms
+	ms := g.members
 	b := newEntityBuilder(ctx, g.env, 0)
 	defer b.release()
 	// The members' ids, each read once (an id is read through a pointer
@@ -386,10 +385,8 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	// Publish only now: the targets' groups are complete (no reader can
 	// reach one while it is being filled).
 	g.read += len(ms)
-	for _, m := range ms {
-		m.loaded.Store(true)
-	}
 	g.members = nil // all read: let the siblings go
+	g.loaded.Store(true)
 	return nil
 }
 
