@@ -672,34 +672,46 @@ func combineRun[K any](cmp func(a, b K) int, run []op[K]) int {
 // next returns the next op in key order, the pending keys combined per
 // key as chainOps combines them; ok is false past the last.
 func (c *keyedChain[K]) next() (o op[K], ok bool) {
-	if c.r < len(c.run) {
-		o = c.run[c.r]
-		c.r++
-		return o, true
-	}
-	ks := c.ks
-	a := c.j
-	if a >= len(ks) {
+	if c.r >= len(c.run) && !c.fill() {
 		return o, false
 	}
-	e := a + 1
-	for e < len(ks) && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
-		e++
+	o = c.run[c.r]
+	c.r++
+	return o, true
+}
+
+// gatherWindow is how many ops next gathers at a time: a tight loop of
+// independent loads from the batches, whose cache misses overlap, rather
+// than one load between every two comparisons of the merge.
+const gatherWindow = 128
+
+// fill gathers the next ops (at least one, about gatherWindow) into c.run;
+// it returns false past the last.
+func (c *keyedChain[K]) fill() bool {
+	ks := c.ks
+	if c.j >= len(ks) {
+		return false
 	}
-	c.j = e
-	if e-a == 1 {
-		return c.opAt(a), true
-	}
-	// Equal pairs, in chain order: order them by the comparator (ties
-	// stay in chain order) and combine equal keys.
 	clear(c.run)
 	run := c.run[:0]
-	for j := a; j < e; j++ {
-		run = append(run, c.opAt(j))
+	for a := c.j; a < len(ks) && len(run) < gatherWindow; {
+		e := a + 1
+		for e < len(ks) && ks[e].hi == ks[a].hi && ks[e].lo == ks[a].lo {
+			e++
+		}
+		w := len(run)
+		for j := a; j < e; j++ {
+			run = append(run, c.opAt(j))
+		}
+		if e-a > 1 {
+			// Equal pairs, in chain order: order them by the comparator
+			// (ties stay in chain order) and combine equal keys.
+			run = run[:w+combineRun(c.cmp, run[w:])]
+		}
+		c.j, a = e, e
 	}
-	w := combineRun(c.cmp, run)
-	c.run, c.r = run[:w], 1
-	return run[0], true
+	c.run, c.r = run, 0
+	return true
 }
 
 // touchedKeysAt is touchedKeys for the sorted keys at(lo) … at(hi-1)
