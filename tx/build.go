@@ -226,8 +226,14 @@ func (t *txn) build() error {
 			t.out = append(t.out, datom.Datom{E: f.e, A: f.a, V: f.v, Tx: t.txID, Added: true})
 		}
 	}
-	slices.SortFunc(t.out, compareDatoms)
-	slices.SortFunc(t.outRet, compareDatoms)
+	// Usually in order already (one entity's datoms, as a scan found
+	// them, then the transaction's): a check is cheaper than a sort.
+	if !slices.IsSortedFunc(t.out, compareDatoms) {
+		slices.SortFunc(t.out, compareDatoms)
+	}
+	if !slices.IsSortedFunc(t.outRet, compareDatoms) {
+		slices.SortFunc(t.outRet, compareDatoms)
+	}
 	return nil
 }
 
