@@ -692,7 +692,6 @@ func (c *keyedChain[K]) fill() bool {
 	if c.j >= len(ks) {
 		return false
 	}
-	clear(c.run)
 	run := c.run[:0]
 	for a := c.j; a < len(ks) && len(run) < gatherWindow; {
 		e := a + 1
