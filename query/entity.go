@@ -210,9 +210,11 @@ const entityGroupMax = 256
 // entityGroup is a set of entities read together: the targets of the
 // references of the entities read in one go.
 type entityGroup struct {
-	env     *entityEnv
-	mu      sync.Mutex // held across the read; guards rev
-	members []*Entity
+	env *entityEnv
+	mu  sync.Mutex // held across the read; guards rev
+	// members are the entities of the group themselves: made in the
+	// group's own block, so that a group needs no list of them.
+	members []Entity
 	rev     map[entityRevKey]entityRev // the members' reverse refs, once read
 
 	// loaded is set once the members are read (their datoms and
@@ -311,8 +313,9 @@ func EntityOf(ctx context.Context, src Source, eid any) (*Entity, error) {
 	if _, ok := eid.(int64); !ok {
 		*id = e
 	}
-	en := &Entity{id: id}
-	en.grp = &entityGroup{env: newEntityEnv(src), members: []*Entity{en}}
+	g := &entityGroup{env: newEntityEnv(src), members: make([]Entity, 1)}
+	en := &g.members[0]
+	en.grp, en.id = g, id
 	return en, nil
 }
 
@@ -346,16 +349,24 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	b := newEntityBuilder(ctx, g.env, 0)
 	defer b.release()
 	// The members' ids, each read once (an id is read through a pointer
-	// into the referring entity's datoms), sorted with the members.
+	// into the referring entity's datoms), in order; ord, when not empty,
+	// is the order of the members (usually made in order already).
 	mids := b.mids[:0]
-	for _, m := range ms {
-		mids = append(mids, m.ID())
+	for i := range ms {
+		mids = append(mids, ms[i].ID())
 	}
+	var ord []int32
 	if !slices.IsSorted(mids) {
-		slices.SortFunc(ms, cmpEntity)
-		for i, m := range ms {
-			mids[i] = m.ID()
+		ord = make([]int32, len(ms))
+		for i := range ord {
+			ord[i] = int32(i)
 		}
+		slices.SortStableFunc(ord, func(x, y int32) int { return cmpInt(mids[x], mids[y]) })
+		sorted := make([]datom.ID, len(ms))
+		for i, j := range ord {
+			sorted[i] = mids[j]
+		}
+		mids = sorted
 	}
 	ids := b.ids[:0]
 	for _, id := range mids {
@@ -363,16 +374,27 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 			ids = append(ids, id)
 		}
 	}
-	b.ids, b.mids, b.n = ids, mids, len(ids)
+	if ord == nil {
+		b.mids = mids
+	}
+	b.ids, b.n = ids, len(ids)
 	at := 0
 	err := b.f.fetch(ids, nil, func(k int, ds []datom.Datom, _ bool) error {
 		first := at
 		for ; at < len(ms) && mids[at] == ids[k]; at++ {
+			m := &ms[at]
+			if ord != nil {
+				m = &ms[ord[at]]
+			}
 			if at > first { // the same entity twice: share what was read
-				ms[at].ds, ms[at].n, ms[at].x = ms[first].ds, ms[first].n, ms[first].x
+				f := &ms[first]
+				if ord != nil {
+					f = &ms[ord[first]]
+				}
+				m.ds, m.n, m.x = f.ds, f.n, f.x
 				continue
 			}
-			if err := b.finish(ms[at], ds, b.f.more); err != nil {
+			if err := b.finish(m, ds, b.f.more); err != nil {
 				return err
 			}
 		}
@@ -385,12 +407,9 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 	// Publish only now: the targets' groups are complete (no reader can
 	// reach one while it is being filled).
 	g.read += len(ms)
-	g.members = nil // all read: let the siblings go
 	g.loaded.Store(true)
 	return nil
 }
-
-func cmpEntity(a, b *Entity) int { return cmpInt(a.ID(), b.ID()) }
 
 // entityBuilder turns datoms into entities for one read, allocating the
 // converted reference values, the entities references name and (from a
@@ -600,22 +619,25 @@ func (b *entityBuilder) entity(id datom.ID, boxed *any) *Entity {
 	if boxed == nil {
 		boxed = b.box(id)
 	}
-	if len(b.ents) == cap(b.ents) {
-		b.ents = make([]Entity, 0, b.blockSize(b.perEnts, 1, 16, 1024))
-	}
-	b.ents = b.ents[:len(b.ents)+1]
-	e := &b.ents[len(b.ents)-1]
-	e.id = boxed
 	if !b.group {
-		// Read alone: a group of its own.
-		e.grp = &entityGroup{env: b.env, members: []*Entity{e}}
+		// Read alone: a group of its own, the entity cut from a block.
+		if len(b.ents) == cap(b.ents) {
+			b.ents = make([]Entity, 0, b.blockSize(b.perEnts, 1, 16, 1024))
+		}
+		b.ents = b.ents[:len(b.ents)+1]
+		n := len(b.ents)
+		e := &b.ents[n-1]
+		e.id = boxed
+		e.grp = &entityGroup{env: b.env, members: b.ents[n-1 : n : n]}
 		return e
 	}
-	if b.grp == nil || len(b.grp.members) == entityGroupMax {
-		b.grp = &entityGroup{env: b.env, members: make([]*Entity, 0, b.blockSize(b.perEnts, 1, 1, entityGroupMax))}
+	if b.grp == nil || len(b.grp.members) == cap(b.grp.members) {
+		b.grp = &entityGroup{env: b.env, members: make([]Entity, 0, b.blockSize(b.perEnts, 1, 4, entityGroupMax))}
 	}
-	b.grp.members = append(b.grp.members, e)
-	e.grp = b.grp
+	g := b.grp
+	g.members = g.members[:len(g.members)+1]
+	e := &g.members[len(g.members)-1]
+	e.id, e.grp = boxed, g
 	return e
 }
 
