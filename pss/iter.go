@@ -303,38 +303,48 @@ func (s Set[K]) SeekRun(ctx context.Context, k K) ([]K, error) {
 // type searches with inlined comparisons, one call per level instead of
 // one per probe.
 func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, error) {
+	leaf, i, err := s.seekLeafFunc(ctx, find)
+	if leaf == nil {
+		return nil, err
+	}
+	return leaf[i:], nil
+}
+
+// seekLeafFunc is SeekRunFunc returning the whole leaf the run is in and
+// the run's start in it (a nil leaf when no key is >= the sought key).
+func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K, int, error) {
 	s.force()
 	n := s.root
 	if n == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	for {
 		i := find(n.keys)
 		if i == len(n.keys) {
-			return nil, nil
+			return nil, 0, nil
 		}
 		if n.leaf() {
-			return n.keys[i:], nil
+			return n.keys, i, nil
 		}
 		if c := n.mem(i); c != nil {
 			n = c
 			continue
 		}
-		return s.seekRunStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
+		return s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
 	}
 }
 
-// seekRunStoredFunc is SeekRunFunc below a stored node: it reads the
-// decoded nodes as the store returns them, without wrapping each in a tnode.
-// A child whose keys all sort before the sought key disagrees with its
-// parent's key for it (which is >= the sought key): ErrCorrupt.
+// seekLeafStoredFunc is seekLeafFunc below a stored node: it reads the
+// decoded nodes as the store returns them, without wrapping each in a
+// tnode. A child whose keys all sort before the sought key disagrees with
+// its parent's key for it (which is >= the sought key): ErrCorrupt.
 //
 // parent, if not nil, is the decoded node whose child pi is at addr: a
 // child it remembers (node.Node.Child) is read without the store, and a
 // child loaded and checked here is remembered.
-func (s Set[K]) seekRunStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
+func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) ([]K, int, error) {
 	if s.cfg.store == nil {
-		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+		return nil, 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}
 	for {
 		var n *node.Node[K]
@@ -344,10 +354,10 @@ func (s Set[K]) seekRunStoredFunc(ctx context.Context, parent *node.Node[K], pi 
 		if n == nil {
 			var err error
 			if n, err = s.cfg.store.Load(ctx, addr); err != nil {
-				return nil, fmt.Errorf("pss: load %s: %w", addr, err)
+				return nil, 0, fmt.Errorf("pss: load %s: %w", addr, err)
 			}
 			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-				return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+				return nil, 0, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
 			}
 			if parent != nil {
 				parent.SetChild(pi, n)
@@ -355,10 +365,10 @@ func (s Set[K]) seekRunStoredFunc(ctx context.Context, parent *node.Node[K], pi 
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
-			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+			return nil, 0, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
 		}
 		if level == 0 {
-			return n.Keys[i:], nil
+			return n.Keys, i, nil
 		}
 		parent, pi = n, i
 		addr, level = n.Children[i], level-1

@@ -302,15 +302,15 @@ func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd
 	case tree.Len() == 0 && adds.Len() == 0:
 		return nil, true, false, nil
 	case adds.Len() == 0:
-		run, err = seekRun(ctx, tree, i, lo)
+		run, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger)
 	case tree.Len() == 0:
-		run, err = seekRun(ctx, adds, i, lo)
+		run, err = seekRun(ctx, adds, i, lo, nil)
 	default:
 		var r2 []datom.Datom
-		if run, err = seekRun(ctx, tree, i, lo); err != nil {
+		if run, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger); err != nil {
 			return nil, false, false, err
 		}
-		if r2, err = seekRun(ctx, adds, i, lo); err != nil {
+		if r2, err = seekRun(ctx, adds, i, lo, nil); err != nil {
 			return nil, false, false, err
 		}
 		switch in1, in2 := inRange(run), inRange(r2); {
@@ -422,18 +422,42 @@ func searchIDs(ks []datom.Datom, aevt bool, p, q int64) int {
 // a prefix (see bounds): when the prefix is an entity and attribute of
 // EAVT or an attribute and entity of AEVT, the first datom >= lo is the
 // first whose two leading ids are >= lo's, which a search on the two ids
-// finds without a call per probe or a value comparison.
-func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Datom) ([]datom.Datom, error) {
+// finds without a call per probe or a value comparison. Such a seek goes
+// through f, if not nil, the finger of the tree set belongs to (see
+// lazyTree.finger).
+func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Datom, f *pss.Finger[datom.Datom]) ([]datom.Datom, error) {
 	if lo.V != nil || lo.Tx != math.MinInt64 || lo.Added {
 		return set.SeekRun(ctx, lo)
 	}
+	var aevt bool
 	switch treeIndex(i) {
 	case datom.EAVT:
-		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, false, lo.E, lo.A) })
 	case datom.AEVT:
-		return set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, true, lo.A, lo.E) })
+		aevt = true
+	default:
+		return set.SeekRun(ctx, lo)
 	}
-	return set.SeekRun(ctx, lo)
+	p, q := lo.E, lo.A
+	if aevt {
+		p, q = q, p
+	}
+	find := func(ks []datom.Datom) int { return searchIDs(ks, aevt, p, q) }
+	if f == nil {
+		return set.SeekRunFunc(ctx, find)
+	}
+	return f.SeekRunFunc(ctx, set, find, func(ks []datom.Datom) bool {
+		return idsBelow(&ks[0], aevt, p, q) && !idsBelow(&ks[len(ks)-1], aevt, p, q)
+	})
+}
+
+// idsBelow reports whether d's two leading ids (in EAVT order, or AEVT
+// when aevt is set) sort before (p, q).
+func idsBelow(d *datom.Datom, aevt bool, p, q int64) bool {
+	k1, k2 := d.E, d.A
+	if aevt {
+		k1, k2 = k2, k1
+	}
+	return k1 < p || (k1 == p && k2 < q)
 }
 
 // chunkSize is how many datoms scanChunks gathers before calling fn when

@@ -59,6 +59,9 @@ type lazyTree struct {
 	// ready is &set once loaded: get's lock-free path, since every point
 	// lookup asks for its tree and the set never changes once loaded.
 	ready atomic.Pointer[pss.Set[datom.Datom]]
+	// finger is the leaf the last point lookup in the tree ended in
+	// (pss.Finger): lookups of entities in id order mostly land in it.
+	finger pss.Finger[datom.Datom]
 }
 
 func newLoadedTree(set pss.Set[datom.Datom]) *lazyTree {
