@@ -373,15 +373,18 @@ type puller struct {
 
 	// vals is what is left of the block the result vectors are cut from
 	// (part of the result, so never pooled): the block is vecs[vblk],
-	// and vals starts at its voff-th element; nv is the size of the next
-	// block.
+	// and vals starts at its voff-th element.
 	vals       []any
-	nv         int
 	vblk, voff int32
 	// hdrs is a block the result vectors' headers are boxed in (see
 	// boxVector).
 	hdrs []edn.Vector
-	runs [][2]int32 // the current entity's run of each spec: ds[lo:hi]
+	// lvlVals and lvlVecs are the vector elements and vectors the items
+	// of the current level have taken so far: their mean per item, times
+	// the items left, is the size of a new block (the items of a level
+	// are usually alike).
+	lvlVals, lvlVecs int
+	runs             [][2]int32 // the current entity's run of each spec: ds[lo:hi]
 }
 
 // pullItem is one entity to pull with one pattern, and where its result
@@ -576,6 +579,7 @@ func (pl *puller) pullLevel(level []pullRef) error {
 	if len(level) > 1 && !slices.IsSortedFunc(level, cmpPullRef) {
 		slices.SortStableFunc(level, cmpPullRef)
 	}
+	pl.lvlVals, pl.lvlVecs = 0, 0
 	if pl.item(level[0].k).level >= pullPathMapThreshold {
 		pl.addVisited()
 	}
@@ -593,6 +597,7 @@ func (pl *puller) pullLevel(level []pullRef) error {
 		if err != nil {
 			return err
 		}
+		pl.level, pl.at = level, 0
 		return pl.pullItem(level[0].k, ds, -1)
 	}
 	pl.level, pl.at = level, 0
@@ -1075,12 +1080,14 @@ func (pl *puller) value(it *pullItem, s *pullBoundSpec, d *datom.Datom, vi int32
 // vector returns a fresh vector of n elements for a result, cut from a
 // block, and where it starts in the block (vecs[vblk]): results have many
 // small vectors, and one allocation for a block of them is far cheaper
-// than one each. Vectors do not overlap and their capacity is their
-// length, so appending to one copies it.
+// than one each. A block is sized for the rest of the level, projected
+// from its items so far, so that a level of a tree takes about one block
+// and leaves little of it unused (doubling blocks left a third unused). Vectors do not overlap and their
+// capacity is their length, so appending to one copies it.
 func (pl *puller) vector(n int) (edn.Vector, int32) {
+	pl.lvlVals += n
 	if len(pl.vals) < n {
-		pl.nv = min(max(2*pl.nv, 16), 4096)
-		pl.vals = make([]any, max(n, pl.nv))
+		pl.vals = make([]any, max(n, min(max(pl.project(pl.lvlVals), 8), pullVecBlockMax)))
 		pl.vecs = append(pl.vecs, pl.vals)
 		pl.vblk, pl.voff = int32(len(pl.vecs)-1), 0
 	}
@@ -1089,12 +1096,26 @@ func (pl *puller) vector(n int) (edn.Vector, int32) {
 	return edn.Vector(v), off
 }
 
+// project returns what the items of the current level still to pull
+// (the current one included) would take, if each took what the level's
+// items have taken so far on average: used, counting the current item.
+func (pl *puller) project(used int) int {
+	begun := pl.at + 1
+	left := max(len(pl.level)-pl.at, 1)
+	return (used + begun - 1) / begun * left
+}
+
+// pullVecBlockMax bounds a block of vector elements: what a projection
+// from the first items of a level may overshoot by.
+const pullVecBlockMax = 1024
+
 // boxVector returns v as an any, its header stored in a block: the
 // conversion of a slice to an interface allocates its header alone, and
 // results have many vectors.
 func (pl *puller) boxVector(v edn.Vector) any {
+	pl.lvlVecs++
 	if len(pl.hdrs) == 0 {
-		pl.hdrs = make([]edn.Vector, min(max(2*cap(pl.hdrs), 8), 256))
+		pl.hdrs = make([]edn.Vector, min(max(pl.project(pl.lvlVecs), 8), 256))
 	}
 	h := &pl.hdrs[0]
 	pl.hdrs = pl.hdrs[1:]
