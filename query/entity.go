@@ -63,17 +63,26 @@ type Entity struct {
 	// :db/id, box nothing.
 	id *any
 
-	// ds (n of them) then x.more is the entity's datoms in EAVT order
+	// ds (n of them) then more() is the entity's datoms in EAVT order
 	// (never modified): ds is the start of a slice, whose length is n
 	// and capacity n too (an entity is made for each reference target,
-	// and every byte of it is paid for in allocation and collection). x
-	// is nil for an entity that has no references and lies within one
-	// leaf (most entities of a tree are its leaves).
-	// They are set, and never change again, once the entity's group
-	// is loaded.
-	ds *datom.Datom
-	x  *entityExt
-	n  int32
+	// and every byte of it is paid for in allocation and collection).
+	//
+	// refs (|nr| of them, nil for an entity that has no references and
+	// lies within one leaf: most entities of a tree are its leaves) is,
+	// for an entity across two leaves, a *[]datom.Datom, the start of
+	// the next leaf (nr is then negative); then, for each reference
+	// attribute in turn, its *datom.Attribute and its values, converted
+	// (*Entity or edn.Keyword). Held here rather than in an extension
+	// the entity points to, they cost no allocation of their own and no
+	// load on the way to a value.
+	//
+	// They are set, and never change again, once the entity's group is
+	// loaded.
+	ds   *datom.Datom
+	refs *any
+	n    int32
+	nr   int32
 }
 
 // datomSlice returns ds as a slice.
@@ -87,23 +96,31 @@ func (en *Entity) setDatoms(ds []datom.Datom) {
 	en.ds, en.n = unsafe.SliceData(ds), int32(len(ds))
 }
 
-// entityExt is what an Entity has only when it needs it.
-type entityExt struct {
-	// more is the start of the next leaf, for an entity across two.
-	more []datom.Datom
-	// refs holds, for each reference attribute in turn, its
-	// *datom.Attribute then its values, converted (*Entity or
-	// edn.Keyword).
-	refs []any
+// more returns the entity's datoms in the next leaf, for an entity
+// across two.
+func (en *Entity) more() []datom.Datom {
+	if en.nr >= 0 {
+		return nil
+	}
+	return *(*en.refs).(*[]datom.Datom)
+}
+
+// refVals returns the entity's reference attributes and values (see
+// Entity.refs).
+func (en *Entity) refVals() []any {
+	switch {
+	case en.nr > 0:
+		return unsafe.Slice(en.refs, en.nr)
+	case en.nr < 0:
+		return unsafe.Slice(en.refs, -en.nr)[1:]
+	}
+	return nil
 }
 
 // refRun returns the converted values of reference attribute a, and
 // whether the entity has it.
 func (en *Entity) refRun(a datom.ID) ([]any, bool) {
-	if en.x == nil {
-		return nil, false
-	}
-	refs := en.x.refs
+	refs := en.refVals()
 	for i := 0; i < len(refs); {
 		h := refs[i].(*datom.Attribute)
 		j := i + 1
@@ -127,10 +144,10 @@ type entityRev struct {
 
 // datoms returns how many datoms the entity has.
 func (en *Entity) datoms() int {
-	if en.x == nil {
+	if en.nr >= 0 {
 		return int(en.n)
 	}
-	return int(en.n) + len(en.x.more)
+	return int(en.n) + len(en.more())
 }
 
 // datom returns the entity's i-th datom.
@@ -138,7 +155,7 @@ func (en *Entity) datom(i int) *datom.Datom {
 	if i < int(en.n) {
 		return (*datom.Datom)(unsafe.Add(unsafe.Pointer(en.ds), uintptr(i)*unsafe.Sizeof(datom.Datom{})))
 	}
-	return &en.x.more[i-int(en.n)]
+	return &en.more()[i-int(en.n)]
 }
 
 // entityRevKey names the reverse references to one entity through one
@@ -391,7 +408,7 @@ func (g *entityGroup) load(ctx context.Context, en *Entity) error {
 				if ord != nil {
 					f = &ms[ord[first]]
 				}
-				m.ds, m.n, m.x = f.ds, f.n, f.x
+				m.ds, m.n, m.refs, m.nr = f.ds, f.n, f.refs, f.nr
 				continue
 			}
 			if err := b.finish(m, ds, b.f.more); err != nil {
@@ -423,10 +440,10 @@ type entityBuilder struct {
 	f      entityFetcher
 	group  bool // the Source can seek: references' targets are grouped
 
-	refs  []any // blocks the entities' refs, ds, targets and exts are cut from
+	refs  []any // blocks the entities' refs, ds, targets and mores are cut from
 	ds    []datom.Datom
 	ents  []Entity
-	exts  []entityExt
+	mores [][]datom.Datom
 	boxes []any        // the ids of entities not named by a kept datom
 	grp   *entityGroup // the group of the targets made so far
 
@@ -487,13 +504,21 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		ds = b.ds[i:len(b.ds):len(b.ds)]
 	}
 	en.setDatoms(ds)
-	if len(more) > 0 {
-		b.ext(en, 0).more = more
-	}
 	v0 := len(b.refs)
+	if len(more) > 0 {
+		// Rare (an entity across two leaves): small blocks, not sized
+		// as if every entity to read were one.
+		if len(b.mores) == cap(b.mores) {
+			b.mores = make([][]datom.Datom, 0, min(max(2*cap(b.mores), 4), 64))
+		}
+		b.mores = append(b.mores, more)
+		b.reserveRefs(&v0, 1, 0)
+		b.refs = append(b.refs, &b.mores[len(b.mores)-1])
+	}
+	first := true // no reference run of en yet
 	var cur *datom.Attribute
-	for i, nd := 0, en.datoms(); i < nd; i++ {
-		d := en.datom(i)
+	for i, nd := 0, len(ds)+len(more); i < nd; i++ {
+		d := datomAt(ds, more, i)
 		if cur == nil || d.A != cur.ID {
 			if cur = b.attrs.get(b.schema, d.A); cur == nil {
 				return fmt.Errorf("entity %d has a datom of attribute %d, which the schema does not know", en.ID(), d.A)
@@ -503,43 +528,52 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 			}
 			// A run of references: its header, then its values.
 			r := 1
-			for i+r < nd && en.datom(i+r).A == d.A {
+			for i+r < nd && datomAt(ds, more, i+r).A == d.A {
 				r++
 			}
-			if v0 == len(b.refs) {
-				b.perRefs, b.perEnts = 0, 0
+			if first {
+				b.perRefs, b.perEnts, first = 0, 0, false
 			}
 			b.perRefs, b.perEnts = b.perRefs+r+1, b.perEnts+r
-			if need := len(b.refs) - v0 + r + 1; len(b.refs)+r+1 > cap(b.refs) {
-				// A new block; the entity's refs so far move with it.
-				vs := make([]any, len(b.refs)-v0, b.blockSize(b.perRefs, need, 8, 4096))
-				copy(vs, b.refs[v0:])
-				b.refs, v0 = vs, 0
-			}
+			b.reserveRefs(&v0, r+1, b.perRefs)
 			b.refs = append(b.refs, cur)
 		} else if !cur.IsRef() {
 			continue
 		}
 		b.refs = append(b.refs, b.convert(cur, &d.V))
 	}
-	if len(b.refs) > v0 {
-		b.ext(en, 1).refs = b.refs[v0:len(b.refs):len(b.refs)]
+	if n := len(b.refs) - v0; n > 0 {
+		if n > math.MaxInt32 {
+			panic("query: entity has more than 2^31 references") // (no memory holds them)
+		}
+		en.refs, en.nr = &b.refs[v0], int32(n)
+		if len(more) > 0 {
+			en.nr = -en.nr
+		}
 	}
 	return nil
 }
 
-// ext returns en.x, made if en has none; per is how many the entities
-// like en need (1 when en has references, which entities read together
-// usually have alike; 0 when it is only across two leaves, which is rare).
-func (b *entityBuilder) ext(en *Entity, per int) *entityExt {
-	if en.x == nil {
-		if len(b.exts) == cap(b.exts) {
-			b.exts = make([]entityExt, 0, b.blockSize(per, 1, 4, 256))
-		}
-		b.exts = b.exts[:len(b.exts)+1]
-		en.x = &b.exts[len(b.exts)-1]
+// reserveRefs makes room in b.refs for k more of the current entity's
+// refs, which start at *v0: a new block when the current one is full
+// (the entity's refs so far move with it), sized for per each of the
+// entities still to read.
+func (b *entityBuilder) reserveRefs(v0 *int, k, per int) {
+	if len(b.refs)+k <= cap(b.refs) {
+		return
 	}
-	return en.x
+	need := len(b.refs) - *v0 + k
+	vs := make([]any, len(b.refs)-*v0, b.blockSize(per, need, 8, 4096))
+	copy(vs, b.refs[*v0:])
+	b.refs, *v0 = vs, 0
+}
+
+// datomAt returns the i-th datom of ds then more.
+func datomAt(ds, more []datom.Datom, i int) *datom.Datom {
+	if i < len(ds) {
+		return &ds[i]
+	}
+	return &more[i-len(ds)]
 }
 
 // convert turns a stored value, *v (in a datom the entity keeps), into
@@ -684,7 +718,7 @@ func (en *Entity) value(a *datom.Attribute) any {
 		}
 		return vs[0]
 	}
-	if en.x == nil || len(en.x.more) == 0 {
+	if en.nr >= 0 {
 		// Within one leaf (nearly always): straight on the slice.
 		ds := en.datomSlice()
 		lo := 0
@@ -826,10 +860,7 @@ func (en *Entity) touch(ctx context.Context, seen map[datom.ID]bool) error {
 	}
 	var comps []*Entity
 	component := false
-	if en.x == nil {
-		return nil
-	}
-	for _, v := range en.x.refs {
+	for _, v := range en.refVals() {
 		switch x := v.(type) {
 		case *datom.Attribute:
 			component = x.IsComponent
