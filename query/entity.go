@@ -544,7 +544,7 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 	}
 	if n := len(b.refs) - v0; n > 0 {
 		if n > math.MaxInt32 {
-			panic("query: entity has more than 2^31 references") // (no memory holds them)
+			return fmt.Errorf("entity %d has %d references, more than an entity holds (2^31-1)", en.ID(), n)
 		}
 		en.refs, en.nr = &b.refs[v0], int32(n)
 		if len(more) > 0 {
