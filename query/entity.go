@@ -88,11 +88,9 @@ type Entity struct {
 // datomSlice returns ds as a slice.
 func (en *Entity) datomSlice() []datom.Datom { return unsafe.Slice(en.ds, en.n) }
 
-// setDatoms sets ds and n to ds.
+// setDatoms sets ds and n to ds, which is a run of one leaf (shorter than
+// node.MaxKeys, so its length fits n).
 func (en *Entity) setDatoms(ds []datom.Datom) {
-	if len(ds) > math.MaxInt32 {
-		panic("query: entity has more than 2^31 datoms") // (no memory holds them)
-	}
 	en.ds, en.n = unsafe.SliceData(ds), int32(len(ds))
 }
 
@@ -502,6 +500,9 @@ func (b *entityBuilder) finish(en *Entity, ds, more []datom.Datom) error {
 		i := len(b.ds)
 		b.ds = append(b.ds, ds...)
 		ds = b.ds[i:len(b.ds):len(b.ds)]
+	}
+	if len(ds) > math.MaxInt32 {
+		return fmt.Errorf("entity %d has %d datoms in one run, more than an entity holds (2^31-1)", en.ID(), len(ds))
 	}
 	en.setDatoms(ds)
 	v0 := len(b.refs)
