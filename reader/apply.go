@@ -269,6 +269,10 @@ func curTreesOf(k attrKind, buf *[nCur]int) []int {
 type dbNode struct {
 	db DB
 	ov overlay
+	// adds holds the overlay's current additions when the transaction
+	// changes them (nearly always: a With asserts its tx instant), which
+	// spares their array an allocation of its own.
+	adds overlaySets
 }
 
 // tailNode allocates a tail list cell and its transaction together.
@@ -311,17 +315,35 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	// order, so the two sets share one slice rather than a copy each.
 	var nAdds [nTrees]int
 	var nRm, nDel [nCur]int // retracted datoms per current tree: adds removed, dels
-	for _, d := range res.Datoms {
+	// A current tree whose additions are one run of res.Datoms (all of an
+	// assertion-only transaction's for EAVT, its tx instant alone for
+	// AVET) takes the run itself rather than a copy: batches are only
+	// read, and res.Datoms is kept by the tail anyway.
+	var first, last [nCur]int
+	note := func(i, j int) {
+		if nAdds[i] == 0 {
+			first[i] = j
+		}
+		last[i] = j
+		nAdds[i]++
+	}
+	for j, d := range res.Datoms {
 		if !d.Added {
 			continue
 		}
 		k := kinds.kind(d.A)
-		nAdds[curEAVT]++
+		note(curEAVT, j)
 		if k&kindIndexed != 0 {
-			nAdds[curAVET]++
+			note(curAVET, j)
 		}
 		if k&kindRef != 0 {
-			nAdds[curVAET]++
+			note(curVAET, j)
+		}
+	}
+	var shared [nCur]bool
+	for _, i := range [...]int{curEAVT, curAVET, curVAET} {
+		if nAdds[i] > 0 && last[i]-first[i]+1 == nAdds[i] {
+			shared[i] = true
 		}
 	}
 	var tbuf [nCur]int
@@ -357,8 +379,10 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 	}
 	total := 0
-	for _, n := range nAdds {
-		total += n
+	for i, n := range nAdds {
+		if i >= nCur || !shared[i] {
+			total += n
+		}
 	}
 	for i := range nRm {
 		total += nRm[i] + nDel[i]
@@ -372,6 +396,11 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	var adds [nTrees][]datom.Datom
 	var dels, removeAdds, xdels [nCur][]datom.Datom
 	for i := range adds {
+		if i < nCur && shared[i] {
+			// A full slice expression: an append (reindex) copies.
+			adds[i] = res.Datoms[first[i] : last[i]+1 : last[i]+1]
+			continue
+		}
 		adds[i] = carve(nAdds[i])
 	}
 	for i := range dels {
@@ -384,11 +413,13 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			continue
 		}
 		k := kinds.kind(d.A)
-		adds[curEAVT] = append(adds[curEAVT], d)
-		if k&kindIndexed != 0 {
+		if !shared[curEAVT] {
+			adds[curEAVT] = append(adds[curEAVT], d)
+		}
+		if k&kindIndexed != 0 && !shared[curAVET] {
 			adds[curAVET] = append(adds[curAVET], d)
 		}
-		if k&kindRef != 0 {
+		if k&kindRef != 0 && !shared[curVAET] {
 			adds[curVAET] = append(adds[curVAET], d)
 		}
 	}
@@ -492,7 +523,12 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	var owned [4]*overlaySets
 	own := func(k int, p **overlaySets) *overlaySets {
 		if owned[k] == nil {
-			c := new(overlaySets)
+			var c *overlaySets
+			if k == 0 {
+				c = &dn.adds
+			} else {
+				c = new(overlaySets)
+			}
 			if *p != nil {
 				*c = **p
 			} else {
