@@ -591,7 +591,50 @@ func signed(x int64) uint64 { return uint64(x) ^ 1<<63 }
 
 func eavtKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.E), signed(d.A), true }
 func aevtKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.A), signed(d.E), true }
-func avetKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.A), 0, true }
+
+// avetKey keys a datom by its attribute and a prefix of its value
+// (valuePrefix): with the attribute alone, every datom of one attribute
+// would share a pair, and a build would sort them all by the comparator.
+func avetKey(d datom.Datom) (uint64, uint64, bool) { return signed(d.A), valuePrefix(d.V), true }
+
+// valuePrefix maps a value to a uint64 that never decreases along
+// datom.CompareValues: its type's rank in the top byte (values of
+// different types order by it), then, for longs, strings and instants, the
+// leading bits of the value within its type; other types have only the
+// rank, which leaves their order to the comparator.
+func valuePrefix(v any) uint64 {
+	switch x := v.(type) {
+	case int64:
+		return uint64(datom.TypeLong)<<56 | signed(x)>>8
+	case string:
+		var p uint64
+		for i := range 7 {
+			p <<= 8
+			if i < len(x) {
+				p |= uint64(x[i])
+			}
+		}
+		return uint64(datom.TypeString)<<56 | p
+	case time.Time:
+		// Seconds (offset by 2^33, 34 bits: ±272 years around 1970,
+		// clamped outside), then the top 22 bits of the nanoseconds.
+		var p uint64
+		switch sec := x.Unix() + 1<<33; {
+		case sec < 0:
+		case sec >= 1<<34:
+			p = 1<<56 - 1
+		default:
+			p = uint64(sec)<<22 | uint64(x.Nanosecond())>>8
+		}
+		return uint64(datom.TypeInstant)<<56 | p
+	case nil:
+		return 0
+	}
+	if t, ok := datom.TypeOf(v); ok {
+		return uint64(t) << 56
+	}
+	return 255 << 56 // the rank of values of no value type: after all others
+}
 
 // vaetKey keys a ref datom (an integer V); any other V has no key.
 func vaetKey(d datom.Datom) (uint64, uint64, bool) {
