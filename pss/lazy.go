@@ -36,29 +36,25 @@ const pendingRatio = 7
 //
 // Everything here is written when the lazy set is made and never again,
 // except done (set once, after the placeholder is filled in, so a reader
-// that sees done also sees the node) and the once itself.
+// that sees done also sees the node) and the mutex that the build holds.
+// A link is made per lazy update (one per set per transaction, for a
+// database's overlay), so what links share lives in their head: a link is
+// 80 bytes, its placeholder node and it one 208-byte allocation.
 type lazyRoot[K any] struct {
-	once sync.Once
+	mu   sync.Mutex // held by the build (force)
 	done atomic.Bool
+	// nmore is how many batches of the head's buf, after the head's adds,
+	// this link holds: links extending this one appended them (see
+	// extend).
+	nmore int32
 	// lazyHead is what this link shares with the links that extended it
-	// (see extend): its base, its own batch and its bound.
+	// (see extend): its base, its own batch, its bound, its sort key.
 	*lazyHead[K]
-	// more are further batches of adds, after the head's adds, that links
-	// extending this one appended (see extend).
-	more    [][]K
 	pending int // keys pending along the chain, this link's included
-	// minLen is a lower bound of the built set's size. A lazy set is never
-	// empty (an Iter cannot walk an empty placeholder root): a batch that
-	// might empty it is applied at once instead.
-	minLen int
-	// key, if not nil, is the sort key the build uses (UpdateLazilyKeyed).
-	key SortKey[K]
 	// box bounds the sort keys of every key pending along the chain, this
-	// link's included, down to floor, the root of the built set the chain
-	// starts from (nil: empty): Within reads floor when a range misses the
-	// box, without building the chain.
-	box   keyBox
-	floor *tnode[K]
+	// link's included, down to floor (see lazyHead): Within reads floor
+	// when a range misses the box, without building the chain.
+	box keyBox
 	// filter, once not nil, holds the hi of the sort key of every key
 	// pending along the chain down to floor (and maybe more: links that
 	// extend this one add theirs to it): Within reads floor for a range of
@@ -130,7 +126,7 @@ func (l *lazyRoot[K]) chainBatches(fn func([]K) bool) {
 		if !fn(l.removes) || !fn(l.adds) {
 			return
 		}
-		for _, b := range l.more {
+		for _, b := range l.more() {
 			if !fn(b) {
 				return
 			}
@@ -289,12 +285,26 @@ type lazyHead[K any] struct {
 	base          Set[K] // what the batch applies to; itself possibly lazy
 	adds, removes []K
 	limit         int // the chain's bound on pending (MaxPending)
-	// moreN is how many slots of the buffer behind the links' more
-	// arrays are taken, so that a link extending another may write past
-	// its more in place if it takes the slot first; nil until a link
-	// extends this head.
+	// minLen is a lower bound of the built set's size. A lazy set is never
+	// empty (an Iter cannot walk an empty placeholder root): a batch that
+	// might empty it is applied at once instead.
+	minLen int
+	// key, if not nil, is the sort key the build uses (UpdateLazilyKeyed).
+	key SortKey[K]
+	// floor is the root of the built set the chain starts from (nil:
+	// empty), which Within reads for a range no pending key can fall in.
+	floor *tnode[K]
+	// buf holds the batches of links extending this head, after adds:
+	// a link holds its first nmore. It is full length; moreN is how many
+	// of its slots are taken, so that a link extending another may write
+	// the slot past its own batches if it takes the slot first; both are
+	// nil until a link extends this head.
+	buf   [][]K
 	moreN *atomic.Int64
 }
+
+// more returns the batches of adds, after the head's adds, that l holds.
+func (l *lazyRoot[K]) more() [][]K { return l.buf[:l.nmore] }
 
 // extend returns the link of a set that adds adds to the unbuilt lazy set
 // whose link is p, where that is one link rather than two: p's base, p's
@@ -303,25 +313,26 @@ type lazyHead[K any] struct {
 // growing array of references to their batches, amortized O(1) per batch
 // and no key copied, instead of a linked list of tiny links that the build
 // would walk, cache miss by cache miss; the links share their head, so
-// each costs one small allocation.
-func (p *lazyRoot[K]) extend(adds []K, key SortKey[K]) *extNode[K] {
-	n := len(p.more)
-	var more [][]K
+// each costs one small allocation. The link keeps p's sort key (a chain's
+// links are to share one; see UpdateLazilyKeyed).
+func (p *lazyRoot[K]) extend(adds []K) *extNode[K] {
+	n := int(p.nmore)
 	h := p.lazyHead
-	if h.moreN != nil && cap(p.more) > n && h.moreN.CompareAndSwap(int64(n), int64(n+1)) {
+	if h.moreN != nil && len(h.buf) > n && h.moreN.CompareAndSwap(int64(n), int64(n+1)) {
 		// Nobody took the slot past p's batches: it is ours.
-		more = append(p.more, adds)
+		h.buf[n] = adds
 	} else {
-		more = make([][]K, n+1, max(2*(n+1), 8))
-		copy(more, p.more)
-		more[n] = adds
+		buf := make([][]K, max(2*(n+1), 8))
+		copy(buf, p.more())
+		buf[n] = adds
 		nh := *h
+		nh.buf = buf
 		nh.moreN = new(atomic.Int64)
 		nh.moreN.Store(int64(n + 1))
 		h = &nh
 	}
-	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, more: more, pending: p.pending + len(adds),
-		minLen: max(p.minLen, 1), key: key, box: boxAdd(p.box, key, adds), floor: p.floor}}
+	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, nmore: int32(n + 1), pending: p.pending + len(adds),
+		box: boxAdd(p.box, h.key, adds)}}
 	ln.n.lazy = &ln.l
 	ln.l.setFilter(p, adds, nil)
 	return ln
@@ -377,8 +388,10 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 }
 
 // UpdateLazilyKeyed is UpdateLazily with a sort key (see SortKey) that the
-// build of the chain uses to sort its pending keys; nil means none. The key
-// of the newest link of a chain is the one used.
+// build of the chain uses to sort its pending keys; nil means none. The
+// links of a chain are to share one key: the key of the newest link that
+// does not merely extend the one before (a batch of adds only, which keeps
+// that link's key) is the one used.
 func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key SortKey[K]) (Set[K], error) {
 	if len(adds)+len(removes) == 0 {
 		return s, nil
@@ -389,8 +402,8 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	if s.cfg.store != nil {
 		return s.Update(ctx, adds, removes)
 	}
-	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && len(r.lazy.more) < extendMax {
-		ln := r.lazy.extend(adds, key)
+	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && int(r.lazy.nmore) < extendMax {
+		ln := r.lazy.extend(adds)
 		ns := Set[K]{cfg: s.cfg, root: &ln.n}
 		if ln.l.pending > ln.l.limit {
 			ns.force()
@@ -428,8 +441,8 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 		return s.Update(ctx, adds, removes)
 	}
 	// The placeholder and its pending state, in one allocation.
-	ln := &lazyNode[K]{h: lazyHead[K]{base: base, adds: adds, removes: removes, limit: limit},
-		l: lazyRoot[K]{pending: pending, minLen: minLen, key: key, box: box, floor: floor}}
+	ln := &lazyNode[K]{h: lazyHead[K]{base: base, adds: adds, removes: removes, limit: limit, minLen: minLen, key: key, floor: floor},
+		l: lazyRoot[K]{pending: pending, box: box}}
 	ln.l.lazyHead = &ln.h
 	ln.n.lazy = &ln.l
 	ln.l.setFilter(parent, adds, removes)
@@ -452,7 +465,12 @@ func (s Set[K]) force() {
 	if r == nil || r.lazy == nil || r.lazy.done.Load() {
 		return
 	}
-	r.lazy.once.Do(func() { r.lazy.build(r) })
+	l := r.lazy
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done.Load() {
+		l.build(r)
+	}
 }
 
 // build fills in placeholder ph: it collects the batches of the chain down
@@ -562,7 +580,7 @@ func newKeyedChain[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoo
 	}
 	nb := 0
 	for _, l := range chain {
-		nb += 2 + len(l.more)
+		nb += 2 + int(l.nmore)
 	}
 	c := &keyedChain[K]{cmp: cmp, batches: make([]batchRef[K], 0, nb)}
 	n := 0
@@ -575,7 +593,7 @@ func newKeyedChain[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoo
 	for _, l := range chain {
 		add(l.removes, true)
 		add(l.adds, false)
-		for _, b := range l.more {
+		for _, b := range l.more() {
 			add(b, false)
 		}
 	}
@@ -907,7 +925,7 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 	n, dels := 0, false
 	for _, c := range chain {
 		n += len(c.adds) + len(c.removes)
-		for _, b := range c.more {
+		for _, b := range c.more() {
 			n += len(b)
 		}
 		dels = dels || len(c.removes) > 0
@@ -921,7 +939,7 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 			for _, k := range c.adds {
 				raw = append(raw, op[K]{key: k, add: true})
 			}
-			for _, b := range c.more {
+			for _, b := range c.more() {
 				for _, k := range b {
 					raw = append(raw, op[K]{key: k, add: true})
 				}
@@ -936,7 +954,7 @@ func chainOps[K any](cmp func(a, b K) int, key SortKey[K], chain []*lazyRoot[K])
 		for _, k := range c.adds {
 			raw = append(raw, op[K]{key: k, add: true})
 		}
-		for _, b := range c.more {
+		for _, b := range c.more() {
 			for _, k := range b {
 				raw = append(raw, op[K]{key: k, add: true})
 			}
