@@ -118,8 +118,11 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 	if opts.Funcs != nil {
 		txOpts = &tx.Options{Funcs: opts.Funcs}
 	}
-	res, err := tx.Apply(ctx, db, forms, in, txOpts)
-	if err != nil {
+	// The report and the transaction's result in one allocation: the
+	// result is garbage once the report is made, bar what the report keeps.
+	rn := new(reportNode)
+	res := &rn.res
+	if err := tx.ApplyTo(ctx, db, forms, in, txOpts, res); err != nil {
 		return nil, err
 	}
 	for _, d := range res.Datoms {
@@ -138,7 +141,14 @@ func (db *DB) transact(ctx context.Context, forms []any, opts *TxOptions, fold b
 		return nil, err
 	}
 	after.lastInstant = inst
-	return &Report{DBBefore: db, DBAfter: after, TxID: res.TxID, T: in.T, TxData: res.Datoms, TempIDs: res.TempIDs}, nil
+	rn.rep = Report{DBBefore: db, DBAfter: after, TxID: res.TxID, T: in.T, TxData: res.Datoms, TempIDs: res.TempIDs}
+	return &rn.rep, nil
+}
+
+// reportNode allocates a report and the result it is made from together.
+type reportNode struct {
+	rep Report
+	res tx.Result
 }
 
 // foldWorth reports whether a transaction of n datoms is worth folding

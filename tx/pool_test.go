@@ -49,7 +49,7 @@ func TestResetLeavesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, _ = x.run(data) // some cases fail on purpose
+			_ = x.run(data, new(Result)) // some cases fail on purpose
 			x.reset()
 			checkReset(t, fmt.Sprintf("case %d", i), x)
 		}

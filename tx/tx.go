@@ -104,19 +104,30 @@ type Result struct {
 // returns nil and an *Error naming the form at fault (see the package doc
 // for the semantics and errors).
 func Apply(ctx context.Context, db Snapshot, data []any, in Input, opts *Options) (*Result, error) {
+	res := new(Result)
+	if err := ApplyTo(ctx, db, data, in, opts, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ApplyTo is Apply writing the result to *res, which a caller may allocate
+// with what it keeps of the result (a database's report, say): one
+// allocation per transaction less. On error *res is left as it was.
+func ApplyTo(ctx context.Context, db Snapshot, data []any, in Input, opts *Options, res *Result) error {
 	if opts == nil {
 		opts = &noOptions
 	}
 	t, err := newTxn(ctx, db, in, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer t.release()
-	return t.run(data)
+	return t.run(data, res)
 }
 
-// run expands data, resolves its tempids and builds the Result.
-func (t *txn) run(data []any) (*Result, error) {
+// run expands data, resolves its tempids and builds the Result in *res.
+func (t *txn) run(data []any, res *Result) error {
 	n := 0
 	for _, f := range data {
 		if m, ok := f.(edn.Map); ok {
@@ -140,17 +151,17 @@ func (t *txn) run(data []any) (*Result, error) {
 	for i, f := range data {
 		t.cur = i
 		if err := t.expand(f, 0); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	t.cur = -1
 	if err := t.resolve(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := t.build(); err != nil {
-		return nil, err
+		return err
 	}
-	return t.result()
+	return t.result(res)
 }
 
 // txn is the state of one Apply call.
@@ -391,8 +402,8 @@ func (t *txn) validID(id datom.ID) bool {
 	return false
 }
 
-func (t *txn) result() (*Result, error) {
-	r := &Result{
+func (t *txn) result(res *Result) error {
+	r := Result{
 		TxID:      t.txID,
 		Datoms:    t.out,
 		Retracted: t.outRet,
@@ -417,14 +428,15 @@ func (t *txn) result() (*Result, error) {
 	if schemaChanged {
 		s, err := t.schema.Apply(t.out)
 		if err != nil {
-			return nil, &Error{Index: -1, Err: fmt.Errorf("%w: %w", ErrSchema, err)}
+			return &Error{Index: -1, Err: fmt.Errorf("%w: %w", ErrSchema, err)}
 		}
 		if err := t.checkConstraints(s); err != nil {
-			return nil, err
+			return err
 		}
 		r.Schema = s
 	}
-	return r, nil
+	*res = r
+	return nil
 }
 
 // checkConstraints verifies the data of the attributes whose constraints
