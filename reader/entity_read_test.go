@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -21,25 +20,10 @@ import (
 // out to keep does not change as later values are made and read.
 func TestEntityDatomsModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(seed, 5))
-	ctx := context.Background()
-	st, err := konserve.Open(ctx, "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	db, err := NewEmpty(ctx, st, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := db.With(ctx, `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+	r, db, _ := modelDB(t, seed, 5, "", `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
 	 {:db/ident :p/tag :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
-	 {:db/ident :p/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db = rep.DBAfter
+	 {:db/ident :p/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`)
+	ctx := context.Background()
 	type kept struct {
 		ds   []datom.Datom // as handed out
 		copy []datom.Datom // a copy made then

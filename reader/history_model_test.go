@@ -7,11 +7,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
-	"github.com/accretedb/accrete/konserve"
 )
 
 var historySeed = flag.Uint64("history-seed", 0, "seed for TestHistoryModel (0: time-based)")
@@ -38,37 +36,11 @@ func hopOf(d datom.Datom) hop {
 // overlay), which every history and as-of scan, Count and the merge must
 // agree on.
 func TestHistoryModel(t *testing.T) {
-	seed := *historySeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -history-seed=%d)", seed, seed)
-	r := rand.New(rand.NewPCG(seed, 7))
-	ctx := context.Background()
-	st, err := konserve.Open(ctx, "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	db, err := NewEmpty(ctx, st, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := db.With(ctx, `[{:db/ident :h/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+	r, db, attr := modelDB(t, *historySeed, 7, "history-seed", `[{:db/ident :h/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
 	 {:db/ident :h/tag :db/valueType :db.type/string :db/cardinality :db.cardinality/many :db/index true}
 	 {:db/ident :h/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
-	 {:db/ident :h/note :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/noHistory true}]`, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db = rep.DBAfter
-	attr := func(kw string) datom.ID {
-		id, ok := db.Schema().Entid(edn.Keyword(kw))
-		if !ok {
-			t.Fatalf("no attribute %s", kw)
-		}
-		return id
-	}
+	 {:db/ident :h/note :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/noHistory true}]`)
+	ctx := context.Background()
 	name, tag, ref, note := attr("h/name"), attr("h/tag"), attr("h/ref"), attr("h/note")
 	kws := map[datom.ID]edn.Keyword{name: "h/name", tag: "h/tag", ref: "h/ref", note: "h/note"}
 	ids := []datom.ID{name, tag, ref, note}

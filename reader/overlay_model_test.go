@@ -5,14 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
-	"github.com/accretedb/accrete/konserve"
 )
 
 var overlaySeed = flag.Uint64("overlay-seed", 0, "seed for TestOverlayModel (0: time-based)")
@@ -34,37 +31,11 @@ func factOf(d datom.Datom) fact { return fact{d.E, d.A, fmt.Sprint(d.V)} }
 // transaction whether the datom is in the overlay or the stored tree, which
 // the overlay invariant check verifies directly.
 func TestOverlayModel(t *testing.T) {
-	seed := *overlaySeed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -overlay-seed=%d)", seed, seed)
-	r := rand.New(rand.NewPCG(seed, 3))
-	ctx := context.Background()
-	st, err := konserve.Open(ctx, "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	db, err := NewEmpty(ctx, st, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := db.With(ctx, `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+	r, db, attr := modelDB(t, *overlaySeed, 3, "overlay-seed", `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
 	 {:db/ident :p/tag :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
 	 {:db/ident :p/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
-	 {:db/ident :p/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db = rep.DBAfter
-	attr := func(kw string) datom.ID {
-		id, ok := db.Schema().Entid(edn.Keyword(kw))
-		if !ok {
-			t.Fatalf("no attribute %s", kw)
-		}
-		return id
-	}
+	 {:db/ident :p/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`)
+	ctx := context.Background()
 	name, tag, ref, pid := attr("p/name"), attr("p/tag"), attr("p/ref"), attr("p/id")
 	kws := map[datom.ID]edn.Keyword{name: "p/name", tag: "p/tag", ref: "p/ref", pid: "p/id"}
 
