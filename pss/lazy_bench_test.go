@@ -10,10 +10,10 @@ import (
 // fatKey is shaped like a datom: two ids, a value behind an interface, a
 // transaction and a flag (48 bytes, holding a pointer).
 type fatKey struct {
-	e, a  int64
-	v     any
-	tx    int64
-	added bool
+	e, a int64
+	v    any
+	tx   int64
+	_    bool // the added flag: for the size and shape only
 }
 
 func compareFat(x, y fatKey) int {

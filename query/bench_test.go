@@ -50,9 +50,8 @@ const benchSchema = `[
 ]`
 
 type benchDB struct {
-	s   *datom.Schema
-	ds  []datom.Datom
-	ids map[string]datom.ID
+	s  *datom.Schema
+	ds []datom.Datom
 }
 
 func (b *benchDB) add(e datom.ID, attr string, v any) {

@@ -446,10 +446,10 @@ type entityBuilder struct {
 	grp   *entityGroup // the group of the targets made so far
 
 	n, done int // entities to read, and read so far
-	// perEnt is how many refs, datoms and targets the entity being
-	// finished has (its ref values and headers, its datoms, its ref
-	// values): with n-done, the projection for the next block.
-	perRefs, perDs, perEnts int
+	// perRefs and perEnts are how many refs and targets the entity being
+	// finished has (its ref values and headers; its ref values): with
+	// n-done, the projection for the next block.
+	perRefs, perEnts int
 
 	attrs attrCache
 	ids   []datom.ID // the ids a load reads (kept with the builder)

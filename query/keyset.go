@@ -29,19 +29,6 @@ func (s *keySet) add(k tkey) bool {
 	return true
 }
 
-// has reports whether k is in the set.
-func (s *keySet) has(k tkey) bool {
-	if k.s == "" {
-		_, ok := s.ints[k.i]
-		return ok
-	}
-	_, ok := s.strs[k.s]
-	return ok
-}
-
-// len returns the number of keys.
-func (s *keySet) len() int { return len(s.ints) + len(s.strs) }
-
 // reset empties the set, keeping its maps' room unless they grew far
 // beyond want keys (clearing costs a map's size).
 func (s *keySet) reset(want int) {
@@ -54,57 +41,5 @@ func (s *keySet) reset(want int) {
 		s.strs = nil
 	} else {
 		clear(s.strs)
-	}
-}
-
-// keyIndex maps tkeys to int32s (the head of a chain of rows), split as
-// keySet is.
-type keyIndex struct {
-	ints map[[2]int64]int32
-	strs map[string]int32
-}
-
-func (x *keyIndex) get(k tkey) (int32, bool) {
-	if k.s == "" {
-		v, ok := x.ints[k.i]
-		return v, ok
-	}
-	v, ok := x.strs[k.s]
-	return v, ok
-}
-
-func (x *keyIndex) set(k tkey, v int32) {
-	if k.s == "" {
-		if x.ints == nil {
-			x.ints = map[[2]int64]int32{}
-		}
-		x.ints[k.i] = v
-		return
-	}
-	if x.strs == nil {
-		x.strs = map[string]int32{}
-	}
-	x.strs[k.s] = v
-}
-
-// swap sets k's value to v and returns the previous one, if any.
-func (x *keyIndex) swap(k tkey, v int32) (int32, bool) {
-	old, ok := x.get(k)
-	x.set(k, v)
-	return old, ok
-}
-
-// reset empties the index, keeping its maps' room unless they grew far
-// beyond want keys.
-func (x *keyIndex) reset(want int) {
-	if len(x.ints) > 8*want+64 {
-		x.ints = nil
-	} else {
-		clear(x.ints)
-	}
-	if len(x.strs) > 8*want+64 {
-		x.strs = nil
-	} else {
-		clear(x.strs)
 	}
 }

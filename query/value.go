@@ -411,27 +411,3 @@ type tkey struct {
 	i [2]int64
 	s string
 }
-
-// tupleKey is the key of vals (see tkey).
-func (ex *exec) tupleKey(vals []any) tkey {
-	if len(vals) <= len(tkey{}.i) {
-		var k tkey
-		plain := true
-		for j, v := range vals {
-			x, ok := v.(int64)
-			if !ok {
-				plain = false
-				break
-			}
-			k.i[j] = x
-		}
-		if plain {
-			return k
-		}
-	}
-	ex.keybuf = ex.keybuf[:0]
-	for _, v := range vals {
-		ex.keybuf = appendKey(ex.keybuf, v)
-	}
-	return tkey{s: string(ex.keybuf)}
-}

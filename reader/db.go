@@ -252,14 +252,6 @@ func (l *tailList) len() int {
 	return l.n
 }
 
-func (l *tailList) push(t *tailTx) *tailList {
-	first := t.t
-	if l != nil {
-		first = l.first
-	}
-	return &tailList{tx: t, prev: l, n: l.len() + 1, first: first}
-}
-
 // txs returns the transactions oldest first.
 func (l *tailList) txs() []*tailTx {
 	out := make([]*tailTx, l.len())

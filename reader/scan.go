@@ -22,7 +22,6 @@ type treeIter struct {
 	cur       datom.Datom
 	started   bool
 	lo        datom.Datom
-	err       error
 	onlyTree  bool
 	onlyAdds  bool
 	checkDel  bool

@@ -166,13 +166,13 @@ type importer struct {
 	// database's first commit is not later than the history it receives.
 	now time.Time
 
-	pending                   edn.Vector
-	nTx, nEntities, nDatoms   int64
-	lastT                     int64
-	in                        *countingReader
-	size                      int64
-	lastReport                time.Time
-	sawExport, sawOtherValues bool
+	pending                 edn.Vector
+	nTx, nEntities, nDatoms int64
+	lastT                   int64
+	in                      *countingReader
+	size                    int64
+	lastReport              time.Time
+	sawExport               bool
 }
 
 func (im *importer) runFile(path string) error {
