@@ -170,6 +170,13 @@ func queryMap(form any) (edn.Map, error) {
 		var m edn.Map
 		for _, x := range q {
 			if kw, ok := x.(edn.Keyword); ok {
+				for _, me := range m {
+					if me.Key == kw {
+						// The query package refuses it too; saying so here
+						// keeps the rewrite from printing a map with a key twice.
+						return nil, fmt.Errorf("query section %s appears twice", edn.String(kw))
+					}
+				}
 				m = append(m, edn.MapEntry{Key: kw, Val: edn.Vector{}})
 				continue
 			}
