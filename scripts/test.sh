@@ -204,15 +204,53 @@ list_fuzz() {
 }
 
 run_fuzz() {
-	local rc=0 pkg name n=0
+	local rc=0 pkg name n=0 st
 	log "fuzz: every target for $FUZZTIME"
 	while read -r pkg name; do
 		[[ -n $pkg ]] || continue
 		n=$((n + 1))
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 100x -timeout 5m "$pkg" || rc=1
+		st=0
+		fuzz_one "$pkg" "$name" || st=$?
+		if [[ $st == 2 ]]; then
+			fuzz_one "$pkg" "$name" retry || rc=1
+		elif [[ $st != 0 ]]; then
+			rc=1
+		fi
 	done < <(list_fuzz)
 	log "fuzz: $n targets"
 	return $rc
+}
+
+# fuzz_one fuzzes one target. Go's fuzzer sometimes loses a worker process
+# and reports "fuzzing process hung or terminated unexpectedly" with an
+# input that does not fail (golang/go#52569, open; seen here on
+# FuzzDecodeCommit, whose saved input passed when run again). So when that
+# is the failure, the saved input is run on its own: if it fails, the
+# failure is real and stands; if it passes, the input is dropped and
+# fuzz_one returns 2: the caller fuzzes the target once more, and a second
+# failure stands whatever it is. Minimization is off: it is where the lost workers
+# were seen, and a short run needs no minimal input.
+fuzz_one() {
+	local pkg=$1 name=$2 retry=${3:-} out dir input
+	out=$(mktemp)
+	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 0 -timeout 5m "$pkg" 2>&1 | tee "$out"; then
+		rm -f "$out"
+		return 0
+	fi
+	input=$(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^ ]*\).*/\1/p' "$out" | head -1)
+	if [[ -n $retry || -z $input ]] || ! grep -q 'fuzzing process hung or terminated unexpectedly' "$out"; then
+		rm -f "$out"
+		return 1
+	fi
+	rm -f "$out"
+	dir=$(go list -f '{{.Dir}}' "$pkg")
+	if ! go test -run "^${name}\$/^${input##*/}\$" -count=1 "$pkg"; then
+		log "fuzz: $pkg $name: the saved input $input fails on its own: a real failure"
+		return 1
+	fi
+	log "fuzz: $pkg $name: lost a worker but its input $input passes (golang/go#52569); dropping it and fuzzing again"
+	rm -f "$dir/$input"
+	return 2
 }
 
 main() {
