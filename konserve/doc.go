@@ -35,8 +35,10 @@
 // # Backends
 //
 // Open picks a Backend by URL scheme: file:// is this package's own
-// implementation (flock'd compare, fsynced temp file, link or rename, fsynced
-// directory; see file.go for its invariants F1–F4); mem://, s3://, gs:// and
+// implementation (nodes: fsynced temp file, link, fsynced directory; heads:
+// flock'd compare, then the new bytes written in place into the spare one
+// of two checksummed slots and fdatasynced; see file.go for its invariants
+// F1–F4 and file_head.go for the slots); mem://, s3://, gs:// and
 // azblob:// go through gocloud.dev. New wraps any Backend, such as the
 // fault-injecting one in internal/blobtest.
 //

@@ -1,6 +1,7 @@
 package konserve
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -28,12 +29,15 @@ import (
 //
 //	F1 A key's file is always complete: bytes are written to a temporary file
 //	   in the same directory, fsynced, and only then linked (immutable keys)
-//	   or renamed (mutable keys) to the key's name. A bulk store
-//	   (PutNodesBulk) syncs its temporary files together, with one syncfs(2),
-//	   before renaming any into place (see bulk.go): it never writes under a
-//	   key's name either.
-//	F2 When PutImmutable or Swap returns nil, the file and its directory entry
-//	   are fsynced, and so is every directory the backend created on the way.
+//	   or renamed (a mutable key's file, when it is created or regrown) to
+//	   the key's name. A bulk store (PutNodesBulk) syncs its temporary files
+//	   together, with one syncfs(2), before renaming any into place (see
+//	   bulk.go): it never writes under a key's name either. The one write
+//	   in place is a swap's, into the spare slot of a mutable key's file,
+//	   and a slot is only read back if its checksum holds (file_head.go).
+//	F2 When PutImmutable or Swap returns nil, the bytes and the file's
+//	   directory entry are durable (fsync, or fdatasync of a slot), and so is
+//	   every directory the backend created on the way.
 //	F3 Swap compares and replaces under an exclusive flock(2) of the key's
 //	   lock file, so swaps are atomic across goroutines and processes.
 //	F4 Names beginning with "." are the backend's own (temporary and lock
@@ -181,6 +185,14 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
+	}
+	if bytes.HasPrefix(data, headMagic) {
+		// A swapped key: its bytes are its current slot's.
+		h, err := readHeadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
+		}
+		return h.data, nil
 	}
 	return data, nil
 }
@@ -409,9 +421,10 @@ func lockPath(p string) string {
 	return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock")
 }
 
-// ReadVersioned implements Backend. It reads without the lock: rename is
-// atomic, so the bytes read are one complete state of the key, and the
-// Version is computed from exactly those bytes.
+// ReadVersioned implements Backend. It reads without the lock: a slot is
+// intact or fails its checksum, and a rename is atomic, so the bytes read
+// are one complete state of the key, and the Version is computed from
+// exactly those bytes.
 func (b *fileBackend) ReadVersioned(ctx context.Context, key string) ([]byte, Version, error) {
 	p, err := b.path("read", key)
 	if err != nil {
@@ -420,86 +433,39 @@ func (b *fileBackend) ReadVersioned(ctx context.Context, key string) ([]byte, Ve
 	if err := ctx.Err(); err != nil {
 		return nil, "", fmt.Errorf("konserve: file: read %s: %w", key, err)
 	}
-	data, err := os.ReadFile(p)
+	h, err := readHeadFile(p)
 	if err != nil {
 		return nil, "", fmt.Errorf("konserve: file: read %s: %w", key, classifyFileErr(err))
 	}
-	return data, fileVersion(data), nil
+	return h.data, fileVersion(h.data), nil
 }
 
-// Swap implements Backend (F3): it writes and fsyncs a temporary file
-// beside the key, then, under the key's flock, compares the current content
-// hash with old, renames the file over the key and fsyncs the directory.
+// Swap implements Backend (F3): under the key's flock it compares the
+// Version of the key's current bytes with old and writes data into the
+// key's other slot in place, one pwrite and one fdatasync (see
+// file_head.go). A key that does not exist yet, that has no slots, or
+// whose slots are too small for data is written whole as a new slotted
+// file instead: temporary file, fsync, rename, directory fsync (F1, F2).
 func (b *fileBackend) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
-	sh, err := b.stageHead(ctx, key, data)
+	p, err := b.path("swap", key)
 	if err != nil {
 		return "", err
 	}
-	return sh.swap(ctx, old)
-}
-
-// fileStagedHead is a head's new bytes in a synced temporary file beside
-// the key (F1), waiting to be renamed over it by swap.
-type fileStagedHead struct {
-	b        *fileBackend
-	key, p   string
-	tmp      string
-	data     []byte
-	finished bool
-}
-
-var _ headStager = (*fileBackend)(nil)
-
-// stageHead implements headStager: the temporary file and its fsync, the
-// part of a swap that needs no lock and does not depend on the head's
-// current state, so Store.PutNodesSwapHead runs it beside the node puts.
-func (b *fileBackend) stageHead(ctx context.Context, key string, data []byte) (stagedHead, error) {
-	p, err := b.path("swap", key)
-	if err != nil {
-		return nil, err
-	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
+		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
 	}
-	dir := filepath.Dir(p)
-	if err := b.ensureDir(dir); err != nil {
-		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
+	if err := b.ensureDir(filepath.Dir(p)); err != nil {
+		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
 	}
-	tmp, err := writeTemp(dir, data, true)
+	nv, err := swapLocked(p, old, data)
 	if err != nil {
-		return nil, fmt.Errorf("konserve: file: swap %s: %w", key, err)
-	}
-	return &fileStagedHead{b: b, key: key, p: p, tmp: tmp, data: data}, nil
-}
-
-// swap implements stagedHead: under the key's flock it compares the current
-// content hash with old, renames the staged file over the key and fsyncs
-// the directory (F2, F3). The staged file is removed on any failure before
-// the rename.
-func (s *fileStagedHead) swap(ctx context.Context, old Version) (Version, error) {
-	if s.finished {
-		return "", fmt.Errorf("konserve: file: swap %s: staged head used twice", s.key)
-	}
-	s.finished = true
-	if err := ctx.Err(); err != nil {
-		_ = os.Remove(s.tmp) // best effort: a leftover is swept as a crash's would be
-		return "", fmt.Errorf("konserve: file: swap %s: %w", s.key, err)
-	}
-	nv, err := s.swapLocked(old)
-	if err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", s.key, err)
+		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
 	}
 	return nv, nil
 }
 
-func (s *fileStagedHead) swapLocked(old Version) (_ Version, err error) {
-	renamed := false
-	defer func() {
-		if !renamed {
-			_ = os.Remove(s.tmp) // best effort: err is what matters
-		}
-	}()
-	unlock, err := flockPath(lockPath(s.p), true)
+func swapLocked(p string, old Version, data []byte) (_ Version, err error) {
+	unlock, err := flockPath(lockPath(p), true)
 	if err != nil {
 		return "", err
 	}
@@ -508,36 +474,38 @@ func (s *fileStagedHead) swapLocked(old Version) (_ Version, err error) {
 			err = uerr
 		}
 	}()
-	var cur Version
-	switch curData, err := os.ReadFile(s.p); {
+	cur, err := readHeadFile(p)
+	var curV Version
+	switch {
 	case err == nil:
-		cur = fileVersion(curData)
+		curV = fileVersion(cur.data)
 	case errors.Is(err, fs.ErrNotExist):
-		cur = ""
 	default:
 		return "", fmt.Errorf("read current state: %w", err)
 	}
-	if cur != old {
+	if curV != old {
 		return "", ErrConflict
 	}
-	if err := os.Rename(s.tmp, s.p); err != nil {
-		return "", fmt.Errorf("rename into place: %w", err)
+	seq := cur.seq + 1
+	if curV != "" && cur.slot >= 0 && slotHdrSize+len(data) <= cur.slotSize {
+		if err := writeSlot(p, cur, 1-cur.slot, seq, data); err != nil {
+			return "", err
+		}
+		return fileVersion(data), nil
 	}
-	renamed = true
-	if err := syncDir(filepath.Dir(s.p)); err != nil {
+	dir := filepath.Dir(p)
+	tmp, err := writeTemp(dir, newHeadFile(seq, data), true)
+	if err != nil {
 		return "", err
 	}
-	return fileVersion(s.data), nil
-}
-
-// discard implements stagedHead: it removes the staged file of a head that
-// will not be swapped.
-func (s *fileStagedHead) discard() {
-	if s.finished {
-		return
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp) // best effort: a leftover is swept as a crash's would be
+		return "", fmt.Errorf("rename into place: %w", err)
 	}
-	s.finished = true
-	_ = os.Remove(s.tmp) // best effort: a leftover is swept as a crash's would be
+	if err := syncDir(dir); err != nil {
+		return "", err
+	}
+	return fileVersion(data), nil
 }
 
 // Delete implements Backend. A key that has been swapped is deleted under its
@@ -630,7 +598,21 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 			}
 			return err
 		}
-		return fn(ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+		size := info.Size()
+		if slottedSize(size) {
+			// Maybe a swapped key: its size is its current bytes', as
+			// with every other backend.
+			h, slotted, err := peekHeadFile(path)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return nil
+			case err != nil:
+				return err
+			case slotted:
+				size = int64(len(h.data))
+			}
+		}
+		return fn(ObjectInfo{Key: key, Size: size, ModTime: info.ModTime()})
 	})
 	if err != nil {
 		return fmt.Errorf("konserve: file: list %q: %w", prefix, err)

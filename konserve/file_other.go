@@ -64,3 +64,21 @@ func fsyncDir(dir string) error {
 	}
 	return err
 }
+
+// writeSlot writes data into slot of the head file at p as its seq-th
+// state and makes it durable. The caller holds the key's lock and has
+// checked that data fits.
+func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(appendSlot(nil, seq, data), int64(headBlock+slot*h.slotSize))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

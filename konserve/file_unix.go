@@ -144,3 +144,38 @@ func fsyncRetry(fd int) error {
 		}
 	}
 }
+
+// writeSlot writes data into slot of the head file at p as its seq-th
+// state and makes it durable. The caller holds the key's lock and has
+// checked that data fits.
+func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error {
+	fd, err := openRetry(p, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	buf := appendSlot(make([]byte, 0, slotHdrSize+len(data)), seq, data)
+	off := int64(headBlock + slot*h.slotSize)
+	op := "write"
+	for len(buf) > 0 && err == nil {
+		var n int
+		n, err = syscall.Pwrite(fd, buf, off)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			err = nil
+		case err == nil && n == 0:
+			err = syscall.EIO
+		case err == nil:
+			buf, off = buf[n:], off+int64(n)
+		}
+	}
+	if err == nil {
+		op, err = "fdatasync", datasyncRetry(fd)
+	}
+	if cerr := syscall.Close(fd); err == nil && cerr != nil {
+		op, err = "close", cerr
+	}
+	if err != nil {
+		return &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return nil
+}

@@ -538,71 +538,19 @@ func (s *Store) resolveSwap(ctx context.Context, key string, old Version, data [
 	}
 }
 
-// headStager is implemented by backends that can write a head's new bytes
-// before the compare-and-swap that publishes them (file: a synced temporary
-// file, renamed over the key under its lock). PutNodesSwapHead stages the
-// head while the nodes it must follow are being written, so a commit waits
-// for one round of syncs less.
-type headStager interface {
-	// stageHead prepares a swap of key to data. Nothing is visible under
-	// key until the returned stagedHead's swap succeeds.
-	stageHead(ctx context.Context, key string, data []byte) (stagedHead, error)
-}
-
-// stagedHead is a swap prepared by headStager. Exactly one of swap and
-// discard must be called, once.
-type stagedHead interface {
-	// swap is Backend.Swap of the staged bytes: it replaces the key only
-	// if its current state is old, with Swap's outcomes.
-	swap(ctx context.Context, old Version) (Version, error)
-	// discard drops a staged head that will not be swapped.
-	discard()
-}
-
 // PutNodesSwapHead is PutNodes(nodes) followed, once it has succeeded, by
 // SwapHead(key, old, head): the head moves only after every node is
 // durable, and the outcomes are those of the two calls (an error from
-// PutNodes means the head was not touched). Backends that can (file) write
-// the head's bytes while the nodes are written, so the swap afterwards
-// is one locked compare and rename instead of a write, a sync and those.
+// PutNodes means the head was not touched).
 func (s *Store) PutNodesSwapHead(ctx context.Context, nodes [][]byte, key string, old Version, head []byte) ([]Hash, Version, error) {
 	if err := checkHeadKey("swap head", key); err != nil {
 		return nil, "", err
 	}
-	hs, ok := s.b.(headStager)
-	if !ok {
-		addrs, err := s.PutNodes(ctx, nodes)
-		if err != nil {
-			return nil, "", err
-		}
-		v, err := s.SwapHead(ctx, key, old, head)
-		return addrs, v, err
+	addrs, err := s.PutNodes(ctx, nodes)
+	if err != nil {
+		return nil, "", err
 	}
-	type staged struct {
-		sh  stagedHead
-		err error
-	}
-	ch := make(chan staged, 1)
-	go func() {
-		sh, err := hs.stageHead(ctx, key, head)
-		ch <- staged{sh, err}
-	}()
-	addrs, perr := s.PutNodes(ctx, nodes)
-	st := <-ch
-	if perr != nil {
-		if st.sh != nil {
-			st.sh.discard()
-		}
-		return nil, "", perr
-	}
-	if st.err != nil {
-		// Staging failed before anything was visible under key: the
-		// swap did not take effect, so retrying it is safe.
-		return nil, "", fmt.Errorf("konserve: swap head %s: %w", key, st.err)
-	}
-	s.c.headSwaps.Add(1)
-	nv, swapErr := st.sh.swap(ctx, old)
-	v, err := s.resolveSwap(ctx, key, old, head, nv, swapErr)
+	v, err := s.SwapHead(ctx, key, old, head)
 	return addrs, v, err
 }
 

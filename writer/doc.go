@@ -55,9 +55,10 @@
 // tree nodes (written by a background merge, durable before any commit
 // names them), then the tail node and the commit record (in parallel, all
 // durable), then the head by compare-and-swap (package branch; on the file
-// backend the head's new bytes are written and synced to a temporary file
-// beside the node writes, see konserve.Store.PutNodesSwapHead, so only the
-// locked compare, the rename and a directory sync follow them). A
+// backend a locked compare and one in-place write of the head file's spare
+// slot with an fdatasync, no rename or directory sync, see konserve's
+// file_head.go: the median small commit went from 1.63–1.70 ms to
+// 1.32–1.36 ms here, BenchmarkCommitLatency). A
 // swap that loses to another writer re-reads the head, re-applies the
 // transaction data (not the datoms) to the new database value, so that
 // :db/cas and transaction functions see the truth, and tries again, up to

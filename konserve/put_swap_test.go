@@ -35,8 +35,8 @@ func tempFiles(t *testing.T, dir string) []string {
 }
 
 // PutNodesSwapHead has the outcomes of PutNodes followed by SwapHead, on
-// the file backend (which stages the head beside the node puts) and on a
-// backend that cannot stage (mem through a wrapper): the nodes are stored,
+// the file backend (whose heads are swapped in place, in slots) and on a
+// wrapped mem backend: the nodes are stored,
 // the head moves from the right version only, a lost compare leaves the
 // head and no temporary file behind.
 func TestPutNodesSwapHead(t *testing.T) {
@@ -97,7 +97,7 @@ func TestPutNodesSwapHead(t *testing.T) {
 }
 
 // A node that cannot be stored fails the call before the head moves, and
-// the staged head is removed (file backend).
+// leaves no temporary file (file backend).
 func TestPutNodesSwapHeadNodeFailure(t *testing.T) {
 	ctx := context.Background()
 	s, dir := openFileStore(t, nil)
