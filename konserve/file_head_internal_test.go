@@ -23,7 +23,6 @@ import (
 // tearing it) leaves the old head.
 func TestHeadSlotCrash(t *testing.T) {
 	ctx := context.Background()
-	const key = "branches/main/HEAD"
 	newHead := []byte("head 1: " + strings.Repeat("x", 300))
 	slot := appendSlot(nil, 2, newHead)
 	type point struct {
@@ -50,14 +49,14 @@ func TestHeadSlotCrash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.SwapHead(ctx, key, "", []byte("head 0")); err != nil {
+			if _, err := st.SwapHead(ctx, headKey, "", []byte("head 0")); err != nil {
 				t.Fatal(err)
 			}
 			nodes := [][]byte{[]byte("tail node " + pt.name), []byte("commit record " + pt.name)}
 			if _, err := st.PutNodes(ctx, nodes[:pt.nodes]); err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join(dir, filepath.FromSlash(key))
+			p := filepath.Join(dir, filepath.FromSlash(headKey))
 			if pt.slotLen >= 0 {
 				cur, err := readHeadFile(p)
 				if err != nil {
@@ -81,7 +80,7 @@ func TestHeadSlotCrash(t *testing.T) {
 				t.Fatalf("reopen after a crash at %s: %v", pt.name, err)
 			}
 			defer st2.Close()
-			got, v, err := st2.ReadHead(ctx, key)
+			got, v, err := st2.ReadHead(ctx, headKey)
 			if err != nil {
 				t.Fatalf("read head after a crash at %s: %v", pt.name, err)
 			}
@@ -104,13 +103,13 @@ func TestHeadSlotCrash(t *testing.T) {
 			}
 			// The next writer proceeds from what it read, over the torn
 			// slot if there is one.
-			if _, err := st2.SwapHead(ctx, key, v, []byte("head 2")); err != nil {
+			if _, err := st2.SwapHead(ctx, headKey, v, []byte("head 2")); err != nil {
 				t.Fatalf("crash at %s: next swap: %v", pt.name, err)
 			}
-			if got, _, err := st2.ReadHead(ctx, key); err != nil || string(got) != "head 2" {
+			if got, _, err := st2.ReadHead(ctx, headKey); err != nil || string(got) != "head 2" {
 				t.Fatalf("crash at %s: head after the next swap = %q, %v", pt.name, got, err)
 			}
-			if _, err := st2.SwapHead(ctx, key, v, []byte("head 3")); !errors.Is(err, ErrConflict) {
+			if _, err := st2.SwapHead(ctx, headKey, v, []byte("head 3")); !errors.Is(err, ErrConflict) {
 				t.Fatalf("crash at %s: a swap from the replaced version: %v, want ErrConflict", pt.name, err)
 			}
 		})
@@ -122,17 +121,12 @@ func TestHeadSlotCrash(t *testing.T) {
 // file that SweepTemp removes.
 func TestHeadSlotRegrowCrash(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, "file://"+dir, nil)
+	st, dir := openHeadStore(t)
+	v0, err := st.SwapHead(ctx, headKey, "", []byte("head 0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	const key = "branches/main/HEAD"
-	v0, err := st.SwapHead(ctx, key, "", []byte("head 0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, filepath.FromSlash(key))
+	p := filepath.Join(dir, filepath.FromSlash(headKey))
 	cur, err := readHeadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +140,7 @@ func TestHeadSlotRegrowCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, v, err := st2.ReadHead(ctx, key); err != nil || string(got) != "head 0" || v != v0 {
+	if got, v, err := st2.ReadHead(ctx, headKey); err != nil || string(got) != "head 0" || v != v0 {
 		t.Fatalf("after a crash before the rename: %q, %v, %v", got, v, err)
 	}
 	if left := tempFiles(t, dir); len(left) != 1 {
@@ -159,20 +153,20 @@ func TestHeadSlotRegrowCrash(t *testing.T) {
 		t.Fatalf("SweepTemp left %v", left)
 	}
 	// The regrow itself, then swaps in place in the bigger slots.
-	v1, err := st2.SwapHead(ctx, key, v0, big)
+	v1, err := st2.SwapHead(ctx, headKey, v0, big)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _, err := st2.ReadHead(ctx, key); err != nil || !bytes.Equal(got, big) {
+	if got, _, err := st2.ReadHead(ctx, headKey); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("after the regrow: %d bytes, %v", len(got), err)
 	}
 	if cur2, err := readHeadFile(p); err != nil || cur2.slotSize <= cur.slotSize || cur2.seq != cur.seq+1 {
 		t.Fatalf("regrown file: slot size %d (was %d), seq %d (was %d), %v", cur2.slotSize, cur.slotSize, cur2.seq, cur.seq, err)
 	}
-	if _, err := st2.SwapHead(ctx, key, v1, []byte("head 2")); err != nil {
+	if _, err := st2.SwapHead(ctx, headKey, v1, []byte("head 2")); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, err := st2.ReadHead(ctx, key); err != nil || string(got) != "head 2" {
+	if got, _, err := st2.ReadHead(ctx, headKey); err != nil || string(got) != "head 2" {
 		t.Fatalf("after a swap in the regrown file: %q, %v", got, err)
 	}
 }
@@ -183,8 +177,7 @@ func TestHeadSlotRegrowCrash(t *testing.T) {
 func TestHeadFileWithoutSlots(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	const key = "branches/main/HEAD"
-	p := filepath.Join(dir, filepath.FromSlash(key))
+	p := filepath.Join(dir, filepath.FromSlash(headKey))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -195,21 +188,21 @@ func TestHeadFileWithoutSlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, v, err := st.ReadHead(ctx, key)
+	got, v, err := st.ReadHead(ctx, headKey)
 	if err != nil || string(got) != "legacy head" || v != fileVersion([]byte("legacy head")) {
 		t.Fatalf("legacy head: %q, %v, %v", got, v, err)
 	}
-	if _, err := st.SwapHead(ctx, key, fileVersion([]byte("other")), []byte("x")); !errors.Is(err, ErrConflict) {
+	if _, err := st.SwapHead(ctx, headKey, fileVersion([]byte("other")), []byte("x")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("swap from a wrong version: %v", err)
 	}
-	if _, err := st.SwapHead(ctx, key, v, []byte("head 1")); err != nil {
+	if _, err := st.SwapHead(ctx, headKey, v, []byte("head 1")); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(p)
 	if err != nil || !bytes.HasPrefix(raw, headMagic) {
 		t.Fatalf("after a swap the file has no slots: %v", err)
 	}
-	if got, err := st.Backend().Get(ctx, key); err != nil || string(got) != "head 1" {
+	if got, err := st.Backend().Get(ctx, headKey); err != nil || string(got) != "head 1" {
 		t.Fatalf("Get of a slotted key = %q, %v", got, err)
 	}
 }
@@ -218,20 +211,15 @@ func TestHeadFileWithoutSlots(t *testing.T) {
 // (or whose header is cut) is damage, reported as ErrCorrupt, not a head.
 func TestHeadFileDamaged(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	const key = "branches/main/HEAD"
-	st, err := Open(ctx, "file://"+dir, nil)
+	st, dir := openHeadStore(t)
+	v, err := st.SwapHead(ctx, headKey, "", []byte("head 0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := st.SwapHead(ctx, key, "", []byte("head 0"))
-	if err != nil {
+	if _, err := st.SwapHead(ctx, headKey, v, []byte("head 1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SwapHead(ctx, key, v, []byte("head 1")); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, filepath.FromSlash(key))
+	p := filepath.Join(dir, filepath.FromSlash(headKey))
 	raw, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -243,16 +231,16 @@ func TestHeadFileDamaged(t *testing.T) {
 	if err := os.WriteFile(p, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.ReadHead(ctx, key); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := st.ReadHead(ctx, headKey); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("both slots damaged: %v, want ErrCorrupt", err)
 	}
-	if _, err := st.SwapHead(ctx, key, v, []byte("head 2")); err == nil || errors.Is(err, ErrConflict) {
+	if _, err := st.SwapHead(ctx, headKey, v, []byte("head 2")); err == nil || errors.Is(err, ErrConflict) {
 		t.Fatalf("swap over a damaged head: %v, want an error other than a conflict", err)
 	}
 	if err := os.WriteFile(p, raw[:len(headMagic)+2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.ReadHead(ctx, key); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := st.ReadHead(ctx, headKey); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("cut header: %v, want ErrCorrupt", err)
 	}
 }
@@ -262,16 +250,11 @@ func TestHeadFileDamaged(t *testing.T) {
 // whose Version is theirs, in order.
 func TestHeadSlotReadersDuringSwaps(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, "file://"+dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const key = "branches/main/HEAD"
+	st, _ := openHeadStore(t)
 	head := func(i int) []byte {
 		return fmt.Appendf(nil, "head %06d %s", i, strings.Repeat(string(rune('a'+i%26)), 1000+i%700))
 	}
-	v, err := st.SwapHead(ctx, key, "", head(0))
+	v, err := st.SwapHead(ctx, headKey, "", head(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +273,7 @@ func TestHeadSlotReadersDuringSwaps(t *testing.T) {
 					return
 				default:
 				}
-				data, rv, err := st.Backend().ReadVersioned(ctx, key)
+				data, rv, err := st.Backend().ReadVersioned(ctx, headKey)
 				if err != nil {
 					errs <- err
 					return
@@ -305,7 +288,7 @@ func TestHeadSlotReadersDuringSwaps(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= swaps; i++ {
-		if v, err = st.SwapHead(ctx, key, v, head(i)); err != nil {
+		if v, err = st.SwapHead(ctx, headKey, v, head(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -315,6 +298,21 @@ func TestHeadSlotReadersDuringSwaps(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+}
+
+// headKey is the key the head tests swap.
+const headKey = "branches/main/HEAD"
+
+// openHeadStore opens a file store in a new directory.
+func openHeadStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := Open(context.Background(), "file://"+dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, dir
 }
 
 // tempFiles lists the temporary files under dir.

@@ -85,18 +85,7 @@ func createFile(name string, data []byte, sync bool) (created bool, err error) {
 	if err != nil {
 		return false, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
-	for rest := data; len(rest) > 0 && err == nil; {
-		var n int
-		n, err = syscall.Write(fd, rest)
-		switch {
-		case errors.Is(err, syscall.EINTR):
-			err = nil
-		case err == nil && n == 0:
-			err = syscall.EIO
-		case err == nil:
-			rest = rest[n:]
-		}
-	}
+	err = pwriteAll(fd, data, 0)
 	op := "write"
 	if err == nil && sync {
 		op, err = "fsync", fsyncRetry(fd)
@@ -156,18 +145,7 @@ func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error
 	buf := appendSlot(make([]byte, 0, slotHdrSize+len(data)), seq, data)
 	off := int64(headBlock + slot*h.slotSize)
 	op := "write"
-	for len(buf) > 0 && err == nil {
-		var n int
-		n, err = syscall.Pwrite(fd, buf, off)
-		switch {
-		case errors.Is(err, syscall.EINTR):
-			err = nil
-		case err == nil && n == 0:
-			err = syscall.EIO
-		case err == nil:
-			buf, off = buf[n:], off+int64(n)
-		}
-	}
+	err = pwriteAll(fd, buf, off)
 	if err == nil {
 		op, err = "fdatasync", datasyncRetry(fd)
 	}
@@ -176,6 +154,24 @@ func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error
 	}
 	if err != nil {
 		return &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return nil
+}
+
+// pwriteAll writes all of buf at offset off of fd, retrying interrupted and
+// short writes.
+func pwriteAll(fd int, buf []byte, off int64) error {
+	for len(buf) > 0 {
+		n, err := syscall.Pwrite(fd, buf, off)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+		case err != nil:
+			return err
+		case n == 0:
+			return syscall.EIO
+		default:
+			buf, off = buf[n:], off+int64(n)
+		}
 	}
 	return nil
 }
