@@ -3,6 +3,7 @@ package pss
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 	"sync"
@@ -45,7 +46,7 @@ type lazyRoot[K any] struct {
 	done atomic.Bool
 	// nmore is how many batches of the head's buf, after the head's adds,
 	// this link holds: links extending this one appended them (see
-	// extend).
+	// extend), or AddBatchesLazilyKeyed gave them all at once.
 	nmore int32
 	// lazyHead is what this link shares with the links that extended it
 	// (see extend): its base, its own batch, its bound, its sort key.
@@ -139,16 +140,20 @@ func (l *lazyRoot[K]) chainBatches(fn func([]K) bool) {
 	}
 }
 
-// setFilter gives the new link l (whose own keys are adds and removes) the
-// filter of its parent link p, with l's keys added, while it has room for
-// them; otherwise l has none until a Within makes one.
-func (l *lazyRoot[K]) setFilter(p *lazyRoot[K], adds, removes []K) {
+// setFilter gives the new link l (whose own keys are adds, removes and
+// the batches more) the filter of its parent link p, with l's keys added,
+// while it has room for them; otherwise l has none until a Within makes
+// one.
+func (l *lazyRoot[K]) setFilter(p *lazyRoot[K], adds, removes []K, more [][]K) {
 	if p == nil || l.key == nil || !l.box.bounded {
 		return
 	}
 	if f := p.filter.Load(); f != nil && l.pending <= f.room {
 		addKeys(f, l.key, removes)
 		addKeys(f, l.key, adds)
+		for _, b := range more {
+			addKeys(f, l.key, b)
+		}
 		l.filter.Store(f)
 	}
 }
@@ -334,7 +339,7 @@ func (p *lazyRoot[K]) extend(adds []K) *extNode[K] {
 	ln := &extNode[K]{l: lazyRoot[K]{lazyHead: h, nmore: int32(n + 1), pending: p.pending + len(adds),
 		box: boxAdd(p.box, h.key, adds)}}
 	ln.n.lazy = &ln.l
-	ln.l.setFilter(p, adds, nil)
+	ln.l.setFilter(p, adds, nil, nil)
 	return ln
 }
 
@@ -393,6 +398,44 @@ func (s Set[K]) UpdateLazily(ctx context.Context, adds, removes []K) (Set[K], er
 // does not merely extend the one before (a batch of adds only, which keeps
 // that link's key) is the one used.
 func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key SortKey[K]) (Set[K], error) {
+	return s.updateLazily(ctx, adds, removes, nil, key)
+}
+
+// AddBatchesLazilyKeyed returns the set that a chain of
+// UpdateLazilyKeyed(ctx, b, nil, key) calls would, one per batch b of
+// batches in order, made as one link holding them all: a caller that
+// gathered the batches of many transactions before anyone read the set
+// (reader's history additions) pays for one link instead of one per batch,
+// and the build sorts them all at once. Like UpdateLazily, it keeps the
+// batches until the set is built: the caller must not modify them.
+func (s Set[K]) AddBatchesLazilyKeyed(ctx context.Context, batches [][]K, key SortKey[K]) (Set[K], error) {
+	var bs [][]K
+	for _, b := range batches {
+		if len(b) > 0 {
+			bs = append(bs, b)
+		}
+	}
+	switch {
+	case len(bs) == 0:
+		return s, nil
+	case len(bs) == 1:
+		return s.UpdateLazilyKeyed(ctx, bs[0], nil, key)
+	case s.cfg != nil && s.cfg.store != nil:
+		// Updated at once, as UpdateLazily does with a store: one
+		// Update of the batches in order (the first add of a key wins, as
+		// along a chain).
+		return s.Update(ctx, slices.Concat(bs...), nil)
+	case len(bs) > math.MaxInt32:
+		// More than a link counts (nmore): one batch of them all, in
+		// order, adds the same keys.
+		return s.UpdateLazilyKeyed(ctx, slices.Concat(bs...), nil, key)
+	}
+	return s.updateLazily(ctx, bs[0], nil, bs[1:], key)
+}
+
+// updateLazily is UpdateLazilyKeyed with more batches of adds after adds
+// (AddBatchesLazilyKeyed), which it keeps in the new link's head.
+func (s Set[K]) updateLazily(ctx context.Context, adds, removes []K, more [][]K, key SortKey[K]) (Set[K], error) {
 	if len(adds)+len(removes) == 0 {
 		return s, nil
 	}
@@ -402,7 +445,7 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	if s.cfg.store != nil {
 		return s.Update(ctx, adds, removes)
 	}
-	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && int(r.lazy.nmore) < extendMax {
+	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() && len(removes) == 0 && len(more) == 0 && int(r.lazy.nmore) < extendMax {
 		ln := r.lazy.extend(adds)
 		ns := Set[K]{cfg: s.cfg, root: &ln.n}
 		if ln.l.pending > ln.l.limit {
@@ -414,6 +457,10 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 	pending := len(adds) + len(removes)
 	minLen, limit := 0, 0
 	box := boxAdd(boxAdd(emptyBox(key), key, removes), key, adds)
+	for _, b := range more {
+		pending += len(b)
+		box = boxAdd(box, key, b)
+	}
 	var floor *tnode[K]
 	var parent *lazyRoot[K]
 	if r := s.root; r != nil && r.lazy != nil && !r.lazy.done.Load() {
@@ -445,7 +492,15 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 		l: lazyRoot[K]{pending: pending, box: box}}
 	ln.l.lazyHead = &ln.h
 	ln.n.lazy = &ln.l
-	ln.l.setFilter(parent, adds, removes)
+	if len(more) > 0 {
+		// The head's buf, full: a link extending this one copies it (see
+		// extend), so the caller's slice is never written.
+		ln.h.buf = slices.Clone(more)
+		ln.h.moreN = new(atomic.Int64)
+		ln.h.moreN.Store(int64(len(more)))
+		ln.l.nmore = int32(len(more))
+	}
+	ln.l.setFilter(parent, adds, removes, more)
 	ns := Set[K]{cfg: s.cfg, root: &ln.n}
 	if pending > limit {
 		ns.force()

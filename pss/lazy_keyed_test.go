@@ -85,7 +85,20 @@ func testKeyedModel(t *testing.T, r *rand.Rand, key SortKey[pair], width int) {
 				removes = append(removes, adds[0])
 			}
 		}
-		ns, err := p.s.UpdateLazilyKeyed(ctx, adds, removes, key)
+		var ns Set[pair]
+		if len(removes) == 0 && r.IntN(4) == 0 {
+			// The same adds as several batches of one link (some empty),
+			// in order: the first add of a key still wins.
+			var bs [][]pair
+			for rest := adds; len(rest) > 0 || r.IntN(3) == 0; {
+				k := min(len(rest), r.IntN(6))
+				bs = append(bs, rest[:k:k])
+				rest = rest[k:]
+			}
+			ns, err = p.s.AddBatchesLazilyKeyed(ctx, bs, key)
+		} else {
+			ns, err = p.s.UpdateLazilyKeyed(ctx, adds, removes, key)
+		}
 		if err != nil {
 			t.Fatalf("step %d: %v", step, err)
 		}
