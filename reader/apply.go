@@ -291,6 +291,14 @@ type tailNode struct {
 	tx tailTx
 }
 
+// histTailNode is a tailNode with the transaction's queued history
+// additions (see overlay), for a transaction that has some: the others
+// (assertions only) keep the smaller node.
+type histTailNode struct {
+	tailNode
+	hq histQueue
+}
+
 // apply adds one transaction to the overlay and the tail, returning a new
 // value. It only touches in-memory sets: for each set the transaction
 // changes, one batched pss.Update that copies the paths it touches once.
@@ -367,9 +375,29 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			break
 		}
 	}
+	// When moreover the transaction folds nothing and its retractions are
+	// one run of res.Datoms, each the retraction of the stored datom it
+	// masks, of an attribute with history, EAVT's (and AEVT's) history
+	// additions are that run (see below), shared rather than copied.
+	histShared := !fold && delsRetracted && len(res.Retracted) > 0
+	hFirst, hN := -1, 0
+	for j := 0; histShared && j < len(res.Datoms); j++ {
+		if res.Datoms[j].Added {
+			continue
+		}
+		if hFirst < 0 {
+			hFirst = j
+		}
+		hN++
+		histShared = j-hFirst+1 == hN
+	}
+	histShared = histShared && hN == len(res.Retracted)
 	for _, r := range res.Retracted {
 		k := kinds.kind(r.A)
 		in := db.tail.inTail(r.Tx) // see below
+		if k&kindNoHistory != 0 {
+			histShared = false
+		}
 		for _, i := range curTreesOf(k, &tbuf) {
 			if i == curAEVT {
 				continue // shares EAVT's batches
@@ -387,6 +415,9 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 				nAdds[i+nCur] += 2
 			}
 		}
+	}
+	if histShared {
+		nAdds[histEAVT] = 0
 	}
 	total := 0
 	for i, n := range nAdds {
@@ -412,6 +443,9 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			continue
 		}
 		adds[i] = carve(nAdds[i])
+	}
+	if histShared {
+		adds[histEAVT] = res.Datoms[hFirst : hFirst+hN : hFirst+hN]
 	}
 	for i := range dels {
 		dels[i] = carve(nDel[i])
@@ -487,6 +521,7 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		for _, i := range curTreesOf(k, &tbuf) {
 			switch {
 			case i == curAEVT:
+			case i == curEAVT && histShared:
 			case masked[i] && !fold:
 				adds[i+nCur] = append(adds[i+nCur], rd)
 			default:
@@ -522,6 +557,10 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	// scans EAVT for retractEntity, say) is built then, while the others
 	// keep accumulating. A schema change that reindexes AVET goes eagerly.
 	eager := schema != oldSchema
+	if eager && nov.histq != nil {
+		// The history sets change at once too, after the queued batches.
+		nov.hist, nov.histq = nov.histq.applied(), nil
+	}
 	update := func(s pss.Set[datom.Datom], i int, adds, rm []datom.Datom) (pss.Set[datom.Datom], error) {
 		if eager {
 			return s.Update(ctx, adds, rm)
@@ -562,6 +601,8 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		switch {
 		case i < nCur:
 			s = &own(0, &nov.adds)[i]
+		case i < 2*nCur && !eager:
+			continue // queued below
 		case i < 2*nCur:
 			s = &own(1, &nov.hist)[i-nCur]
 		default:
@@ -585,7 +626,26 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			}
 		}
 	}
-	return db.finishApply(dn, res, schema, t, logDatoms, enc), nil
+	var tn *tailNode
+	if !eager && slices.ContainsFunc(adds[nCur:2*nCur], func(b []datom.Datom) bool { return len(b) > 0 }) {
+		hn := new(histTailNode)
+		tn = &hn.tailNode
+		q := &hn.hq
+		copy(q.adds[:], adds[nCur:2*nCur])
+		switch p := nov.histq; {
+		case p == nil:
+			q.base = nov.hist
+		case p.sets.Load() != nil:
+			// Applied already: a new queue starts on the result.
+			q.base = p.sets.Load()
+		default:
+			q.prev, q.base = p, p.base
+		}
+		nov.hist, nov.histq = q.base, q
+	} else {
+		tn = new(tailNode)
+	}
+	return db.finishApply(dn, tn, res, schema, t, logDatoms, enc), nil
 }
 
 // overlayKeys are the sort keys (pss.SortKey) of the overlay sets of each
@@ -653,14 +713,14 @@ func vaetKey(d datom.Datom) (uint64, uint64, bool) {
 }
 
 // finishApply completes the value dn that apply derived from db.
-func (db *DB) finishApply(dn *dbNode, res *tx.Result, schema *datom.Schema, t int64, logDatoms []datom.Datom, enc []byte) *DB {
+func (db *DB) finishApply(dn *dbNode, tn *tailNode, res *tx.Result, schema *datom.Schema, t int64, logDatoms []datom.Datom, enc []byte) *DB {
 	nx := &dn.db
 	nx.ov = &dn.ov
 	nx.schema = schema
 	if t > nx.basisT {
 		nx.basisT = t
 	}
-	tn := &tailNode{tx: tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc}}
+	tn.tx = tailTx{t: t, datoms: logDatoms, retracted: res.Retracted, enc: enc}
 	tn.l = tailList{tx: &tn.tx, prev: db.tail, n: db.tail.len() + 1, first: t}
 	if db.tail != nil {
 		tn.l.first = db.tail.first

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accretedb/accrete/branch"
@@ -98,13 +101,90 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 //
 // Every transaction copies the overlay, so it holds its sets by pointer, in
 // arrays a transaction replaces only when it changes one of their sets
-// (assertions change adds, retractions dels and hist): adds and dels are
+// (assertions change adds, retractions dels and histq): adds and dels are
 // the additions and deletions of current tree i, hist the additions of
-// history tree i+nCur (see add), and xdels is nil while empty, as it
-// usually is.
+// history tree i+nCur (see add) but for those histq queues, and xdels is
+// nil while empty, as it usually is.
+//
+// histq, when not nil, queues the history additions of the latest
+// transactions, which are applied to hist only when something reads the
+// history sets (histSets): a chain of With calls that reads only the
+// current value (retractEntity's scans, say) then makes no history set per
+// transaction, and the first history read, merge or persist applies the
+// whole queue as one link per set (pss.AddBatchesLazilyKeyed), which one
+// build sorts at once rather than a build every few thousand links.
 type overlay struct {
 	adds, hist, dels *overlaySets
 	xdels            *overlaySets
+	histq            *histQueue
+}
+
+// histQueue is the history additions of one transaction, queued behind
+// those of the transactions before it (prev) on top of base, the history
+// sets the oldest of them applies to (the overlay's hist). It lives in the
+// transaction's tail node (histTailNode), which the tail keeps anyway, and
+// its batches are mostly the transaction's own retractions (see apply).
+//
+// A value read after values derived from it were made can leave an
+// applied entry inside a queue; the entries after it then keep its sets
+// alive (one version of the history sets per such entry) until the queue
+// is merged away with the tail.
+type histQueue struct {
+	prev *histQueue
+	base *overlaySets
+	// adds are the additions to history tree i+nCur, as apply would have
+	// given them to the set (AEVT's are EAVT's).
+	adds [nCur][]datom.Datom
+	mu   sync.Mutex // held while applying (applied)
+	// sets, once applied asked for them, is base with the queue down to
+	// here applied; a transaction queued after that starts a new queue on
+	// it, so that the queue behind it (and its batches) can be collected.
+	sets atomic.Pointer[overlaySets]
+}
+
+// applied returns base with the queue down to q applied, made once: the
+// batches since the newest queue entry already applied, oldest first, as
+// one lazy link per set.
+func (q *histQueue) applied() *overlaySets {
+	if s := q.sets.Load(); s != nil {
+		return s
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if s := q.sets.Load(); s != nil {
+		return s
+	}
+	start := q.base
+	var qs []*histQueue
+	for p := q; p != nil; p = p.prev {
+		if s := p.sets.Load(); s != nil {
+			start = s
+			break
+		}
+		qs = append(qs, p)
+	}
+	slices.Reverse(qs)
+	out := new(overlaySets)
+	batches := make([][]datom.Datom, len(qs))
+	for i := range out {
+		for k, p := range qs {
+			batches[k] = p.adds[i]
+		}
+		// The overlay's sets are in memory and never the zero Set: adding
+		// to them lazily loads nothing and cannot fail.
+		out[i], _ = start[i].AddBatchesLazilyKeyed(context.Background(), batches, overlayKeys[i+nCur])
+	}
+	q.sets.Store(out)
+	return out
+}
+
+// histSets returns the additions of the four history trees, with the
+// queued ones applied (see histq).
+func (o *overlay) histSets() *overlaySets {
+	if o.histq != nil {
+		return o.histq.applied()
+	}
+	return o.hist
 }
 
 // overlaySets are overlay sets of the four current trees, or of their
@@ -118,7 +198,7 @@ func (o *overlay) add(i int) pss.Set[datom.Datom] {
 	case i < nCur:
 		return o.adds[i]
 	case i < 2*nCur:
-		return o.hist[i-nCur]
+		return o.histSets()[i-nCur]
 	}
 	return emptySets[i]
 }
@@ -212,6 +292,9 @@ func noneWithin(s pss.Set[datom.Datom], i int, lo, hi datom.Datom) pss.Set[datom
 }
 
 func (o *overlay) empty() bool {
+	if o.histq != nil {
+		return false // it queues a non-empty batch of additions
+	}
 	for i := range nCur {
 		if o.adds[i].Len() > 0 || o.hist[i].Len() > 0 || o.dels[i].Len() > 0 {
 			return false
