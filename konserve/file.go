@@ -188,7 +188,10 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	}
 	if bytes.HasPrefix(data, headMagic) {
 		// A swapped key: its bytes are its current slot's.
-		h, err := readHeadFile(p)
+		h, err := parseHeadFile(data)
+		if errors.Is(err, errTornHead) {
+			h, err = readHeadFile(p) // caught a swap half-done: read again
+		}
 		if err != nil {
 			return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
 		}
@@ -465,6 +468,9 @@ func (b *fileBackend) Swap(ctx context.Context, key string, old Version, data []
 }
 
 func swapLocked(p string, old Version, data []byte) (_ Version, err error) {
+	if slotHdrSize+len(data) > maxSlotSize {
+		return "", fmt.Errorf("a head of %d bytes is larger than a file head can hold (%d)", len(data), maxSlotSize-slotHdrSize)
+	}
 	unlock, err := flockPath(lockPath(p), true)
 	if err != nil {
 		return "", err

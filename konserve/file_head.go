@@ -109,9 +109,9 @@ func parseHeadFile(file []byte) (slottedHead, error) {
 	return best, nil
 }
 
-// maxSlotSize bounds a slot (and so a head) at 64 MiB: a larger size in a
-// header is damage, not a head.
-const maxSlotSize = 64 << 20
+// maxSlotSize bounds a slot, and so a head, at 1 GiB (a head is a commit
+// record of a few KiB): a larger size in a header is damage, not a head.
+const maxSlotSize = 1 << 30
 
 func slotSum(seq uint64, data []byte) [32]byte {
 	h := blake3.New()
@@ -140,6 +140,9 @@ func appendSlot(b []byte, seq uint64, data []byte) []byte {
 // rewritten each time.
 func slotSizeFor(data []byte) int {
 	n := 2 * (slotHdrSize + len(data))
+	if n > maxSlotSize {
+		n = slotHdrSize + len(data)
+	}
 	return (n + headBlock - 1) / headBlock * headBlock
 }
 
