@@ -30,8 +30,10 @@ import (
 // directory fsync, two journal commits of ext4 on every head swap. The slot
 // write changes no metadata the file needs (the file keeps its size and
 // blocks; fdatasync skips the modification time), so it is one data flush.
-// Measured here (ext4 on virtio), a commit of two nodes and a head took a
-// median of 1.9 ms with the renamed head and 1.3 ms with the slotted one.
+// Measured here (ext4 on virtio), a microbenchmark of a commit's I/O (two
+// nodes, then the head) took a median of 1.9 ms with the renamed head and
+// 1.3 ms with the slotted one; writer's BenchmarkCommitLatency p50 went from
+// 1.63–1.70 ms to 1.32–1.36 ms.
 //
 // A slotted file is created, and regrown when a head outgrows its slots,
 // the old way (complete temporary file, fsync, rename, directory fsync:

@@ -140,6 +140,7 @@ func TestHeadSlotRegrowCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st2.Close()
 	if got, v, err := st2.ReadHead(ctx, headKey); err != nil || string(got) != "head 0" || v != v0 {
 		t.Fatalf("after a crash before the rename: %q, %v, %v", got, v, err)
 	}

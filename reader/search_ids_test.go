@@ -10,7 +10,7 @@ import (
 	"github.com/accretedb/accrete/datom"
 )
 
-// TestSearchIDs checks the branch-free search against sort.Search over
+// TestSearchIDs checks searchIDs against sort.Search over
 // random sorted runs: small and large, with repeated ids, negative ids and
 // the extremes of int64, in both EAVT and AEVT order.
 func TestSearchIDs(t *testing.T) {
