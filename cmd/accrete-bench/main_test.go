@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +376,86 @@ func FuzzParseAux(f *testing.F) {
 			t.Fatalf("error %v does not wrap errData", err)
 		}
 	})
+}
+
+// TestPullEntitiesMatchPull checks that the entity benches walk what their
+// pull counterparts pull: pull-many-entities the tree pull-many returns,
+// pull-one-entities its :name-only form (bench.js has no check for them).
+func TestPullEntitiesMatchPull(t *testing.T) {
+	ctx := context.Background()
+	e, err := newEnv(ctx, "full", backendMem, genPeople(50, peopleSeed), genAux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.close() })
+	for _, c := range []struct {
+		keys    []edn.Keyword
+		pattern string
+	}{
+		{[]edn.Keyword{"db/id", "last-name", "alias", "sex", "age", "salary"}, pullManyPattern},
+		{[]edn.Keyword{"name"}, `[:name {:follows ...}]`},
+	} {
+		walk, err := mkPullEntities(c.keys)(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pull, err := mkPull(c.pattern, false)(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := walk.op()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pull.op()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, w := pullTreeCanon(got), pullTreeCanon(want)
+		if g != w {
+			t.Errorf("%v: entity walk\n%.400s\npull\n%.400s", c.keys, g, w)
+		}
+		if n := strings.Count(g, "{"); n < 100 {
+			t.Errorf("%v: the walk reached %d entities, want the whole wide-4x5 tree", c.keys, n)
+		}
+	}
+}
+
+// pullTreeCanon writes a pull result or an entity walk's tree in one form:
+// keys sorted, collections' elements sorted, a missing :follows as empty.
+func pullTreeCanon(v any) string {
+	var kv map[string]any
+	switch m := v.(type) {
+	case edn.Map:
+		kv = map[string]any{}
+		for _, en := range m {
+			kv[fmt.Sprint(en.Key)] = en.Val
+		}
+	case map[edn.Keyword]any:
+		kv = map[string]any{}
+		for k, x := range m {
+			kv[fmt.Sprint(k)] = x
+		}
+	case []edn.Map, []any, edn.Vector, edn.Set:
+		var xs []string
+		rv := reflect.ValueOf(v)
+		for i := range rv.Len() {
+			xs = append(xs, pullTreeCanon(rv.Index(i).Interface()))
+		}
+		slices.Sort(xs)
+		return "[" + strings.Join(xs, " ") + "]"
+	default:
+		return fmt.Sprint(v)
+	}
+	if _, ok := kv[":follows"]; !ok {
+		kv[":follows"] = []any{}
+	}
+	keys := slices.Sorted(maps.Keys(kv))
+	var b strings.Builder
+	b.WriteString("{")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s ", k, pullTreeCanon(kv[k]))
+	}
+	b.WriteString("}")
+	return b.String()
 }
