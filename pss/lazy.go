@@ -409,7 +409,15 @@ func (s Set[K]) UpdateLazilyKeyed(ctx context.Context, adds, removes []K, key So
 // and the build sorts them all at once. Like UpdateLazily, it keeps the
 // batches until the set is built: the caller must not modify them.
 func (s Set[K]) AddBatchesLazilyKeyed(ctx context.Context, batches [][]K, key SortKey[K]) (Set[K], error) {
-	var bs [][]K
+	n := 0
+	for _, b := range batches {
+		if len(b) > 0 {
+			n++
+		}
+	}
+	// Sized at once: a queue of many thousand batches grown by append
+	// copies pointers (with write barriers) at every doubling.
+	bs := make([][]K, 0, n)
 	for _, b := range batches {
 		if len(b) > 0 {
 			bs = append(bs, b)

@@ -291,12 +291,14 @@ type tailNode struct {
 	tx tailTx
 }
 
-// histTailNode is a tailNode with the transaction's queued history
-// additions (see overlay), for a transaction that has some: the others
-// (assertions only) keep the smaller node.
-type histTailNode struct {
+// queueTailNode is a tailNode with the transaction's queued additions to
+// the overlay (see overlay), for a transaction that queues some: its
+// additions to the current sets, its history additions, or both (hq is
+// then allocated apart: retractions of stored datoms alongside new
+// assertions are the rarer case, and this keeps the common node small).
+type queueTailNode struct {
 	tailNode
-	hq histQueue
+	q overlayQueue
 }
 
 // apply adds one transaction to the overlay and the tail, returning a new
@@ -490,7 +492,7 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			in := db.tail.inTail(r.Tx)
 			if i == curAVET {
 				var err error
-				if in, err = ov.adds[i].Within(r, r).Has(ctx, r); err != nil {
+				if in, err = ov.addSets()[i].Within(r, r).Has(ctx, r); err != nil {
 					return nil, err
 				}
 			}
@@ -561,6 +563,14 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		// The history sets change at once too, after the queued batches.
 		nov.hist, nov.histq = nov.histq.applied(), nil
 	}
+	// The additions to the current sets are queued (see overlay) when the
+	// transaction only adds to them; otherwise the queue is applied first,
+	// and the sets change as below.
+	queueAdds := !eager && slices.ContainsFunc(adds[:nCur], func(b []datom.Datom) bool { return len(b) > 0 }) &&
+		!slices.ContainsFunc(removeAdds[:], func(b []datom.Datom) bool { return len(b) > 0 })
+	if !queueAdds && nov.addq != nil {
+		nov.adds, nov.addq = nov.addq.applied(), nil
+	}
 	update := func(s pss.Set[datom.Datom], i int, adds, rm []datom.Datom) (pss.Set[datom.Datom], error) {
 		if eager {
 			return s.Update(ctx, adds, rm)
@@ -599,6 +609,8 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 		var s *pss.Set[datom.Datom]
 		switch {
+		case i < nCur && queueAdds:
+			continue // queued below
 		case i < nCur:
 			s = &own(0, &nov.adds)[i]
 		case i < 2*nCur && !eager:
@@ -626,24 +638,30 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 			}
 		}
 	}
+	queueHist := !eager && slices.ContainsFunc(adds[nCur:2*nCur], func(b []datom.Datom) bool { return len(b) > 0 })
 	var tn *tailNode
-	if !eager && slices.ContainsFunc(adds[nCur:2*nCur], func(b []datom.Datom) bool { return len(b) > 0 }) {
-		hn := new(histTailNode)
-		tn = &hn.tailNode
-		q := &hn.hq
-		copy(q.adds[:], adds[nCur:2*nCur])
-		switch p := nov.histq; {
-		case p == nil:
-			q.base = nov.hist
-		case p.sets.Load() != nil:
-			// Applied already: a new queue starts on the result.
-			q.base = p.sets.Load()
-		default:
-			q.prev, q.base = p, p.base
-		}
-		nov.hist, nov.histq = q.base, q
-	} else {
+	var aq, hq *overlayQueue
+	switch {
+	case queueAdds && queueHist:
+		qn := new(queueTailNode)
+		tn, aq, hq = &qn.tailNode, &qn.q, new(overlayQueue)
+	case queueAdds:
+		qn := new(queueTailNode)
+		tn, aq = &qn.tailNode, &qn.q
+	case queueHist:
+		qn := new(queueTailNode)
+		tn, hq = &qn.tailNode, &qn.q
+	default:
 		tn = new(tailNode)
+	}
+	if aq != nil {
+		copy(aq.adds[:], adds[:nCur])
+		aq.enqueue(&nov.addq, &nov.adds)
+	}
+	if hq != nil {
+		copy(hq.adds[:], adds[nCur:2*nCur])
+		hq.hist = true
+		hq.enqueue(&nov.histq, &nov.hist)
 	}
 	return db.finishApply(dn, tn, res, schema, t, logDatoms, enc), nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,10 +100,10 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 //
 // Every transaction copies the overlay, so it holds its sets by pointer, in
 // arrays a transaction replaces only when it changes one of their sets
-// (assertions change adds, retractions dels and histq): adds and dels are
-// the additions and deletions of current tree i, hist the additions of
-// history tree i+nCur (see add) but for those histq queues, and xdels is
-// nil while empty, as it usually is.
+// (assertions change adds or addq, retractions dels and histq): adds and
+// dels are the additions and deletions of current tree i but for those
+// addq queues, hist the additions of history tree i+nCur (see add) but for
+// those histq queues, and xdels is nil while empty, as it usually is.
 //
 // histq, when not nil, queues the history additions of the latest
 // transactions, which are applied to hist only when something reads the
@@ -113,28 +112,41 @@ var nowView = view{asOf: math.MaxInt64, since: -1}
 // transaction, and the first history read, merge or persist applies the
 // whole queue as one link per set (pss.AddBatchesLazilyKeyed), which one
 // build sorts at once rather than a build every few thousand links.
+//
+// addq does the same for the additions to the current trees of
+// transactions that only add to them (no datom of the tail retracted):
+// applied to adds when something reads the current sets (addSets), so
+// that a chain of assertions nobody reads in between (DataScript's add-1:
+// a With per datom) costs a queue entry per transaction rather than a lazy
+// link per set it changes. A transaction that reads the current value
+// (a lookup ref, an upsert, a retraction) applies the queue then, and the
+// chain goes on from there.
 type overlay struct {
 	adds, hist, dels *overlaySets
 	xdels            *overlaySets
-	histq            *histQueue
+	addq, histq      *overlayQueue
 }
 
-// histQueue is the history additions of one transaction, queued behind
-// those of the transactions before it (prev) on top of base, the history
-// sets the oldest of them applies to (the overlay's hist). It lives in the
-// transaction's tail node (histTailNode), which the tail keeps anyway, and
-// its batches are mostly the transaction's own retractions (see apply).
+// overlayQueue is the additions of one transaction to the overlay's
+// current sets (addq) or to its history sets (histq), queued behind those
+// of the transactions before it (prev) on top of base, the sets the oldest
+// of them applies to (the overlay's adds or hist). It lives in the
+// transaction's tail node (queueTailNode), which the tail keeps anyway,
+// and its batches are the transaction's own datoms or retractions (see
+// apply).
 //
 // A value read after values derived from it were made can leave an
 // applied entry inside a queue; the entries after it then keep its sets
-// alive (one version of the history sets per such entry) until the queue
-// is merged away with the tail.
-type histQueue struct {
-	prev *histQueue
+// alive (one version of the sets per such entry) until the queue is merged
+// away with the tail.
+type overlayQueue struct {
+	prev *overlayQueue
 	base *overlaySets
-	// adds are the additions to history tree i+nCur, as apply would have
-	// given them to the set (AEVT's are EAVT's).
+	// adds are the additions to current tree i, or history tree i+nCur,
+	// as apply would have given them to the set (AEVT's are EAVT's).
 	adds [nCur][]datom.Datom
+	// hist tells which: it picks the sort keys of the sets.
+	hist bool
 	mu   sync.Mutex // held while applying (applied)
 	// sets, once applied asked for them, is base with the queue down to
 	// here applied; a transaction queued after that starts a new queue on
@@ -145,7 +157,7 @@ type histQueue struct {
 // applied returns base with the queue down to q applied, made once: the
 // batches since the newest queue entry already applied, oldest first, as
 // one lazy link per set.
-func (q *histQueue) applied() *overlaySets {
+func (q *overlayQueue) applied() *overlaySets {
 	if s := q.sets.Load(); s != nil {
 		return s
 	}
@@ -154,16 +166,25 @@ func (q *histQueue) applied() *overlaySets {
 	if s := q.sets.Load(); s != nil {
 		return s
 	}
-	start := q.base
-	var qs []*histQueue
+	// The entries to apply, oldest first, counted before they are listed
+	// (a queue can be a whole With chain long).
+	start, n := q.base, 0
 	for p := q; p != nil; p = p.prev {
 		if s := p.sets.Load(); s != nil {
 			start = s
 			break
 		}
-		qs = append(qs, p)
+		n++
 	}
-	slices.Reverse(qs)
+	qs := make([]*overlayQueue, n)
+	for p := q; n > 0; p = p.prev {
+		n--
+		qs[n] = p
+	}
+	off := 0
+	if q.hist {
+		off = nCur
+	}
 	out := new(overlaySets)
 	batches := make([][]datom.Datom, len(qs))
 	for i := range out {
@@ -172,10 +193,35 @@ func (q *histQueue) applied() *overlaySets {
 		}
 		// The overlay's sets are in memory and never the zero Set: adding
 		// to them lazily loads nothing and cannot fail.
-		out[i], _ = start[i].AddBatchesLazilyKeyed(context.Background(), batches, overlayKeys[i+nCur])
+		out[i], _ = start[i].AddBatchesLazilyKeyed(context.Background(), batches, overlayKeys[i+off])
 	}
 	q.sets.Store(out)
 	return out
+}
+
+// enqueue returns the queue that adds q's batches behind *head (nil: none)
+// on top of sets, the overlay's adds or hist, and makes it the overlay's:
+// *head becomes q and sets the base the queue applies to.
+func (q *overlayQueue) enqueue(head **overlayQueue, sets **overlaySets) {
+	switch p := *head; {
+	case p == nil:
+		q.base = *sets
+	case p.sets.Load() != nil:
+		// Applied already: a new queue starts on the result.
+		q.base = p.sets.Load()
+	default:
+		q.prev, q.base = p, p.base
+	}
+	*sets, *head = q.base, q
+}
+
+// addSets returns the additions of the four current trees, with the queued
+// ones applied (see addq).
+func (o *overlay) addSets() *overlaySets {
+	if o.addq != nil {
+		return o.addq.applied()
+	}
+	return o.adds
 }
 
 // histSets returns the additions of the four history trees, with the
@@ -196,7 +242,7 @@ type overlaySets = [nCur]pss.Set[datom.Datom]
 func (o *overlay) add(i int) pss.Set[datom.Datom] {
 	switch {
 	case i < nCur:
-		return o.adds[i]
+		return o.addSets()[i]
 	case i < 2*nCur:
 		return o.histSets()[i-nCur]
 	}
@@ -292,7 +338,7 @@ func noneWithin(s pss.Set[datom.Datom], i int, lo, hi datom.Datom) pss.Set[datom
 }
 
 func (o *overlay) empty() bool {
-	if o.histq != nil {
+	if o.histq != nil || o.addq != nil {
 		return false // it queues a non-empty batch of additions
 	}
 	for i := range nCur {

@@ -51,7 +51,7 @@ func (db *DB) Overlay(ctx context.Context, idx datom.Index) (adds, dels []datom.
 	if idx > datom.VAET || i < 0 || i >= nCur {
 		return nil, nil, fmt.Errorf("reader: overlay: %v is not a current index", idx)
 	}
-	if adds, err = db.ov.adds[i].Slice(ctx, nil, nil); err != nil {
+	if adds, err = db.ov.addSets()[i].Slice(ctx, nil, nil); err != nil {
 		return nil, nil, fmt.Errorf("reader: overlay: %w", err)
 	}
 	if dels, err = db.ov.dels[i].Slice(ctx, nil, nil); err != nil {

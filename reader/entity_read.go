@@ -48,7 +48,8 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn fu
 	var cp entityCopier
 	cp.keep = keep
 	t := leafCursor{set: tree, empty: tree.Len() == 0, cp: &cp}
-	a := leafCursor{set: db.ov.adds[curEAVT], empty: db.ov.adds[curEAVT].Len() == 0, cp: &cp}
+	adds := db.ov.addSets()[curEAVT]
+	a := leafCursor{set: adds, empty: adds.Len() == 0, cp: &cp}
 	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0, cp: &cp}
 	// The tail's sets live in memory, with narrow leaves: step from leaf
 	// to leaf with an iterator rather than descend for each (a lone

@@ -174,7 +174,7 @@ func checkValue(t *testing.T, db *DB, m map[fact]bool, ref, pid datom.ID, what s
 		}
 	}
 	for _, i := range []int{curEAVT, curAEVT, curVAET} {
-		adds, err := db.ov.adds[i].Slice(ctx, nil, nil)
+		adds, err := db.ov.addSets()[i].Slice(ctx, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
