@@ -291,16 +291,6 @@ type tailNode struct {
 	tx tailTx
 }
 
-// queueTailNode is a tailNode with the transaction's queued additions to
-// the overlay (see overlay), for a transaction that queues some: its
-// additions to the current sets, its history additions, or both (hq is
-// then allocated apart: retractions of stored datoms alongside new
-// assertions are the rarer case, and this keeps the common node small).
-type queueTailNode struct {
-	tailNode
-	q overlayQueue
-}
-
 // apply adds one transaction to the overlay and the tail, returning a new
 // value. It only touches in-memory sets: for each set the transaction
 // changes, one batched pss.Update that copies the paths it touches once.
@@ -564,10 +554,22 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		nov.hist, nov.histq = nov.histq.applied(), nil
 	}
 	// The additions to the current sets are queued (see overlay) when the
-	// transaction only adds to them; otherwise the queue is applied first,
-	// and the sets change as below.
+	// transaction only adds to them and the chain is not read between
+	// transactions; otherwise the queue is applied first, and the sets
+	// change as below. A queue applied before this transaction came (the
+	// transaction itself read the value, say) marks a chain that is read
+	// after each With (upserts, retractEntity), where a queue of one entry
+	// a time only adds its own cost: the next directSpan transactions of
+	// the chain change the sets at once, and then it tries a queue again.
 	queueAdds := !eager && slices.ContainsFunc(adds[:nCur], func(b []datom.Datom) bool { return len(b) > 0 }) &&
 		!slices.ContainsFunc(removeAdds[:], func(b []datom.Datom) bool { return len(b) > 0 })
+	if nov.addq != nil && nov.addq.sets.Load() != nil {
+		nov.direct = directSpan
+	}
+	if nov.direct > 0 {
+		queueAdds = false
+		nov.direct--
+	}
 	if !queueAdds && nov.addq != nil {
 		nov.adds, nov.addq = nov.addq.applied(), nil
 	}
@@ -639,32 +641,28 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 		}
 	}
 	queueHist := !eager && slices.ContainsFunc(adds[nCur:2*nCur], func(b []datom.Datom) bool { return len(b) > 0 })
-	var tn *tailNode
-	var aq, hq *overlayQueue
-	switch {
-	case queueAdds && queueHist:
-		qn := new(queueTailNode)
-		tn, aq, hq = &qn.tailNode, &qn.q, new(overlayQueue)
-	case queueAdds:
-		qn := new(queueTailNode)
-		tn, aq = &qn.tailNode, &qn.q
-	case queueHist:
-		qn := new(queueTailNode)
-		tn, hq = &qn.tailNode, &qn.q
-	default:
-		tn = new(tailNode)
-	}
-	if aq != nil {
+	// The queue entries are allocated apart from the tail node: the tail
+	// outlives the values it was made for (every later value holds it),
+	// and an entry, once applied, holds the sets made for its value; kept
+	// in the tail, they would keep every version of the overlay a chain
+	// of reads and Withs made alive until the next merge.
+	if queueAdds {
+		aq := new(overlayQueue)
 		copy(aq.adds[:], adds[:nCur])
 		aq.enqueue(&nov.addq, &nov.adds)
 	}
-	if hq != nil {
+	if queueHist {
+		hq := &overlayQueue{hist: true}
 		copy(hq.adds[:], adds[nCur:2*nCur])
-		hq.hist = true
 		hq.enqueue(&nov.histq, &nov.hist)
 	}
-	return db.finishApply(dn, tn, res, schema, t, logDatoms, enc), nil
+	return db.finishApply(dn, new(tailNode), res, schema, t, logDatoms, enc), nil
 }
+
+// directSpan is how many transactions of a chain found to be read after
+// each With change the overlay's current sets at once rather than through
+// the queue (see applyFold).
+const directSpan = 64
 
 // overlayKeys are the sort keys (pss.SortKey) of the overlay sets of each
 // tree: the leading integer components of its order, so that building a

@@ -125,20 +125,24 @@ type overlay struct {
 	adds, hist, dels *overlaySets
 	xdels            *overlaySets
 	addq, histq      *overlayQueue
+	// direct counts down the transactions that change adds at once
+	// rather than queue (see applyFold).
+	direct int32
 }
 
 // overlayQueue is the additions of one transaction to the overlay's
 // current sets (addq) or to its history sets (histq), queued behind those
 // of the transactions before it (prev) on top of base, the sets the oldest
-// of them applies to (the overlay's adds or hist). It lives in the
-// transaction's tail node (queueTailNode), which the tail keeps anyway,
-// and its batches are the transaction's own datoms or retractions (see
-// apply).
+// of them applies to (the overlay's adds or hist). Its batches are the
+// transaction's own datoms or retractions (see apply), which the tail
+// keeps anyway. Only values and the entries queued after it hold an
+// entry, never the tail: an applied entry holds the sets made for its
+// value, which must go when the value goes.
 //
 // A value read after values derived from it were made can leave an
 // applied entry inside a queue; the entries after it then keep its sets
-// alive (one version of the sets per such entry) until the queue is merged
-// away with the tail.
+// alive (one version of the sets per such entry) as long as the values
+// holding them.
 type overlayQueue struct {
 	prev *overlayQueue
 	base *overlaySets
@@ -151,6 +155,9 @@ type overlayQueue struct {
 	// sets, once applied asked for them, is base with the queue down to
 	// here applied; a transaction queued after that starts a new queue on
 	// it, so that the queue behind it (and its batches) can be collected.
+	// The sets are allocated apart, not in the entry: the next entry's
+	// base points to them, and a pointer into this entry would keep its
+	// own base alive, and so on down the chain.
 	sets atomic.Pointer[overlaySets]
 }
 

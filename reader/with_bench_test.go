@@ -195,6 +195,44 @@ func BenchmarkWithAddAll(b *testing.B) {
 	})
 }
 
+// BenchmarkWithUpsertAlias adds an alias to one existing person per
+// transaction, found through its :id (a :db.unique/identity upsert): every
+// With reads the value the one before made, so the additions a With queues
+// (see reader's overlay) are applied by the next, one at a time.
+func BenchmarkWithUpsertAlias(b *testing.B) {
+	ctx := context.Background()
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	data := make(edn.Vector, len(ps))
+	for i, p := range ps {
+		data[i] = p.txMap()
+	}
+	rep, err := empty.With(ctx, data, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	full := rep.DBAfter
+	txs := make([]edn.Vector, len(ps))
+	r := mulberry(7)
+	for i := range txs {
+		txs[i] = edn.Vector{edn.Map{
+			{Key: edn.Keyword("id"), Val: ps[r.intn(len(ps))].id},
+			{Key: edn.Keyword("alias"), Val: "alias " + strconv.Itoa(i)},
+		}}
+	}
+	runChain(b, len(txs), func() error {
+		db := full
+		for _, t := range txs {
+			rep, err := db.With(ctx, t, nil)
+			if err != nil {
+				return err
+			}
+			db = rep.DBAfter
+		}
+		return touchIndexes(ctx, db)
+	})
+}
+
 // BenchmarkWithRetract5 is retract-5: retractEntity of every person, one
 // transaction each, from a database holding all of them.
 func BenchmarkWithRetract5(b *testing.B) {
