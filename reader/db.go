@@ -206,9 +206,10 @@ func (q *overlayQueue) applied() *overlaySets {
 	return out
 }
 
-// enqueue returns the queue that adds q's batches behind *head (nil: none)
-// on top of sets, the overlay's adds or hist, and makes it the overlay's:
-// *head becomes q and sets the base the queue applies to.
+// enqueue puts q behind *head, the overlay's queue (nil: none), whose
+// entries apply on top of *sets, the overlay's adds or hist: *head becomes
+// q, and *sets the base q's queue applies to (a queue applied already is
+// left behind: q starts a new one on its sets).
 func (q *overlayQueue) enqueue(head **overlayQueue, sets **overlaySets) {
 	switch p := *head; {
 	case p == nil:

@@ -197,8 +197,9 @@ func BenchmarkWithAddAll(b *testing.B) {
 
 // BenchmarkWithUpsertAlias adds an alias to one existing person per
 // transaction, found through its :id (a :db.unique/identity upsert): every
-// With reads the value the one before made, so the additions a With queues
-// (see reader's overlay) are applied by the next, one at a time.
+// With reads the value the one before made, the kind of chain the queue of
+// additions (reader's overlay.addq) must not slow down: it would be applied
+// one entry at a time (see applyFold's direct mode).
 func BenchmarkWithUpsertAlias(b *testing.B) {
 	ctx := context.Background()
 	empty := benchEmpty(b)
