@@ -127,23 +127,12 @@ func touchIndexes(ctx context.Context, db *reader.DB) error {
 	return nil
 }
 
-// BenchmarkWithAdd1 is add-1: five one-datom transactions per person, each
-// a new entity through a string tempid.
-func BenchmarkWithAdd1(b *testing.B) {
+// runWithChain times the chain of With calls that transacts txs, one
+// after another, on start, and its first read (touchIndexes).
+func runWithChain(b *testing.B, start *reader.DB, txs []edn.Vector) {
 	ctx := context.Background()
-	empty := benchEmpty(b)
-	ps := benchPeople(benchPeopleN)
-	keep := map[string]bool{"name": true, "last-name": true, "sex": true, "age": true, "salary": true}
-	var txs []edn.Vector
-	for _, p := range ps {
-		for _, a := range p.attrs {
-			if keep[string(a.Key.(edn.Keyword))] {
-				txs = append(txs, edn.Vector{edn.Vector{edn.Keyword("db/add"), p.id, a.Key, a.Val}})
-			}
-		}
-	}
 	runChain(b, len(txs), func() error {
-		db := empty
+		db := start
 		for _, t := range txs {
 			rep, err := db.With(ctx, t, nil)
 			if err != nil {
@@ -155,26 +144,48 @@ func BenchmarkWithAdd1(b *testing.B) {
 	})
 }
 
+// benchFull returns the people and a database holding all of them,
+// transacted in one With (add-all) on the empty database.
+func benchFull(b *testing.B) ([]benchPerson, *reader.DB) {
+	b.Helper()
+	ps := benchPeople(benchPeopleN)
+	data := make(edn.Vector, len(ps))
+	for i, p := range ps {
+		data[i] = p.txMap()
+	}
+	rep, err := benchEmpty(b).With(context.Background(), data, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ps, rep.DBAfter
+}
+
+// BenchmarkWithAdd1 is add-1: five one-datom transactions per person, each
+// a new entity through a string tempid.
+func BenchmarkWithAdd1(b *testing.B) {
+	empty := benchEmpty(b)
+	ps := benchPeople(benchPeopleN)
+	keep := map[string]bool{"name": true, "last-name": true, "sex": true, "age": true, "salary": true}
+	var txs []edn.Vector
+	for _, p := range ps {
+		for _, a := range p.attrs {
+			if keep[string(a.Key.(edn.Keyword))] {
+				txs = append(txs, edn.Vector{edn.Vector{edn.Keyword("db/add"), p.id, a.Key, a.Val}})
+			}
+		}
+	}
+	runWithChain(b, empty, txs)
+}
+
 // BenchmarkWithAdd5 is add-5: one map transaction per person.
 func BenchmarkWithAdd5(b *testing.B) {
-	ctx := context.Background()
 	empty := benchEmpty(b)
 	ps := benchPeople(benchPeopleN)
 	txs := make([]edn.Vector, len(ps))
 	for i, p := range ps {
 		txs[i] = edn.Vector{p.txMap()}
 	}
-	runChain(b, len(txs), func() error {
-		db := empty
-		for _, t := range txs {
-			rep, err := db.With(ctx, t, nil)
-			if err != nil {
-				return err
-			}
-			db = rep.DBAfter
-		}
-		return touchIndexes(ctx, db)
-	})
+	runWithChain(b, empty, txs)
 }
 
 // BenchmarkWithAddAll is add-all: every person in one transaction.
@@ -201,18 +212,7 @@ func BenchmarkWithAddAll(b *testing.B) {
 // additions (reader's overlay.addq) must not slow down: it would be applied
 // one entry at a time (see applyFold's direct mode).
 func BenchmarkWithUpsertAlias(b *testing.B) {
-	ctx := context.Background()
-	empty := benchEmpty(b)
-	ps := benchPeople(benchPeopleN)
-	data := make(edn.Vector, len(ps))
-	for i, p := range ps {
-		data[i] = p.txMap()
-	}
-	rep, err := empty.With(ctx, data, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	full := rep.DBAfter
+	ps, full := benchFull(b)
 	txs := make([]edn.Vector, len(ps))
 	r := mulberry(7)
 	for i := range txs {
@@ -221,37 +221,17 @@ func BenchmarkWithUpsertAlias(b *testing.B) {
 			{Key: edn.Keyword("alias"), Val: "alias " + strconv.Itoa(i)},
 		}}
 	}
-	runChain(b, len(txs), func() error {
-		db := full
-		for _, t := range txs {
-			rep, err := db.With(ctx, t, nil)
-			if err != nil {
-				return err
-			}
-			db = rep.DBAfter
-		}
-		return touchIndexes(ctx, db)
-	})
+	runWithChain(b, full, txs)
 }
 
 // BenchmarkWithRetract5 is retract-5: retractEntity of every person, one
 // transaction each, from a database holding all of them.
 func BenchmarkWithRetract5(b *testing.B) {
 	ctx := context.Background()
-	empty := benchEmpty(b)
-	ps := benchPeople(benchPeopleN)
-	data := make(edn.Vector, len(ps))
-	for i, p := range ps {
-		data[i] = p.txMap()
-	}
-	rep, err := empty.With(ctx, data, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	full := rep.DBAfter
+	_, full := benchFull(b)
 	name, _ := full.Schema().Entid("name")
 	var txs []edn.Vector
-	err = full.Datoms(ctx, datom.AEVT, []any{name}, func(d datom.Datom) bool {
+	err := full.Datoms(ctx, datom.AEVT, []any{name}, func(d datom.Datom) bool {
 		txs = append(txs, edn.Vector{edn.Vector{edn.Keyword("db.fn/retractEntity"), d.E}})
 		return true
 	})
@@ -263,17 +243,7 @@ func BenchmarkWithRetract5(b *testing.B) {
 		j := r.intn(i + 1)
 		txs[i], txs[j] = txs[j], txs[i]
 	}
-	runChain(b, len(txs), func() error {
-		db := full
-		for _, t := range txs {
-			rep, err := db.With(ctx, t, nil)
-			if err != nil {
-				return err
-			}
-			db = rep.DBAfter
-		}
-		return touchIndexes(ctx, db)
-	})
+	runWithChain(b, full, txs)
 }
 
 // BenchmarkInit is init: DataScript's init-db, every person's datoms (ids
