@@ -85,6 +85,9 @@ func DecodeCommit(data []byte) (*Commit, error) {
 	if !bytes.HasPrefix(data, commitMagic) {
 		return nil, fmt.Errorf("branch: decode commit: %w: bad magic", ErrFormat)
 	}
+	if err := checkLengths(data[len(commitMagic):]); err != nil {
+		return nil, fmt.Errorf("branch: decode commit: %w: %v", ErrFormat, err)
+	}
 	var c Commit
 	dec := msgpack.NewDecoder(bytes.NewReader(data[len(commitMagic):]))
 	if err := dec.Decode(&c); err != nil {

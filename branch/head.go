@@ -63,6 +63,9 @@ func DecodeHead(data []byte) (konserve.Hash, *Commit, error) {
 	if !bytes.HasPrefix(data, headMagic) {
 		return konserve.Hash{}, nil, fmt.Errorf("branch: decode head: %w: bad magic", ErrFormat)
 	}
+	if err := checkLengths(data[len(headMagic):]); err != nil {
+		return konserve.Hash{}, nil, fmt.Errorf("branch: decode head: %w: %v", ErrFormat, err)
+	}
 	var r headRecord
 	if err := msgpack.NewDecoder(bytes.NewReader(data[len(headMagic):])).Decode(&r); err != nil {
 		return konserve.Hash{}, nil, fmt.Errorf("branch: decode head: %w: %v", ErrFormat, err)
