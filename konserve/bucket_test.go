@@ -6,11 +6,20 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/accretedb/accrete/internal/blobtest"
 	"github.com/accretedb/accrete/konserve"
 )
+
+// memRuns numbers the named mem:// buckets this test binary opens: a named
+// bucket lives as long as the process, so a test rerun under -count would
+// otherwise find the keys of its last run.
+var memRuns atomic.Int64
+
+// memURL returns "mem://" and name, made unique to this call.
+func memURL(name string) string { return fmt.Sprintf("mem://run%d-%s", memRuns.Add(1), name) }
 
 // openBackend opens the Backend for rawURL through konserve.Open.
 // The caller (or RunConformance) closes it.
@@ -33,7 +42,7 @@ func TestMemConformance(t *testing.T) {
 // under its own prefix, so shared-registry code paths are covered too.
 func TestMemNamedConformance(t *testing.T) {
 	blobtest.RunConformance(t, func(t *testing.T) konserve.Backend {
-		return openBackend(t, "mem://conformance/"+sanitizeName(t.Name()))
+		return openBackend(t, memURL("conformance/"+sanitizeName(t.Name())))
 	})
 }
 
@@ -51,8 +60,9 @@ func sanitizeName(s string) string {
 // versions; mem:// without a name is private.
 func TestMemNamedShared(t *testing.T) {
 	ctx := context.Background()
-	a := openBackend(t, "mem://shared-test")
-	b := openBackend(t, "mem://shared-test")
+	u := memURL("shared-test")
+	a := openBackend(t, u)
+	b := openBackend(t, u)
 	defer a.Close()
 	defer b.Close()
 	if err := a.PutImmutable(ctx, "nodes/x", []byte("bytes")); err != nil {
@@ -132,7 +142,8 @@ func TestMemVersionNeverRepeats(t *testing.T) {
 // TestPrefixIsolation: databases under different prefixes of one bucket do
 // not see each other, and List returns keys without the prefix.
 func TestPrefixIsolation(t *testing.T) {
-	testPrefixIsolation(t, "mem://prefix-test/db1", "mem://prefix-test/db2")
+	u := memURL("prefix-test")
+	testPrefixIsolation(t, u+"/db1", u+"/db2")
 }
 
 func testPrefixIsolation(t *testing.T, url1, url2 string) {

@@ -48,7 +48,7 @@ func TestPutNodesSwapHead(t *testing.T) {
 			if kind == "file" {
 				s, dir = openFileStore(t, nil)
 			} else {
-				mem, err := konserve.Open(ctx, "mem://stage-"+t.Name(), nil)
+				mem, err := konserve.Open(ctx, memURL("stage-"+t.Name()), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
