@@ -8,9 +8,10 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// TestCheckLengthsAcceptsEncodings: every value the encoder writes (random
-// nestings of every msgpack type) passes the walk, and so does each
-// valid prefix of a sequence; cutting the value anywhere fails it.
+// TestCheckLengthsAcceptsEncodings: random nestings of every msgpack type
+// (ints and floats of each width, str and bin up to their 32-bit forms,
+// fixext and ext8/16/32, arrays and maps up to their 16- and 32-bit
+// forms) pass the walk, and cutting a value anywhere fails it.
 func TestCheckLengthsAcceptsEncodings(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var gen func(depth int) any
@@ -29,11 +30,17 @@ func TestCheckLengthsAcceptsEncodings(t *testing.T) {
 		case k == 5:
 			return float32(rng.Float64())
 		case k == 6:
-			return string(make([]byte, rng.IntN(1<<uint(rng.IntN(17)))))
+			return string(make([]byte, rng.IntN(1<<uint(rng.IntN(18)))))
 		case k == 7:
-			return make([]byte, rng.IntN(1<<uint(rng.IntN(17))))
+			return make([]byte, rng.IntN(1<<uint(rng.IntN(18))))
 		case k == 8:
-			return msgpack.RawMessage{0xd6, 0xff, 1, 2, 3, 4} // fixext4 (a timestamp)
+			return []msgpack.RawMessage{
+				{0xd6, 0xff, 1, 2, 3, 4}, // fixext4 (a timestamp)
+				{0xc7, 3, 5, 1, 2, 3},    // ext8
+				{0xc8, 0, 2, 5, 1, 2},    // ext16
+				{0xc9, 0, 0, 0, 1, 5, 1}, // ext32
+				{0xd8, 5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, // fixext16
+			}[rng.IntN(5)]
 		case k == 9 && depth < 3:
 			m := map[string]any{}
 			for i := range rng.IntN(20) {
