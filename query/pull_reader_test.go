@@ -54,10 +54,10 @@ func TestPullEntityOnReader(t *testing.T) {
 		db = rep.DBAfter
 		n := 2 + rng.IntN(39)
 		// Only the first nRef entities refer or are referred to: a pull
-		// recursing with ... returns every simple path from its root, as
-		// Datomic's and DataScript's do, and on a dense graph of 40
-		// entities that is exponential (a CI run once spent ten minutes on
-		// one). Twelve is TestPullModel's bound; the other entities still
+		// recursing with ... returns every simple path from its root (it
+		// stops a cycle along the path, as DataScript's pull does), and on
+		// a dense graph of 40 entities that is exponential (a CI run once
+		// spent ten minutes on one). Twelve is TestPullModel's bound; the other entities still
 		// carry the tags that make entities span leaves.
 		nRef := min(n, 12)
 		tid := func(i int) string { return fmt.Sprint("e", i) }
