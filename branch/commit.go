@@ -25,6 +25,21 @@ type Root struct {
 	Depth int           `msgpack:"d"`
 }
 
+// Stats are statistics of a commit's stored index trees, kept so that a
+// reader can estimate a query's clauses without fetching index nodes.
+type Stats struct {
+	// Attrs holds, for each attribute with datoms in the stored current
+	// AEVT tree (the log tail not included), how many it has, sorted by
+	// attribute id. An attribute that is absent has none.
+	Attrs []AttrCount `msgpack:"attrs"`
+}
+
+// AttrCount is the number of datoms of attribute A.
+type AttrCount struct {
+	A int64 `msgpack:"a"`
+	N int64 `msgpack:"n"`
+}
+
 // Commit is one immutable state of a database. Its address is the BLAKE3
 // hash of its encoding.
 type Commit struct {
@@ -47,6 +62,11 @@ type Commit struct {
 	GCGen        uint64          `msgpack:"gc_gen"`
 	WallTime     int64           `msgpack:"wall_ms"` // informational: unix milliseconds
 	TxInstant    int64           `msgpack:"tx_instant_ms"`
+	// Stats, when not nil, describe the stored trees (see Stats). Commits
+	// made before accrete kept them, and commits after an operation that
+	// could not keep them exactly, have none: planners then count in the
+	// index itself.
+	Stats *Stats `msgpack:"stats,omitempty"`
 }
 
 // Root returns the root named name and whether the commit has it.

@@ -13,7 +13,9 @@
 //     run as soon as their inputs are bound (predicates are fused into the
 //     scan that binds their last variable); otherwise it takes the cheapest
 //     connected pattern, or or rule call, estimated with Counter when the
-//     Source offers it. Each pattern picks its index from its bound
+//     Source offers it (a reader.DB answers the most common estimate, an
+//     attribute's size, from statistics its commit carries, so a cold
+//     reader plans without fetching index nodes). Each pattern picks its index from its bound
 //     positions (EAVT for a known entity, AVET/VAET for a known value of an
 //     indexed/ref attribute, AEVT for a known attribute), and comparisons of
 //     an indexed attribute's value with a constant become an IndexRange.

@@ -228,16 +228,19 @@ func (db *DB) Count(ctx context.Context, idx datom.Index, components []any) (int
 // countTree counts tree i with its overlay in [lo, hi]; hist counts current
 // tree i as history scans read it (see overlay).
 func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom, hist bool) (int, error) {
-	tree, err := db.trees[i].get(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n, ok, err := countPrefix(ctx, tree, i, lo, hi)
+	n, ok := db.countFromStats(i, lo, hi)
 	if !ok {
-		n, err = tree.Count(ctx, lo, hi)
-	}
-	if err != nil {
-		return 0, err
+		tree, err := db.trees[i].get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, ok, err = countPrefix(ctx, tree, i, lo, hi)
+		if !ok {
+			n, err = tree.Count(ctx, lo, hi)
+		}
+		if err != nil {
+			return 0, err
+		}
 	}
 	a, _ := db.ov.add(i).Count(ctx, lo, hi)
 	n += a
@@ -253,6 +256,23 @@ func (db *DB) countTree(ctx context.Context, i int, lo, hi datom.Datom, hist boo
 		n = 0
 	}
 	return n, nil
+}
+
+// countFromStats is the count of stored tree i in [lo, hi] when lo and hi
+// bound one attribute of AEVT and the value has statistics for its AEVT
+// tree (see attrStats): no node is read. ok is false otherwise.
+func (db *DB) countFromStats(i int, lo, hi datom.Datom) (int, bool) {
+	if i != curAEVT || lo.A != hi.A || lo.A == math.MinInt64 || !prefixLo(lo) || lo.E != math.MinInt64 || hi.E != math.MaxInt64 || hi.Tx != math.MaxInt64 || !hi.Added {
+		return 0, false
+	}
+	if _, isMax := hi.V.(maxValue); !isMax {
+		return 0, false
+	}
+	s := db.stats()
+	if s == nil {
+		return 0, false
+	}
+	return int(s.counts[lo.A]), true
 }
 
 // logDatoms scans the transaction log (TEAV): every datom ever

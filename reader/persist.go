@@ -34,6 +34,7 @@ func NewEmpty(ctx context.Context, st *konserve.Store, schemaOnRead bool, width 
 		}
 		db.trees[i] = newLoadedTree(s)
 	}
+	db.attrs = emptyStats(db.trees[curAEVT])
 	res := &tx.Result{TxID: datom.BootstrapTx, Datoms: ds, Schema: schema}
 	return db.apply(ctx, res, 0, nil)
 }
@@ -141,6 +142,7 @@ func (db *DB) Prepare(ctx context.Context, opts PersistOptions) (*DB, *branch.Co
 		}
 		cur.tailBytes = int64(len(data))
 	}
+	c.Stats = cur.commitStats()
 	cur.base = c
 	return cur, c, pending, nil
 }
@@ -208,6 +210,7 @@ func (db *DB) mergeTail(ctx context.Context) (*DB, error) {
 // stored with one PutNodesBulk before the value is returned.
 func (db *DB) mergeTailInto(ctx context.Context, col *collectStore) (*DB, error) {
 	next := *db
+	var aevtAdds, aevtDels []datom.Datom // what the merge does to AEVT, for its statistics
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range db.trees {
 		g.Go(func() error {
@@ -218,6 +221,9 @@ func (db *DB) mergeTailInto(ctx context.Context, col *collectStore) (*DB, error)
 			adds, dels, err := db.novelty(gctx, i)
 			if err != nil {
 				return err
+			}
+			if i == curAEVT {
+				aevtAdds, aevtDels = adds, dels
 			}
 			changed := len(adds) > 0 || len(dels) > 0
 			if col != nil {
@@ -247,6 +253,9 @@ func (db *DB) mergeTailInto(ctx context.Context, col *collectStore) (*DB, error)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if lt := next.trees[curAEVT]; lt != db.trees[curAEVT] {
+		next.attrs = db.stats().updated(lt, aevtAdds, aevtDels, lt.set.Len())
 	}
 	if col != nil {
 		if _, _, err := db.st.PutNodesBulk(ctx, col.datas, col.hashes); err != nil {

@@ -54,6 +54,7 @@ func (db *DB) Excise(ctx context.Context, ds []datom.Datom) (*DB, ExciseReport, 
 	}
 	next := *db
 	var removed [nTrees]int
+	var aevtAdds, aevtDels []datom.Datom // what excision does to AEVT, for its statistics
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range db.trees {
 		g.Go(func() error {
@@ -70,6 +71,16 @@ func (db *DB) Excise(ctx context.Context, ds []datom.Datom) (*DB, ExciseReport, 
 			if tree, err = tree.Update(gctx, adds, dels); err != nil {
 				return fmt.Errorf("reader: excise: merge %s: %w", treeNames[i], err)
 			}
+			if i == curAEVT {
+				aevtAdds, aevtDels = adds, dels
+				for _, d := range ds {
+					if ok, err := tree.Has(gctx, d); err != nil {
+						return err
+					} else if ok {
+						aevtDels = append(aevtDels[:len(aevtDels):len(aevtDels)], d)
+					}
+				}
+			}
 			before := tree.Len()
 			if tree, err = tree.Update(gctx, nil, ds); err != nil {
 				return fmt.Errorf("reader: excise: %s: %w", treeNames[i], err)
@@ -82,6 +93,8 @@ func (db *DB) Excise(ctx context.Context, ds []datom.Datom) (*DB, ExciseReport, 
 	if err := g.Wait(); err != nil {
 		return nil, rep, err
 	}
+	lt := next.trees[curAEVT]
+	next.attrs = db.stats().updated(lt, aevtAdds, aevtDels, lt.set.Len())
 	for i, n := range removed {
 		if n > 0 {
 			rep.Removed[treeNames[i]] = n
