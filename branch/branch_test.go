@@ -1,6 +1,7 @@
 package branch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,31 @@ func TestCommitRoundTrip(t *testing.T) {
 	if _, err := DecodeCommit(b1[:len(b1)-3]); !errors.Is(err, ErrFormat) {
 		t.Fatalf("truncated commit: err = %v, want ErrFormat", err)
 	}
+	// Statistics round-trip, each count as a two-element array; a commit
+	// without them (as before accrete kept them) has no "stats" key at
+	// all, so its encoding and address did not change.
+	if bytes.Contains(b1, []byte("stats")) {
+		t.Fatal("a commit without statistics encodes a stats key")
+	}
+	c.Stats = &Stats{Attrs: []AttrCount{{A: 10, N: 3}, {A: 72057594037927937, N: 1 << 40}}}
+	bs, err := EncodeCommit(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = DecodeCommit(bs); err != nil || !reflect.DeepEqual(got.Stats, c.Stats) {
+		t.Fatalf("statistics round trip: %+v, %v; want %+v", got.Stats, err, c.Stats)
+	}
+	if !bytes.Contains(bs, []byte{0x92, 10, 3}) {
+		t.Fatalf("AttrCount{10, 3} is not encoded as the array [10 3]: % x", bs)
+	}
+	c.Stats = &Stats{}
+	if bs, _ = EncodeCommit(c); !bytes.Contains(bs, []byte("stats")) {
+		t.Fatal("empty statistics (an empty tree) are not encoded")
+	}
+	if got, err = DecodeCommit(bs); err != nil || got.Stats == nil {
+		t.Fatalf("empty statistics decode as %+v, %v", got.Stats, err)
+	}
+	c.Stats = nil
 	c.Format = 99
 	b3, _ := EncodeCommit(c)
 	if _, err := DecodeCommit(b3); !errors.Is(err, ErrFormat) {
@@ -194,6 +220,10 @@ func TestRacingAdvance(t *testing.T) {
 
 func FuzzDecodeCommit(f *testing.F) {
 	b, _ := EncodeCommit(sampleCommit(3, konserve.HashOf([]byte("p"))))
+	f.Add(b)
+	withStats := sampleCommit(4, konserve.HashOf([]byte("p")))
+	withStats.Stats = &Stats{Attrs: []AttrCount{{A: 10, N: 3}, {A: 11, N: 7}}}
+	b, _ = EncodeCommit(withStats)
 	f.Add(b)
 	f.Add([]byte("ACC1"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -34,10 +34,13 @@ type Stats struct {
 	Attrs []AttrCount `msgpack:"attrs"`
 }
 
-// AttrCount is the number of datoms of attribute A.
+// AttrCount is the number of datoms of attribute A. It is encoded as a
+// two-element array, without field names: a commit holds one per
+// attribute in use, and the head repeats the commit.
 type AttrCount struct {
-	A int64 `msgpack:"a"`
-	N int64 `msgpack:"n"`
+	_msgpack struct{} `msgpack:",as_array"`
+	A        int64
+	N        int64
 }
 
 // Commit is one immutable state of a database. Its address is the BLAKE3
