@@ -7,7 +7,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/internal/blobtest"
@@ -250,4 +253,66 @@ func TestFastForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(ff)
+}
+
+// TestGroupPastBoundWaitsForMerge: a transaction that takes the log tail
+// past maxTailFactor × TailBytes while a background merge is in flight
+// waits for that merge and is applied again on its trees. Merging in its
+// own commit path instead would cost the commit the merge's work and
+// leave the merge in flight stale, to be dropped.
+func TestGroupPastBoundWaitsForMerge(t *testing.T) {
+	ctx := context.Background()
+	w, err := Create(ctx, "mem://", &Options{Width: 8, TailBytes: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Transact(ctx, `[{:db/ident :g/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	defer release() // before Close, which waits for the merge
+	w.mergeGate = gate
+	// Past TailBytes: the commit starts a background merge, held at the gate.
+	small := 0
+	for ; w.mergesStarted.Load() == 0; small++ {
+		if small > 100 {
+			t.Fatal("no background merge started")
+		}
+		if _, err := w.Transact(ctx, fmt.Sprintf(`[[:db/add "e" :g/n %d]]`, small)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One transaction of several times the bound.
+	var big []string
+	for i := range 400 {
+		big = append(big, fmt.Sprintf(`[:db/add "b%d" :g/n %d]`, i, i))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.Transact(ctx, "["+strings.Join(big, " ")+"]")
+		done <- err
+	}()
+	for w.mergeWaits.Load() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the transaction past the bound committed (%v) without waiting for the merge in flight", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if a, d := w.mergesAdopted.Load(), w.mergesDropped.Load(); a != 1 || d != 0 {
+		t.Fatalf("merges adopted %d, dropped %d; want 1 and 0", a, d)
+	}
+	var n int
+	if err := w.DB().Datoms(ctx, datom.AEVT, []any{w.DB().Schema().AttrByIdent("g/n").ID}, func(datom.Datom) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if n != small+400 {
+		t.Fatalf("%d :g/n datoms, want %d", n, small+400)
+	}
 }

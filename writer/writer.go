@@ -142,6 +142,10 @@ type Writer struct {
 	// released is how many requests the last finished commit answered
 	// (see letReleasedResubmit).
 	released atomic.Int64
+	// mergeGate, if not nil, holds every background merge until it is
+	// closed (tests: a merge in flight for as long as they need). Set
+	// before the first Transact.
+	mergeGate chan struct{}
 }
 
 // mergeJob is one background merge: MergeTail of src, a committed value.
@@ -622,6 +626,19 @@ func (w *Writer) commit(batch []*request, pre *preApplied) {
 			db, ts, live = w.apply(base, batch)
 		}
 		w.groupTxs = live
+		if live > 0 && w.merge != nil && !w.opts.MergeInCommit && db.TailBytes() > maxTailFactor*w.tailLimit() {
+			// The batch took the tail past its bound while a background
+			// merge is in flight: wait for that merge and apply the batch
+			// again on its trees, rather than merge in the commit path,
+			// which would also leave the merge in flight stale. (The
+			// check before the batch, in adoptMerge, sees the tail without
+			// it; a large group adds several times TailBytes.)
+			if nb, ok := w.adoptMergeWait(ctx, base); ok {
+				base, adopted = nb, true
+				db, ts, live = w.apply(base, batch)
+				w.groupTxs = live
+			}
+		}
 		if live == 0 {
 			// Every transaction failed. If another writer moved the head,
 			// they failed against an old value (:db/cas, transaction
@@ -818,9 +835,13 @@ func (w *Writer) startMerge(db *reader.DB) {
 	w.merge = j
 	w.mergesStarted.Add(1)
 	w.wg.Add(1)
+	gate := w.mergeGate
 	go func() {
 		defer w.wg.Done()
 		defer close(j.done)
+		if gate != nil {
+			<-gate
+		}
 		j.out, j.err = db.MergeTail(context.Background())
 	}()
 }
@@ -875,6 +896,14 @@ func (w *Writer) adoptMerge(ctx context.Context, base *reader.DB, wait bool) (db
 	w.db = nb
 	w.mu.Unlock()
 	return nb, true
+}
+
+// adoptMergeWait waits for the background merge in flight and moves base
+// onto its trees (see adoptMerge); ok is false if it does not apply.
+func (w *Writer) adoptMergeWait(ctx context.Context, base *reader.DB) (*reader.DB, bool) {
+	w.mergeWaits.Add(1)
+	<-w.merge.done
+	return w.adoptMerge(ctx, base, true)
 }
 
 // adopt makes head h, which contains this writer's last commit (persisted),
