@@ -55,6 +55,22 @@ func checkStats(t *testing.T, db *DB, what string) {
 	}
 }
 
+// emptyOnMem returns a new mem:// store and an empty database on it, with
+// trees four wide.
+func emptyOnMem(t *testing.T) (*konserve.Store, *DB) {
+	t.Helper()
+	st, err := konserve.Open(context.Background(), "mem://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := NewEmpty(context.Background(), st, false, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, db
+}
+
 // TestAttrStatsFollowTrees drives a value through every path that
 // rebuilds its stored AEVT tree (a merge of the tail, a bulk import, an
 // excision, a commit and its reopening) with random transactions between
@@ -65,15 +81,8 @@ func TestAttrStatsFollowTrees(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 7))
 	ctx := context.Background()
-	st, err := konserve.Open(ctx, "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := NewEmpty(ctx, st, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, db := emptyOnMem(t)
+	var err error
 	checkStats(t, db, "new")
 	transact := func(data any) *DB {
 		t.Helper()
@@ -173,15 +182,7 @@ func TestAttrStatsFollowTrees(t *testing.T) {
 // Count still answers from the index.
 func TestAttrStatsDroppedNotWrong(t *testing.T) {
 	ctx := context.Background()
-	st, err := konserve.Open(ctx, "mem://", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := NewEmpty(ctx, st, false, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db := emptyOnMem(t)
 	rep, err := db.With(ctx, `[{:db/ident :s/n :db/valueType :db.type/long :db/cardinality :db.cardinality/many}]`, nil)
 	if err != nil {
 		t.Fatal(err)
