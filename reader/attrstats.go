@@ -9,9 +9,10 @@ import (
 )
 
 // attrStats counts the datoms of each attribute in one stored current
-// AEVT tree, tree, which it is compared with by pointer: a value whose
-// AEVT tree is another has no statistics (validFor), so a path that
-// replaces the tree without keeping them loses them rather than lying.
+// AEVT tree, which carries them (lazyTree.stats): a path that makes a new
+// tree without computing them leaves it without statistics rather than
+// with wrong ones. (On the tree, not on DB: every With copies a DB, and
+// a field more moved that copy into a larger allocation size class.)
 //
 // They answer the planner's most common estimate, the size of an
 // attribute (Count on AEVT with the attribute alone), from memory: on a
@@ -20,27 +21,23 @@ import (
 // commit carries them (branch.Stats), so a reader has them from the head.
 // Immutable once made: values share them.
 type attrStats struct {
-	tree   *lazyTree
 	counts map[int64]int64
 }
 
-// stats returns db's statistics, or nil if it has none for its AEVT tree.
+// stats returns the statistics of db's AEVT tree, or nil if it has none.
 func (db *DB) stats() *attrStats {
-	if s := db.attrs; s != nil && s.tree == db.trees[curAEVT] {
-		return s
-	}
-	return nil
+	return db.trees[curAEVT].stats
 }
 
-// emptyStats are the statistics of tree, which holds no datoms.
-func emptyStats(tree *lazyTree) *attrStats {
-	return &attrStats{tree: tree, counts: map[int64]int64{}}
+// emptyStats are the statistics of a tree that holds no datoms.
+func emptyStats() *attrStats {
+	return &attrStats{counts: map[int64]int64{}}
 }
 
-// statsFromCommit reads c's statistics for tree, its AEVT tree: nil when c
-// has none or they are not well formed (statistics only guide planning,
-// so bad ones are dropped, not an error).
-func statsFromCommit(c *branch.Commit, tree *lazyTree) *attrStats {
+// statsFromCommit reads the statistics of c's AEVT tree: nil when c has
+// none or they are not well formed (statistics only guide planning, so
+// bad ones are dropped, not an error).
+func statsFromCommit(c *branch.Commit) *attrStats {
 	if c.Stats == nil {
 		return nil
 	}
@@ -51,7 +48,7 @@ func statsFromCommit(c *branch.Commit, tree *lazyTree) *attrStats {
 		}
 		m[ac.A] = ac.N
 	}
-	return &attrStats{tree: tree, counts: m}
+	return &attrStats{counts: m}
 }
 
 // commitStats returns db's statistics as a commit records them (nil if
@@ -68,11 +65,11 @@ func (db *DB) commitStats() *branch.Stats {
 	return out
 }
 
-// updated returns the statistics of tree, made from s's tree by adding
-// adds and deleting dels, which hold total datoms: nil when s is nil, or
-// when the counts do not add up to total (a datom added that was there
+// updated returns the statistics of the tree made from s's by adding adds
+// and deleting dels, which holds total datoms: nil when s is nil, or when
+// the counts do not add up to total (a datom added that was there
 // already, or deleted that was not), which would make them drift.
-func (s *attrStats) updated(tree *lazyTree, adds, dels []datom.Datom, total int) *attrStats {
+func (s *attrStats) updated(adds, dels []datom.Datom, total int) *attrStats {
 	if s == nil {
 		return nil
 	}
@@ -96,5 +93,5 @@ func (s *attrStats) updated(tree *lazyTree, adds, dels []datom.Datom, total int)
 	if sum != int64(total) {
 		return nil
 	}
-	return &attrStats{tree: tree, counts: m}
+	return &attrStats{counts: m}
 }

@@ -263,7 +263,7 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 	for i := range next.trees {
 		next.trees[i] = &lazyTree{addr: node.Address(roots[i].Addr), opts: treeOptions(db.st, i, db.width)}
 	}
-	next.attrs = cur.stats().updated(next.trees[curAEVT], per[curAEVT], nil, int(roots[curAEVT].Count))
+	next.trees[curAEVT].stats = cur.stats().updated(per[curAEVT], nil, int(roots[curAEVT].Count))
 	next.base = base
 	next.ov = emptyOverlay()
 	next.tail, next.tailBytes, next.merged = nil, 0, false

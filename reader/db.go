@@ -418,9 +418,8 @@ type DB struct {
 	trees     [nTrees]*lazyTree
 	ov        *overlay
 	tail      *tailList
-	tailBytes int64      // encoded size of tail, as tailTx.enc are filled in
-	merged    bool       // trees were rebuilt in memory and need a flush
-	attrs     *attrStats // per-attribute counts of trees[curAEVT] (see stats)
+	tailBytes int64 // encoded size of tail, as tailTx.enc are filled in
+	merged    bool  // trees were rebuilt in memory and need a flush
 
 	v view
 }
@@ -513,7 +512,7 @@ func fromCommit(ctx context.Context, st *konserve.Store, c *branch.Commit, width
 		}
 		db.trees[i] = &lazyTree{addr: node.Address(r.Addr), opts: treeOptions(st, i, width)}
 	}
-	db.attrs = statsFromCommit(c, db.trees[curAEVT])
+	db.trees[curAEVT].stats = statsFromCommit(c)
 	if !c.Tail.IsZero() {
 		data, err := st.GetNode(ctx, c.Tail)
 		if err != nil {

@@ -34,7 +34,7 @@ func NewEmpty(ctx context.Context, st *konserve.Store, schemaOnRead bool, width 
 		}
 		db.trees[i] = newLoadedTree(s)
 	}
-	db.attrs = emptyStats(db.trees[curAEVT])
+	db.trees[curAEVT].stats = emptyStats()
 	res := &tx.Result{TxID: datom.BootstrapTx, Datoms: ds, Schema: schema}
 	return db.apply(ctx, res, 0, nil)
 }
@@ -255,7 +255,7 @@ func (db *DB) mergeTailInto(ctx context.Context, col *collectStore) (*DB, error)
 		return nil, err
 	}
 	if lt := next.trees[curAEVT]; lt != db.trees[curAEVT] {
-		next.attrs = db.stats().updated(lt, aevtAdds, aevtDels, lt.set.Len())
+		lt.stats = db.stats().updated(aevtAdds, aevtDels, lt.set.Len())
 	}
 	if col != nil {
 		if _, _, err := db.st.PutNodesBulk(ctx, col.datas, col.hashes); err != nil {

@@ -94,7 +94,7 @@ func (db *DB) Excise(ctx context.Context, ds []datom.Datom) (*DB, ExciseReport, 
 		return nil, rep, err
 	}
 	lt := next.trees[curAEVT]
-	next.attrs = db.stats().updated(lt, aevtAdds, aevtDels, lt.set.Len())
+	lt.stats = db.stats().updated(aevtAdds, aevtDels, lt.set.Len())
 	for i, n := range removed {
 		if n > 0 {
 			rep.Removed[treeNames[i]] = n

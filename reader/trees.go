@@ -62,6 +62,9 @@ type lazyTree struct {
 	// finger is the leaf the last point lookup in the tree ended in
 	// (pss.Finger): lookups of entities in id order mostly land in it.
 	finger pss.Finger[datom.Datom]
+	// stats, for a current AEVT tree, count its datoms per attribute
+	// (nil: unknown). Set before the tree is shared, never changed.
+	stats *attrStats
 }
 
 func newLoadedTree(set pss.Set[datom.Datom]) *lazyTree {
