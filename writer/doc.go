@@ -34,7 +34,7 @@
 //     stays bounded. Before the commit also waited when only its own group
 //     took the tail past the bound, a group of 200 transactions merged in
 //     its commit path every few merges and left the merge in flight stale:
-//     256 submitters committed 8,700 transactions a second, now 12,000–13,700
+//     256 submitters committed 8,700 transactions a second, now 11,900–14,800
 //     (BenchmarkGroupCommit). With
 //     Options.MergeInCommit the commit that finds the tail due merges it
 //     itself, as accrete did before.
