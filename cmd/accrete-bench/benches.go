@@ -68,6 +68,9 @@ const (
 	pullWildcardPattern = `[* {:follows ...}]`
 )
 
+// manyKeys are pull-many-entities' keys, pullManyPattern's attributes.
+var manyKeys = []edn.Keyword{"db/id", "last-name", "alias", "sex", "age", "salary"}
+
 // parseEach makes query and pull benches hand the EDN text to the engine
 // on every call (as DataScript's JS API reads its query string on every
 // d.q), instead of a *query.Query parsed once.
@@ -94,9 +97,9 @@ var (
 		{"q5-shortcircuit", mkQuery("q5-shortcircuit")},
 		{"qpred1", mkQuery("qpred1")},
 		{"qpred2", mkQuery("qpred2")},
-		{"pull-one-entities", mkPullEntities([]edn.Keyword{"name"})},
+		{"pull-one-entities", mkPullEntities[[1]any]([]edn.Keyword{"name"})},
 		{"pull-one", mkPull(pullOnePattern, true)},
-		{"pull-many-entities", mkPullEntities([]edn.Keyword{"db/id", "last-name", "alias", "sex", "age", "salary"})},
+		{"pull-many-entities", mkPullEntities[[6]any](manyKeys)},
 		{"pull-many", mkPull(pullManyPattern, false)},
 		{"pull-wildcard", mkPull(pullWildcardPattern, false)},
 		{"rules-wide-3x3", mkRules("wide-3x3")},
@@ -539,53 +542,59 @@ func jsJSONSlice(xs []any) []any {
 	return out
 }
 
+// walkNode is one entity of an entity walk: the values of the walk's keys
+// (nil when the entity has none) and the entities it follows. It is the Go
+// form of the object literal bench.js's f builds: a JavaScript engine makes
+// an object of fixed shape into a fixed layout (a hidden class with
+// in-object fields), which is what a Go program walking entities into its
+// own data makes them into, a struct. (Until session 11 the walk built an
+// edn.Map per entity, and before that a Go map: a hash table, several times
+// as costly to fill, and not what a JS engine makes of an object literal.)
+type walkNode[V [1]any | [6]any] struct {
+	vals    V
+	follows []*walkNode[V]
+}
+
 // mkPullEntities walks the pull database from [:id 1] through the entity
-// API, collecting keys and recursing into :follows, as bench.js's f. Each
-// entity's object is an edn.Map, entries in insertion order: the Go
-// counterpart of the small JavaScript object f builds (a Go map, a hash
-// table, costs several times as much to fill and is not what a JS engine
-// makes of an object literal).
-func mkPullEntities(keys []edn.Keyword) maker {
+// API, collecting keys (as many as V holds) and recursing into :follows,
+// as bench.js's f.
+func mkPullEntities[V [1]any | [6]any](keys []edn.Keyword) maker {
 	return func(e *env) (benchFn, error) {
+		if n := len(walkNode[V]{}.vals); len(keys) != n {
+			return benchFn{}, fmt.Errorf("accrete-bench: an entity walk of %d keys into nodes of %d", len(keys), n)
+		}
 		b, _, err := pullRoot(e)
 		if err != nil {
 			return benchFn{}, err
 		}
-		boxed := make([]any, len(keys)) // the keys as map keys, boxed once
-		for i, k := range keys {
-			boxed[i] = k
-		}
-		var follows any = edn.Keyword("follows")
-		var f func(en *query.Entity) (edn.Map, error)
-		f = func(en *query.Entity) (edn.Map, error) {
-			o := make(edn.Map, 0, len(keys)+1)
+		var f func(en *query.Entity) (*walkNode[V], error)
+		f = func(en *query.Entity) (*walkNode[V], error) {
+			o := new(walkNode[V])
 			for i, k := range keys {
 				v, err := en.Get(e.ctx, k)
 				if err != nil {
 					return nil, err
 				}
-				if v != nil {
-					o = append(o, edn.MapEntry{Key: boxed[i], Val: v})
-				}
+				o.vals[i] = v
 			}
 			fv, err := en.Get(e.ctx, "follows")
 			if err != nil {
 				return nil, err
 			}
 			set, _ := fv.(edn.Set)
-			fs := make([]edn.Map, 0, len(set))
-			for _, c := range set {
+			if len(set) == 0 {
+				return o, nil
+			}
+			o.follows = make([]*walkNode[V], len(set))
+			for i, c := range set {
 				ce, ok := c.(*query.Entity)
 				if !ok {
 					return nil, fmt.Errorf("accrete-bench: :follows value %T is not an entity", c)
 				}
-				m, err := f(ce)
-				if err != nil {
+				if o.follows[i], err = f(ce); err != nil {
 					return nil, err
 				}
-				fs = append(fs, m)
 			}
-			o = append(o, edn.MapEntry{Key: follows, Val: fs})
 			return o, nil
 		}
 		lookup := edn.Vector{edn.Keyword("id"), int64(1)}
