@@ -211,6 +211,12 @@ func Pull(ctx context.Context, db *DB, pattern any, eid any) (map[edn.Keyword]an
 	return query.Pull(ctx, db, pattern, eid)
 }
 
+// PullOrdered is Pull with each entity's result as an edn.Map in pattern
+// order: cheaper to build than Go maps (see query.PullOrdered).
+func PullOrdered(ctx context.Context, db *DB, pattern any, eid any) (edn.Map, error) {
+	return query.PullOrdered(ctx, db, pattern, eid)
+}
+
 // PullMany is Pull for several entities.
 func PullMany(ctx context.Context, db *DB, pattern any, eids []any) ([]map[edn.Keyword]any, error) {
 	return query.PullMany(ctx, db, pattern, eids)

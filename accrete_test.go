@@ -63,6 +63,13 @@ func Example() {
 	}
 	fmt.Println(ann[edn.Keyword("person/name")], ann[edn.Keyword("person/friend")])
 
+	// The same pull as edn.Maps, in the pattern's order, prints as EDN.
+	annOrdered, err := accrete.PullOrdered(ctx, db, `[{:person/friend [:person/name]} :person/name]`, edn.Vector{edn.Keyword("person/name"), "Ann"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(edn.String(annOrdered))
+
 	then, err := accrete.Q(ctx, `[:find ?a . :where [?e :person/name "Ann"] [?e :person/age ?a]]`, db.AsOf(first.T))
 	if err != nil {
 		panic(err)
@@ -71,6 +78,7 @@ func Example() {
 	// Output:
 	// [[Ann 35] [Bob 29]]
 	// Ann [map[:person/name:Bob]]
+	// {:person/friend [{:person/name "Bob"}], :person/name "Ann"}
 	// Ann's age as of her first transaction: 34
 }
 

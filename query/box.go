@@ -28,15 +28,17 @@ type eface struct {
 var (
 	setType    = typeWord(edn.Set(nil))
 	vectorType = typeWord(edn.Vector(nil))
+	mapType    = typeWord(edn.Map(nil))
 )
 
 func typeWord(x any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&x)).typ }
 
-// boxSet and boxVector return *p as an any whose value is *p itself
+// boxSet, boxVector and boxMap return *p as an any whose value is *p itself
 // rather than a copy (what converting a slice to an interface would
 // allocate): *p must never be written again.
 func boxSet(p *edn.Set) any       { return boxAt(setType, unsafe.Pointer(p)) }
 func boxVector(p *edn.Vector) any { return boxAt(vectorType, unsafe.Pointer(p)) }
+func boxMap(p *edn.Map) any       { return boxAt(mapType, unsafe.Pointer(p)) }
 
 func boxAt(typ, p unsafe.Pointer) any {
 	var x any

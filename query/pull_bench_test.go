@@ -48,6 +48,24 @@ func benchPullDS(b *testing.B, open func(*testing.B, string) *reader.DB) {
 			}
 			cpu.Report(b)
 		})
+		// The same pull with PullOrdered: edn.Maps rather than Go maps.
+		b.Run(bp.name+"-ordered", func(b *testing.B) {
+			m, err := p.PullOrdered(ctx, tree, root)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := countPulledOrdered(m); n != 781 {
+				b.Fatalf("pulled %d entities, want 781", n)
+			}
+			b.ReportAllocs()
+			cpu := query.StartCPU(b)
+			for b.Loop() {
+				if _, err := p.PullOrdered(ctx, tree, root); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.Report(b)
+		})
 	}
 	for _, be := range []struct {
 		name string
@@ -174,6 +192,16 @@ func countWalked(m map[edn.Keyword]any) int {
 	n := 1
 	for _, f := range m["follows"].([]any) {
 		n += countWalked(f.(map[edn.Keyword]any))
+	}
+	return n
+}
+
+func countPulledOrdered(m edn.Map) int {
+	n := 1
+	if v, _ := m.Get(edn.Keyword("follows")); v != nil {
+		for _, f := range v.(edn.Vector) {
+			n += countPulledOrdered(f.(edn.Map))
+		}
 	}
 	return n
 }

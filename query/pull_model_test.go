@@ -60,6 +60,14 @@ func TestPullModel(t *testing.T) {
 			if g, w := pullCanon(got), pullCanon(want); g != w {
 				t.Fatalf("seed %d, round %d: pull %s on %d\ngot  %s\nwant %s", seed, round, text, e, g, w)
 			}
+			// The ordered form holds the same tree, each key once.
+			ord, err := p.PullOrdered(ctx, src, e)
+			if err != nil {
+				t.Fatalf("seed %d: ordered pull %s on %d: %v", seed, text, e, err)
+			}
+			if g, w := orderedCanon(ord), pullCanon(want); g != w {
+				t.Fatalf("seed %d, round %d: ordered pull %s on %d\ngot  %s\nwant %s", seed, round, text, e, g, w)
+			}
 		}
 		// PullMany pulls several roots together.
 		roots := make([]any, 1+rng.IntN(4))

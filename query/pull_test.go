@@ -169,6 +169,109 @@ func readPullCases(t *testing.T, path string) []pullCase {
 
 // pullCanon prints a pull result (or an expected value read from EDN) in one
 // canonical form: map entries sorted by their printed key, vectors in order.
+// orderedCanon is pullCanon of an ordered pull's result (nil as a nil
+// map, as Pull gives it).
+func orderedCanon(m edn.Map) string {
+	if m == nil {
+		return pullCanon(map[edn.Keyword]any(nil))
+	}
+	return pullCanon(m)
+}
+
+// TestPullOrdered checks PullOrdered's order: the pattern's, a key two
+// specs name where the first puts it, then the wildcard's :db/id and
+// attributes in index order; and that nested results are edn.Maps.
+func TestPullOrdered(t *testing.T) {
+	ctx := context.Background()
+	src := pullPeopleSource()
+	keys := func(m edn.Map) string {
+		var ks []string
+		for _, e := range m {
+			ks = append(ks, fmt.Sprint(e.Key))
+		}
+		return strings.Join(ks, " ")
+	}
+	for _, c := range []struct {
+		pattern string
+		eid     any
+		want    string // the root's keys
+		nested  string // the keys of the first nested map under :father or :friend
+	}{
+		{`[:name :age :db/id]`, int64(1001), ":name :age :db/id", ""},
+		{`[:age :name]`, int64(1001), ":age :name", ""},
+		{`[:email :aka :name {:father [:age :name]}]`, int64(1002), ":name :father", ":age :name"},
+		{`[{:friend [:name :db/id]} :name]`, int64(1001), ":friend :name", ":name :db/id"},
+		{`[(:name :as :who) :age (:aka :as :who)]`, int64(1001), ":who :age", ""},
+		{`[(:age :default 0) :name]`, int64(1003), ":age :name", ""},
+		{`[:name *]`, int64(1002), ":name :db/id :age :friend :father", ""}, // :friend's id is below :father's
+		// The wildcard's :age lands on the key the spec put (as in Pull).
+		{`[(:name :as :age) *]`, int64(1002), ":age :db/id :friend :father", ""},
+		{`[:gender]`, int64(1001), ":gender", ""},
+		{`[:name :_father]`, int64(1001), ":name :_father", ""},
+	} {
+		got, err := PullOrdered(ctx, src, c.pattern, c.eid)
+		if err != nil {
+			t.Fatalf("%s: %v", c.pattern, err)
+		}
+		if k := keys(got); k != c.want {
+			t.Errorf("%s: keys %q, want %q", c.pattern, k, c.want)
+		}
+		m, err := Pull(ctx, src, c.pattern, c.eid)
+		if err != nil {
+			t.Fatalf("%s: %v", c.pattern, err)
+		}
+		if g, w := orderedCanon(got), pullCanon(m); g != w {
+			t.Errorf("%s: ordered\n%s\nPull\n%s", c.pattern, g, w)
+		}
+		if c.nested == "" {
+			continue
+		}
+		var sub edn.Map
+		for _, k := range []string{"father", "friend"} {
+			switch v, _ := got.Get(edn.Keyword(k)); x := v.(type) {
+			case edn.Map:
+				sub = x
+			case edn.Vector:
+				sub, _ = x[0].(edn.Map)
+			}
+		}
+		if k := keys(sub); k != c.nested {
+			t.Errorf("%s: nested keys %q, want %q", c.pattern, k, c.nested)
+		}
+	}
+	// An entity with none of the attributes, and one that does not exist.
+	for _, eid := range []any{int64(1004), edn.Vector{edn.Keyword("name"), "Nobody"}} {
+		got, err := PullOrdered(ctx, src, `[:age]`, eid)
+		if err != nil || got != nil {
+			t.Errorf("%v: %v, %v; want nil, nil", eid, got, err)
+		}
+	}
+	// A reference to an enum value keeps its ident; a cycle ends in {:db/id e}.
+	got, err := PullOrdered(ctx, src, `[:gender {:friend ...}]`, int64(1001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, _ := got.Get(edn.Keyword("gender"))
+	if gm, ok := gv.(edn.Map); !ok || keys(gm) != ":db/id :db/ident" {
+		t.Errorf(":gender is %#v, want {:db/id 200 :db/ident :gender/male} as an edn.Map", gv)
+	}
+	at := got
+	for range 3 { // 1001 -> 1002 -> 1003 -> 1001, on the path: {:db/id 1001}
+		v, _ := at.Get(edn.Keyword("friend"))
+		vec, _ := v.(edn.Vector)
+		if len(vec) == 0 {
+			t.Fatalf("no :friend in %v", at)
+		}
+		at, _ = vec[0].(edn.Map)
+	}
+	if keys(at) != ":db/id" || at[0].Val != int64(1001) {
+		t.Errorf("the cycle ends in %v, want {:db/id 1001}", at)
+	}
+	if _, err := PullOrdered(ctx, src, `[:no/such]`, int64(1001)); err == nil {
+		t.Error("an unknown attribute: no error")
+	}
+}
+
 func pullCanon(v any) string {
 	var b strings.Builder
 	writePullCanon(&b, v)

@@ -468,7 +468,11 @@ func pullRoot(e *env) (*built, datom.ID, error) {
 
 // mkPull pulls a recursive pattern from the root of the pull database;
 // withLen adds pull-one's check, the length of the result as JSON (the
-// JS API's keys: plain attribute names, ":db/id").
+// JS API's keys: plain attribute names, ":db/id"). It pulls with
+// PullOrdered: each entity's result an edn.Map in pattern order, the Go
+// form of the insertion-ordered object DataScript's JS pull returns (Pull's
+// Go maps, hash tables, take about twice as long to fill; the query
+// package's BenchmarkPullDS measures both).
 func mkPull(pattern string, withLen bool) maker {
 	return func(e *env) (benchFn, error) {
 		b, root, err := pullRoot(e)
@@ -477,13 +481,13 @@ func mkPull(pattern string, withLen bool) maker {
 		}
 		var op func() (any, error)
 		if parseEach {
-			op = func() (any, error) { return query.Pull(e.ctx, b.db, pattern, root) }
+			op = func() (any, error) { return query.PullOrdered(e.ctx, b.db, pattern, root) }
 		} else {
 			p, err := query.ParsePull(pattern)
 			if err != nil {
 				return benchFn{}, fmt.Errorf("accrete-bench: pull %s: %w", pattern, err)
 			}
-			op = func() (any, error) { return p.Pull(e.ctx, b.db, root) }
+			op = func() (any, error) { return p.PullOrdered(e.ctx, b.db, root) }
 		}
 		fn := benchFn{op: op}
 		if withLen {
@@ -512,14 +516,20 @@ func jsonLen(v any) (int, error) {
 // leading colon for unqualified attributes, as the JS API names them.
 func jsJSON(v any) any {
 	switch x := v.(type) {
+	case edn.Map:
+		m := make(map[string]any, len(x))
+		for _, en := range x {
+			k, ok := en.Key.(edn.Keyword)
+			if !ok {
+				return fmt.Sprintf("a pull result with key %v", en.Key) // pull's keys are keywords
+			}
+			m[jsKey(k)] = jsJSON(en.Val)
+		}
+		return m
 	case map[edn.Keyword]any:
 		m := make(map[string]any, len(x))
 		for k, val := range x {
-			key := string(k)
-			if k.Namespace() != "" {
-				key = ":" + key
-			}
-			m[key] = jsJSON(val)
+			m[jsKey(k)] = jsJSON(val)
 		}
 		return m
 	case edn.Vector:
@@ -532,6 +542,14 @@ func jsJSON(v any) any {
 		return ":" + string(x)
 	}
 	return v
+}
+
+// jsKey is a pull result's key as the JS API names it.
+func jsKey(k edn.Keyword) string {
+	if k.Namespace() != "" {
+		return ":" + string(k)
+	}
+	return string(k)
 }
 
 func jsJSONSlice(xs []any) []any {
