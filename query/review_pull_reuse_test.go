@@ -41,6 +41,13 @@ func TestReviewPullResultsSurviveScratchReuse(t *testing.T) {
 				if round == 0 {
 					ks = append(ks, kept{name, m, fmt.Sprint(m)})
 				}
+				o, err := PullOrdered(ctx, db, p, e)
+				if err != nil {
+					t.Fatalf("ordered pull %s %v: %v", p, e, err)
+				}
+				if round == 0 {
+					ks = append(ks, kept{"ordered " + name, o, fmt.Sprint(o)})
+				}
 			}
 			ms, err := PullMany(ctx, db, p, eids)
 			if err != nil {
@@ -71,6 +78,14 @@ func TestReviewPullResultsSurviveScratchReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(m) != ks[i].s {
+				t.Fatalf("re-pull %s differs", ks[i].name)
+			}
+			i++
+			o, err := PullOrdered(ctx, db, p, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(o) != ks[i].s {
 				t.Fatalf("re-pull %s differs", ks[i].name)
 			}
 			i++
