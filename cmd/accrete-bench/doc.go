@@ -42,9 +42,14 @@
 //     integer ids become tempids with the same digits; the pull benches
 //     start from the entity of tempid "1" (DataScript's eid 1), and
 //     find-datoms looks up the people at DataScript's eids 9000..10999.
-//   - init has no accrete equivalent of d/init-db (a database from raw
-//     datoms without the transaction machinery); it times one transaction
-//     of :db/add forms built from the same datom list.
+//   - init times reader.DB.Init, accrete's d/init-db (a value from raw
+//     datoms without the transaction machinery), on the same datom list.
+//   - Results take the Go form closest to what DataScript's JS API builds:
+//     the pull benches call query.PullOrdered (an edn.Map per entity, in
+//     pattern order, as a JS object keeps insertion order), and the entity
+//     walks build a struct per entity (what a JS engine makes of the
+//     fixed-shape object literal bench.js's f returns). query.Pull's Go
+//     maps take about twice as long to fill (BenchmarkPullDS in query).
 //   - Queries and pull patterns are parsed once (DataScript caches parsed
 //     queries too); --parse-each hands the EDN text to every call instead.
 //
