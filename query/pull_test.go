@@ -588,8 +588,21 @@ func FuzzParsePull(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// A parsed pattern must either bind or fail cleanly, never panic.
-		_, _ = p.Pull(context.Background(), src, 1001)
+		// A parsed pattern must either bind or fail cleanly, never panic,
+		// and PullOrdered must give the same tree (or the same failure).
+		for _, e := range []datom.ID{1001, 1010} {
+			m, err := p.Pull(context.Background(), src, e)
+			o, oerr := p.PullOrdered(context.Background(), src, e)
+			if (err == nil) != (oerr == nil) {
+				t.Fatalf("%s on %d: Pull error %v, PullOrdered error %v", text, e, err, oerr)
+			}
+			if err != nil {
+				continue
+			}
+			if g, w := orderedCanon(o), pullCanon(m); g != w {
+				t.Fatalf("%s on %d: PullOrdered\n%s\nPull\n%s", text, e, g, w)
+			}
+		}
 	})
 }
 
