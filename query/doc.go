@@ -56,6 +56,11 @@
 // named twice in one :in binding unifies. Aggregates run over the distinct
 // tuples of the :find and :with variables.
 //
+// The built-in functions and predicates are DataScript's list (funcs.go),
+// which holds Datomic's, less complement (it takes a function, and a
+// clause cannot pass one), meta and type (the JVM's metadata and classes
+// have no counterpart here); range is materialized, at most 2^24 elements.
+//
 // # Concurrency and lifetimes
 //
 // A *Query, *Rules and a Funcs that is no longer being registered into are

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -128,6 +129,19 @@ func init() {
 		"clojure.string/trim":         strFn(strings.TrimSpace),
 		"get":                         pure(getIn),
 		"rand-int":                    fixed(1, randInt),
+		"rand":                        pure(randFloat),
+		"and":                         pure(andOf),
+		"or":                          pure(orOf),
+		"empty?":                      fixed(1, emptyOf),
+		"not-empty":                   fixed(1, notEmpty),
+		"set":                         fixed(1, setOf),
+		"hash-map":                    pure(mapOf),
+		"array-map":                   pure(mapOf),
+		"range":                       pure(rangeOf),
+		"pr-str":                      pure(func(a []any) (any, error) { return prStr(a, true), nil }),
+		"prn-str":                     pure(func(a []any) (any, error) { return prStr(a, true) + "\n", nil }),
+		"print-str":                   pure(func(a []any) (any, error) { return prStr(a, false), nil }),
+		"println-str":                 pure(func(a []any) (any, error) { return prStr(a, false) + "\n", nil }),
 		"get-else":                    getElse,
 		"get-some":                    getSome,
 		"missing?":                    missing,
@@ -729,6 +743,185 @@ func getIn(a []any) (any, error) {
 		}
 	}
 	return def, nil
+}
+
+// randFloat is rand: a double in [0, 1), or in [0, n) for (rand n).
+func randFloat(a []any) (any, error) {
+	switch len(a) {
+	case 0:
+		return rand.Float64(), nil
+	case 1:
+		n, ok := toFloat(a[0])
+		if !ok {
+			return nil, fmt.Errorf("rand: the bound %s is not a number", qString(a[0]))
+		}
+		return rand.Float64() * n, nil
+	}
+	return nil, fmt.Errorf("%w: rand takes 0 or 1 arguments, got %d", ErrArity, len(a))
+}
+
+// andOf and orOf are Clojure's and and or over values: and gives the first
+// false or nil argument, else the last (true when there is none); or gives
+// the first argument that is neither, else the last (nil when none).
+func andOf(a []any) (any, error) {
+	var v any = true
+	for _, v = range a {
+		if !truthy(v) {
+			return v, nil
+		}
+	}
+	return v, nil
+}
+
+func orOf(a []any) (any, error) {
+	var v any
+	for _, v = range a {
+		if truthy(v) {
+			return v, nil
+		}
+	}
+	return v, nil
+}
+
+// emptyOf is empty?: whether a collection or string has no elements
+// (nil is empty).
+func emptyOf(a []any) (any, error) {
+	n, err := countOf(a)
+	if err != nil {
+		return nil, fmt.Errorf("empty?: %s is not a collection", qString(a[0]))
+	}
+	return n == int64(0), nil
+}
+
+// notEmpty is not-empty: the collection itself, or nil when it is empty.
+func notEmpty(a []any) (any, error) {
+	n, err := countOf(a)
+	if err != nil {
+		return nil, fmt.Errorf("not-empty: %s is not a collection", qString(a[0]))
+	}
+	if n == int64(0) {
+		return nil, nil
+	}
+	return a[0], nil
+}
+
+// setOf is set: the distinct elements of a collection (a map's entries as
+// [key value] vectors), in the order first seen.
+func setOf(a []any) (any, error) {
+	var xs []any
+	switch c := a[0].(type) {
+	case nil:
+	case edn.Map:
+		for _, e := range c {
+			xs = append(xs, edn.Vector{e.Key, e.Val})
+		}
+	default:
+		var ok bool
+		if xs, ok = asSeq(c); !ok {
+			return nil, fmt.Errorf("set: %s is not a collection", qString(a[0]))
+		}
+	}
+	out := edn.Set{}
+	for _, x := range xs {
+		if !slices.ContainsFunc(out, func(y any) bool { return valuesEqual(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// mapOf is hash-map and array-map: a map of the key-value pairs given, in
+// order, a later value of a key replacing the earlier in its place.
+func mapOf(a []any) (any, error) {
+	if len(a)%2 != 0 {
+		return nil, fmt.Errorf("%w: hash-map takes key-value pairs, got %d arguments", ErrArity, len(a))
+	}
+	out := edn.Map{}
+	for i := 0; i < len(a); i += 2 {
+		j := slices.IndexFunc(out, func(e edn.MapEntry) bool { return valuesEqual(e.Key, a[i]) })
+		if j >= 0 {
+			out[j].Val = a[i+1]
+			continue
+		}
+		out = append(out, edn.MapEntry{Key: a[i], Val: a[i+1]})
+	}
+	return out, nil
+}
+
+// rangeMax bounds what range materializes: Clojure's range is lazy, a
+// query's values are not.
+const rangeMax = 1 << 24
+
+// rangeOf is range over integers: (range end), (range start end) or
+// (range start end step), as a vector (bind it with [?x ...]).
+func rangeOf(a []any) (any, error) {
+	if len(a) < 1 || len(a) > 3 {
+		return nil, fmt.Errorf("%w: range takes 1 to 3 arguments (an endless range has no end to stop at), got %d", ErrArity, len(a))
+	}
+	var n [3]int64
+	for i, x := range a {
+		v, ok := x.(int64)
+		if !ok {
+			return nil, fmt.Errorf("range: argument %d, %s, is not an integer", i+1, qString(x))
+		}
+		n[i] = v
+	}
+	start, end, step := int64(0), n[0], int64(1)
+	if len(a) >= 2 {
+		start, end = n[0], n[1]
+	}
+	if len(a) == 3 {
+		step = n[2]
+	}
+	// The differences in uint64, where they cannot overflow.
+	var count uint64
+	steps := func(d, s uint64) uint64 {
+		if d%s != 0 {
+			return d/s + 1
+		}
+		return d / s
+	}
+	switch {
+	case step > 0 && end > start:
+		count = steps(uint64(end)-uint64(start), uint64(step))
+	case step < 0 && end < start:
+		count = steps(uint64(start)-uint64(end), -uint64(step))
+	case step == 0 && end != start:
+		return nil, errors.New("range: a step of 0 never reaches the end")
+	}
+	if count > rangeMax {
+		return nil, fmt.Errorf("range: %d elements, more than the %d a query materializes", count, rangeMax)
+	}
+	out := make(edn.Vector, count)
+	for i := range out {
+		out[i] = start + int64(i)*step
+	}
+	return out, nil
+}
+
+// prStr is pr-str (readably: strings quoted, as EDN) and print-str (strings
+// and characters as they are): the arguments separated by spaces.
+func prStr(a []any, readably bool) string {
+	var b strings.Builder
+	for i, x := range a {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch v := x.(type) {
+		case string:
+			if !readably {
+				b.WriteString(v)
+				continue
+			}
+		case edn.Char:
+			if !readably {
+				b.WriteRune(rune(v))
+				continue
+			}
+		}
+		qWrite(&b, x)
+	}
+	return b.String()
 }
 
 func randInt(a []any) (any, error) {
