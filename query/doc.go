@@ -60,6 +60,9 @@
 // which holds Datomic's, less complement (it takes a function, and a
 // clause cannot pass one), meta and type (the JVM's metadata and classes
 // have no counterpart here); range is materialized, at most 2^24 elements.
+// Datomic's nested query is there too: [(q query inputs…) binding] runs
+// query over the inputs (sources as the outer query bound them) with the
+// outer query's user functions.
 //
 // # Concurrency and lifetimes
 //

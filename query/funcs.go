@@ -142,6 +142,7 @@ func init() {
 		"prn-str":                     pure(func(a []any) (any, error) { return prStr(a, true) + "\n", nil }),
 		"print-str":                   pure(func(a []any) (any, error) { return prStr(a, false), nil }),
 		"println-str":                 pure(func(a []any) (any, error) { return prStr(a, false) + "\n", nil }),
+		"q":                           nestedQ,
 		"get-else":                    getElse,
 		"get-some":                    getSome,
 		"missing?":                    missing,
@@ -922,6 +923,32 @@ func prStr(a []any, readably bool) string {
 		qWrite(&b, x)
 	}
 	return b.String()
+}
+
+// nestedQ is q in :where (Datomic's nested query): (q query inputs…) runs
+// query over the inputs, sources as they are bound in the outer query,
+// with the outer query's options (user functions included), and gives its
+// result in the shape its :find asks for.
+func nestedQ(ex *exec, a []any) (any, error) {
+	if len(a) < 1 {
+		return nil, fmt.Errorf("%w: q takes a query and its inputs", ErrArity)
+	}
+	inputs := make([]any, len(a)-1)
+	for i, x := range a[1:] {
+		// A source argument arrives bound: hand q what was bound.
+		switch s := x.(type) {
+		case *dbSrc:
+			x = s.s
+		case *collSrc:
+			x = s.tuples
+		}
+		inputs[i] = x
+	}
+	res, err := QWith(ex.ctx, ex.opts, a[0], inputs...)
+	if err != nil {
+		return nil, fmt.Errorf("q: %w", err)
+	}
+	return res, nil
 }
 
 func randInt(a []any) (any, error) {
