@@ -62,7 +62,8 @@
 // have no counterpart here); range is materialized, at most 2^24 elements.
 // Datomic's nested query is there too: [(q query inputs…) binding] runs
 // query over the inputs (sources as the outer query bound them) with the
-// outer query's user functions.
+// outer query's user functions; and so are its log functions, tx-ids and
+// tx-data, over a Log given as an input (reader.DB.Log).
 //
 // # Concurrency and lifetimes
 //

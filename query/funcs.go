@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -143,6 +144,8 @@ func init() {
 		"print-str":                   pure(func(a []any) (any, error) { return prStr(a, false), nil }),
 		"println-str":                 pure(func(a []any) (any, error) { return prStr(a, false) + "\n", nil }),
 		"q":                           nestedQ,
+		"tx-ids":                      txIDs,
+		"tx-data":                     txData,
 		"get-else":                    getElse,
 		"get-some":                    getSome,
 		"missing?":                    missing,
@@ -949,6 +952,79 @@ func nestedQ(ex *exec, a []any) (any, error) {
 		return nil, fmt.Errorf("q: %w", err)
 	}
 	return res, nil
+}
+
+// Log is a database's transaction log, as a query reads it with Datomic's
+// log functions, given as an input (reader.DB.Log returns one):
+//
+//	[(tx-ids ?log ?t1 ?t2) [?tx ...]]             the transactions in [?t1, ?t2)
+//	[(tx-data ?log ?tx) [[?e ?a ?v ?tx ?added]]]  the datoms of one
+//
+// A time point is a t, a transaction id, a time.Time or nil (the start, or
+// the end, of the log); ?a binds the attribute's id.
+type Log interface {
+	// LogTxs calls fn with the entity id and datoms of each transaction
+	// whose t is in [from, to), in order, until fn returns false.
+	LogTxs(ctx context.Context, from, to any, fn func(tx datom.ID, datoms []datom.Datom) bool) error
+}
+
+func logArg(name string, v any) (Log, error) {
+	l, ok := v.(Log)
+	if !ok {
+		return nil, fmt.Errorf("%s: %s is not a transaction log (pass a log, such as reader.DB.Log(), as an input)", name, qString(v))
+	}
+	return l, nil
+}
+
+// txIDs is tx-ids: the entity ids of the transactions of a log between two
+// time points, as a collection.
+func txIDs(ex *exec, a []any) (any, error) {
+	if len(a) != 3 {
+		return nil, fmt.Errorf("%w: tx-ids takes a log, a start and an end", ErrArity)
+	}
+	l, err := logArg("tx-ids", a[0])
+	if err != nil {
+		return nil, err
+	}
+	out := edn.Vector{}
+	err = l.LogTxs(ex.ctx, a[1], a[2], func(tx datom.ID, _ []datom.Datom) bool {
+		out = append(out, tx)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tx-ids: %w", err)
+	}
+	return out, nil
+}
+
+// txData is tx-data: the datoms of one transaction of a log (named by its
+// t or entity id), as a relation of [e a v tx added].
+func txData(ex *exec, a []any) (any, error) {
+	if len(a) != 2 {
+		return nil, fmt.Errorf("%w: tx-data takes a log and a transaction", ErrArity)
+	}
+	l, err := logArg("tx-data", a[0])
+	if err != nil {
+		return nil, err
+	}
+	t, ok := a[1].(int64)
+	if !ok {
+		return nil, fmt.Errorf("tx-data: the transaction %s is not a t or a transaction id", qString(a[1]))
+	}
+	if datom.Part(t) == datom.PartTx {
+		t = datom.TxT(t)
+	}
+	out := Relation{}
+	err = l.LogTxs(ex.ctx, t, t+1, func(_ datom.ID, ds []datom.Datom) bool {
+		for _, d := range ds {
+			out = append(out, []any{d.E, d.A, d.V, d.Tx, d.Added})
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tx-data: %w", err)
+	}
+	return out, nil
 }
 
 func randInt(a []any) (any, error) {
