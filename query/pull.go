@@ -23,15 +23,22 @@ import (
 // none of the pulled attributes; see PullPattern.Pull for the shape of the
 // map.
 func Pull(ctx context.Context, src Source, pattern any, eid any) (map[edn.Keyword]any, error) {
-	p, err := ParsePull(pattern)
-	if err != nil {
-		return nil, err
-	}
-	e, ok, err := resolveEntityID(ctx, src, eid)
+	p, e, ok, err := pullArgs(ctx, src, pattern, eid)
 	if err != nil || !ok {
 		return nil, err
 	}
 	return p.Pull(ctx, src, e)
+}
+
+// pullArgs parses the pattern and resolves the entity of a pull; ok is
+// false, with a nil error, when eid names no entity.
+func pullArgs(ctx context.Context, src Source, pattern any, eid any) (*PullPattern, datom.ID, bool, error) {
+	p, err := ParsePull(pattern)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	e, ok, err := resolveEntityID(ctx, src, eid)
+	return p, e, ok, err
 }
 
 // PullMany is Pull for several entities: result i is the map of eids[i]
@@ -121,11 +128,7 @@ func (p *PullPattern) Pull(ctx context.Context, src Source, e datom.ID) (map[edn
 // about half the time Pull does, and much less memory. Look a key up with
 // edn.Map.Get, or range over the entries.
 func PullOrdered(ctx context.Context, src Source, pattern any, eid any) (edn.Map, error) {
-	p, err := ParsePull(pattern)
-	if err != nil {
-		return nil, err
-	}
-	e, ok, err := resolveEntityID(ctx, src, eid)
+	p, e, ok, err := pullArgs(ctx, src, pattern, eid)
 	if err != nil || !ok {
 		return nil, err
 	}
