@@ -1299,14 +1299,22 @@ const pullVecBlockMax = 1024
 // conversion of a slice to an interface allocates its header alone, and
 // results have many vectors.
 func (pl *puller) boxVector(v edn.Vector) any {
-	pl.lvlVecs++
-	if len(pl.hdrs) == 0 {
-		pl.hdrs = make([]edn.Vector, min(max(pl.project(pl.lvlVecs), 8), 256))
+	return boxVector(headerSlot(pl, &pl.hdrs, &pl.lvlVecs, v))
+}
+
+// headerSlot stores a result's header h in the next slot of the block
+// *blk, a new block when it is used up (sized, like the level's others,
+// from the *used headers the level's items took so far), and returns the
+// slot.
+func headerSlot[S any](pl *puller, blk *[]S, used *int, h S) *S {
+	*used++
+	if len(*blk) == 0 {
+		*blk = make([]S, min(max(pl.project(*used), 8), 256))
 	}
-	h := &pl.hdrs[0]
-	pl.hdrs = pl.hdrs[1:]
-	*h = v
-	return boxVector(h)
+	slot := &(*blk)[0]
+	*blk = (*blk)[1:]
+	*slot = h
+	return slot
 }
 
 // refMap is a reference without a nested pattern: {:db/id e}, with the
@@ -1340,14 +1348,7 @@ var kwDBID, kwDBIdent any = edn.Keyword("db/id"), edn.Keyword("db/ident")
 // boxMap returns m as an any, its header stored in a block (as
 // boxVector's).
 func (pl *puller) boxMap(m edn.Map) any {
-	pl.lvlMaps++
-	if len(pl.mhdrs) == 0 {
-		pl.mhdrs = make([]edn.Map, min(max(pl.project(pl.lvlMaps), 8), 256))
-	}
-	h := &pl.mhdrs[0]
-	pl.mhdrs = pl.mhdrs[1:]
-	*h = m
-	return boxMap(h)
+	return boxMap(headerSlot(pl, &pl.mhdrs, &pl.lvlMaps, m))
 }
 
 // The schema accessors are gathered here so that the one place to adapt,
