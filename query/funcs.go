@@ -825,13 +825,7 @@ func setOf(a []any) (any, error) {
 			return nil, fmt.Errorf("set: %s is not a collection", qString(a[0]))
 		}
 	}
-	out := edn.Set{}
-	for _, x := range xs {
-		if !slices.ContainsFunc(out, func(y any) bool { return valuesEqual(x, y) }) {
-			out = append(out, x)
-		}
-	}
-	return out, nil
+	return edn.Set(distinctValues(xs)), nil
 }
 
 // mapOf is hash-map and array-map: a map of the key-value pairs given, in
