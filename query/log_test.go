@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/query"
 	"github.com/accretedb/accrete/reader"
 )
@@ -113,5 +112,4 @@ func TestLogFunctions(t *testing.T) {
 		}
 	}
 	var _ query.Log = log // reader's log is a query log
-	_ = datom.TxID
 }
