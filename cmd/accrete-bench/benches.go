@@ -569,12 +569,18 @@ func jsJSONSlice(xs []any) []any {
 // form of the object literal bench.js's f builds: a JavaScript engine makes
 // an object of fixed shape into a fixed layout (a hidden class with
 // in-object fields), which is what a Go program walking entities into its
-// own data makes them into, a struct. (Until session 11 the walk built an
-// edn.Map per entity, and before that a Go map: a hash table, several times
-// as costly to fill, and not what a JS engine makes of an object literal.)
+// own data makes them into, a struct. The entities followed are a slice of
+// structs, filled in place, as a Go program builds a tree whose fan-out it
+// knows before it descends (JavaScript's map over the references makes an
+// array of pointers to objects each allocated on its own, which its young
+// generation allocates by bumping a pointer; Go's allocator is not
+// generational, so a Go program keeps children in their parent's slice).
+// Until session 11 the walk built an edn.Map per entity, and before that a
+// Go map: a hash table, several times as costly to fill, and not what a JS
+// engine makes of an object literal.
 type walkNode[V [1]any | [6]any] struct {
 	vals    V
-	follows []*walkNode[V]
+	follows []walkNode[V]
 }
 
 // mkPullEntities walks the pull database from [:id 1] through the entity
@@ -589,35 +595,35 @@ func mkPullEntities[V [1]any | [6]any](keys []edn.Keyword) maker {
 		if err != nil {
 			return benchFn{}, err
 		}
-		var f func(en *query.Entity) (*walkNode[V], error)
-		f = func(en *query.Entity) (*walkNode[V], error) {
-			o := new(walkNode[V])
+		// f fills o with en and, recursively, the entities en follows.
+		var f func(en *query.Entity, o *walkNode[V]) error
+		f = func(en *query.Entity, o *walkNode[V]) error {
 			for i, k := range keys {
 				v, err := en.Get(e.ctx, k)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				o.vals[i] = v
 			}
 			fv, err := en.Get(e.ctx, "follows")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			set, _ := fv.(edn.Set)
 			if len(set) == 0 {
-				return o, nil
+				return nil
 			}
-			o.follows = make([]*walkNode[V], len(set))
+			o.follows = make([]walkNode[V], len(set))
 			for i, c := range set {
 				ce, ok := c.(*query.Entity)
 				if !ok {
-					return nil, fmt.Errorf("accrete-bench: :follows value %T is not an entity", c)
+					return fmt.Errorf("accrete-bench: :follows value %T is not an entity", c)
 				}
-				if o.follows[i], err = f(ce); err != nil {
-					return nil, err
+				if err := f(ce, &o.follows[i]); err != nil {
+					return err
 				}
 			}
-			return o, nil
+			return nil
 		}
 		lookup := edn.Vector{edn.Keyword("id"), int64(1)}
 		return benchFn{op: func() (any, error) {
@@ -628,7 +634,11 @@ func mkPullEntities[V [1]any | [6]any](keys []edn.Keyword) maker {
 			if en == nil {
 				return nil, fmt.Errorf("accrete-bench: no entity [:id 1]")
 			}
-			return f(en)
+			o := new(walkNode[V])
+			if err := f(en, o); err != nil {
+				return nil, err
+			}
+			return o, nil
 		}}, nil
 	}
 }

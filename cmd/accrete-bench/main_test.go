@@ -442,7 +442,7 @@ func walkMap(v any, keys []edn.Keyword) any {
 	}
 	var fs []any
 	for i := range follows.Len() {
-		fs = append(fs, walkMap(follows.Index(i).Interface(), keys))
+		fs = append(fs, walkMap(follows.Index(i).Addr().Interface(), keys))
 	}
 	m["follows"] = fs
 	return m
