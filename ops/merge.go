@@ -256,7 +256,7 @@ func mergeOnce(ctx context.Context, st *konserve.Store, from, into string, o *Me
 			return rep, fmt.Errorf("ops: merge: source transaction %d: %w: %w", ti.T, ErrMergeReplay, err)
 		}
 		m.txMap[ti.TxID] = r.TxID
-		for k, id := range r.TempIDs {
+		for k, id := range r.TempIDs.All() {
 			if s, ok := k.(string); ok {
 				if n, ok := strings.CutPrefix(s, tempPrefix); ok {
 					if e, err := strconv.ParseInt(n, 10, 64); err == nil {

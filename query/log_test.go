@@ -35,7 +35,7 @@ func TestLogFunctions(t *testing.T) {
 		}
 		reps, db = append(reps, rep), rep.DBAfter
 	}
-	a := reps[1].TempIDs["a"]
+	a := reps[1].TempIDs.ID("a")
 	rep, err := db.With(ctx, fmt.Sprintf(`[[:db/retract %d :name "a"]]`, a), &reader.TxOptions{Now: t0.Add(4 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)

@@ -97,7 +97,7 @@ func TestPullEntityOnReader(t *testing.T) {
 		db = rep.DBAfter
 		ids := make([]datom.ID, n)
 		for i := range n {
-			ids[i] = rep.TempIDs[tid(i)]
+			ids[i] = rep.TempIDs.ID(tid(i))
 		}
 		switch round % 3 {
 		case 1, 2:

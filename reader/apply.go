@@ -27,7 +27,9 @@ type Report struct {
 	TxID              datom.ID
 	T                 int64
 	TxData            []datom.Datom
-	TempIDs           map[any]datom.ID
+	// TempIDs resolves the transaction's tempids, "datomic.tx" included
+	// (tx.TempIDs: Lookup, ID, All, Map).
+	TempIDs tx.TempIDs
 }
 
 // TxOptions configure a transaction applied by With or by the writer.

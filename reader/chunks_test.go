@@ -57,7 +57,7 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for k, id := range rep.TempIDs {
+		for k, id := range rep.TempIDs.All() {
 			ids[fmt.Sprint(k)] = id
 		}
 		for _, d := range rep.TxData {

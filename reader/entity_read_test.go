@@ -62,7 +62,7 @@ func TestEntityDatomsModel(t *testing.T) {
 			t.Fatalf("step %d: %v", step, err)
 		}
 		db = rep.DBAfter
-		for _, id := range rep.TempIDs {
+		for _, id := range rep.TempIDs.All() {
 			if !slices.Contains(es, id) {
 				es = append(es, id)
 			}

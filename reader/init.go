@@ -45,7 +45,7 @@ type InitOptions struct {
 // into them first): the analogue of DataScript's init-db. The report's
 // TxData is every datom asserted, in EAVT order, with the transaction's
 // :db/txInstant (it shares memory with the new value's indexes: do not
-// modify it); TempIDs is nil. ds itself is not retained.
+// modify it); TempIDs is empty. ds itself is not retained.
 //
 // Each datom asserts a fact about a new entity named by its id: E is a
 // user-partition id (datom.MakeID(datom.PartUser, n)) that db has not

@@ -88,7 +88,7 @@ func TestInitMatchesWith(t *testing.T) {
 				t.Fatal(err)
 			}
 			db = rep.DBAfter
-			old = append(old, rep.TempIDs["x"])
+			old = append(old, rep.TempIDs.ID("x"))
 		}
 		rep, err = db.With(ctx, []any{edn.Vector{edn.Keyword("db/retract"), old[0], edn.Keyword("i/tag"), "a"}}, nil)
 		if err != nil {
@@ -202,7 +202,7 @@ func TestInitErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	db = rep.DBAfter
-	oldE := rep.TempIDs["x"]
+	oldE := rep.TempIDs.ID("x")
 	kw := func(s string) datom.ID { id, _ := db.Schema().Entid(edn.Keyword(s)); return id }
 	name, id, ref := kw("i/name"), kw("i/id"), kw("i/ref")
 	e := datom.MakeID(datom.PartUser, db.nextUser)
@@ -262,7 +262,7 @@ func TestWithCompactMatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	db = rep.DBAfter
-	a, b := rep.TempIDs["a"], rep.TempIDs["b"]
+	a, b := rep.TempIDs.ID("a"), rep.TempIDs.ID("b")
 	// Persist once so that part of the base is in stored trees.
 	if db, _, err = db.Persist(ctx, PersistOptions{Branch: "main", Merge: true}); err != nil {
 		t.Fatal(err)

@@ -187,7 +187,7 @@ func TestReviewFoldModel(t *testing.T) {
 					t.Fatalf("step %d: %v", step, err)
 				}
 				m.apply(rep.TxData)
-				for k, id := range rep.TempIDs {
+				for k, id := range rep.TempIDs.All() {
 					if s, ok := k.(string); ok && len(s) > 0 && s[0] == 'n' {
 						ents = append(ents, id)
 					}

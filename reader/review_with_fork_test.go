@@ -93,7 +93,7 @@ func (c *forkChain) with(ctx context.Context, data edn.Vector) error {
 		}
 	}
 	for id := range want {
-		if e, ok := rep.TempIDs[id]; !ok || names[id] != e {
+		if e, ok := rep.TempIDs.Lookup(id); !ok || names[id] != e {
 			return fmt.Errorf("tempid %s resolved to %d, its name is on %d", id, e, names[id])
 		}
 	}

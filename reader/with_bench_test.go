@@ -328,7 +328,7 @@ func BenchmarkReadAfterWith(b *testing.B) {
 	full, _ := db.Schema().Entid("full-name")
 	var eids []datom.ID
 	for i := 9000; i < 11000; i++ {
-		eids = append(eids, rep.TempIDs[ps[i].id])
+		eids = append(eids, rep.TempIDs.ID(ps[i].id))
 	}
 	b.Run("scan-aevt", func(b *testing.B) {
 		b.ReportAllocs()

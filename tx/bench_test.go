@@ -177,7 +177,7 @@ func BenchmarkApplyRetractEntity(b *testing.B) {
 	}
 	txs := make([][]any, len(people))
 	for i := range people {
-		e := r.TempIDs[fmt.Sprintf("p%d", i)]
+		e := r.TempIDs.ID(fmt.Sprintf("p%d", i))
 		txs[i] = []any{edn.Vector{edn.Keyword("db.fn/retractEntity"), e}}
 	}
 	applyBench(b, db, txs, false)

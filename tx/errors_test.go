@@ -14,7 +14,7 @@ func TestInvalidTransactions(t *testing.T) {
 	db := newTestDB(t)
 	r := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/email "a@x" :person/ssn 1 :person/aliases "q"}
 	                    {:db/id "b" :person/name "B"}]`)
-	a, b := r.TempIDs["a"], r.TempIDs["b"]
+	a, b := r.TempIDs.ID("a"), r.TempIDs.ID("b")
 	tests := []struct {
 		name  string
 		data  string
@@ -91,7 +91,7 @@ func TestContextCanceled(t *testing.T) {
 
 func TestSnapshotErrorsPropagate(t *testing.T) {
 	db := newTestDB(t)
-	a := db.mustTx(t, `[{:db/id "a" :person/name "A"}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "A"}]`).TempIDs.ID("a")
 	boom := errors.New("bucket unreachable")
 	_, err := Apply(context.Background(), failingDB{db, boom}, parseTx(t, fmt.Sprintf(`[[:db/add %d :person/name "B"]]`, a)), db.input(), nil)
 	if !errors.Is(err, boom) {

@@ -25,7 +25,7 @@ func ExampleApply() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("ann:", r.TempIDs["ann"])
+	fmt.Println("ann:", r.TempIDs.ID("ann"))
 	for _, d := range r.Datoms {
 		a, _ := r.Schema.Ident(d.A)
 		v := edn.String(d.V)

@@ -366,7 +366,7 @@ func runModel(t *testing.T, seed uint64, db *memDB) {
 		}
 		checkResult(t, beforeDB, r)
 		for j, id := range newIDs {
-			if got := r.TempIDs[fmt.Sprintf("t%d", j)]; got != eid(id) {
+			if got := r.TempIDs.ID(fmt.Sprintf("t%d", j)); got != eid(id) {
 				t.Fatalf("seed %d tx %d: tempid t%d = %d, want %d", seed, i, j, got, eid(id))
 			}
 		}

@@ -26,7 +26,7 @@ func TestRetractEntityWideComponentTree(t *testing.T) {
 	// A cycle back to the root, and a grandchild that is also a child.
 	b.WriteString(` [:db/add "g0" :node/kids "root"] [:db/add "g1" :node/kids "k2"]]`)
 	r := db.mustTx(t, b.String())
-	root, out := r.TempIDs["root"], r.TempIDs["out"]
+	root, out := r.TempIDs.ID("root"), r.TempIDs.ID("out")
 	before := len(db.userDatoms())
 	r = db.mustTx(t, fmt.Sprintf(`[[:db/retractEntity %d]]`, root))
 	left := db.userDatoms()
@@ -90,7 +90,7 @@ func TestManyUniqueValues(t *testing.T) {
 	db := newTestDB(t)
 	r := db.mustTx(t, b.String())
 	for i := range n {
-		s, u := r.TempIDs[fmt.Sprintf("s%d", i)], r.TempIDs[fmt.Sprintf("t%d", i)]
+		s, u := r.TempIDs.ID(fmt.Sprintf("s%d", i)), r.TempIDs.ID(fmt.Sprintf("t%d", i))
 		if s != u {
 			t.Fatalf("s%d and t%d assert one new identity value but resolved to %d and %d", i, i, s, u)
 		}

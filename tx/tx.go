@@ -86,10 +86,10 @@ type Result struct {
 	// remove, as they are in the snapshot (with their original Tx and
 	// Added == true), in the same order.
 	Retracted []datom.Datom
-	// TempIDs maps each tempid as given (string tempids as string,
-	// negative integer tempids as int64) to the entity it resolved to, and
+	// TempIDs resolves each tempid as given (string tempids as string,
+	// negative integer tempids as int64) to the entity it named, and
 	// "datomic.tx" to TxID.
-	TempIDs map[any]datom.ID
+	TempIDs TempIDs
 	// Schema is the schema after the transaction; the snapshot's own
 	// pointer when the transaction changed no schema entity.
 	Schema *datom.Schema
@@ -407,17 +407,26 @@ func (t *txn) result(res *Result) error {
 		TxID:      t.txID,
 		Datoms:    t.out,
 		Retracted: t.outRet,
-		TempIDs:   make(map[any]datom.ID, len(t.temps)+1),
 		Schema:    t.schema,
 		NextUser:  t.nextUser,
 		NextDB:    t.nextDB,
 	}
+	n := 0
 	for i := range t.temps {
-		if k := t.temps[i].key; k != nil {
-			r.TempIDs[k] = t.temps[t.find(int32(i))].id
+		if t.temps[i].key != nil {
+			n++
 		}
 	}
-	r.TempIDs[TxTempID] = t.txID
+	var ents []TempID
+	if n > 0 {
+		ents = make([]TempID, 0, n)
+		for i := range t.temps {
+			if k := t.temps[i].key; k != nil {
+				ents = append(ents, TempID{Key: k, ID: t.temps[t.find(int32(i))].id})
+			}
+		}
+	}
+	r.TempIDs = NewTempIDs(ents, t.txID)
 	schemaChanged := false
 	for _, d := range t.out {
 		if d.A >= datom.DBIdent && d.A <= datom.DBTupleTypes {

@@ -38,7 +38,7 @@ func TestAddListAndMap(t *testing.T) {
 	                    {:db/id "bob" :person/name "Bob" :person/friend "ann"}
 	                    {:person/name "Cy"}
 	                    [:db/add -7 :person/name "Dee"]]`)
-	ann, bob, dee := r.TempIDs["ann"], r.TempIDs["bob"], r.TempIDs[int64(-7)]
+	ann, bob, dee := r.TempIDs.ID("ann"), r.TempIDs.ID("bob"), r.TempIDs.ID(int64(-7))
 	for name, id := range map[string]datom.ID{"ann": ann, "bob": bob, "-7": dee} {
 		if datom.Part(id) != datom.PartUser {
 			t.Errorf("tempid %s = %d, want a PartUser id", name, id)
@@ -47,8 +47,8 @@ func TestAddListAndMap(t *testing.T) {
 	if ann == bob || bob == dee || ann == dee {
 		t.Fatalf("tempids share ids: %v", r.TempIDs)
 	}
-	if got := r.TempIDs[TxTempID]; got != r.TxID {
-		t.Errorf("TempIDs[datomic.tx] = %d, want %d", got, r.TxID)
+	if got := r.TempIDs.ID(TxTempID); got != r.TxID {
+		t.Errorf("TempIDs.ID(datomic.tx) = %d, want %d", got, r.TxID)
 	}
 	checkVals(t, db, ann, "person/name", "Ann")
 	checkVals(t, db, ann, "person/age", int64(30))
@@ -99,7 +99,7 @@ func checkVals(t *testing.T, db *memDB, e datom.ID, kw edn.Keyword, want ...any)
 func TestCardinalityOneReplacesAndElides(t *testing.T) {
 	db := newTestDB(t)
 	r1 := db.mustTx(t, `[{:db/id "a" :person/name "Ann" :person/aliases ["x" "y"]}]`)
-	a := r1.TempIDs["a"]
+	a := r1.TempIDs.ID("a")
 	r := db.mustTx(t, fmt.Sprintf(`[[:db/add %d :person/name "Anne"] [:db/add %d :person/aliases "x"]]`, a, a))
 	want := []datom.Datom{
 		{E: a, A: attrID(t, db, "person/name"), V: "Ann", Tx: r.TxID, Added: false},
@@ -142,7 +142,7 @@ func sameDatoms(a, b []datom.Datom) bool {
 
 func TestRetract(t *testing.T) {
 	db := newTestDB(t)
-	a := db.mustTx(t, `[{:db/id "a" :person/name "Ann" :person/aliases ["x" "y" "z"] :person/age 3}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "Ann" :person/aliases ["x" "y" "z"] :person/age 3}]`).TempIDs.ID("a")
 	r := db.mustTx(t, fmt.Sprintf(`[[:db/retract %d :person/aliases "x"] [:db/retract %d :person/aliases "nope"] [:db/retract %d :person/age 4]]`, a, a, a))
 	if got := userOnly(r.Datoms); len(got) != 1 || got[0].V != "x" || got[0].Added {
 		t.Errorf("datoms = %v, want only the retraction of alias x", got)
@@ -159,7 +159,7 @@ func TestCardinalityManyCollections(t *testing.T) {
 	r := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/aliases #{"p" "q"}}
 	                    {:db/id "b" :person/name "B" :person/aliases ("r") :person/friend ["a" "c"]}
 	                    {:db/id "c" :person/name "C" :person/aliases "s"}]`)
-	a, b, c := r.TempIDs["a"], r.TempIDs["b"], r.TempIDs["c"]
+	a, b, c := r.TempIDs.ID("a"), r.TempIDs.ID("b"), r.TempIDs.ID("c")
 	checkVals(t, db, a, "person/aliases", "p", "q")
 	checkVals(t, db, b, "person/aliases", "r")
 	checkVals(t, db, b, "person/friend", a, c)
@@ -172,7 +172,7 @@ func TestReverseRef(t *testing.T) {
 	                    {:db/id "b" :person/name "B" :person/_friend ["a" {:person/email "c@x" :person/name "C"}]}
 	                    [:db/add "d" :person/_spouse "a"]
 	                    [:db/add "d" :person/name "D"]]`)
-	a, b, d := r.TempIDs["a"], r.TempIDs["b"], r.TempIDs["d"]
+	a, b, d := r.TempIDs.ID("a"), r.TempIDs.ID("b"), r.TempIDs.ID("d")
 	c := db.entid(t, "person/email", "c@x")
 	checkVals(t, db, a, "person/friend", b)
 	checkVals(t, db, c, "person/friend", b)
@@ -184,7 +184,7 @@ func TestNestedMaps(t *testing.T) {
 	r := db.mustTx(t, `[{:db/id "a" :person/name "A"
 	                     :person/address {:address/city "Oslo" :address/street {:street/name "Main"}}
 	                     :person/friend [{:person/ssn 7 :person/name "F"} {:db/id "g" :person/name "G"}]}]`)
-	a := r.TempIDs["a"]
+	a := r.TempIDs.ID("a")
 	addr := db.values(t, a, "person/address")
 	if len(addr) != 1 {
 		t.Fatalf("address = %v, want one", addr)
@@ -196,7 +196,7 @@ func TestNestedMaps(t *testing.T) {
 	}
 	checkVals(t, db, st[0].(datom.ID), "street/name", "Main")
 	f := db.entid(t, "person/ssn", int64(7))
-	checkVals(t, db, a, "person/friend", f, r.TempIDs["g"])
+	checkVals(t, db, a, "person/friend", f, r.TempIDs.ID("g"))
 
 	_, err := db.transact(parseTx(t, `[{:person/name "X" :person/friend {:person/name "Y"}}]`))
 	wantErr(t, err, ErrInvalidForm, 0)
@@ -206,7 +206,7 @@ func TestIdentsAndLookupRefs(t *testing.T) {
 	db := newTestDB(t)
 	r := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/email "a@x" :person/color :color/red}
 	                    {:db/id "b" :person/name "B" :person/ssn 2}]`)
-	a, b := r.TempIDs["a"], r.TempIDs["b"]
+	a, b := r.TempIDs.ID("a"), r.TempIDs.ID("b")
 	red, _ := db.schema.Entid("color/red")
 	checkVals(t, db, a, "person/color", red)
 	db.mustTx(t, `[[:db/add [:person/email "a@x"] :person/friend [:person/ssn 2]]
@@ -225,12 +225,12 @@ func TestIdentsAndLookupRefs(t *testing.T) {
 
 func TestUpsert(t *testing.T) {
 	db := newTestDB(t)
-	p := db.mustTx(t, `[{:db/id "p" :person/ssn 1 :person/name "P"}]`).TempIDs["p"]
+	p := db.mustTx(t, `[{:db/id "p" :person/ssn 1 :person/name "P"}]`).TempIDs.ID("p")
 	r := db.mustTx(t, `[{:db/id "x" :person/ssn 1 :person/name "P2" :person/age 9}
 	                    [:db/add "y" :person/ssn 1]
 	                    [:db/add "y" :person/aliases "why"]]`)
-	if r.TempIDs["x"] != p || r.TempIDs["y"] != p {
-		t.Fatalf("upsert: x=%d y=%d, want both %d", r.TempIDs["x"], r.TempIDs["y"], p)
+	if r.TempIDs.ID("x") != p || r.TempIDs.ID("y") != p {
+		t.Fatalf("upsert: x=%d y=%d, want both %d", r.TempIDs.ID("x"), r.TempIDs.ID("y"), p)
 	}
 	if r.NextUser != 1 {
 		t.Errorf("NextUser = %d, want 1 (no new entity)", r.NextUser)
@@ -240,12 +240,12 @@ func TestUpsert(t *testing.T) {
 
 	// Two tempids with one new identity value become one new entity.
 	r = db.mustTx(t, `[{:db/id "m" :person/ssn 5 :person/name "M"} {:db/id "n" :person/ssn 5 :person/age 1}]`)
-	if r.TempIDs["m"] != r.TempIDs["n"] || datom.Part(r.TempIDs["m"]) != datom.PartUser {
-		t.Errorf("merge: m=%d n=%d, want one new entity", r.TempIDs["m"], r.TempIDs["n"])
+	if r.TempIDs.ID("m") != r.TempIDs.ID("n") || datom.Part(r.TempIDs.ID("m")) != datom.PartUser {
+		t.Errorf("merge: m=%d n=%d, want one new entity", r.TempIDs.ID("m"), r.TempIDs.ID("n"))
 	}
 	// A ref value that upserts resolves through the loop.
 	db.mustTx(t, `[{:db/id "q" :person/ssn 5 :person/friend "r"} {:db/id "r" :person/ssn 1}]`)
-	checkVals(t, db, r.TempIDs["m"], "person/friend", p)
+	checkVals(t, db, r.TempIDs.ID("m"), "person/friend", p)
 
 	// One tempid, two identities of different entities.
 	db.mustTx(t, `[{:db/ident :person/code :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`)
@@ -259,7 +259,7 @@ func TestRetractEntity(t *testing.T) {
 	r := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/address {:address/city "X" :address/street {:street/name "S"}}}
 	                    {:db/id "b" :person/name "B" :person/friend "a" :person/spouse "a"}
 	                    {:db/id "c" :person/name "C"}]`)
-	a, b, c := r.TempIDs["a"], r.TempIDs["b"], r.TempIDs["c"]
+	a, b, c := r.TempIDs.ID("a"), r.TempIDs.ID("b"), r.TempIDs.ID("c")
 	r = db.mustTx(t, fmt.Sprintf(`[[:db/retractEntity %d]]`, a))
 	for _, d := range db.userDatoms() {
 		if d.E != b && d.E != c {
@@ -279,7 +279,7 @@ func TestRetractEntity(t *testing.T) {
 
 func TestCAS(t *testing.T) {
 	db := newTestDB(t)
-	a := db.mustTx(t, `[{:db/id "a" :person/name "A"}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "A"}]`).TempIDs.ID("a")
 	db.mustTx(t, fmt.Sprintf(`[[:db/cas %d :person/age nil 1]]`, a))
 	checkVals(t, db, a, "person/age", int64(1))
 	db.mustTx(t, fmt.Sprintf(`[[:db.fn/cas %d :person/age 1 2]]`, a))
@@ -301,7 +301,7 @@ func TestCAS(t *testing.T) {
 
 func TestTxFunctions(t *testing.T) {
 	db := newTestDB(t)
-	a := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/age 1}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/age 1}]`).TempIDs.ID("a")
 	boom := errors.New("boom")
 	db.opts = &Options{Funcs: map[edn.Keyword]Func{
 		"my/inc": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {
@@ -341,7 +341,7 @@ func TestTxFunctions(t *testing.T) {
 	_, err = db.transact(parseTx(t, `[[:my/panic]]`))
 	wantErr(t, err, ErrTxFunc, 0)
 	r := db.mustTx(t, `[[:my/forms "M" 5]]`)
-	checkVals(t, db, r.TempIDs["n"], "person/age", int64(5))
+	checkVals(t, db, r.TempIDs.ID("n"), "person/age", int64(5))
 	if db.entid(t, "person/name", "M") == 0 {
 		t.Errorf("map returned by a function was not transacted")
 	}
@@ -396,7 +396,7 @@ func TestSchemaIdempotentAndConstraints(t *testing.T) {
 	if len(r.Datoms) != 1 || r.Schema != before {
 		t.Errorf("re-transacting the schema gave %d datoms (want only txInstant) and schema changed: %v", len(r.Datoms), r.Schema != before)
 	}
-	a := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/aliases ["x" "y"]} {:db/id "b" :person/name "A"}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "A" :person/aliases ["x" "y"]} {:db/id "b" :person/name "A"}]`).TempIDs.ID("a")
 	// Tightening constraints the data violates fails.
 	_, err := db.transact(parseTx(t, `[{:db/ident :person/aliases :db/cardinality :db.cardinality/one}]`))
 	wantErr(t, err, ErrCardinalityConflict, -1)
@@ -415,7 +415,7 @@ func TestSchemaIdempotentAndConstraints(t *testing.T) {
 func TestSchemaOnRead(t *testing.T) {
 	db := newMemDB(t, true)
 	r := db.mustTx(t, `[{:db/id "a" :any/thing 42 :any/name "x"} {:db/ident :any/tags :db/cardinality :db.cardinality/many}]`)
-	a := r.TempIDs["a"]
+	a := r.TempIDs.ID("a")
 	if r.Schema.AttrByIdent("any/thing") == nil || r.Schema.AttrByIdent("any/tags") == nil {
 		t.Fatalf("schema-on-read attributes not installed")
 	}
@@ -436,7 +436,7 @@ func TestSchemaOnRead(t *testing.T) {
 func TestCompositeTuples(t *testing.T) {
 	db := newTestDB(t)
 	r := db.mustTx(t, `[{:db/id "r" :reg/course "math" :reg/student "ann"}]`)
-	e := r.TempIDs["r"]
+	e := r.TempIDs.ID("r")
 	checkVals(t, db, e, "reg/key", edn.Vector{"math", "ann"})
 	db.mustTx(t, fmt.Sprintf(`[[:db/add %d :reg/student "bob"]]`, e))
 	checkVals(t, db, e, "reg/key", edn.Vector{"math", "bob"})
@@ -502,13 +502,13 @@ func TestGoValueInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, ok := r.TempIDs[int64(-1)]
+	a, ok := r.TempIDs.Lookup(int64(-1))
 	if !ok {
 		t.Fatalf("TempIDs = %v, want the key int64(-1) for the Go int tempid -1", r.TempIDs)
 	}
 	checkVals(t, db, a, "person/age", int64(7))
-	checkVals(t, db, r.TempIDs["b"], "person/friend", a)
-	checkVals(t, db, r.TempIDs["b"], "person/aliases", "x", "y")
+	checkVals(t, db, r.TempIDs.ID("b"), "person/friend", a)
+	checkVals(t, db, r.TempIDs.ID("b"), "person/aliases", "x", "y")
 	// An int entity id works like an int64 one.
 	db.mustTx(t, "[]")
 	if _, err := db.transact([]any{[]any{edn.Keyword("db/add"), int(a), edn.Keyword("person/age"), int64(8)}}); err != nil {
@@ -519,7 +519,7 @@ func TestGoValueInput(t *testing.T) {
 
 func TestFunctionsSeeSnapshotBefore(t *testing.T) {
 	db := newTestDB(t)
-	a := db.mustTx(t, `[{:db/id "a" :person/name "old"}]`).TempIDs["a"]
+	a := db.mustTx(t, `[{:db/id "a" :person/name "old"}]`).TempIDs.ID("a")
 	var seen []any
 	db.opts = &Options{Funcs: map[edn.Keyword]Func{
 		"my/peek": func(ctx context.Context, s Snapshot, args ...any) ([]any, error) {

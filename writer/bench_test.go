@@ -91,7 +91,7 @@ func importDatoms(ctx context.Context, w *Writer, n int) ([]datom.ID, error) {
 		if err != nil {
 			return nil, err
 		}
-		for k, id := range rep.TempIDs {
+		for k, id := range rep.TempIDs.All() {
 			if k != "datomic.tx" {
 				ids = append(ids, id)
 			}

@@ -72,16 +72,16 @@ func importBatch(r *rand.Rand, at importAttrs, prefix string, n int, old datom.I
 
 // expectEntities checks every imported entity against the input through
 // EAVT, AVET (the unique key) and VAET, on db.
-func expectEntities(t *testing.T, db *reader.DB, ds []datom.Datom, ids map[any]datom.ID, at importAttrs, txID datom.ID) {
+func expectEntities(t *testing.T, db *reader.DB, ds []datom.Datom, ids tx.TempIDs, at importAttrs, txID datom.ID) {
 	t.Helper()
 	ctx := context.Background()
 	want := map[datom.ID][]string{}
 	for _, d := range ds {
 		v := d.V
 		if n, ok := v.(int64); ok && d.A == at.ref && n < 0 {
-			v = ids[n]
+			v = ids.ID(n)
 		}
-		e := ids[d.E]
+		e := ids.ID(d.E)
 		want[e] = append(want[e], fmt.Sprint(d.A, v))
 	}
 	for e, w := range want {
@@ -108,8 +108,8 @@ func expectEntities(t *testing.T, db *reader.DB, ds []datom.Datom, ids map[any]d
 		}
 		n := 0
 		err := db.Datoms(ctx, datom.AVET, []any{at.key, d.V}, func(x datom.Datom) bool {
-			if x.E != ids[d.E] {
-				t.Errorf("AVET %v: entity %d, want %d", d.V, x.E, ids[d.E])
+			if x.E != ids.ID(d.E) {
+				t.Errorf("AVET %v: entity %d, want %d", d.V, x.E, ids.ID(d.E))
 			}
 			n++
 			return true
@@ -155,7 +155,7 @@ func TestImport(t *testing.T) {
 		t.Fatalf("import 1: %d nodes, head %v, basis %d t %d", rep1.Nodes, rep1.DBAfter.Head(), rep1.DBAfter.BasisT(), rep1.T)
 	}
 	expectEntities(t, rep1.DBAfter, ds1, rep1.TempIDs, at, rep1.TxID)
-	old := rep1.TempIDs[int64(-1)]
+	old := rep1.TempIDs.ID(int64(-1))
 	ds2 := importBatch(r, at, "b", 40, old)
 	rep2, err := w.Import(ctx, ds2)
 	if err != nil {
@@ -164,8 +164,8 @@ func TestImport(t *testing.T) {
 	expectEntities(t, rep2.DBAfter, ds2, rep2.TempIDs, at, rep2.TxID)
 	// A transaction on top: upsert through the unique key and retract an
 	// imported value; then the imported transaction is still in the log.
-	rep3 := mustTx(t, w, `[{:i/key "a1" :i/n 1000} [:db/retract [:i/key "b2"] :i/n `+fmt.Sprint(valueOf(t, rep2.DBAfter, rep2.TempIDs[int64(-2)], at.n))+`]]`)
-	if rep3.TempIDs != nil && len(rep3.TempIDs) > 1 {
+	rep3 := mustTx(t, w, `[{:i/key "a1" :i/n 1000} [:db/retract [:i/key "b2"] :i/n `+fmt.Sprint(valueOf(t, rep2.DBAfter, rep2.TempIDs.ID(int64(-2)), at.n))+`]]`)
+	if rep3.TempIDs.Len() > 1 {
 		t.Fatalf("upsert made new entities: %v", rep3.TempIDs)
 	}
 	db, err := reader.Open(ctx, url, nil)
@@ -175,7 +175,7 @@ func TestImport(t *testing.T) {
 	if got := valueOf(t, db, old, at.n); got != int64(1000) {
 		t.Fatalf("a1's :i/n after upsert = %v, want 1000", got)
 	}
-	if got := valueOf(t, db, rep2.TempIDs[int64(-2)], at.n); got != nil {
+	if got := valueOf(t, db, rep2.TempIDs.ID(int64(-2)), at.n); got != nil {
 		t.Fatalf("b2's :i/n after retraction = %v, want none", got)
 	}
 	expectEntities(t, db.AsOf(rep2.T), ds2, rep2.TempIDs, at, rep2.TxID)

@@ -350,7 +350,7 @@ func runModel(t *testing.T, url string, txs int) {
 	ids := map[int]datom.ID{}
 	back := map[datom.ID]int{}
 	for i := 0; i < poolSize; i++ {
-		ids[i] = rep.TempIDs["e"+strconv.Itoa(i)]
+		ids[i] = rep.TempIDs.ID("e" + strconv.Itoa(i))
 		back[ids[i]] = i
 		m.assert(fact{i, "p/name", "n" + strconv.Itoa(i)}, rep.T)
 	}

@@ -2,6 +2,7 @@ package writer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -469,6 +470,17 @@ func (w *Writer) loop() {
 	}
 }
 
+// bulkTempIDs is the report's table of an import's tempids (negative
+// int64s, from -1 down) and of its transaction.
+func bulkTempIDs(res *reader.BulkResult) tx.TempIDs {
+	ents := make([]tx.TempID, 0, len(res.TempIDs))
+	for k, id := range res.TempIDs {
+		ents = append(ents, tx.TempID{Key: k, ID: id})
+	}
+	slices.SortFunc(ents, func(a, b tx.TempID) int { return cmp.Compare(b.Key.(int64), a.Key.(int64)) })
+	return tx.NewTempIDs(ents, res.TxID)
+}
+
 // fill takes queued requests after first into one batch. A bulk import
 // commits alone: if one is queued behind the batch, fill stops there and
 // returns it as rest (the caller commits batch, then rest).
@@ -578,11 +590,8 @@ func (w *Writer) apply(db *reader.DB, batch []*request) (*reader.DB, []int64, in
 				continue
 			}
 			r.bulkRes = res
-			tempids := make(map[any]datom.ID, len(res.TempIDs))
-			for k, id := range res.TempIDs {
-				tempids[k] = id
-			}
-			r.rep = &reader.Report{DBBefore: db, DBAfter: next, TxID: res.TxID, T: res.T, TxData: res.Datoms, TempIDs: tempids}
+			r.rep = &reader.Report{DBBefore: db, DBAfter: next, TxID: res.TxID, T: res.T, TxData: res.Datoms,
+				TempIDs: bulkTempIDs(res)}
 			db = next
 			ts = append(ts, res.T)
 			live++

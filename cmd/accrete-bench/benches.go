@@ -292,7 +292,7 @@ func mkFindDatoms(e *env) (benchFn, error) {
 	}
 	var eids []datom.ID
 	for id := 9000; id < 11000 && id <= len(e.people); id++ {
-		eid, ok := b.temp[e.people[id-1].tempid()]
+		eid, ok := b.temp.Lookup(e.people[id-1].tempid())
 		if !ok {
 			return benchFn{}, fmt.Errorf("accrete-bench: find-datoms: tempid %s unresolved", e.people[id-1].tempid())
 		}
@@ -463,7 +463,7 @@ func pullRoot(e *env) (*built, datom.ID, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	root, ok := b.temp["1"]
+	root, ok := b.temp.Lookup("1")
 	if !ok {
 		return nil, 0, fmt.Errorf("accrete-bench: pull database: tempid \"1\" unresolved")
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/accretedb/accrete/edn"
 	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/reader"
+	"github.com/accretedb/accrete/tx"
 	"github.com/accretedb/accrete/writer"
 )
 
@@ -36,7 +37,7 @@ const (
 // built is a database with the tempids of the transaction that filled it.
 type built struct {
 	db   *reader.DB
-	temp map[any]datom.ID
+	temp tx.TempIDs
 }
 
 // env holds the workload and the databases the benches share. Databases are

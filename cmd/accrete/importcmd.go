@@ -577,7 +577,7 @@ func (im *importer) exportTx(m edn.Map, n int) error {
 	if err != nil {
 		return err
 	}
-	for k, id := range rep.TempIDs {
+	for k, id := range rep.TempIDs.All() {
 		if ks, ok := k.(string); ok && strings.HasPrefix(ks, "e") {
 			if old, err := strconv.ParseInt(ks[1:], 10, 64); err == nil {
 				im.ids[old] = id
@@ -591,7 +591,7 @@ func (im *importer) exportTx(m edn.Map, n int) error {
 			im.ids[old] = a.ID
 		}
 	}
-	for k := range rep.TempIDs {
+	for k := range rep.TempIDs.All() {
 		if k != txTempID {
 			im.nEntities++
 		}

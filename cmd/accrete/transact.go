@@ -119,15 +119,11 @@ func openWriter(ctx context.Context, ref dbRef) (w *writer.Writer, closeFn func(
 
 // reportValue is the printed form of a transaction report.
 func reportValue(rep *reader.Report) edn.Map {
-	keys := make([]any, 0, len(rep.TempIDs))
-	for k := range rep.TempIDs {
-		keys = append(keys, k)
+	tempids := make(edn.Map, 0, rep.TempIDs.Len())
+	for k, id := range rep.TempIDs.All() {
+		tempids = append(tempids, edn.MapEntry{Key: k, Val: id})
 	}
-	sort.Slice(keys, func(i, j int) bool { return edn.String(keys[i]) < edn.String(keys[j]) })
-	tempids := make(edn.Map, len(keys))
-	for i, k := range keys {
-		tempids[i] = edn.MapEntry{Key: k, Val: rep.TempIDs[k]}
-	}
+	sort.Slice(tempids, func(i, j int) bool { return edn.String(tempids[i].Key) < edn.String(tempids[j].Key) })
 	return edn.Map{
 		{Key: edn.Keyword("tx"), Val: rep.T},
 		{Key: edn.Keyword("tempids"), Val: tempids},

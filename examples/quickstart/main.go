@@ -105,7 +105,7 @@ func run(ctx context.Context, dir, url string) error {
 		return fmt.Errorf("transact people: %w", err)
 	}
 	fmt.Printf("people: t=%d, %d datoms, tempids: ann=%d bob=%d carol=%d\n", first.T, len(first.TxData),
-		first.TempIDs["ann"], first.TempIDs["bob"], first.TempIDs["carol"])
+		first.TempIDs.ID("ann"), first.TempIDs.ID("bob"), first.TempIDs.ID("carol"))
 
 	step("3. query")
 	db := conn.DB()
