@@ -155,6 +155,9 @@ func TestImport(t *testing.T) {
 		t.Fatalf("import 1: %d nodes, head %v, basis %d t %d", rep1.Nodes, rep1.DBAfter.Head(), rep1.DBAfter.BasisT(), rep1.T)
 	}
 	expectEntities(t, rep1.DBAfter, ds1, rep1.TempIDs, at, rep1.TxID)
+	if got := rep1.TempIDs.ID(tx.TxTempID); got != rep1.TxID {
+		t.Fatalf("import 1: datomic.tx resolves to %d, want the transaction %d", got, rep1.TxID)
+	}
 	old := rep1.TempIDs.ID(int64(-1))
 	ds2 := importBatch(r, at, "b", 40, old)
 	rep2, err := w.Import(ctx, ds2)
