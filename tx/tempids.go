@@ -1,6 +1,7 @@
 package tx
 
 import (
+	"fmt"
 	"iter"
 
 	"github.com/accretedb/accrete/datom"
@@ -112,3 +113,7 @@ func (t TempIDs) Map() map[any]datom.ID {
 	}
 	return m
 }
+
+// String prints the table as fmt prints its Map (keys sorted), as a report
+// printed before TempIDs was a table.
+func (t TempIDs) String() string { return fmt.Sprint(t.Map()) }

@@ -71,6 +71,9 @@ func TestTempIDsModel(t *testing.T) {
 			if !maps.Equal(tab.Map(), model) {
 				t.Fatalf("n=%d: Map %v, want %v", n, tab.Map(), model)
 			}
+			if got, want := tab.String(), fmt.Sprint(model); got != want {
+				t.Fatalf("n=%d: String %s, want %s", n, got, want)
+			}
 		}
 	}
 }
