@@ -33,7 +33,8 @@ type TempID struct {
 }
 
 // NewTempIDs returns the table of ents, whose keys are distinct strings or
-// int64s (a key given twice resolves to its first entry), and of TxTempID
+// int64s other than TxTempID (a key given twice resolves to its first
+// entry; a key of another type is never found), and of TxTempID
 // resolving to txID (none when txID is 0). It keeps ents: the caller must
 // not modify it afterwards.
 func NewTempIDs(ents []TempID, txID datom.ID) TempIDs {
