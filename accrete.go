@@ -33,6 +33,7 @@ import (
 	"github.com/accretedb/accrete/ops"
 	"github.com/accretedb/accrete/query"
 	"github.com/accretedb/accrete/reader"
+	"github.com/accretedb/accrete/tx"
 	"github.com/accretedb/accrete/writer"
 )
 
@@ -41,6 +42,10 @@ type DB = reader.DB
 
 // Report is the outcome of a transaction.
 type Report = reader.Report
+
+// TempIDs is how a transaction's tempids resolved (Report.TempIDs: ID,
+// Lookup, All, Map; see tx.TempIDs).
+type TempIDs = tx.TempIDs
 
 // Options configure a connection (see writer.Options).
 type Options = writer.Options
