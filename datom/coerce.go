@@ -106,6 +106,9 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 			return b, nil
 		}
 	case TypeLong, TypeRef:
+		if _, ok := v.(int64); ok {
+			return v, nil // boxed already: boxing it again would allocate
+		}
 		if n, ok := asInt64(v); ok {
 			return n, nil
 		}
