@@ -107,7 +107,7 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 		}
 	case TypeLong, TypeRef:
 		if _, ok := v.(int64); ok {
-			return v, nil // boxed already: boxing it again would allocate
+			return v, nil // boxed already: boxing it again would allocate (as below)
 		}
 		if n, ok := asInt64(v); ok {
 			return n, nil
@@ -137,7 +137,7 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 	case TypeDouble:
 		switch x := v.(type) {
 		case float64:
-			return x, nil
+			return v, nil
 		case float32:
 			return float64(x), nil
 		}
@@ -159,12 +159,15 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 		}
 	case TypeInstant:
 		if t, ok := v.(time.Time); ok {
-			return NormalizeInstant(t), nil
+			if n := NormalizeInstant(t); n != t {
+				return n, nil
+			}
+			return v, nil // normal already: no second box
 		}
 	case TypeUUID:
 		switch x := v.(type) {
 		case uuid.UUID:
-			return x, nil
+			return v, nil
 		case [16]byte:
 			return uuid.UUID(x), nil
 		}
@@ -184,7 +187,7 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 			if s == "" {
 				return fail("empty symbol")
 			}
-			return s, nil
+			return v, nil
 		}
 	case TypeURI:
 		switch x := v.(type) {

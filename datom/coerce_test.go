@@ -183,3 +183,41 @@ func TestCoerceJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestCoerceKeepsBoxes: a value already of its attribute's type, in its
+// normal form, comes back as the same box, without an allocation; one
+// that needs normalizing (an instant with a monotonic reading) does not.
+func TestCoerceKeepsBoxes(t *testing.T) {
+	u := uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	for _, c := range []struct {
+		vt ValueType
+		v  any
+	}{
+		{TypeLong, any(int64(1 << 40))},
+		{TypeRef, any(int64(1 << 43))},
+		{TypeDouble, any(2.5e9)},
+		{TypeUUID, any(u)},
+		{TypeSymbol, any(edn.Symbol("a/b"))},
+		{TypeInstant, any(time.UnixMilli(1_700_000_000_123).UTC())},
+		{TypeInvalid, any(int64(1 << 40))}, // schema-on-read: typed by the value
+	} {
+		var out any
+		allocs := testing.AllocsPerRun(100, func() {
+			out, _ = coerce(c.vt, nil, c.v, false)
+		})
+		if allocs != 0 {
+			t.Errorf("%v %v: %.0f allocations, want none", c.vt, c.v, allocs)
+		}
+		if out != c.v {
+			t.Errorf("%v %v: got %v", c.vt, c.v, out)
+		}
+	}
+	now := time.Now() // carries a monotonic reading
+	out, err := coerce(TypeInstant, nil, any(now), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(time.Time); got != NormalizeInstant(now) || got == now {
+		t.Errorf("instant %v coerced to %v, want %v", now, got, NormalizeInstant(now))
+	}
+}
