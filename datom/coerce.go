@@ -159,6 +159,8 @@ func coerce(vt ValueType, types []ValueType, v any, js bool) (any, error) {
 		}
 	case TypeInstant:
 		if t, ok := v.(time.Time); ok {
+			// != rather than Equal: the same instant with a monotonic
+			// reading or another location is not the stored form.
 			if n := NormalizeInstant(t); n != t {
 				return n, nil
 			}
