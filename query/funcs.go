@@ -832,7 +832,7 @@ func setOf(a []any) (any, error) {
 // order, a later value of a key replacing the earlier in its place.
 func mapOf(a []any) (any, error) {
 	if len(a)%2 != 0 {
-		return nil, fmt.Errorf("%w: hash-map takes key-value pairs, got %d arguments", ErrArity, len(a))
+		return nil, fmt.Errorf("%w: hash-map and array-map take key-value pairs, got %d arguments", ErrArity, len(a))
 	}
 	out := edn.Map{}
 	for i := 0; i < len(a); i += 2 {
