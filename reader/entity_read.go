@@ -47,10 +47,11 @@ func (db *DB) EntityDatoms(ctx context.Context, ids []datom.ID, keep bool, fn fu
 	}
 	var cp entityCopier
 	cp.keep = keep
-	t := leafCursor{set: tree, empty: tree.Len() == 0, cp: &cp}
+	t := leafCursor{set: tree, ls: tree.LeafSeeker(), empty: tree.Len() == 0, cp: &cp}
 	adds := db.ov.addSets()[curEAVT]
-	a := leafCursor{set: adds, empty: adds.Len() == 0, cp: &cp}
-	d := leafCursor{set: db.ov.dels[curEAVT], empty: db.ov.dels[curEAVT].Len() == 0, cp: &cp}
+	a := leafCursor{set: adds, ls: adds.LeafSeeker(), empty: adds.Len() == 0, cp: &cp}
+	dels := db.ov.dels[curEAVT]
+	d := leafCursor{set: dels, ls: dels.LeafSeeker(), empty: dels.Len() == 0, cp: &cp}
 	// The tail's sets live in memory, with narrow leaves: step from leaf
 	// to leaf with an iterator rather than descend for each (a lone
 	// entity takes a descent or two, cheaper than making an iterator).
@@ -154,7 +155,10 @@ func (cp *entityCopier) out() []datom.Datom {
 // entity order, a leaf at a time: run is what is left of the leaf last
 // sought, and an entity within it needs no new descent.
 type leafCursor struct {
-	set   pss.Set[datom.Datom]
+	set pss.Set[datom.Datom]
+	// ls finds the leaves when it is not set: seeks in entity order land
+	// mostly under the branch of the last leaf, which it searches alone.
+	ls    pss.LeafSeeker[datom.Datom]
 	run   []datom.Datom
 	empty bool // no datom at or past the last seek
 	cp    *entityCopier
@@ -171,7 +175,7 @@ func (c *leafCursor) seek(ctx context.Context, e datom.ID) ([]datom.Datom, error
 		// The first datom >= (e, min, nil, min) is the first whose
 		// entity is >= e: searched on the entity alone, without a
 		// comparator call per probe.
-		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int { return searchIDs(ks, false, e, math.MinInt64) })
+		return c.ls.Seek(ctx, func(ks []datom.Datom) int { return searchIDs(ks, false, e, math.MinInt64) })
 	}
 	c.on = true
 	if !c.it.SeekGE(datom.Datom{E: e, A: math.MinInt64, Tx: math.MinInt64}) {
@@ -187,7 +191,7 @@ func (c *leafCursor) next(ctx context.Context, last datom.Datom) ([]datom.Datom,
 		// The first datom > last, compared on the ids first: the
 		// comparator is called only for datoms of last's entity and
 		// attribute.
-		return c.set.SeekRunFunc(ctx, func(ks []datom.Datom) int {
+		return c.ls.Next(ctx, func(ks []datom.Datom) int {
 			l, h := 0, len(ks)
 			for l < h {
 				m := int(uint(l+h) >> 1)

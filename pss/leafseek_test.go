@@ -1,0 +1,215 @@
+package pss
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/accretedb/accrete/node"
+)
+
+// leafModel returns the leaves of s in order, each whole, by walking an
+// iterator's runs: what LeafSeeker.Next must step through.
+func leafModel(t *testing.T, s Set[int64]) [][]int64 {
+	t.Helper()
+	var leaves [][]int64
+	it := s.NewIter(context.Background(), nil)
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.NextRun() {
+		leaves = append(leaves, slices.Clone(it.Run()))
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return leaves
+}
+
+// TestLeafSeekerModel drives LeafSeekers over sets in memory, stored and
+// reopened (each touch a load), stored then changed in memory, and built
+// lazily, with random runs of ascending seeks and steps to the next leaf,
+// and checks each answer against the model: SeekRunFunc's run for a seek,
+// and the leaf after the current one for a step.
+func TestLeafSeekerModel(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(testSeed(t), 17))
+	for trial := range 60 {
+		n := rng.IntN(900)
+		keys := make([]int64, 0, n)
+		for k := int64(0); len(keys) < n; k += 1 + rng.Int64N(3) {
+			keys = append(keys, k)
+		}
+		store := NewMemStore[int64](node.Int64Codec{})
+		width := 4 + rng.IntN(6)
+		s, err := Build(ctx, keys, intOpts(width, store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := trial % 4
+		switch kind {
+		case 1: // stored and reopened: every node below the root is loaded
+			root, _, err := s.Flush(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err = Open(ctx, root, intOpts(width, store)); err != nil {
+				t.Fatal(err)
+			}
+		case 2: // stored, then changed in memory: a mix of both
+			_, f, err := s.Flush(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add := make([]int64, rng.IntN(40))
+			for i := range add {
+				add[i] = rng.Int64N(int64(n)*3 + 3)
+			}
+			slices.Sort(add)
+			if s, err = f.Update(ctx, slices.Compact(add), nil); err != nil {
+				t.Fatal(err)
+			}
+		case 3: // a lazy set, built on first use
+			add := make([]int64, 1+rng.IntN(40))
+			for i := range add {
+				add[i] = rng.Int64N(int64(n)*3+3) + 1
+			}
+			slices.Sort(add)
+			if s, err = s.AddLazily(ctx, slices.Compact(add)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		leaves := leafModel(t, s)
+		for run := 0; run < 8; run++ {
+			ls := s.LeafSeeker()
+			cur := -1 // index in leaves of the leaf last returned
+			k := rng.Int64N(int64(n)+2) - 1
+			for q := 0; q < 40; q++ {
+				if rng.IntN(3) == 0 {
+					// Next: the leaf after cur (only once a leaf was found).
+					if cur < 0 {
+						continue
+					}
+					last := leaves[cur][len(leaves[cur])-1]
+					got, err := ls.Next(ctx, func(ks []int64) int {
+						i, _ := slices.BinarySearch(ks, last+1)
+						return i
+					})
+					if err != nil {
+						t.Fatalf("trial %d (kind %d): next after %d: %v", trial, kind, last, err)
+					}
+					var want []int64
+					if cur+1 < len(leaves) {
+						want = leaves[cur+1]
+					}
+					if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+						t.Fatalf("trial %d (kind %d): next after leaf %d = %v, want %v", trial, kind, cur, got, want)
+					}
+					if got == nil {
+						break
+					}
+					cur++
+					k = max(k, got[0])
+					continue
+				}
+				k += rng.Int64N(12)
+				find := func(ks []int64) int {
+					i, _ := slices.BinarySearch(ks, k)
+					return i
+				}
+				want, err := s.SeekRunFunc(ctx, find)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := ls.Seek(ctx, find)
+				if err != nil {
+					t.Fatalf("trial %d (kind %d): seek %d: %v", trial, kind, k, err)
+				}
+				if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+					t.Fatalf("trial %d (kind %d): seek %d = %v, want %v", trial, kind, k, got, want)
+				}
+				if got == nil {
+					break
+				}
+				// Which leaf the run is the end of.
+				cur = slices.IndexFunc(leaves, func(l []int64) bool { return l[len(l)-1] == got[len(got)-1] })
+				if cur < 0 {
+					t.Fatalf("trial %d: seek %d: run %v ends no leaf", trial, k, got)
+				}
+			}
+		}
+	}
+}
+
+// TestLeafSeekerEmpty: an empty set has no leaf to seek or step to.
+func TestLeafSeekerEmpty(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(intOpts(4, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := s.LeafSeeker()
+	find := func(ks []int64) int { return 0 }
+	if got, err := ls.Seek(ctx, find); got != nil || err != nil {
+		t.Fatalf("Seek on an empty set = %v, %v", got, err)
+	}
+	if got, err := ls.Next(ctx, find); got != nil || err != nil {
+		t.Fatalf("Next on an empty set = %v, %v", got, err)
+	}
+}
+
+// TestLeafSeekerCorrupt: a stored leaf that does not hold what its
+// parent counts is reported as ErrCorrupt, by a seek under the remembered
+// branch and by a step to it, not returned.
+func TestLeafSeekerCorrupt(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore[int64](node.Int64Codec{})
+	s, err := Build(ctx, seq(0, 200), intOpts(4, store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := s.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find a level-1 branch and swap its second leaf for its first.
+	var branch *node.Node[int64]
+	for a := root; ; {
+		n, err := store.Load(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Level == 1 {
+			branch = n
+			break
+		}
+		a = n.Children[0]
+	}
+	first, err := store.Load(ctx, branch.Children[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &node.Node[int64]{Keys: first.Keys[:1]} // one key where the parent counts more
+	store.nodes[branch.Children[1]] = bad
+	for _, step := range []bool{false, true} {
+		s, err := Open(ctx, root, intOpts(4, store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls := s.LeafSeeker()
+		k0 := first.Keys[0]
+		if _, err := ls.Seek(ctx, func(ks []int64) int { i, _ := slices.BinarySearch(ks, k0); return i }); err != nil {
+			t.Fatal(err)
+		}
+		k1 := first.Keys[len(first.Keys)-1] + 1
+		find := func(ks []int64) int { i, _ := slices.BinarySearch(ks, k1); return i }
+		if step {
+			_, err = ls.Next(ctx, find)
+		} else {
+			_, err = ls.Seek(ctx, find)
+		}
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("step %v into a leaf shorter than its count: %v, want ErrCorrupt", step, err)
+		}
+	}
+}
