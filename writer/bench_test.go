@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -296,7 +298,10 @@ func benchGroupCommit(b *testing.B, kind string, workers int) {
 
 // profileEnv names a file to write a CPU profile of the timed part of a
 // benchmark to (the -cpuprofile flag also profiles building the database,
-// whose goroutines no pprof filter can tell apart).
+// whose goroutines no pprof filter can tell apart). Each benchmark writes
+// its own: the file name gets the benchmark's name (slashes and equal
+// signs made dashes) before its extension, so the sub-benchmarks of one
+// run do not overwrite each other's.
 const profileEnv = "ACCRETE_BENCH_CPUPROFILE"
 
 // profileTimed starts a CPU profile into the file profileEnv names, if
@@ -306,6 +311,8 @@ func profileTimed(b *testing.B) func() {
 	if path == "" || b.N < 100 {
 		return func() {}
 	}
+	ext := filepath.Ext(path)
+	path = strings.TrimSuffix(path, ext) + "." + strings.NewReplacer("/", "-", "=", "-").Replace(b.Name()) + ext
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
