@@ -123,6 +123,30 @@ func TestUserFunctionReceivesSource(t *testing.T) {
 	}
 }
 
+// TestUserPanicIsError: a user function or aggregate that panics fails
+// the query with an *Error naming its clause and wrapping ErrFunction; the
+// process goes on (as a transaction function's panic fails only its
+// transaction).
+func TestUserPanicIsError(t *testing.T) {
+	db := fixtures(t)["people"]
+	var f Funcs
+	f.Register("boom?", func(args []any) (any, error) { return args[5], nil }) // out of range
+	f.Register("boom", func(args []any) (any, error) { panic("kaboom") })
+	f.RegisterAggregate("boom-agg", func(consts, vals []any) (any, error) { panic(errors.New("agg kaboom")) })
+	for _, c := range []struct{ q, clause, msg string }{
+		{`[:find ?e :where [?e :age ?a] [(boom? ?a)]]`, "[(boom? ?a)]", "index out of range"},
+		{`[:find ?e ?x :where [?e :age ?a] [(boom ?a) ?x]]`, "[(boom ?a) ?x]", "kaboom"},
+		{`[:find (boom-agg ?a) . :where [?e :age ?a]]`, "(boom-agg ?a)", "agg kaboom"},
+	} {
+		_, err := QWith(context.Background(), Options{Funcs: &f}, c.q, db)
+		var qe *Error
+		if !errors.As(err, &qe) || qe.Clause != c.clause || !errors.Is(err, ErrFunction) ||
+			!strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s: err = %v, want an *Error naming %s wrapping ErrFunction with the panic's %q", c.q, err, c.clause, c.msg)
+		}
+	}
+}
+
 // TestConcurrentQueries runs one parsed query from many goroutines; -race
 // checks that *Query and the sources are not written.
 func TestConcurrentQueries(t *testing.T) {

@@ -964,7 +964,7 @@ func (ex *exec) call(st *step, row []any) (any, error) {
 	var v any
 	var err error
 	if st.user != nil {
-		v, err = st.user(args)
+		v, err = callUser(st.user, args)
 	} else {
 		v, err = st.fn(ex, args)
 	}
@@ -976,6 +976,19 @@ func (ex *exec) call(st *step, row []any) (any, error) {
 		return nil, &Error{Clause: qString(st.c.raw()), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
 	}
 	return v, nil
+}
+
+// callUser calls a user function, turning a panic in it into an error, as
+// a transaction function's is (tx): a function is user code, and its bug
+// must fail the query, not the process that runs it (text/template does
+// the same for the functions a template calls).
+func callUser(fn Func, args []any) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn(args)
 }
 
 // test evaluates a predicate on row. Binary comparisons of built-in

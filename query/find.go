@@ -207,7 +207,7 @@ func identitySlots(slots []int) bool {
 func (ex *exec) aggregate(f findElem, vals []any) (any, error) {
 	if ex.opts.Funcs != nil {
 		if agg := ex.opts.Funcs.aggs[f.fn]; agg != nil {
-			v, err := agg(f.consts, vals)
+			v, err := callUserAggregate(agg, f.consts, vals)
 			if err != nil {
 				return nil, &Error{Clause: qString(f.form), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
 			}
@@ -223,6 +223,17 @@ func (ex *exec) aggregate(f findElem, vals []any) (any, error) {
 		return nil, &Error{Clause: qString(f.form), Err: fmt.Errorf("%w: %w", ErrFunction, err)}
 	}
 	return v, nil
+}
+
+// callUserAggregate calls a user aggregate, turning a panic in it into an
+// error (see callUser).
+func callUserAggregate(agg AggregateFunc, consts, vals []any) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return agg(consts, vals)
 }
 
 // pullRows replaces the entity of every pull element by its pulled map

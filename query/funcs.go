@@ -23,12 +23,14 @@ import (
 // source argument $ arrives as the Source) and returns the result: for a
 // predicate, nil and false reject the row; for a function, a nil result
 // drops the row. A Func MUST be safe for concurrent use and MUST NOT keep
-// args. An error aborts the query (wrapped in ErrFunction).
+// args. An error aborts the query (wrapped in ErrFunction), and so does a
+// panic, recovered into such an error.
 type Func func(args []any) (any, error)
 
 // AggregateFunc is a user aggregate callable in :find as (name consts… ?x).
 // consts are the constant arguments before the variable; vals are the
 // variable's values in the group (a bag: one per distinct basis tuple).
+// An error or a panic aborts the query, as a Func's does.
 type AggregateFunc func(consts []any, vals []any) (any, error)
 
 // Funcs holds user functions and aggregates, looked up by symbol before the
