@@ -2,6 +2,7 @@ package datom
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -77,13 +78,12 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return 
 // panicking) on malformed or non-canonical input.
 //
 // When the decoder reads from a *bytes.Reader (as node does), the datom is
-// parsed from a stack window of the reader's bytes without intermediate
-// allocations; otherwise it goes through msgpack's DecodeRaw.
+// parsed from a window of the reader's bytes: a stack window, without
+// intermediate allocations, for a datom that fits in it; otherwise it goes
+// through msgpack's DecodeRaw.
 func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
 	if r, ok := dec.Buffered().(*bytes.Reader); ok {
-		if d, ok, err := decodeFromReader(r); ok {
-			return d, err
-		}
+		return decodeFromReader(r)
 	}
 	raw, err := dec.DecodeRaw()
 	if err != nil {
@@ -97,32 +97,43 @@ func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
 	return d, err
 }
 
-// decodeWindow bounds the bytes decodeFromReader parses in place; larger
-// datoms take the DecodeRaw path.
+// decodeWindow bounds the bytes decodeFromReader parses in a stack window.
 const decodeWindow = 128
 
 // decodeFromReader parses one datom from the unread bytes of r and advances
-// r past it. ok is false, with r untouched, when the datom may extend past
-// the window.
-func decodeFromReader(r *bytes.Reader) (d Datom, ok bool, err error) {
+// r past it. A datom longer than the stack window is parsed again from a
+// heap window that doubles until the datom fits, a parse fails for another
+// reason than running out of bytes, or the window holds all of r's bytes:
+// at most about twice the datom's own bytes are copied, and nothing is
+// sized by a length the bytes declare. (msgpack's DecodeRaw, used here
+// before, skips by the declared lengths, and its decoder, which node pools,
+// kept a buffer grown by a megabyte for every string claiming gigabytes:
+// FuzzChildren drove it to hundreds of megabytes.)
+func decodeFromReader(r *bytes.Reader) (Datom, error) {
 	n := r.Len()
 	var win [decodeWindow]byte
 	w := win[:min(n, decodeWindow)]
-	if _, err := r.ReadAt(w, r.Size()-int64(n)); err != nil && len(w) > 0 {
-		return d, false, nil
+	pos := r.Size() - int64(n)
+	if _, err := r.ReadAt(w, pos); err != nil && len(w) > 0 {
+		return Datom{}, corruptf("read datom: %v", err)
 	}
 	p := parser{b: w}
-	d, err = p.datom()
-	if err != nil {
-		if n > decodeWindow {
-			return d, false, nil
+	d, err := p.datom()
+	for err != nil && errors.Is(err, errTruncated) && len(w) < n {
+		w = make([]byte, min(n, max(2*len(w), 4096)))
+		if _, rerr := r.ReadAt(w, pos); rerr != nil {
+			return Datom{}, corruptf("read datom: %v", rerr)
 		}
-		return d, true, err
+		p = parser{b: w}
+		d, err = p.datom()
+	}
+	if err != nil {
+		return Datom{}, err
 	}
 	if _, err := r.Seek(int64(p.off), io.SeekCurrent); err != nil {
-		return d, true, corruptf("advance reader: %v", err)
+		return Datom{}, corruptf("advance reader: %v", err)
 	}
-	return d, true, nil
+	return d, nil
 }
 
 // AppendDatom appends the encoding of d (one msgpack array, as EncodeKey

@@ -2,6 +2,7 @@ package datom
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -102,9 +103,16 @@ type parser struct {
 
 func (p *parser) remaining() int { return len(p.b) - p.off }
 
+// errTruncated marks a parse that ran out of bytes (wrapped with
+// ErrCorrupt): decodeFromReader then parses again from a larger window.
+var errTruncated = errors.New("truncated")
+
 func (p *parser) take(n int) ([]byte, error) {
-	if n < 0 || n > len(p.b)-p.off {
-		return nil, corruptf("truncated: need %d bytes at offset %d, have %d", n, p.off, len(p.b)-p.off)
+	if n < 0 {
+		return nil, corruptf("negative length %d at offset %d", n, p.off)
+	}
+	if n > len(p.b)-p.off {
+		return nil, corruptf("%w: need %d bytes at offset %d, have %d", errTruncated, n, p.off, len(p.b)-p.off)
 	}
 	s := p.b[p.off : p.off+n]
 	p.off += n
@@ -113,7 +121,7 @@ func (p *parser) take(n int) ([]byte, error) {
 
 func (p *parser) code() (byte, error) {
 	if p.off >= len(p.b) {
-		return 0, corruptf("truncated at offset %d", p.off)
+		return 0, corruptf("%w at offset %d", errTruncated, p.off)
 	}
 	c := p.b[p.off]
 	p.off++

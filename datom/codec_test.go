@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +280,71 @@ func TestDecodeKeySequence(t *testing.T) {
 		if _, err := Codec(AVET).DecodeKey(dec); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("%s: DecodeKey at end of input: err = %v, want ErrCorrupt", name, err)
 		}
+	}
+}
+
+// TestDecodeKeyLarge decodes datoms longer than the stack window (values
+// of up to 200 KB, several window doublings) in sequence from one
+// bytes.Reader, and every truncation of the stream as ErrCorrupt.
+func TestDecodeKeyLarge(t *testing.T) {
+	var ds []Datom
+	for i, n := range []int{0, 100, 127, 128, 129, 4000, 4095, 4096, 9000, 200000, 3} {
+		ds = append(ds, Datom{E: MakeID(PartUser, int64(i+1)), A: 10 + ID(i), V: strings.Repeat("v", n), Tx: MakeID(PartTx, 1), Added: true})
+	}
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	for _, d := range ds {
+		if err := Codec(EAVT).EncodeKey(enc, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(buf.Bytes()))
+	for i, want := range ds {
+		got, err := Codec(EAVT).DecodeKey(dec)
+		if err != nil || !datomEqual(got, want) {
+			t.Fatalf("datom %d (%d-byte value): %v, err %v", i, len(want.V.(string)), got.E, err)
+		}
+	}
+	// The 200,000-byte datom, cut anywhere, is corrupt, never a panic.
+	var one bytes.Buffer
+	if err := Codec(EAVT).EncodeKey(msgpack.NewEncoder(&one), ds[9]); err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{1, 50, 127, 128, 129, 4096, 100000, one.Len() - 1} {
+		_, err := Codec(EAVT).DecodeKey(msgpack.NewDecoder(bytes.NewReader(one.Bytes()[:cut])))
+		if !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("cut at %d of %d: err = %v, want ErrCorrupt", cut, one.Len(), err)
+		}
+	}
+}
+
+// TestDecodeKeyHostileLength: a datom whose string claims 2 GB decodes as
+// ErrCorrupt without allocating by the claim, however often one decoder
+// (node pools them) meets it. Through msgpack's DecodeRaw each such call
+// grew the decoder's reused buffer by a megabyte.
+func TestDecodeKeyHostileLength(t *testing.T) {
+	b, err := AppendDatom(nil, Datom{E: MakeID(PartUser, 1), A: 10, V: strings.Repeat("y", 300), Tx: MakeID(PartTx, 1), Added: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte{0xda, 0x01, 0x2c}) // str16 of 300 bytes
+	if i < 0 {
+		t.Fatalf("no str16 header in %x", b)
+	}
+	bad := slices.Concat(b[:i], []byte{0xdb, 0x7f, 0xff, 0xff, 0xff}, b[i+3:])
+	var r bytes.Reader
+	dec := msgpack.NewDecoder(&r)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range 100 {
+		r.Reset(bad)
+		dec.Reset(&r)
+		if _, err := Codec(EAVT).DecodeKey(dec); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("err = %v, want ErrCorrupt", err)
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	if grew := m1.TotalAlloc - m0.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("100 decodes of a datom claiming 2 GB allocated %d bytes, want under 1 MiB", grew)
 	}
 }
