@@ -214,14 +214,16 @@ func Decode[K any](data []byte, codec KeyCodec[K]) (*Node[K], error) {
 		return nil, fmt.Errorf("node: decode: %w: got %d, want %d", ErrVersion, data[0], FormatVersion)
 	}
 	st := decPool.Get().(*decoderState)
-	defer decPool.Put(st)
 	st.r.Reset(data[1:])
 	st.dec.Reset(&st.r)
 	n, err := decodeBody(st, codec)
 	st.r.Reset(nil)
 	if err != nil {
+		// Not pooled again: a decoder that met malformed input may keep
+		// a buffer sized by what the input declared.
 		return nil, err
 	}
+	decPool.Put(st)
 	return n, nil
 }
 
