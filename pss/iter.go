@@ -330,7 +330,8 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 			n = c
 			continue
 		}
-		return s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
+		leaf, i, _, _, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
+		return leaf, i, err
 	}
 }
 
@@ -342,9 +343,12 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 // parent, if not nil, is the decoded node whose child pi is at addr: a
 // child it remembers (node.Node.Child) is read without the store, and a
 // child loaded and checked here is remembered.
-func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) ([]K, int, error) {
+//
+// It also returns the leaf's parent and the leaf's index in it (nil when
+// addr is the leaf and parent was nil), for LeafSeeker.
+func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) (leaf []K, at int, leafParent *node.Node[K], leafIndex int, err error) {
 	if s.cfg.store == nil {
-		return nil, 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+		return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}
 	for {
 		var n *node.Node[K]
@@ -354,10 +358,10 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		if n == nil {
 			var err error
 			if n, err = s.cfg.store.Load(ctx, addr); err != nil {
-				return nil, 0, fmt.Errorf("pss: load %s: %w", addr, err)
+				return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w", addr, err)
 			}
 			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-				return nil, 0, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+				return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
 			}
 			if parent != nil {
 				parent.SetChild(pi, n)
@@ -365,10 +369,10 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
-			return nil, 0, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+			return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
 		}
 		if level == 0 {
-			return n.Keys, i, nil
+			return n.Keys, i, parent, pi, nil
 		}
 		parent, pi = n, i
 		addr, level = n.Children[i], level-1

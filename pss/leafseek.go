@@ -165,43 +165,10 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 			t = m
 			continue
 		}
-		return c.descendStored(ctx, t.src, i, t.addr(i), t.level-1, find)
-	}
-}
-
-// descendStored is seekLeafStoredFunc remembering the level-1 branch.
-func (c *LeafSeeker[K]) descendStored(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) ([]K, error) {
-	if c.s.cfg.store == nil {
-		return nil, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
-	}
-	for {
-		var n *node.Node[K]
-		if parent != nil {
-			n = parent.Child(pi)
+		leaf, k, parent, pi, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find)
+		if parent != nil && parent.Level == 1 {
+			c.np, c.i = parent, pi
 		}
-		if n == nil {
-			var err error
-			if n, err = c.s.cfg.store.Load(ctx, addr); err != nil {
-				return nil, fmt.Errorf("pss: load %s: %w", addr, err)
-			}
-			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-				return nil, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
-			}
-			if parent != nil {
-				parent.SetChild(pi, n)
-			}
-		}
-		i := find(n.Keys)
-		if i == len(n.Keys) {
-			return nil, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
-		}
-		if level == 0 {
-			if parent != nil && parent.Level == 1 {
-				c.np, c.i = parent, pi
-			}
-			return n.Keys[i:], nil
-		}
-		parent, pi = n, i
-		addr, level = n.Children[i], level-1
+		return leaf[k:], err
 	}
 }

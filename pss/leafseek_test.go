@@ -213,3 +213,69 @@ func TestLeafSeekerCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestLeafSeekerSkipsRoot: ascending seeks over a stored tree search the
+// root once per level-1 branch they enter, not once per seek, and steps
+// to the next leaf under the same branch search no node at all.
+func TestLeafSeekerSkipsRoot(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore[int64](node.Int64Codec{})
+	s, err := Build(ctx, seq(0, 600), intOpts(4, store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := s.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(ctx, root, intOpts(4, store)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Height() < 3 {
+		t.Fatalf("height %d: want a root above the level-1 branches", s.Height())
+	}
+	rootKeys := s.root.keys
+	var rootSearches, searches int
+	ls := s.LeafSeeker()
+	for k := int64(0); k < 600; k++ {
+		if _, err := ls.Seek(ctx, func(ks []int64) int {
+			searches++
+			if &ks[0] == &rootKeys[0] {
+				rootSearches++
+			}
+			i, _ := slices.BinarySearch(ks, k)
+			return i
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One descent, so one root search, per level-1 branch.
+	branches := 0
+	var walk func(a node.Address)
+	walk = func(a node.Address) {
+		n, err := store.Load(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Level == 1 {
+			branches++
+			return
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(root)
+	if rootSearches != branches || searches >= 3*600 {
+		t.Fatalf("600 ascending seeks searched the root %d times (%d searches in all), want once per level-1 branch (%d)", rootSearches, searches, branches)
+	}
+	ls = s.LeafSeeker()
+	if _, err := ls.Seek(ctx, func(ks []int64) int { return 0 }); err != nil {
+		t.Fatal(err)
+	}
+	searches = 0
+	leaf, err := ls.Next(ctx, func(ks []int64) int { searches++; return 0 })
+	if err != nil || len(leaf) == 0 || searches != 0 {
+		t.Fatalf("Next under the same branch: %v, %v, %d searches; want the second leaf and none", leaf, err, searches)
+	}
+}
