@@ -37,7 +37,10 @@
 // # Concurrency and lifetimes
 //
 // A Set may be used by any number of goroutines at once, and all versions
-// stay valid while newer ones are made. An Iter belongs to one goroutine.
+// stay valid while newer ones are made. An Iter, and a LeafSeeker (point
+// lookups in ascending order that search the branch of the last leaf
+// rather than descend from the root), belong to one goroutine; a Finger
+// may be shared.
 // Keys handed to Update and Build are copied into the new version as values:
 // if K holds references (a []byte, a pointer), what they point to must not
 // change afterwards. Keys returned by Get, First, Last, Iter.Key and Slice are shared
