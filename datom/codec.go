@@ -78,9 +78,10 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return 
 // panicking) on malformed or non-canonical input.
 //
 // When the decoder reads from a *bytes.Reader (as node does), the datom is
-// parsed from a window of the reader's bytes: a stack window, without
-// intermediate allocations, for a datom that fits in it; otherwise it goes
-// through msgpack's DecodeRaw.
+// parsed from a window of the reader's bytes (decodeFromReader): a stack
+// window, without intermediate allocations, for a datom that fits in it, a
+// heap window for a longer one. From any other reader it goes through
+// msgpack's DecodeRaw.
 func (c *IndexCodec) DecodeKey(dec *msgpack.Decoder) (Datom, error) {
 	if r, ok := dec.Buffered().(*bytes.Reader); ok {
 		return decodeFromReader(r)

@@ -54,10 +54,7 @@ func TestFinger(t *testing.T) {
 			} else {
 				k += int64(rng.IntN(3))
 			}
-			find := func(ks []int64) int {
-				i, _ := slices.BinarySearch(ks, k)
-				return i
-			}
+			find := findKey(k)
 			want, err := s.SeekRunFunc(ctx, find)
 			if err != nil {
 				t.Fatal(err)

@@ -67,3 +67,28 @@ func seq(lo, hi int64) []int64 {
 func equalKeys(a, b []int64) bool { return slices.Equal(a, b) }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// findKey returns the find function (as for Set.SeekRunFunc) that
+// locates the first key >= k.
+func findKey(k int64) func(ks []int64) int {
+	return func(ks []int64) int {
+		i, _ := slices.BinarySearch(ks, k)
+		return i
+	}
+}
+
+// storedRoot builds keys into a set of the given width, flushes it to
+// store and returns its root address.
+func storedRoot(t testing.TB, keys []int64, width int, store NodeStore[int64]) node.Address {
+	t.Helper()
+	ctx := context.Background()
+	s, err := Build(ctx, keys, intOpts(width, store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := s.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}

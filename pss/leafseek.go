@@ -30,11 +30,9 @@ type LeafSeeker[K any] struct {
 	i  int
 }
 
-// LeafSeeker returns a seeker over s's leaves.
-func (s Set[K]) LeafSeeker() LeafSeeker[K] {
-	s.force()
-	return LeafSeeker[K]{s: s}
-}
+// LeafSeeker returns a seeker over s's leaves. A lazy set is built on the
+// first seek, not here.
+func (s Set[K]) LeafSeeker() LeafSeeker[K] { return LeafSeeker[K]{s: s} }
 
 // Seek returns what s.SeekRunFunc(ctx, find) returns: the keys from the
 // first one find locates to the end of its leaf, nil when there is none.
@@ -48,19 +46,25 @@ func (c *LeafSeeker[K]) Seek(ctx context.Context, find func(keys []K) int) ([]K,
 		// greater. Past the branch's last key, the answer is under
 		// another branch: descend from the root.
 		if j := find(keys); j < len(keys) {
-			leaf, err := c.child(ctx, j)
-			if err != nil {
-				return nil, err
-			}
-			k := find(leaf)
-			if k == len(leaf) {
-				return nil, fmt.Errorf("pss: leaf %d of a branch: %w: child below its parent's key", j, ErrCorrupt)
-			}
-			c.i = j
-			return leaf[k:], nil
+			return c.seekIn(ctx, j, find)
 		}
 	}
 	return c.descend(ctx, find)
+}
+
+// seekIn returns the run find locates in leaf j of the remembered branch,
+// which becomes the last leaf found.
+func (c *LeafSeeker[K]) seekIn(ctx context.Context, j int, find func(keys []K) int) ([]K, error) {
+	leaf, err := c.child(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	k := find(leaf)
+	if k == len(leaf) {
+		return nil, fmt.Errorf("pss: leaf %d of a branch: %w: child below its parent's key", j, ErrCorrupt)
+	}
+	c.i = j
+	return leaf[k:], nil
 }
 
 // Next returns the whole leaf after the one the last Seek or Next
@@ -133,6 +137,7 @@ func (c *LeafSeeker[K]) child(ctx context.Context, j int) ([]K, error) {
 // passes through.
 func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([]K, error) {
 	c.tp, c.np = nil, nil
+	c.s.force()
 	t := c.s.root
 	if t == nil {
 		return nil, nil
@@ -148,18 +153,11 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 		}
 		if t.level == 1 {
 			c.tp = t
-			leaf, err := c.child(ctx, i)
+			run, err := c.seekIn(ctx, i, find)
 			if err != nil {
 				c.tp = nil
-				return nil, err
 			}
-			k := find(leaf)
-			if k == len(leaf) {
-				c.tp = nil
-				return nil, fmt.Errorf("pss: %w: child below its parent's key", ErrCorrupt)
-			}
-			c.i = i
-			return leaf[k:], nil
+			return run, err
 		}
 		if m := t.mem(i); m != nil {
 			t = m

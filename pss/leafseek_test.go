@@ -91,10 +91,7 @@ func TestLeafSeekerModel(t *testing.T) {
 						continue
 					}
 					last := leaves[cur][len(leaves[cur])-1]
-					got, err := ls.Next(ctx, func(ks []int64) int {
-						i, _ := slices.BinarySearch(ks, last+1)
-						return i
-					})
+					got, err := ls.Next(ctx, findKey(last+1))
 					if err != nil {
 						t.Fatalf("trial %d (kind %d): next after %d: %v", trial, kind, last, err)
 					}
@@ -113,10 +110,7 @@ func TestLeafSeekerModel(t *testing.T) {
 					continue
 				}
 				k += rng.Int64N(12)
-				find := func(ks []int64) int {
-					i, _ := slices.BinarySearch(ks, k)
-					return i
-				}
+				find := findKey(k)
 				want, err := s.SeekRunFunc(ctx, find)
 				if err != nil {
 					t.Fatal(err)
@@ -164,14 +158,7 @@ func TestLeafSeekerEmpty(t *testing.T) {
 func TestLeafSeekerCorrupt(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemStore[int64](node.Int64Codec{})
-	s, err := Build(ctx, seq(0, 200), intOpts(4, store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _, err := s.Flush(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := storedRoot(t, seq(0, 200), 4, store)
 	// Find a level-1 branch and swap its second leaf for its first.
 	var branch *node.Node[int64]
 	for a := root; ; {
@@ -197,12 +184,10 @@ func TestLeafSeekerCorrupt(t *testing.T) {
 			t.Fatal(err)
 		}
 		ls := s.LeafSeeker()
-		k0 := first.Keys[0]
-		if _, err := ls.Seek(ctx, func(ks []int64) int { i, _ := slices.BinarySearch(ks, k0); return i }); err != nil {
+		if _, err := ls.Seek(ctx, findKey(first.Keys[0])); err != nil {
 			t.Fatal(err)
 		}
-		k1 := first.Keys[len(first.Keys)-1] + 1
-		find := func(ks []int64) int { i, _ := slices.BinarySearch(ks, k1); return i }
+		find := findKey(first.Keys[len(first.Keys)-1] + 1)
 		if step {
 			_, err = ls.Next(ctx, find)
 		} else {
@@ -220,15 +205,9 @@ func TestLeafSeekerCorrupt(t *testing.T) {
 func TestLeafSeekerSkipsRoot(t *testing.T) {
 	ctx := context.Background()
 	store := NewMemStore[int64](node.Int64Codec{})
-	s, err := Build(ctx, seq(0, 600), intOpts(4, store))
+	root := storedRoot(t, seq(0, 600), 4, store)
+	s, err := Open(ctx, root, intOpts(4, store))
 	if err != nil {
-		t.Fatal(err)
-	}
-	root, _, err := s.Flush(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err = Open(ctx, root, intOpts(4, store)); err != nil {
 		t.Fatal(err)
 	}
 	if s.Height() < 3 {
@@ -277,5 +256,23 @@ func TestLeafSeekerSkipsRoot(t *testing.T) {
 	leaf, err := ls.Next(ctx, func(ks []int64) int { searches++; return 0 })
 	if err != nil || len(leaf) == 0 || searches != 0 {
 		t.Fatalf("Next under the same branch: %v, %v, %d searches; want the second leaf and none", leaf, err, searches)
+	}
+}
+
+// TestLeafSeekerLazyFirst: a seeker over a set made by AddLazily, used
+// before anything else built the set, builds it and finds its keys.
+func TestLeafSeekerLazyFirst(t *testing.T) {
+	ctx := context.Background()
+	s, err := Build(ctx, seq(0, 100), intOpts(4, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = s.AddLazily(ctx, []int64{150, 151}); err != nil {
+		t.Fatal(err)
+	}
+	ls := s.LeafSeeker()
+	run, err := ls.Seek(ctx, findKey(120))
+	if err != nil || len(run) == 0 || run[0] != 150 {
+		t.Fatalf("seek 120 in a lazy set = %v, %v; want a run from 150", run, err)
 	}
 }
