@@ -124,12 +124,13 @@
 // submitters keep about one of two cores busy): a commit's tail node and
 // commit record are new files, and making a new file durable is an ext4
 // journal commit, which waits for whatever the journal holds. A background
-// merge's two syncfs(2) calls (10–13 ms and 5–8 ms for its ~240 nodes) are
+// merge's two syncfs(2) calls (8–16 ms and 4–9 ms for its ~240 nodes) are
 // in flight about a third of the time under load, and a commit whose
-// objects land then waits for them: measured over 390 commits, storing
-// the objects took 2.0 ms at the median and 10–13 ms at the 90th
-// percentile, against 0.6–0.8 ms with no merge running, while the head's
-// in-place write stayed at 0.3–0.4 ms. Syncing merge nodes in chunks
+// objects land then waits for them: measured over about 390 commits per
+// run, storing the objects took 2.0–2.1 ms at the median and 10–12 ms at
+// the 90th percentile, against a median of 0.5–0.8 ms in short runs where
+// few merges ran, while the head's in-place write stayed at a median of
+// 0.3–0.4 ms. Syncing merge nodes in chunks
 // (one fsync per node, 16 or 64 at a time) kept commits waiting less but
 // made merges so slow that commits waited for them instead (with 64
 // submitters 4,900 and 6,200 transactions a second, against 7,200–10,500
