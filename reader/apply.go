@@ -281,9 +281,15 @@ func curTreesOf(k attrKind, buf *[nCur]int) []int {
 type dbNode struct {
 	db DB
 	ov overlay
-	// adds holds the overlay's current additions when the transaction
-	// changes them (nearly always: a With asserts its tx instant), which
-	// spares their array an allocation of its own.
+}
+
+// dbNodeAdds is a dbNode with room for the overlay's current additions,
+// for a transaction that changes them at once rather than through the
+// queue: their array then costs no allocation of its own. A queued
+// transaction (most of a chain of With) takes the smaller dbNode, 288
+// bytes rather than 384.
+type dbNodeAdds struct {
+	dbNode
 	adds overlaySets
 }
 
@@ -542,19 +548,6 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	if fold {
 		return db.fold(ctx, res, schema, t, logDatoms, &adds, &removeAdds, &dels)
 	}
-	dn := &dbNode{db: *db, ov: *ov}
-	nov := &dn.ov
-	var err error
-	// The sets change lazily (pss.UpdateLazily): a chain of With calls
-	// nobody reads in between builds each overlay set once, in one batched
-	// update, when it is first read, and a set a transaction reads (tx.Apply
-	// scans EAVT for retractEntity, say) is built then, while the others
-	// keep accumulating. A schema change that reindexes AVET goes eagerly.
-	eager := schema != oldSchema
-	if eager && nov.histq != nil {
-		// The history sets change at once too, after the queued batches.
-		nov.hist, nov.histq = nov.histq.applied(), nil
-	}
 	// The additions to the current sets are queued (see overlay) when the
 	// transaction only adds to them and the chain is not read between
 	// transactions; otherwise the queue is applied first, and the sets
@@ -563,16 +556,40 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	// after each With (upserts, retractEntity), where a queue of one entry
 	// a time only adds its own cost: the next directSpan transactions of
 	// the chain change the sets at once, and then it tries a queue again.
+	// Which way they go is known before the value is allocated, and picks
+	// its size.
+	eager := schema != oldSchema
 	queueAdds := !eager && slices.ContainsFunc(adds[:nCur], func(b []datom.Datom) bool { return len(b) > 0 }) &&
 		!slices.ContainsFunc(removeAdds[:], func(b []datom.Datom) bool { return len(b) > 0 })
-	if nov.addq != nil && nov.addq.sets.Load() != nil {
-		nov.direct = directSpan
+	direct := ov.direct
+	if ov.addq != nil && ov.addq.sets.Load() != nil {
+		direct = directSpan
 	}
-	if nov.direct > 0 {
+	if direct > 0 {
 		queueAdds = false
-		nov.direct--
+		direct--
 	}
-	if !queueAdds && nov.addq != nil {
+	var dn *dbNode
+	var addsRoom *overlaySets // where own puts the current additions' array
+	if queueAdds {
+		dn = &dbNode{db: *db, ov: *ov}
+	} else {
+		dna := &dbNodeAdds{dbNode: dbNode{db: *db, ov: *ov}}
+		dn, addsRoom = &dna.dbNode, &dna.adds
+	}
+	nov := &dn.ov
+	nov.direct = direct
+	var err error
+	// The sets change lazily (pss.UpdateLazily): a chain of With calls
+	// nobody reads in between builds each overlay set once, in one batched
+	// update, when it is first read, and a set a transaction reads (tx.Apply
+	// scans EAVT for retractEntity, say) is built then, while the others
+	// keep accumulating. A schema change that reindexes AVET goes eagerly.
+	if eager && nov.histq != nil {
+		// The history sets change at once too, after the queued batches.
+		nov.hist, nov.histq = nov.histq.applied(), nil
+	}
+	if !queueAdds && nov.addq != nil { // the queue first, then the change
 		nov.adds, nov.addq = nov.addq.applied(), nil
 	}
 	update := func(s pss.Set[datom.Datom], i int, adds, rm []datom.Datom) (pss.Set[datom.Datom], error) {
@@ -587,8 +604,8 @@ func (db *DB) applyFold(ctx context.Context, res *tx.Result, t int64, enc []byte
 	own := func(k int, p **overlaySets) *overlaySets {
 		if owned[k] == nil {
 			var c *overlaySets
-			if k == 0 {
-				c = &dn.adds
+			if k == 0 && addsRoom != nil {
+				c = addsRoom
 			} else {
 				c = new(overlaySets)
 			}

@@ -5,7 +5,7 @@
 //
 //	go run ./cmd/accrete-bench datascript [--variant full|classic] [--backend mem|file]
 //	    [--warmup MS] [--sample MS] [--samples N] [--data FILE] [--aux FILE]
-//	    [--parse-each] [--cpuprofile FILE] [--list] [BENCH...]
+//	    [--parse-each] [--cpuprofile FILE] [--memprofile FILE] [--list] [BENCH...]
 //
 // The workload, data files, timing scheme and result checks are those of
 // shared/bench/datascript (README.md and bench.js): the same 20,000 people

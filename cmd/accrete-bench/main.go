@@ -22,7 +22,7 @@ var errUsage = errors.New("accrete-bench: usage")
 
 const usage = `usage: accrete-bench datascript [--variant full|classic] [--backend mem|file]
        [--warmup MS] [--sample MS] [--samples N] [--data FILE] [--aux FILE]
-       [--parse-each] [--cpuprofile FILE] [--list] [BENCH...]
+       [--parse-each] [--cpuprofile FILE] [--memprofile FILE] [--list] [BENCH...]
 
 Runs DataScript's benchmark suite (shared/bench/datascript) on accrete and
 prints one JSON line per bench, as bench.js does.`
@@ -37,6 +37,7 @@ type config struct {
 	list      bool
 	names     []string
 	cpuProf   string // write a CPU profile of the timed runs here
+	memProf   string // write a heap profile here after the benches
 }
 
 func main() {
@@ -133,6 +134,8 @@ func parseArgs(args []string) (config, error) {
 			cfg.aux = val
 		case "cpuprofile":
 			cfg.cpuProf = val
+		case "memprofile":
+			cfg.memProf = val
 		default:
 			return cfg, fmt.Errorf("%w: unknown flag --%s", errUsage, name)
 		}
@@ -255,11 +258,37 @@ func datascript(ctx context.Context, cfg config, stdout, stderr io.Writer) error
 			return fmt.Errorf("accrete-bench: write: %w", err)
 		}
 	}
+	if cfg.memProf != "" {
+		// Before the databases are closed: what a GC cycle marks while
+		// the benches run (the workload, the databases, the node cache)
+		// is the live heap here.
+		if err := writeHeapProfile(cfg.memProf); err != nil {
+			return err
+		}
+	}
 	if err := e.close(); err != nil {
 		return fmt.Errorf("accrete-bench: clean up: %w", err)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("accrete-bench: %d bench(es) failed: %s", len(failed), strings.Join(failed, " "))
+	}
+	return nil
+}
+
+// writeHeapProfile writes a heap profile to path, after a GC so that its
+// in-use figures are current.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("accrete-bench: heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("accrete-bench: heap profile: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("accrete-bench: heap profile: %w", err)
 	}
 	return nil
 }
