@@ -264,6 +264,30 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
+// TestProfiles checks that --cpuprofile and --memprofile write profiles
+// (gzipped protocol buffers, as runtime/pprof writes them).
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "heap.prof")
+	args := append([]string{"datascript", "--cpuprofile", cpu, "--memprofile", mem}, tiny...)
+	if err := run(context.Background(), append(args, "pull-one"), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{cpu, mem} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: %d bytes, not a gzipped profile", filepath.Base(f), len(b))
+		}
+	}
+	args = append([]string{"datascript", "--memprofile", filepath.Join(dir, "no", "such", "dir")}, tiny...)
+	if err := run(context.Background(), append(args, "pull-one"), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "heap profile") {
+		t.Errorf("an unwritable --memprofile: error %v, want one naming the heap profile", err)
+	}
+}
+
 func TestUnknownBench(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"datascript", "--warmup", "0", "--sample", "0", "--samples", "1", "nope"}, &stdout, &stderr)
