@@ -348,3 +348,54 @@ func TestDecodeKeyHostileLength(t *testing.T) {
 		t.Fatalf("100 decodes of a datom claiming 2 GB allocated %d bytes, want under 1 MiB", grew)
 	}
 }
+
+// plainWriter hides a bytes.Buffer behind a plain io.Writer, so that
+// EncodeKey takes its path for writers other than a bytes.Buffer.
+type plainWriter struct{ b *bytes.Buffer }
+
+func (w plainWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// TestEncodeKeyWriters checks that EncodeKey writes the same bytes whether
+// it appends to a bytes.Buffer's spare capacity (as node does) or goes
+// through a scratch buffer to another writer, after earlier bytes and
+// across the buffer's growth, and that a datom it cannot encode leaves
+// either writer as it was.
+func TestEncodeKeyWriters(t *testing.T) {
+	r := newRand(t)
+	var direct, plain bytes.Buffer
+	direct.WriteString("prefix")
+	plain.WriteString("prefix")
+	de, pe := msgpack.NewEncoder(&direct), msgpack.NewEncoder(plainWriter{&plain})
+	for _, vt := range allTypes {
+		for i := 0; i < 50; i++ {
+			d := randDatom(r)
+			d.V = randScalar(r, vt)
+			if err := Codec(EAVT).EncodeKey(de, d); err != nil {
+				t.Fatalf("EncodeKey(%+v) to a bytes.Buffer: %v", d, err)
+			}
+			if err := Codec(EAVT).EncodeKey(pe, d); err != nil {
+				t.Fatalf("EncodeKey(%+v) to a plain writer: %v", d, err)
+			}
+			if !bytes.Equal(direct.Bytes(), plain.Bytes()) {
+				t.Fatalf("after %+v: a bytes.Buffer holds %x, a plain writer %x", d, direct.Bytes(), plain.Bytes())
+			}
+		}
+	}
+	n := direct.Len()
+	for _, enc := range []*msgpack.Encoder{de, pe} {
+		if err := Codec(EAVT).EncodeKey(enc, Datom{E: 1, A: 1, V: struct{}{}}); !errors.Is(err, ErrUnencodable) {
+			t.Errorf("EncodeKey of an unencodable value: %v, want ErrUnencodable", err)
+		}
+	}
+	if direct.Len() != n || plain.Len() != n {
+		t.Errorf("a failed EncodeKey wrote: %d and %d bytes, want %d", direct.Len(), plain.Len(), n)
+	}
+	// What was encoded decodes back, datom by datom.
+	rd := bytes.NewReader(direct.Bytes()[len("prefix"):])
+	dec := msgpack.NewDecoder(rd)
+	for k := 0; rd.Len() > 0; k++ {
+		if _, err := Codec(EAVT).DecodeKey(dec); err != nil {
+			t.Fatalf("decode datom %d: %v", k, err)
+		}
+	}
+}
