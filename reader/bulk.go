@@ -303,8 +303,13 @@ func (db *DB) bulkTree(ctx context.Context, i int, adds []datom.Datom, width int
 		if err != nil {
 			return r, err
 		}
-		all := mergeSorted(old, adds, datom.Comparator(treeIndex(i)))
-		if set, err = pss.Build(ctx, all, o); err != nil {
+		all := mergeRuns(old, adds, datom.Comparator(treeIndex(i)))
+		build := pss.Build[datom.Datom]
+		if len(old) > 0 && len(adds) > 0 {
+			// all is a new slice, made for the set: no second copy.
+			build = pss.BuildOwned[datom.Datom]
+		}
+		if set, err = build(ctx, all, o); err != nil {
 			return r, err
 		}
 	} else {
@@ -374,25 +379,6 @@ func distributeByAttr(ds []datom.Datom, as []datom.ID) (out []datom.Datom, ok bo
 		count[ranks[k]]++
 	}
 	return out, true
-}
-
-// mergeSorted merges two sorted runs with no key in common.
-func mergeSorted(a, b []datom.Datom, cmp func(x, y datom.Datom) int) []datom.Datom {
-	if len(a) == 0 {
-		return b
-	}
-	out := make([]datom.Datom, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if cmp(a[0], b[0]) <= 0 {
-			out = append(out, a[0])
-			a = a[1:]
-		} else {
-			out = append(out, b[0])
-			b = b[1:]
-		}
-	}
-	out = append(out, a...)
-	return append(out, b...)
 }
 
 // checkBulkUnique fails if a unique attribute's value appears twice in the

@@ -368,11 +368,11 @@ func (db *DB) foldTree(ctx context.Context, i int, adds, rmAdds, dels []datom.Da
 	return pss.BuildOwned(ctx, mergeRuns(small, adds, cmp), opts)
 }
 
-// mergeRuns merges two sorted runs with no key in common, like
-// mergeSorted, but copies the stretches of the longer run between keys of
-// the shorter one in blocks, found by binary search: merging a few tail
-// datoms into a large batch costs a copy, not a comparison per datom. It
-// returns b itself when a is empty (and a when b is).
+// mergeRuns merges two sorted runs with no key in common, copying the
+// stretches of the longer run between keys of the shorter one in blocks,
+// found by binary search: merging a few tail (or schema) datoms into a
+// large batch costs a copy, not a comparison per datom. It returns b itself
+// when a is empty (and a when b is), a new slice otherwise.
 func mergeRuns(a, b []datom.Datom, cmp func(x, y datom.Datom) int) []datom.Datom {
 	switch {
 	case len(a) == 0:
