@@ -110,6 +110,7 @@ var bulkHookSynced func(tmps []string) error
 func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas [][]byte, limit int) (syncs int, err error) {
 	paths := make([]string, len(keys))
 	dirs := map[string]struct{}{}
+	var dirList []string
 	for i, key := range keys {
 		p, err := b.path("put", key)
 		if err != nil {
@@ -117,13 +118,13 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 		}
 		paths[i] = p
 		dir := filepath.Dir(p)
-		if _, ok := dirs[dir]; ok {
-			continue
+		if _, ok := dirs[dir]; !ok {
+			dirs[dir] = struct{}{}
+			dirList = append(dirList, dir)
 		}
-		if err := b.ensureDir(dir); err != nil {
-			return 0, fmt.Errorf("konserve: file: put %s: %w", key, err)
-		}
-		dirs[dir] = struct{}{}
+	}
+	if err := b.ensureDirs(dirList); err != nil {
+		return 0, fmt.Errorf("konserve: file: put batch: %w", err)
 	}
 	tmps := make([]string, len(keys)) // temporary files not (yet) renamed
 	defer func() {
@@ -190,10 +191,6 @@ func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas
 	}
 
 	// 4. Make the renames durable.
-	dirList := make([]string, 0, len(dirs))
-	for d := range dirs {
-		dirList = append(dirList, d)
-	}
 	n, err = syncDirsBulk(b.root, dirList, limit)
 	syncs += n
 	if err != nil {

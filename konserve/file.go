@@ -143,6 +143,42 @@ func (b *fileBackend) ensureDir(dir string) error {
 	return nil
 }
 
+// ensureDirs is ensureDir for many directories: it creates each missing one,
+// then syncs each parent that gained an entry once, rather than once per
+// directory. A new bucket's first bulk store creates up to 256 node
+// directories under one parent: one at a time, their syncs took 50–120 ms
+// here.
+func (b *fileBackend) ensureDirs(dirs []string) error {
+	var made []string
+	parents := map[string]struct{}{}
+	for _, dir := range dirs {
+		if _, ok := b.dirs.Load(dir); ok {
+			continue
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir || !strings.HasPrefix(dir, b.root) {
+			return fmt.Errorf("directory %s is outside root %s", dir, b.root)
+		}
+		if err := b.ensureDir(parent); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		made = append(made, dir)
+		parents[parent] = struct{}{}
+	}
+	for p := range parents {
+		if err := syncDir(p); err != nil {
+			return err
+		}
+	}
+	for _, d := range made {
+		b.dirs.Store(d, struct{}{})
+	}
+	return nil
+}
+
 // syncDir fsyncs a directory, making the entries added to or removed from it
 // durable.
 func syncDir(dir string) error {
