@@ -299,17 +299,26 @@ func (db *DB) bulkTree(ctx context.Context, i int, adds []datom.Datom, width int
 		// schema), so a bottom-up build of the merged run is cheaper than
 		// inserting into the old tree; past that, re-reading the old keys
 		// costs more than a batched update's path copies.
+		//
+		// The set is built on adds itself, or on a merged copy, never
+		// copied again: it lives only until its nodes are flushed below,
+		// and sets never modify their keys.
 		old, err := tree.Slice(ctx, nil, nil)
 		if err != nil {
 			return r, err
 		}
-		all := mergeRuns(old, adds, datom.Comparator(treeIndex(i)))
-		build := pss.Build[datom.Datom]
-		if len(old) > 0 && len(adds) > 0 {
-			// all is a new slice, made for the set: no second copy.
-			build = pss.BuildOwned[datom.Datom]
-		}
-		if set, err = build(ctx, all, o); err != nil {
+		if len(old) <= len(adds)/64 {
+			// A few old keys (a new database's schema): insert them into
+			// the tree of the batch, a path copy each, rather than copy
+			// the whole batch to merge them in (for a million datoms
+			// that copy and its fresh 48 MB cost more than the build).
+			if set, err = pss.BuildOwned(ctx, adds, o); err != nil {
+				return r, err
+			}
+			if set, err = set.Update(ctx, old, nil); err != nil {
+				return r, err
+			}
+		} else if set, err = pss.BuildOwned(ctx, mergeRuns(old, adds, datom.Comparator(treeIndex(i))), o); err != nil {
 			return r, err
 		}
 	} else {
