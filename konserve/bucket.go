@@ -58,7 +58,8 @@ type casStrategy interface {
 // createOnlyWriter is implemented by strategies whose provider needs a
 // native create-only write. Azure does: gocloud v0.47.0's azureblob writer
 // dereferences a nil pipe in Close (a panic) whenever the upload fails, as a
-// create-only write of an existing key does. Errors must be classifiable by
+// create-only write of an existing key does. mem implements it to skip
+// WriteAll's MD5 passes. Errors must be classifiable by
 // gcerrors.Code or wrap ErrConflict for "already exists".
 type createOnlyWriter interface {
 	putIfAbsent(ctx context.Context, key string, data []byte) error

@@ -123,8 +123,16 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 		}
 	}
 	nextUser := db.nextUser
+	// An entity's datoms usually come together: the last tempid resolved
+	// answers most lookups without the map.
+	var lastTmp int64
+	var lastID datom.ID
 	resolve := func(tmp int64, k int) (datom.ID, error) {
+		if tmp == lastTmp && lastID != 0 {
+			return lastID, nil
+		}
 		if id, ok := res.TempIDs[tmp]; ok {
+			lastTmp, lastID = tmp, id
 			return id, nil
 		}
 		if nextUser >= 1<<datom.PartShift {
@@ -133,6 +141,7 @@ func (db *DB) BulkAssert(ctx context.Context, ds []datom.Datom, opts *BulkOption
 		id := datom.MakeID(datom.PartUser, nextUser)
 		nextUser++
 		res.TempIDs[tmp] = id
+		lastTmp, lastID = tmp, id
 		return id, nil
 	}
 	out := make([]datom.Datom, 0, len(ds)+1)

@@ -1,8 +1,10 @@
 package tx
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/accretedb/accrete/datom"
 )
@@ -20,10 +22,15 @@ import (
 // the transaction's own entry costs none. Tables of more than a few
 // entries are indexed, so lookups stay constant-time in an import of
 // thousands. Map returns an ordinary map.
+//
+// An import's table (NewImportTempIDs) is its map of integer tempids
+// itself: hundreds of thousands of entries, which as a table would cost a
+// boxed key each, a sort and an index.
 type TempIDs struct {
 	ents []TempID
 	tx   datom.ID
-	idx  map[any]int32 // position in ents by key, for large tables
+	idx  map[any]int32      // position in ents by key, for large tables
+	ints map[int64]datom.ID // an import's tempids; ents is then empty
 }
 
 // TempID is one resolved tempid.
@@ -50,6 +57,15 @@ func NewTempIDs(ents []TempID, txID datom.ID) TempIDs {
 	return t
 }
 
+// NewImportTempIDs returns the table of an import's tempids, negative
+// int64s resolved to new entities, and of TxTempID resolving to txID (none
+// when txID is 0). It keeps m: the caller must not modify it afterwards.
+// All yields the tempids in the order of their entities' ids, which an
+// import allocates in the order its data first names them.
+func NewImportTempIDs(m map[int64]datom.ID, txID datom.ID) TempIDs {
+	return TempIDs{ints: m, tx: txID}
+}
+
 // Lookup returns the entity tempid k resolved to, and whether the
 // transaction named k.
 func (t TempIDs) Lookup(k any) (datom.ID, bool) {
@@ -59,6 +75,10 @@ func (t TempIDs) Lookup(k any) (datom.ID, bool) {
 			return t.tx, t.tx != 0
 		}
 	case int64:
+		if t.ints != nil {
+			id, ok := t.ints[key]
+			return id, ok
+		}
 	default:
 		return 0, false // no tempid has another type (and k may not be comparable)
 	}
@@ -85,10 +105,11 @@ func (t TempIDs) ID(k any) datom.ID {
 
 // Len returns how many tempids the table resolves, TxTempID included.
 func (t TempIDs) Len() int {
+	n := len(t.ents) + len(t.ints)
 	if t.tx != 0 {
-		return len(t.ents) + 1
+		n++
 	}
-	return len(t.ents)
+	return n
 }
 
 // All yields each tempid and its entity, in the table's order (a
@@ -98,6 +119,18 @@ func (t TempIDs) All() iter.Seq2[any, datom.ID] {
 		for _, e := range t.ents {
 			if !yield(e.Key, e.ID) {
 				return
+			}
+		}
+		if t.ints != nil {
+			ents := make([]TempID, 0, len(t.ints))
+			for k, id := range t.ints {
+				ents = append(ents, TempID{Key: k, ID: id})
+			}
+			slices.SortFunc(ents, func(a, b TempID) int { return cmp.Compare(a.ID, b.ID) })
+			for _, e := range ents {
+				if !yield(e.Key, e.ID) {
+					return
+				}
 			}
 		}
 		if t.tx != 0 {

@@ -133,3 +133,68 @@ func TestResultTempIDs(t *testing.T) {
 		t.Fatalf("table %v, tx %d", r.TempIDs.Map(), r.TxID)
 	}
 }
+
+// TestImportTempIDs checks an import's table against its map: lookups of
+// present, absent and foreign keys, the transaction's entry, Len, All in
+// the order of the entities' ids (the order an import first named them),
+// Map, and All stopping early.
+func TestImportTempIDs(t *testing.T) {
+	for _, n := range []int{0, 1, 5, 200} {
+		for _, txID := range []datom.ID{0, datom.MakeID(datom.PartTx, 7)} {
+			m := map[int64]datom.ID{}
+			model := map[any]datom.ID{}
+			for i := range n {
+				// Ids allocated in an order other than the keys'.
+				k, id := int64(-1-(i*7)%n), datom.MakeID(datom.PartUser, int64(100+i))
+				m[k] = id
+				model[k] = id
+			}
+			if txID != 0 {
+				model[TxTempID] = txID
+			}
+			tab := NewImportTempIDs(m, txID)
+			if got := tab.Len(); got != len(model) {
+				t.Fatalf("n=%d tx=%d: Len %d, want %d", n, txID, got, len(model))
+			}
+			for k, want := range model {
+				if got, ok := tab.Lookup(k); !ok || got != want {
+					t.Fatalf("n=%d: Lookup(%v) = %d, %v, want %d", n, k, got, ok, want)
+				}
+			}
+			for _, k := range []any{"nope", "t0", int64(-1000), int64(5), 1.5, []any{"t0"}, nil} {
+				if id, ok := tab.Lookup(k); ok || id != 0 {
+					t.Fatalf("n=%d: Lookup(%v) = %d, %v, want absent", n, k, id, ok)
+				}
+			}
+			var prev datom.ID
+			var keys []any
+			for k, id := range tab.All() {
+				if model[k] != id {
+					t.Fatalf("n=%d: All yields %v %d, want %d", n, k, id, model[k])
+				}
+				if k != TxTempID && id <= prev {
+					t.Fatalf("n=%d: All yields id %d after %d, want ascending ids", n, id, prev)
+				}
+				prev = id
+				keys = append(keys, k)
+			}
+			if len(keys) != len(model) {
+				t.Fatalf("n=%d: All yields %d tempids, want %d", n, len(keys), len(model))
+			}
+			if txID != 0 && keys[len(keys)-1] != TxTempID {
+				t.Fatalf("n=%d: All ends with %v, want %s", n, keys[len(keys)-1], TxTempID)
+			}
+			if !maps.Equal(tab.Map(), model) {
+				t.Fatalf("n=%d: Map %v, want %v", n, tab.Map(), model)
+			}
+			if n > 2 {
+				seen := 0
+				for range tab.All() {
+					if seen++; seen == 2 {
+						break
+					}
+				}
+			}
+		}
+	}
+}

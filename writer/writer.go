@@ -2,7 +2,6 @@ package writer
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -471,14 +470,10 @@ func (w *Writer) loop() {
 }
 
 // bulkTempIDs is the report's table of an import's tempids (negative
-// int64s, from -1 down) and of its transaction.
+// int64s) and of its transaction: the import's map itself, which the
+// writer never modifies.
 func bulkTempIDs(res *reader.BulkResult) tx.TempIDs {
-	ents := make([]tx.TempID, 0, len(res.TempIDs))
-	for k, id := range res.TempIDs {
-		ents = append(ents, tx.TempID{Key: k, ID: id})
-	}
-	slices.SortFunc(ents, func(a, b tx.TempID) int { return cmp.Compare(b.Key.(int64), a.Key.(int64)) })
-	return tx.NewTempIDs(ents, res.TxID)
+	return tx.NewImportTempIDs(res.TempIDs, res.TxID)
 }
 
 // fill takes queued requests after first into one batch. A bulk import
