@@ -122,29 +122,10 @@ func checkFileKey(key string) error {
 // by syncing the parent. It does the work once per directory per process.
 // A directory that already existed also gets its parent synced once, since
 // another process may have created it without syncing yet.
-func (b *fileBackend) ensureDir(dir string) error {
-	if _, ok := b.dirs.Load(dir); ok {
-		return nil
-	}
-	parent := filepath.Dir(dir)
-	if parent == dir || !strings.HasPrefix(dir, b.root) {
-		return fmt.Errorf("directory %s is outside root %s", dir, b.root)
-	}
-	if err := b.ensureDir(parent); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create directory: %w", err)
-	}
-	if err := syncDir(parent); err != nil {
-		return err
-	}
-	b.dirs.Store(dir, struct{}{})
-	return nil
-}
+func (b *fileBackend) ensureDir(dir string) error { return b.ensureDirs([]string{dir}) }
 
-// ensureDirs is ensureDir for many directories: it creates each missing one,
-// then syncs each parent that gained an entry once, rather than once per
+// ensureDirs is ensureDir for many directories: it creates each missing one
+// (and missing parents), then syncs each parent once, rather than once per
 // directory. A new bucket's first bulk store creates up to 256 node
 // directories under one parent: one at a time, their syncs took 50–120 ms
 // here.
