@@ -61,8 +61,8 @@ type BulkOptions struct {
 // per file. Leaves hold about 6,000 datoms (about 100 KiB): a cold lookup
 // reads that much per leaf, and the first merge that touches such a leaf
 // splits it into leaves of the writer's width. Measured on the 2-core test
-// machine, 1M datoms into a file bucket: 2048 wide, 2,097 files, 0.62M
-// datoms/s; 8192 wide, 532 files, 1.13M datoms/s.
+// machine, 1M datoms into a file bucket (BenchmarkImport): 2048 wide, 2,097
+// files, 1.04M datoms/s; 8192 wide, 532 files, 1.54M datoms/s.
 const DefaultBulkWidth = 8192
 
 // BulkResult describes a bulk import: the transaction's t and id, the
