@@ -131,7 +131,7 @@ func decodeFromReader(r *bytes.Reader) (Datom, error) {
 	}
 	p := parser{b: w}
 	d, err := p.datom()
-	for err != nil && errors.Is(err, errTruncated) && len(w) < n {
+	for errors.Is(err, errTruncated) && len(w) < n {
 		w = make([]byte, min(n, max(2*len(w), 4096)))
 		if _, rerr := r.ReadAt(w, pos); rerr != nil {
 			return Datom{}, corruptf("read datom: %v", rerr)

@@ -214,14 +214,7 @@ func BenchmarkFlushSmallChange(b *testing.B) {
 	_, sorted := benchKeys(benchN)
 	ctx := context.Background()
 	store := NewMemStore[int64](node.Int64Codec{})
-	built, err := Build(ctx, sorted, intOpts(DefaultWidth, store))
-	if err != nil {
-		b.Fatal(err)
-	}
-	root, _, err := built.Flush(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	root := storedRoot(b, sorted, DefaultWidth, store)
 	st := store.Stats()
 	base, err := Open(ctx, root, intOpts(DefaultWidth, store))
 	if err != nil {
@@ -270,11 +263,7 @@ func BenchmarkScanStored(b *testing.B) {
 	_, sorted := benchKeys(benchN)
 	ctx := context.Background()
 	store := NewMemStore[int64](node.Int64Codec{})
-	built, _ := Build(ctx, sorted, intOpts(DefaultWidth, store))
-	root, _, err := built.Flush(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	root := storedRoot(b, sorted, DefaultWidth, store)
 	s, err := Open(ctx, root, intOpts(DefaultWidth, store))
 	if err != nil {
 		b.Fatal(err)

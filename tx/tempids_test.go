@@ -29,25 +29,7 @@ func TestTempIDsModel(t *testing.T) {
 				model[TxTempID] = txID
 			}
 			tab := NewTempIDs(ents, txID)
-			if got := tab.Len(); got != len(model) {
-				t.Fatalf("n=%d tx=%d: Len %d, want %d", n, txID, got, len(model))
-			}
-			for k, want := range model {
-				if got, ok := tab.Lookup(k); !ok || got != want {
-					t.Fatalf("n=%d tx=%d: Lookup(%v) = %d, %v, want %d", n, txID, k, got, ok, want)
-				}
-				if got := tab.ID(k); got != want {
-					t.Fatalf("n=%d: ID(%v) = %d, want %d", n, k, got, want)
-				}
-			}
-			// Absent keys of both types, keys of other types (one not
-			// comparable, which a map lookup would panic on) and the
-			// transaction's tempid of a table without one.
-			for _, k := range []any{"nope", int64(-1000), int64(5), 1.5, []any{"t0"}, map[string]int{}, nil} {
-				if id, ok := tab.Lookup(k); ok || id != 0 {
-					t.Fatalf("n=%d: Lookup(%v) = %d, %v, want absent", n, k, id, ok)
-				}
-			}
+			checkLookups(t, fmt.Sprintf("n=%d tx=%d", n, txID), tab, model, "nope")
 			if txID == 0 {
 				if id, ok := tab.Lookup(TxTempID); ok || id != 0 {
 					t.Fatalf("n=%d: Lookup(datomic.tx) = %d, %v in a table without the transaction", n, id, ok)
@@ -74,6 +56,30 @@ func TestTempIDsModel(t *testing.T) {
 			if got, want := tab.String(), fmt.Sprint(model); got != want {
 				t.Fatalf("n=%d: String %s, want %s", n, got, want)
 			}
+		}
+	}
+}
+
+// checkLookups checks tab's Len, Lookup and ID against model, and that
+// absent keys are not found: the given strings, integers of both signs and
+// keys of other types (one not comparable, which a map lookup would panic
+// on).
+func checkLookups(t *testing.T, label string, tab TempIDs, model map[any]datom.ID, absent ...any) {
+	t.Helper()
+	if got := tab.Len(); got != len(model) {
+		t.Fatalf("%s: Len %d, want %d", label, got, len(model))
+	}
+	for k, want := range model {
+		if got, ok := tab.Lookup(k); !ok || got != want {
+			t.Fatalf("%s: Lookup(%v) = %d, %v, want %d", label, k, got, ok, want)
+		}
+		if got := tab.ID(k); got != want {
+			t.Fatalf("%s: ID(%v) = %d, want %d", label, k, got, want)
+		}
+	}
+	for _, k := range append(absent, int64(-1000), int64(5), 1.5, []any{"t0"}, map[string]int{}, nil) {
+		if id, ok := tab.Lookup(k); ok || id != 0 {
+			t.Fatalf("%s: Lookup(%v) = %d, %v, want absent", label, k, id, ok)
 		}
 	}
 }
@@ -153,19 +159,7 @@ func TestImportTempIDs(t *testing.T) {
 				model[TxTempID] = txID
 			}
 			tab := NewImportTempIDs(m, txID)
-			if got := tab.Len(); got != len(model) {
-				t.Fatalf("n=%d tx=%d: Len %d, want %d", n, txID, got, len(model))
-			}
-			for k, want := range model {
-				if got, ok := tab.Lookup(k); !ok || got != want {
-					t.Fatalf("n=%d: Lookup(%v) = %d, %v, want %d", n, k, got, ok, want)
-				}
-			}
-			for _, k := range []any{"nope", "t0", int64(-1000), int64(5), 1.5, []any{"t0"}, nil} {
-				if id, ok := tab.Lookup(k); ok || id != 0 {
-					t.Fatalf("n=%d: Lookup(%v) = %d, %v, want absent", n, k, id, ok)
-				}
-			}
+			checkLookups(t, fmt.Sprintf("import n=%d tx=%d", n, txID), tab, model, "nope", "t0")
 			var prev datom.ID
 			var keys []any
 			for k, id := range tab.All() {
