@@ -6,7 +6,7 @@
 // Keys are generic; a KeyCodec writes them, and its ID is written into every
 // node so that nodes are never read under another encoding or ordering.
 //
-// # Byte layout (format version 1)
+// # Byte layout (format versions 1 and 2)
 //
 //	+------+---------------------------------------------------------------+
 //	| 0x01 | msgpack values, back to back (no enclosing array)             |
@@ -18,7 +18,11 @@
 //	  |      --- branches only (level > 0), n >= 1 ---
 //	  |      child × n  bin8   32-byte address of child i
 //	  |      count × n  uint   keys in child i's subtree, >= 1
-//	  version byte
+//	  |      --- format 2 (FormatFences) only: branches with fences ---
+//	  |      fence × n  nil | [uint, uint]  child i's smallest key's sort
+//	  |                        key (Fence), nil when not known
+//	  version byte: 1 (FormatVersion), or 2 (FormatFences) for a branch
+//	  that records its children's fences
 //
 // Why this order: the version byte comes first and outside msgpack so a future
 // format can change everything after it; the codec ID comes next so a node of

@@ -22,7 +22,7 @@ func fuzzSeeds[K any](t interface{ Fatal(...any) }, codec KeyCodec[K], nodes ...
 // FuzzDecode: arbitrary bytes never panic Decode; whatever decodes re-encodes
 // and decodes to an equal node.
 func FuzzDecode(f *testing.F) {
-	for _, s := range fuzzSeeds(f, Int64Codec{}, &Node[int64]{}, &Node[int64]{Keys: []int64{-3, 0, 1 << 50}}, sampleBranch()) {
+	for _, s := range fuzzSeeds(f, Int64Codec{}, &Node[int64]{}, &Node[int64]{Keys: []int64{-3, 0, 1 << 50}}, sampleBranch(), fencedBranch()) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

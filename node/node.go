@@ -10,9 +10,19 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// FormatVersion is the first byte of every encoded node. Decode refuses any
-// other value with ErrVersion.
+// FormatVersion is the first byte of every encoded node that has no fences
+// (every leaf, and branches whose Fences is nil).
 const FormatVersion byte = 1
+
+// FormatFences is the first byte of a branch encoded with its Fences. A
+// node that has none keeps FormatVersion and its bytes (so its address)
+// from before fences existed. Decode refuses any other first byte with
+// ErrVersion.
+const FormatFences byte = 2
+
+// KnownFormat reports whether b is the first byte of a node format that
+// Decode reads.
+func KnownFormat(b byte) bool { return b == FormatVersion || b == FormatFences }
 
 // Limits enforced by Encode and Decode. They bound what hostile bytes can make
 // Decode allocate and are far above what pss produces (128 keys, ~6 levels).
@@ -33,11 +43,14 @@ const (
 //   - N2: a branch has len(Children) == len(Counts) == len(Keys) >= 1, and
 //     every Count is >= 1 (a child subtree is never empty).
 //   - N3: len(Keys) <= MaxKeys and Level <= MaxLevel.
+//   - N4: Fences is nil, or a branch's, with len(Fences) == len(Keys).
 //
 // For a branch, Keys[i] is the LARGEST key in the subtree of Children[i]
 // (Datahike's convention: the root's last key is the set's maximum, and a
 // search descends into the first child whose max key is >= the target), and
-// Counts[i] is the number of keys in that subtree.
+// Counts[i] is the number of keys in that subtree. Fences[i], when
+// Known, is the sort-key prefix of the SMALLEST key of that subtree (see
+// Fence).
 //
 // Key order is not checked here (node does not know the comparator); pss
 // checks it. A Node returned by Decode is owned by the caller, but pss and
@@ -48,6 +61,7 @@ type Node[K any] struct {
 	Keys     []K
 	Children []Address
 	Counts   []uint64
+	Fences   []Fence
 
 	// kids memoizes decoded children (see Child): nil until a reader
 	// records one, then one slot per child.
@@ -96,6 +110,20 @@ func (n *Node[K]) SetChild(i int, c *Node[K]) {
 	(*t)[i].Store(&w)
 }
 
+// Fence is what a branch records of the smallest key of one child's
+// subtree: the pair of unsigned integers its tree's sort key gives that
+// key (pss.Options.Fence), or nothing (Known false) when the writer did
+// not know it. A parent holds only each child's largest key, so a scan
+// that reaches the end of one child cannot tell whether the next one
+// starts with keys it wants without loading it; with the fence it often
+// can (an entity's datoms that end exactly at a leaf's end, say). Fence
+// is a lower-bound fence key in the sense of B-link and Foster B-trees,
+// truncated to the integers the sort key leads with.
+type Fence struct {
+	Hi, Lo uint64
+	Known  bool
+}
+
 // IsLeaf reports whether n is a leaf (Level 0).
 func (n *Node[K]) IsLeaf() bool { return n.Level == 0 }
 
@@ -108,10 +136,13 @@ func (n *Node[K]) validate() error {
 		return fmt.Errorf("%d keys, more than %d", len(n.Keys), MaxKeys)
 	}
 	if n.Level == 0 {
-		if n.Children != nil || n.Counts != nil {
+		if n.Children != nil || n.Counts != nil || n.Fences != nil {
 			return fmt.Errorf("leaf with children")
 		}
 		return nil
+	}
+	if n.Fences != nil && len(n.Fences) != len(n.Keys) {
+		return fmt.Errorf("branch with %d keys, %d fences", len(n.Keys), len(n.Fences))
 	}
 	if len(n.Keys) == 0 {
 		return fmt.Errorf("branch with no children")
@@ -149,7 +180,11 @@ func Encode[K any](n *Node[K], codec KeyCodec[K]) ([]byte, error) {
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(buf)
 
-	buf.WriteByte(FormatVersion)
+	if n.Fences != nil {
+		buf.WriteByte(FormatFences)
+	} else {
+		buf.WriteByte(FormatVersion)
+	}
 	if err := encodeBody(enc, n, codec, id); err != nil {
 		return nil, err
 	}
@@ -186,7 +221,48 @@ func encodeBody[K any](enc *msgpack.Encoder, n *Node[K], codec KeyCodec[K], id s
 			return fmt.Errorf("node: encode count %d: %w", i, err)
 		}
 	}
+	for i, f := range n.Fences {
+		if err := encodeFence(enc, f); err != nil {
+			return fmt.Errorf("node: encode fence %d: %w", i, err)
+		}
+	}
 	return nil
+}
+
+// encodeFence writes f as nil (not known) or as the array [Hi, Lo].
+func encodeFence(enc *msgpack.Encoder, f Fence) error {
+	if !f.Known {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeArrayLen(2); err != nil {
+		return err
+	}
+	if err := enc.EncodeUint(f.Hi); err != nil {
+		return err
+	}
+	return enc.EncodeUint(f.Lo)
+}
+
+// decodeFence reads what encodeFence wrote.
+func decodeFence(dec *msgpack.Decoder) (Fence, error) {
+	n, err := dec.DecodeArrayLen()
+	switch {
+	case err != nil:
+		return Fence{}, err
+	case n == -1:
+		return Fence{}, nil // nil: not known
+	case n != 2:
+		return Fence{}, fmt.Errorf("array of %d, want 2", n)
+	}
+	hi, err := dec.DecodeUint64()
+	if err != nil {
+		return Fence{}, err
+	}
+	lo, err := dec.DecodeUint64()
+	if err != nil {
+		return Fence{}, err
+	}
+	return Fence{Hi: hi, Lo: lo, Known: true}, nil
 }
 
 // decoderState is pooled so that Decode allocates only the node itself.
@@ -210,13 +286,13 @@ func Decode[K any](data []byte, codec KeyCodec[K]) (*Node[K], error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("node: decode: %w: empty input", ErrCorrupt)
 	}
-	if data[0] != FormatVersion {
-		return nil, fmt.Errorf("node: decode: %w: got %d, want %d", ErrVersion, data[0], FormatVersion)
+	if !KnownFormat(data[0]) {
+		return nil, fmt.Errorf("node: decode: %w: got %d, want %d or %d", ErrVersion, data[0], FormatVersion, FormatFences)
 	}
 	st := decPool.Get().(*decoderState)
 	st.r.Reset(data[1:])
 	st.dec.Reset(&st.r)
-	n, err := decodeBody(st, codec)
+	n, err := decodeBody(st, codec, data[0] == FormatFences)
 	st.r.Reset(nil)
 	if err != nil {
 		// Not pooled again: a decoder that met malformed input may keep
@@ -231,7 +307,7 @@ func corruptf(format string, args ...any) error {
 	return fmt.Errorf("node: decode: %w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
-func decodeBody[K any](st *decoderState, codec KeyCodec[K]) (*Node[K], error) {
+func decodeBody[K any](st *decoderState, codec KeyCodec[K], fences bool) (*Node[K], error) {
 	dec := st.dec
 	if code, err := dec.PeekCode(); err != nil {
 		return nil, corruptf("codec id: %v", err)
@@ -253,6 +329,9 @@ func decodeBody[K any](st *decoderState, codec KeyCodec[K]) (*Node[K], error) {
 	if level > MaxLevel {
 		return nil, corruptf("level %d above %d", level, MaxLevel)
 	}
+	if fences && level == 0 {
+		return nil, corruptf("a leaf in the branch format with fences")
+	}
 	nkeys, err := dec.DecodeArrayLen()
 	if err != nil {
 		return nil, corruptf("key count: %v", err)
@@ -262,6 +341,9 @@ func decodeBody[K any](st *decoderState, codec KeyCodec[K]) (*Node[K], error) {
 	perKey := 1
 	if level > 0 {
 		perKey = 1 + 2 + AddressSize + 1
+	}
+	if fences {
+		perKey++ // a fence takes at least one byte (nil)
 	}
 	if nkeys < 0 || nkeys > MaxKeys || nkeys*perKey > st.r.Len() {
 		return nil, corruptf("key count %d does not fit in %d remaining bytes", nkeys, st.r.Len())
@@ -304,6 +386,19 @@ func decodeBody[K any](st *decoderState, codec KeyCodec[K]) (*Node[K], error) {
 				return nil, corruptf("child %d has count 0", i)
 			}
 			n.Counts[i] = c
+		}
+		if fences {
+			if nkeys > st.r.Len() {
+				return nil, corruptf("%d fences do not fit in %d remaining bytes", nkeys, st.r.Len())
+			}
+			n.Fences = make([]Fence, nkeys)
+			for i := range n.Fences {
+				f, err := decodeFence(dec)
+				if err != nil {
+					return nil, corruptf("fence %d: %v", i, err)
+				}
+				n.Fences[i] = f
+			}
 		}
 	}
 	if st.r.Len() != 0 {

@@ -19,6 +19,14 @@ func sampleBranch() *Node[int64] {
 	return n
 }
 
+// fencedBranch is sampleBranch with fences: known for two children, not
+// for the middle one.
+func fencedBranch() *Node[int64] {
+	n := sampleBranch()
+	n.Fences = []Fence{{Hi: 1, Lo: 2, Known: true}, {}, {Hi: 1 << 63, Lo: 11, Known: true}}
+	return n
+}
+
 func TestRoundTrip(t *testing.T) {
 	cases := []struct {
 		name string
@@ -108,6 +116,34 @@ func TestGoldenAddress(t *testing.T) {
 	if got := AddressOf(bdata).String(); got != wantBranchAddr {
 		t.Errorf("branch address: got %s, want %s", got, wantBranchAddr)
 	}
+	// The fences follow the counts: nil, or [hi, lo] in msgpack's
+	// smallest form; the rest is the branch's format 1 body.
+	fdata, err := Encode(fencedBranch(), Int64Codec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantFences = "920102c092cf8000000000000000" + "0b"
+	if got := hexOf(fdata); got[0:2] != "02" || got[2:len(got)-len(wantFences)] != hexOf(bdata)[2:] || got[len(got)-len(wantFences):] != wantFences {
+		t.Errorf("fenced branch bytes: got %s, want 02 + %s + %s", got, hexOf(bdata)[2:], wantFences)
+	}
+}
+
+// TestFencesRoundTrip: a branch's fences, known or not, survive Encode and
+// Decode; a branch without fences decodes with none.
+func TestFencesRoundTrip(t *testing.T) {
+	for _, n := range []*Node[int64]{fencedBranch(), sampleBranch()} {
+		data, err := Encode(n, Int64Codec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(data, Int64Codec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m.Fences, n.Fences) {
+			t.Fatalf("fences: got %+v, want %+v", m.Fences, n.Fences)
+		}
+	}
 }
 
 func hexOf(b []byte) string {
@@ -150,6 +186,10 @@ func TestDecodeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fenced, err := Encode(fencedBranch(), Int64Codec{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	withVersion := func(v byte) []byte {
 		b := bytes.Clone(good)
 		b[0] = v
@@ -162,7 +202,12 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"empty", nil, ErrCorrupt},
 		{"version only", []byte{FormatVersion}, ErrCorrupt},
-		{"unknown version", withVersion(2), ErrVersion},
+		{"unknown version", withVersion(3), ErrVersion},
+		{"fences missing", withVersion(FormatFences), ErrCorrupt},
+		{"leaf in the fenced format", func() []byte { b := bytes.Clone(leaf); b[0] = FormatFences; return b }(), ErrCorrupt},
+		{"truncated fences", fenced[:len(fenced)-1], ErrCorrupt},
+		{"fence of three", append(bytes.Clone(fenced[:len(fenced)-3]), 0x93, 0x01, 0x02, 0x03), ErrCorrupt},
+		{"fence not an array", append(bytes.Clone(fenced[:len(fenced)-3]), 0xa1, 'x'), ErrCorrupt},
 		{"truncated", good[:len(good)-1], ErrCorrupt},
 		{"truncated leaf", leaf[:len(leaf)-1], ErrCorrupt},
 		{"trailing byte", append(bytes.Clone(leaf), 0), ErrCorrupt},
@@ -201,6 +246,8 @@ func TestEncodeInvalid(t *testing.T) {
 		{"zero count", &Node[int64]{Level: 1, Keys: []int64{1}, Children: []Address{{}}, Counts: []uint64{0}}},
 		{"negative level", &Node[int64]{Level: -1}},
 		{"too deep", &Node[int64]{Level: MaxLevel + 1, Keys: []int64{1}, Children: []Address{{}}, Counts: []uint64{1}}},
+		{"leaf with fences", &Node[int64]{Keys: []int64{1}, Fences: []Fence{{Known: true}}}},
+		{"fence count mismatch", &Node[int64]{Level: 1, Keys: []int64{1}, Children: []Address{{}}, Counts: []uint64{1}, Fences: []Fence{{}, {}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,7 +49,7 @@ var codecs = func() map[string]*datom.IndexCodec {
 // header reads the codec ID and level at the front of an encoded tree node
 // (layout in package node's doc) without decoding its keys.
 func header(data []byte) (codecID string, level int, err error) {
-	if len(data) == 0 || data[0] != node.FormatVersion {
+	if len(data) == 0 || !node.KnownFormat(data[0]) {
 		return "", 0, fmt.Errorf("%w: bad format version", ErrUnknownNode)
 	}
 	dec := msgpack.NewDecoder(bytes.NewReader(data[1:]))

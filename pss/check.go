@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Check verifies the invariants T1-T6 (package doc) over the whole tree,
+// Check verifies the invariants T1-T7 (package doc) over the whole tree,
 // loading every stored node, and returns an error wrapping ErrCorrupt that
 // names the first violation. It is meant for tests and repair tools: its
 // cost is a full scan.
@@ -96,6 +96,21 @@ func (c *checker[K]) node(n *tnode[K], root bool, after *K, path string) (int, e
 		got, err := c.node(ch, false, prev, cp)
 		if err != nil {
 			return 0, err
+		}
+		// T7: a known fence is the sort key of the child's first key.
+		if f := n.fence(i); f.Known {
+			first := ch
+			for !first.leaf() {
+				if first, err = c.s.child(c.ctx, first, 0); err != nil {
+					return 0, fmt.Errorf("pss: check: %s: %w", cp, err)
+				}
+			}
+			if cfg.fence == nil {
+				return 0, c.errf(cp, "a fence in a set without a fence sort key")
+			}
+			if want := cfg.keyFence(first.keys[0]); want != f {
+				return 0, c.errf(cp, "fence %+v, first key's is %+v", f, want)
+			}
 		}
 		// T5: counts.
 		if uint64(got) != n.counts[i] || got != ch.count {

@@ -23,6 +23,8 @@
 //   - T4 levels: a child's level is its parent's minus one; leaves are 0.
 //   - T5 counts: a branch's count i equals the keys under child i.
 //   - T6 reachability: every child is in memory or has an address.
+//   - T7 fences: a fence a branch records for a child (Options.Fence) is
+//     the sort key of the first key under that child.
 //
 // # Versions and memory
 //
@@ -50,5 +52,5 @@
 // # Errors
 //
 // Operations that may load nodes take a context and return errors wrapped
-// with the address involved; ErrCorrupt marks a tree that breaks T1-T6.
+// with the address involved; ErrCorrupt marks a tree that breaks T1-T7.
 package pss

@@ -3,6 +3,8 @@ package pss
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/accretedb/accrete/node"
 )
 
 // Finger remembers the leaf the last seek through it ended in, so that a
@@ -24,6 +26,7 @@ type Finger[K any] struct {
 type fingerLeaf[K any] struct {
 	root *tnode[K]
 	keys []K
+	next node.Fence // of the leaf after keys (Set.SeekRunFence)
 }
 
 // SeekRunFunc is s.SeekRunFunc(ctx, find), first trying the leaf f
@@ -33,20 +36,27 @@ type fingerLeaf[K any] struct {
 // keys[len(keys)-1], not merely for keys[0] <= sought, since equal keys
 // may go on in the leaf before). find is as for Set.SeekRunFunc.
 func (f *Finger[K]) SeekRunFunc(ctx context.Context, s Set[K], find func(keys []K) int, inside func(keys []K) bool) ([]K, error) {
+	run, _, err := f.SeekRunFence(ctx, s, find, inside)
+	return run, err
+}
+
+// SeekRunFence is s.SeekRunFence(ctx, find) through f: SeekRunFunc that
+// also returns the fence of the leaf after the run's.
+func (f *Finger[K]) SeekRunFence(ctx context.Context, s Set[K], find func(keys []K) int, inside func(keys []K) bool) ([]K, node.Fence, error) {
 	s.force()
 	if s.root == nil {
-		return nil, nil
+		return nil, node.Fence{}, nil
 	}
 	fl := f.p.Load()
 	if fl != nil && fl.root == s.root && inside(fl.keys) {
-		return fl.keys[find(fl.keys):], nil
+		return fl.keys[find(fl.keys):], fl.next, nil
 	}
-	leaf, i, err := s.seekLeafFunc(ctx, find)
+	leaf, i, next, err := s.seekLeafFunc(ctx, find)
 	if leaf == nil {
-		return nil, err
+		return nil, node.Fence{}, err
 	}
 	if fl == nil || fl.root != s.root || &fl.keys[0] != &leaf[0] {
-		f.p.Store(&fingerLeaf[K]{root: s.root, keys: leaf})
+		f.p.Store(&fingerLeaf[K]{root: s.root, keys: leaf, next: next})
 	}
-	return leaf[i:], nil
+	return leaf[i:], next, nil
 }

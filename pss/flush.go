@@ -3,6 +3,7 @@ package pss
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -81,18 +82,29 @@ func (s *Set[K]) encode(n *tnode[K], levels *[][]Encoded[K]) (*node.Node[K], nod
 	if !n.leaf() {
 		addrs := make([]node.Address, len(n.keys))
 		copy(addrs, n.addrs)
+		var fences []node.Fence
+		if s.cfg.fence != nil {
+			fences = make([]node.Fence, len(n.keys))
+			copy(fences, n.fences)
+		}
 		for i := range addrs {
 			if !addrs[i].IsZero() {
 				continue
 			}
-			_, a, err := s.encode(n.mems[i], levels)
+			cn, a, err := s.encode(n.mems[i], levels)
 			if err != nil {
 				return nil, node.Address{}, err
 			}
 			addrs[i] = a
+			if fences != nil {
+				fences[i] = s.cfg.nodeFence(cn)
+			}
 		}
 		nn.Children = addrs
 		nn.Counts = n.counts
+		if slices.ContainsFunc(fences, func(f node.Fence) bool { return f.Known }) {
+			nn.Fences = fences
+		}
 	}
 	data, err := node.Encode(nn, s.cfg.codec)
 	if err != nil {

@@ -303,35 +303,53 @@ func (s Set[K]) SeekRun(ctx context.Context, k K) ([]K, error) {
 // type searches with inlined comparisons, one call per level instead of
 // one per probe.
 func (s Set[K]) SeekRunFunc(ctx context.Context, find func(keys []K) int) ([]K, error) {
-	leaf, i, err := s.seekLeafFunc(ctx, find)
+	leaf, i, _, err := s.seekLeafFunc(ctx, find)
 	if leaf == nil {
 		return nil, err
 	}
 	return leaf[i:], nil
 }
 
-// seekLeafFunc is SeekRunFunc returning the whole leaf the run is in and
-// the run's start in it (a nil leaf when no key is >= the sought key).
-func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K, int, error) {
+// seekLeafFunc is SeekRunFunc returning the whole leaf the run is in, the
+// run's start in it, and the fence of the leaf after it (unknown if there
+// is none or it is not recorded); a nil leaf when no key is >= the sought
+// key.
+func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K, int, node.Fence, error) {
 	s.force()
 	n := s.root
 	if n == nil {
-		return nil, 0, nil
+		return nil, 0, node.Fence{}, nil
 	}
+	// The next leaf is the first under the right sibling at the deepest
+	// level that has one: nextN's child nextI, found lazily (a fence of
+	// a child in memory is its first key's).
+	var nextN *tnode[K]
+	nextI := 0
 	for {
 		i := find(n.keys)
 		if i == len(n.keys) {
-			return nil, 0, nil
+			return nil, 0, node.Fence{}, nil
 		}
 		if n.leaf() {
-			return n.keys, i, nil
+			var next node.Fence
+			if nextN != nil && s.cfg.fence != nil {
+				next = s.cfg.childFence(nextN, nextI)
+			}
+			return n.keys, i, next, nil
+		}
+		if i+1 < len(n.keys) {
+			nextN, nextI = n, i+1
 		}
 		if c := n.mem(i); c != nil {
 			n = c
 			continue
 		}
-		leaf, i, _, _, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find)
-		return leaf, i, err
+		var next node.Fence
+		if nextN != nil && s.cfg.fence != nil {
+			next = s.cfg.childFence(nextN, nextI)
+		}
+		leaf, i, _, _, next, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find, next)
+		return leaf, i, next, err
 	}
 }
 
@@ -345,10 +363,12 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 // child loaded and checked here is remembered.
 //
 // It also returns the leaf's parent and the leaf's index in it (nil when
-// addr is the leaf and parent was nil), for LeafSeeker.
-func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int) (leaf []K, at int, leafParent *node.Node[K], leafIndex int, err error) {
+// addr is the leaf and parent was nil), for LeafSeeker, and the fence of
+// the leaf after it: next, the one of the subtree after addr's, unless a
+// node below has a right sibling on the path.
+func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int, next node.Fence) (leaf []K, at int, leafParent *node.Node[K], leafIndex int, after node.Fence, err error) {
 	if s.cfg.store == nil {
-		return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+		return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}
 	for {
 		var n *node.Node[K]
@@ -358,10 +378,10 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		if n == nil {
 			var err error
 			if n, err = s.cfg.store.Load(ctx, addr); err != nil {
-				return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w", addr, err)
+				return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w", addr, err)
 			}
 			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-				return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+				return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
 			}
 			if parent != nil {
 				parent.SetChild(pi, n)
@@ -369,10 +389,16 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
-			return nil, 0, nil, 0, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+			return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
 		}
 		if level == 0 {
-			return n.Keys, i, parent, pi, nil
+			return n.Keys, i, parent, pi, next, nil
+		}
+		if i+1 < len(n.Keys) {
+			next = node.Fence{}
+			if len(n.Fences) == len(n.Keys) {
+				next = n.Fences[i+1]
+			}
 		}
 		parent, pi = n, i
 		addr, level = n.Children[i], level-1

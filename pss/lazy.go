@@ -579,7 +579,7 @@ func (l *lazyRoot[K]) build(ph *tnode[K]) {
 // marks l built.
 func (l *lazyRoot[K]) finish(ph *tnode[K], root *tnode[K]) {
 	if r := root; r != nil {
-		ph.level, ph.keys, ph.addrs, ph.counts, ph.mems, ph.count = r.level, r.keys, r.addrs, r.counts, r.mems, r.count
+		ph.level, ph.keys, ph.addrs, ph.counts, ph.mems, ph.fences, ph.count = r.level, r.keys, r.addrs, r.counts, r.mems, r.fences, r.count
 	}
 	l.done.Store(true)
 }

@@ -163,7 +163,7 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 			t = m
 			continue
 		}
-		leaf, k, parent, pi, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find)
+		leaf, k, parent, pi, _, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find, node.Fence{})
 		if parent != nil && parent.Level == 1 {
 			c.np, c.i = parent, pi
 		}

@@ -135,6 +135,24 @@ func compareSet(t *testing.T, r *rand.Rand, s Set[int64], m model, keySpace int6
 			}
 		}
 	}
+	// SeekRunFence: the run is m's from k to the end of a leaf, and a
+	// known fence is the sort key of the key after the run.
+	for range 8 {
+		k := r.Int64N(keySpace+2) - 1
+		wi, _ := slices.BinarySearch(m, k)
+		run, next, err := s.SeekRunFence(ctx, func(ks []int64) int { i, _ := slices.BinarySearch(ks, k); return i })
+		if err != nil || len(run) > len(m)-wi || (len(run) == 0) != (wi == len(m)) || !equalKeys(run, m[wi:wi+len(run)]) {
+			t.Fatalf("%s: SeekRunFence(%d) = %v, %v; want a prefix of %v", what, k, run, err, m[wi:])
+		}
+		if after := wi + len(run); next.Known {
+			if s.cfg.fence == nil || after == len(m) {
+				t.Fatalf("%s: SeekRunFence(%d): fence %+v with no key or sort key after the run", what, k, next)
+			}
+			if want := s.cfg.keyFence(m[after]); next != want {
+				t.Fatalf("%s: SeekRunFence(%d): fence %+v, key after the run %d has %+v", what, k, next, m[after], want)
+			}
+		}
+	}
 	for range 8 {
 		k := r.Int64N(keySpace)
 		_, want := slices.BinarySearch(m, k)
@@ -165,11 +183,30 @@ func keyOr(it *Iter[int64]) any {
 func TestModel(t *testing.T) {
 	seed := testSeed(t)
 	for _, width := range []int{4, 5, 8, 32, 128} {
-		t.Run(fmt.Sprintf("width=%d", width), func(t *testing.T) {
+		for _, fenced := range []bool{false, true} {
+			t.Run(fmt.Sprintf("width=%d/fenced=%v", width, fenced), func(t *testing.T) {
+				testModel(t, seed, width, fenced)
+			})
+		}
+	}
+}
+
+// groupKey is a fence sort key for int64 keys: groups of eight
+// consecutive keys, then the key's place in its group.
+func groupKey(k int64) (uint64, uint64, bool) {
+	return uint64(k>>3) ^ 1<<63, uint64(k & 7), true
+}
+
+func testModel(t *testing.T, seed uint64, width int, fenced bool) {
+	{
+		{
 			r := rand.New(rand.NewPCG(seed, uint64(width)))
 			ctx := context.Background()
 			store := NewMemStore[int64](intOpts(width, nil).Codec)
 			opts := intOpts(width, store)
+			if fenced {
+				opts.Fence = groupKey
+			}
 			keySpace := int64(4 * width * width)
 			if keySpace > 5000 {
 				keySpace = 5000
@@ -244,7 +281,7 @@ func TestModel(t *testing.T) {
 				compareSet(t, r, v.s, v.m, keySpace, fmt.Sprintf("old version %d", i))
 			}
 			checked(t, s)
-		})
+		}
 	}
 }
 

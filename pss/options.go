@@ -36,6 +36,17 @@ type Options[K any] struct {
 	// FlushParallelism bounds concurrent Store calls during Flush. 0 means
 	// DefaultFlushParallelism.
 	FlushParallelism int
+	// Fence, if set, is a sort key of the set's keys (see SortKey: it
+	// never decreases along Compare) whose hi groups keys that are read
+	// together, such as one entity's datoms. It does two things. Leaves
+	// are cut, where the node sizes allow, between keys of different hi,
+	// so that a group seldom straddles two leaves. And a stored branch
+	// records the sort key of each child's first key (node.Fence), so
+	// that a reader at the end of a leaf learns whether the next leaf
+	// starts inside its range without loading it (SeekRunFence). A
+	// group that ends a leaf then costs no extra fetch. nil: even cuts,
+	// no fences, the nodes of format 1.
+	Fence SortKey[K]
 }
 
 // Validate reports whether the options can make a Set.
@@ -63,13 +74,14 @@ type config[K any] struct {
 	store    NodeStore[K]
 	batch    BatchLoader[K] // store, if it implements BatchLoader
 	parallel int
+	fence    SortKey[K]
 }
 
 func newConfig[K any](o Options[K]) (*config[K], error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	c := &config[K]{cmp: o.Compare, width: o.Width, codec: o.Codec, store: o.Store, parallel: o.FlushParallelism}
+	c := &config[K]{cmp: o.Compare, width: o.Width, codec: o.Codec, store: o.Store, parallel: o.FlushParallelism, fence: o.Fence}
 	if c.width == 0 {
 		c.width = DefaultWidth
 	}

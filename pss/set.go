@@ -24,6 +24,10 @@ type tnode[K any] struct {
 	addrs  []node.Address
 	counts []uint64
 	mems   []*tnode[K]
+	// fences, nil when none is known, holds the fence of each stored
+	// child (node.Fence): fences[i] is unknown or right, never stale (an
+	// update that changes child i forgets it).
+	fences []node.Fence
 	count  int // keys in this subtree
 	// lazy is set only on the placeholder root of a set made by AddLazily
 	// (see lazyRoot); it is never changed after the node is made.
@@ -125,7 +129,7 @@ func wrapInto[K any](t *tnode[K], n *node.Node[K], wantLevel, wantCount int) err
 	if n == nil {
 		return fmt.Errorf("%w: store returned no node", ErrCorrupt)
 	}
-	*t = tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts, src: n}
+	*t = tnode[K]{level: n.Level, keys: n.Keys, addrs: n.Children, counts: n.Counts, fences: n.Fences, src: n}
 	if n.Level == 0 {
 		t.count = len(n.Keys)
 	} else {

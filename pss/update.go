@@ -138,6 +138,7 @@ type entry[K any] struct {
 	addr  node.Address
 	count uint64
 	mem   *tnode[K]
+	fence node.Fence // of a stored child, when known
 }
 
 func entryFor[K any](n *tnode[K]) entry[K] {
@@ -145,7 +146,7 @@ func entryFor[K any](n *tnode[K]) entry[K] {
 }
 
 func entryAt[K any](n *tnode[K], i int) entry[K] {
-	return entry[K]{key: n.keys[i], addr: n.addr(i), count: n.counts[i], mem: n.mem(i)}
+	return entry[K]{key: n.keys[i], addr: n.addr(i), count: n.counts[i], mem: n.mem(i), fence: n.fence(i)}
 }
 
 // update applies ops (sorted, all routed to n) to the subtree n. It returns
@@ -208,6 +209,7 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 			addrs:  slices.Clone(n.addrs), // nil stays nil
 			counts: slices.Clone(n.counts),
 			mems:   make([]*tnode[K], len(n.keys)),
+			fences: slices.Clone(n.fences),
 			count:  n.count,
 		}
 		copy(cp.mems, n.mems)
@@ -222,6 +224,9 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 			}
 			if cp.addrs != nil {
 				cp.addrs[ch.i] = node.Address{}
+			}
+			if cp.fences != nil {
+				cp.fences[ch.i] = node.Fence{}
 			}
 			cp.count += o.count - int(cp.counts[ch.i])
 			cp.counts[ch.i] = uint64(o.count)
@@ -356,7 +361,7 @@ func (s *Set[K]) entryNode(ctx context.Context, e entry[K], level int) (*tnode[K
 	if e.mem != nil {
 		return e.mem, nil
 	}
-	tmp := &tnode[K]{level: level + 1, keys: []K{e.key}, addrs: []node.Address{e.addr}, counts: []uint64{e.count}}
+	tmp := &tnode[K]{level: level + 1, keys: []K{e.key}, addrs: []node.Address{e.addr}, counts: []uint64{e.count}, fences: []node.Fence{e.fence}}
 	return s.child(ctx, tmp, 0)
 }
 
@@ -377,6 +382,8 @@ func (c *config[K]) chunkCount(n, target int) int {
 
 // splitLeaves cuts sorted keys into evenly sized leaves of about target keys.
 // The leaves share keys' backing array (capacity-limited, never appended to).
+// With a fence sort key, each cut moves to a nearby place where the keys'
+// leading integer changes (see cutNear).
 func (c *config[K]) splitLeaves(keys []K, target int) []*tnode[K] {
 	if len(keys) == 0 {
 		return nil
@@ -384,10 +391,15 @@ func (c *config[K]) splitLeaves(keys []K, target int) []*tnode[K] {
 	k := c.chunkCount(len(keys), target)
 	out := make([]*tnode[K], k)
 	nodes := make([]tnode[K], k)
+	lo := 0
 	for j := range k {
-		lo, hi := j*len(keys)/k, (j+1)*len(keys)/k
+		hi := (j + 1) * len(keys) / k
+		if c.fence != nil && j < k-1 {
+			hi = c.cutNear(keys, lo, k-j, target)
+		}
 		nodes[j] = tnode[K]{keys: keys[lo:hi:hi], count: hi - lo}
 		out[j] = &nodes[j]
+		lo = hi
 	}
 	return out
 }
@@ -419,6 +431,12 @@ func makeBranch[K any](level int, es []entry[K]) *tnode[K] {
 				n.addrs = make([]node.Address, len(es))
 			}
 			n.addrs[i] = e.addr
+		}
+		if e.fence.Known {
+			if n.fences == nil {
+				n.fences = make([]node.Fence, len(es))
+			}
+			n.fences[i] = e.fence
 		}
 		n.counts[i] = e.count
 		n.count += int(e.count)

@@ -338,7 +338,7 @@ func noneWithin(s pss.Set[datom.Datom], i int, lo, hi datom.Datom) pss.Set[datom
 	if s.Len() == 0 {
 		return s
 	}
-	run, err := seekRun(context.Background(), s, i, lo, nil)
+	run, _, err := seekRun(context.Background(), s, i, lo, nil)
 	if err == nil && (len(run) == 0 || datom.Comparator(treeIndex(i))(run[0], hi) > 0) {
 		return emptySets[i]
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/node"
 	"github.com/accretedb/accrete/pss"
 )
 
@@ -217,6 +218,22 @@ func (r *rangeEnd) within(d *datom.Datom) bool {
 	return r.cmp(*d, r.hi) <= 0
 }
 
+// past reports whether the next leaf, whose first datom has fence f (the
+// tree's sort key, overlayKeys), starts past the range: only for the
+// prefix bounds, whose leading ids the sort key holds exactly.
+func (r *rangeEnd) past(f node.Fence) bool {
+	if !f.Known {
+		return false
+	}
+	switch r.kind {
+	case endE, endA:
+		return f.Hi != signed(r.x)
+	case endEA, endAE:
+		return f.Hi != signed(r.x) || f.Lo != signed(r.y)
+	}
+	return false
+}
+
 // scanTree calls fn for each datom of tree i (with its overlay) in
 // [lo, hi], in order, until fn returns false.
 func (db *DB) scanTree(ctx context.Context, i int, lo, hi datom.Datom, fn func(datom.Datom) bool) error {
@@ -297,26 +314,29 @@ func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd
 		return nil, false, false, err
 	}
 	inRange := func(r []datom.Datom) bool { return len(r) > 0 && end.within(&r[0]) }
+	// next is the fence of the leaf after run's, when known.
+	var next node.Fence
 	switch {
 	case tree.Len() == 0 && adds.Len() == 0:
 		return nil, true, false, nil
 	case adds.Len() == 0:
-		run, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger)
+		run, next, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger)
 	case tree.Len() == 0:
-		run, err = seekRun(ctx, adds, i, lo, nil)
+		run, next, err = seekRun(ctx, adds, i, lo, nil)
 	default:
 		var r2 []datom.Datom
-		if run, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger); err != nil {
+		var next2 node.Fence
+		if run, next, err = seekRun(ctx, tree, i, lo, &db.trees[i].finger); err != nil {
 			return nil, false, false, err
 		}
-		if r2, err = seekRun(ctx, adds, i, lo, nil); err != nil {
+		if r2, next2, err = seekRun(ctx, adds, i, lo, nil); err != nil {
 			return nil, false, false, err
 		}
 		switch in1, in2 := inRange(run), inRange(r2); {
 		case in1 && in2:
 			return nil, false, false, nil // a merge: the iterators do it
 		case in2:
-			run = r2 // the tree holds nothing in range
+			run, next = r2, next2 // the tree holds nothing in range
 		case !in1:
 			return nil, true, false, nil
 		}
@@ -327,8 +347,9 @@ func (db *DB) shortRun(ctx context.Context, i int, lo datom.Datom, end *rangeEnd
 	if !inRange(run) {
 		return nil, true, false, nil
 	}
-	// The range may go on in the next leaf.
-	return run, true, end.within(&run[len(run)-1]), nil
+	// The range may go on in the next leaf, unless its fence says it
+	// starts past the range.
+	return run, true, end.within(&run[len(run)-1]) && !end.past(next), nil
 }
 
 // prefixLo reports whether lo is the lower bound bounds gives a prefix of
@@ -424,9 +445,10 @@ func searchIDs(ks []datom.Datom, aevt bool, p, q int64) int {
 // finds without a call per probe or a value comparison. Such a seek goes
 // through f, if not nil, the finger of the tree set belongs to (see
 // lazyTree.finger).
-func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Datom, f *pss.Finger[datom.Datom]) ([]datom.Datom, error) {
+func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Datom, f *pss.Finger[datom.Datom]) ([]datom.Datom, node.Fence, error) {
 	if lo.V != nil || lo.Tx != math.MinInt64 || lo.Added {
-		return set.SeekRun(ctx, lo)
+		run, err := set.SeekRun(ctx, lo)
+		return run, node.Fence{}, err
 	}
 	var aevt bool
 	switch treeIndex(i) {
@@ -434,7 +456,8 @@ func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Dato
 	case datom.AEVT:
 		aevt = true
 	default:
-		return set.SeekRun(ctx, lo)
+		run, err := set.SeekRun(ctx, lo)
+		return run, node.Fence{}, err
 	}
 	p, q := lo.E, lo.A
 	if aevt {
@@ -442,9 +465,9 @@ func seekRun(ctx context.Context, set pss.Set[datom.Datom], i int, lo datom.Dato
 	}
 	find := func(ks []datom.Datom) int { return searchIDs(ks, aevt, p, q) }
 	if f == nil {
-		return set.SeekRunFunc(ctx, find)
+		return set.SeekRunFence(ctx, find)
 	}
-	return f.SeekRunFunc(ctx, set, find, func(ks []datom.Datom) bool {
+	return f.SeekRunFence(ctx, set, find, func(ks []datom.Datom) bool {
 		return idsBelow(&ks[0], aevt, p, q) && !idsBelow(&ks[len(ks)-1], aevt, p, q)
 	})
 }

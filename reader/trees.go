@@ -103,7 +103,11 @@ func (l *lazyTree) get(ctx context.Context) (pss.Set[datom.Datom], error) {
 // an in-memory tree).
 func treeOptions(st *konserve.Store, i int, width int) pss.Options[datom.Datom] {
 	idx := treeIndex(i)
-	o := pss.Options[datom.Datom]{Compare: datom.Comparator(idx), Width: width, Codec: datom.Codec(idx)}
+	// The overlay's sort keys lead with the ids a lookup names (an
+	// entity in EAVT, an attribute in AEVT and AVET, a target in VAET):
+	// as fences they keep those groups within leaves and let a lookup
+	// stop at a leaf's end without fetching the next (pss.Options.Fence).
+	o := pss.Options[datom.Datom]{Compare: datom.Comparator(idx), Width: width, Codec: datom.Codec(idx), Fence: overlayKeys[i]}
 	if st != nil {
 		o.Store = newNodeStore(st, idx)
 	}

@@ -1,0 +1,149 @@
+package pss
+
+import (
+	"context"
+	"testing"
+
+	"github.com/accretedb/accrete/node"
+)
+
+// entityKeys returns n groups of per keys each: group g holds g*16 .. g*16+per-1,
+// so that entityKey's hi (k>>4) names the group.
+func entityKeys(n, per int) []int64 {
+	out := make([]int64, 0, n*per)
+	for g := range n {
+		for j := range per {
+			out = append(out, int64(g*16+j))
+		}
+	}
+	return out
+}
+
+func entityKey(k int64) (uint64, uint64, bool) { return uint64(k>>4) ^ 1<<63, uint64(k & 15), true }
+
+// leafCuts returns, for each pair of adjacent leaves of s, whether the cut
+// falls inside a group (the keys on both sides share entityKey's hi).
+func leafCuts(t *testing.T, s Set[int64]) (cuts, inside int) {
+	t.Helper()
+	ctx := context.Background()
+	it := s.NewIter(ctx, nil)
+	var prev *int64
+	for ok := it.First(); ok; ok = it.NextRun() {
+		run := it.Run()
+		if prev != nil {
+			cuts++
+			if *prev>>4 == run[0]>>4 {
+				inside++
+			}
+		}
+		last := run[len(run)-1]
+		prev = &last
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return cuts, inside
+}
+
+// TestFenceCuts: with a fence sort key, Build and Update cut leaves
+// between groups wherever the sizes allow, every stored branch records
+// its children's fences, and a lookup at a group's end learns from the
+// fence that the next leaf starts another group.
+func TestFenceCuts(t *testing.T) {
+	ctx := context.Background()
+	keys := entityKeys(20000, 5)
+	for _, fenced := range []bool{false, true} {
+		store := NewMemStore[int64](node.Int64Codec{})
+		opts := intOpts(128, store)
+		if fenced {
+			opts.Fence = entityKey
+		}
+		s, err := Build(ctx, keys, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _, err := s.Flush(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err = Open(ctx, root, opts); err != nil {
+			t.Fatal(err)
+		}
+		mustCheck(t, s)
+		cuts, inside := leafCuts(t, s)
+		t.Logf("fenced=%v: %d of %d leaf cuts inside a group", fenced, inside, cuts)
+		if fenced && inside != 0 {
+			t.Errorf("fenced build: %d of %d leaf cuts inside a group of 5, want 0", inside, cuts)
+		}
+		if !fenced && inside == 0 {
+			t.Errorf("even build: no cut inside a group of 5 among %d; the test's data does not test the cuts", cuts)
+		}
+		// Every group's lookup: the run holds the whole group, and the
+		// next leaf is known not to continue it.
+		var fetches int
+		for g := range 20000 {
+			k := int64(g * 16)
+			run, next, err := s.SeekRunFence(ctx, func(ks []int64) int { return searchInt(ks, k) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for n < len(run) && run[n]>>4 == int64(g) {
+				n++
+			}
+			if n == len(run) && !(next.Known && next.Hi != uint64(g)^1<<63) && g != 19999 {
+				fetches++ // a reader would need the next leaf
+			}
+		}
+		t.Logf("fenced=%v: %d of 20000 group lookups need the next leaf", fenced, fetches)
+		if fenced && fetches != 0 {
+			t.Errorf("fenced: %d group lookups need the next leaf, want 0", fetches)
+		}
+		// Appending groups one at a time, as small commits do, keeps the
+		// tree valid; the fences survive flushes.
+		for g := 20000; g < 20600; g++ {
+			if s, err = s.Update(ctx, entityKeys(g+1, 5)[g*5:], nil); err != nil {
+				t.Fatal(err)
+			}
+			if g%50 == 0 {
+				if _, s, err = s.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if root, _, err = s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s, err = Open(ctx, root, opts); err != nil {
+			t.Fatal(err)
+		}
+		mustCheck(t, s)
+		if fenced {
+			rn, err := store.Load(ctx, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rn.Fences) != len(rn.Keys) {
+				t.Fatalf("root: %d fences for %d children", len(rn.Fences), len(rn.Keys))
+			}
+			for i, f := range rn.Fences {
+				if !f.Known {
+					t.Fatalf("root: fence %d not known", i)
+				}
+			}
+		}
+	}
+}
+
+func searchInt(ks []int64, k int64) int {
+	l, h := 0, len(ks)
+	for l < h {
+		m := (l + h) / 2
+		if ks[m] < k {
+			l = m + 1
+		} else {
+			h = m
+		}
+	}
+	return l
+}
