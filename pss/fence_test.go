@@ -95,6 +95,35 @@ func TestFenceCuts(t *testing.T) {
 				fetches++ // a reader would need the next leaf
 			}
 		}
+		// LeafSeeker, seeking the groups in order: a known NextFence is
+		// the next key's, and with fences every group's end is known.
+		ls := s.LeafSeeker()
+		var unknown int
+		for g := range 20000 {
+			k := int64(g * 16)
+			run, err := ls.Seek(ctx, func(ks []int64) int { return searchInt(ks, k) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for n < len(run) && run[n]>>4 == int64(g) {
+				n++
+			}
+			if n < len(run) {
+				continue
+			}
+			at := g*5 + n // the index in keys of the key after the run
+			f := ls.NextFence()
+			switch {
+			case f.Known && (at == len(keys) || f != s.cfg.keyFence(keys[at])):
+				t.Fatalf("group %d: NextFence %+v, want the fence of key index %d of %d", g, f, at, len(keys))
+			case !f.Known && at < len(keys):
+				unknown++
+			}
+		}
+		if fenced && unknown != 0 {
+			t.Errorf("fenced: LeafSeeker.NextFence unknown at %d leaf ends", unknown)
+		}
 		t.Logf("fenced=%v: %d of 20000 group lookups need the next leaf", fenced, fetches)
 		if fenced && fetches != 0 {
 			t.Errorf("fenced: %d group lookups need the next leaf, want 0", fetches)

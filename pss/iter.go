@@ -348,7 +348,7 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 		if nextN != nil && s.cfg.fence != nil {
 			next = s.cfg.childFence(nextN, nextI)
 		}
-		leaf, i, _, _, next, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find, next)
+		leaf, i, _, _, next, _, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find, next)
 		return leaf, i, next, err
 	}
 }
@@ -365,11 +365,13 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 // It also returns the leaf's parent and the leaf's index in it (nil when
 // addr is the leaf and parent was nil), for LeafSeeker, and the fence of
 // the leaf after it: next, the one of the subtree after addr's, unless a
-// node below has a right sibling on the path.
-func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int, next node.Fence) (leaf []K, at int, leafParent *node.Node[K], leafIndex int, after node.Fence, err error) {
+// node below has a right sibling on the path. above is the fence of the
+// leaf after the leaf parent's subtree (for LeafSeeker.NextFence).
+func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi int, addr node.Address, level int, find func(keys []K) int, next node.Fence) (leaf []K, at int, leafParent *node.Node[K], leafIndex int, after, above node.Fence, err error) {
 	if s.cfg.store == nil {
-		return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+		return nil, 0, nil, 0, next, next, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
 	}
+	above = next
 	for {
 		var n *node.Node[K]
 		if parent != nil {
@@ -378,10 +380,10 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		if n == nil {
 			var err error
 			if n, err = s.cfg.store.Load(ctx, addr); err != nil {
-				return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w", addr, err)
+				return nil, 0, nil, 0, next, above, fmt.Errorf("pss: load %s: %w", addr, err)
 			}
 			if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && len(n.Children) != len(n.Keys)) {
-				return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
+				return nil, 0, nil, 0, next, above, fmt.Errorf("pss: load %s: %w: malformed node on a seek", addr, ErrCorrupt)
 			}
 			if parent != nil {
 				parent.SetChild(pi, n)
@@ -389,10 +391,13 @@ func (s Set[K]) seekLeafStoredFunc(ctx context.Context, parent *node.Node[K], pi
 		}
 		i := find(n.Keys)
 		if i == len(n.Keys) {
-			return nil, 0, nil, 0, next, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
+			return nil, 0, nil, 0, next, above, fmt.Errorf("pss: load %s: %w: child below its parent's key", addr, ErrCorrupt)
 		}
 		if level == 0 {
-			return n.Keys, i, parent, pi, next, nil
+			return n.Keys, i, parent, pi, next, above, nil
+		}
+		if level == 1 {
+			above = next
 		}
 		if i+1 < len(n.Keys) {
 			next = node.Fence{}

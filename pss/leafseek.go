@@ -28,6 +28,9 @@ type LeafSeeker[K any] struct {
 	tp *tnode[K]
 	np *node.Node[K]
 	i  int
+	// up is the fence of the first leaf after the remembered branch's
+	// subtree, as the descent to it saw (unknown if none).
+	up node.Fence
 }
 
 // LeafSeeker returns a seeker over s's leaves. A lazy set is built on the
@@ -83,6 +86,29 @@ func (c *LeafSeeker[K]) Next(ctx context.Context, find func(keys []K) int) ([]K,
 	return c.descend(ctx, find)
 }
 
+// NextFence returns the fence (node.Fence) of the leaf after the one the
+// last Seek or Next returned, when the tree records it (Options.Fence):
+// a reader whose run ends with that leaf learns from it whether the next
+// leaf goes on with keys it wants, without loading it. It is unknown when
+// there is no next leaf.
+func (c *LeafSeeker[K]) NextFence() node.Fence {
+	if c.s.cfg == nil || c.s.cfg.fence == nil {
+		return node.Fence{}
+	}
+	switch j := c.i + 1; {
+	case c.tp != nil && j < len(c.tp.keys):
+		return c.s.cfg.childFence(c.tp, j)
+	case c.np != nil && j < len(c.np.Keys):
+		if len(c.np.Fences) == len(c.np.Keys) {
+			return c.np.Fences[j]
+		}
+		return node.Fence{}
+	case c.tp != nil || c.np != nil:
+		return c.up
+	}
+	return node.Fence{}
+}
+
 // branchKeys returns the keys of the remembered branch (nil if none).
 func (c *LeafSeeker[K]) branchKeys() []K {
 	switch {
@@ -136,11 +162,21 @@ func (c *LeafSeeker[K]) child(ctx context.Context, j int) ([]K, error) {
 // descend is SeekRunFunc from the root, remembering the level-1 branch it
 // passes through.
 func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([]K, error) {
-	c.tp, c.np = nil, nil
+	c.tp, c.np, c.up = nil, nil, node.Fence{}
 	c.s.force()
 	t := c.s.root
 	if t == nil {
 		return nil, nil
+	}
+	// The first leaf after the subtree descended into is under the right
+	// sibling at the deepest level that has one (as in seekLeafFunc).
+	var nextN *tnode[K]
+	nextI := 0
+	fenceAbove := func() node.Fence {
+		if nextN == nil || c.s.cfg.fence == nil {
+			return node.Fence{}
+		}
+		return c.s.cfg.childFence(nextN, nextI)
 	}
 	// The in-memory part of the path.
 	for {
@@ -152,20 +188,23 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 			return t.keys[i:], nil
 		}
 		if t.level == 1 {
-			c.tp = t
+			c.tp, c.up = t, fenceAbove()
 			run, err := c.seekIn(ctx, i, find)
 			if err != nil {
 				c.tp = nil
 			}
 			return run, err
 		}
+		if i+1 < len(t.keys) {
+			nextN, nextI = t, i+1
+		}
 		if m := t.mem(i); m != nil {
 			t = m
 			continue
 		}
-		leaf, k, parent, pi, _, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find, node.Fence{})
+		leaf, k, parent, pi, _, above, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find, fenceAbove())
 		if parent != nil && parent.Level == 1 {
-			c.np, c.i = parent, pi
+			c.np, c.i, c.up = parent, pi, above
 		}
 		return leaf[k:], err
 	}

@@ -267,7 +267,14 @@ func (c *leafCursor) at(ctx context.Context, e datom.ID) (ds, more []datom.Datom
 		c.run = run[n:]
 		return run[:n:n], nil, nil
 	}
-	// e's datoms reach the end of the leaf: they may go on in the next.
+	// e's datoms reach the end of the leaf: they may go on in the next,
+	// unless its fence says it starts with another entity.
+	if c.it == nil {
+		if f := c.ls.NextFence(); f.Known && f.Hi != signed(e) {
+			c.run = run[n:]
+			return run[:n:n], nil, nil
+		}
+	}
 	next, err := c.next(ctx, run[n-1])
 	if err != nil {
 		return nil, nil, err

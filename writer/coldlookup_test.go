@@ -61,4 +61,35 @@ func TestColdLookupGETs(t *testing.T) {
 		}
 		st.Close()
 	}
+	// The same through EntityDatoms, the path of pull and the entity API.
+	for _, e := range ids {
+		st, err := konserve.Open(ctx, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := reader.OpenStore(ctx, st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := db.Head().Commit.Root("eavt")
+		tail := 0
+		if !db.Head().Commit.Tail.IsZero() {
+			tail = 1
+		}
+		n := 0
+		if err := db.EntityDatoms(ctx, []datom.ID{e}, false, func(_ int, ds, more []datom.Datom) error {
+			n += len(ds) + len(more)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s := st.Stats()
+		if n != benchPerEntity {
+			t.Fatalf("entity %d: %d datoms, want %d", e, n, benchPerEntity)
+		}
+		if got, want := s.Gets+s.HeadReads, int64(root.Depth+1+tail); got != want {
+			t.Fatalf("EntityDatoms(%d): %d GETs, want %d: the head, %d tail, %d levels", e, got, want, tail, root.Depth)
+		}
+		st.Close()
+	}
 }
