@@ -47,7 +47,8 @@
 //   - Readers rebuild the tail's small in-memory overlay when they open a
 //     commit and merge it into every index scan (see package reader), so a
 //     cold reader pays one GET for the head, one for the tail and one per
-//     tree level it descends.
+//     tree level it descends (no more for an entity: see package reader
+//     on fences).
 //
 // A small transaction therefore costs three PUTs and, on average, about
 // half the tail threshold in bytes, plus its share of the next merge; the
