@@ -2,6 +2,8 @@ package pss
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/accretedb/accrete/node"
@@ -175,4 +177,53 @@ func searchInt(ks []int64, k int64) int {
 		}
 	}
 	return l
+}
+
+// TestCheckFences: Check (T7) refuses a branch whose recorded fence is not
+// its child's first key.
+func TestCheckFences(t *testing.T) {
+	ctx := context.Background()
+	store := NewMemStore[int64](node.Int64Codec{})
+	opts := intOpts(8, store)
+	opts.Fence = entityKey
+	s, err := Build(ctx, entityKeys(200, 5), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := s.Flush(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, err := store.Load(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rn.Fences) < 2 || !rn.Fences[1].Known {
+		t.Fatalf("root fences %+v: want known ones", rn.Fences)
+	}
+	bad := &node.Node[int64]{Level: rn.Level, Keys: rn.Keys, Children: rn.Children, Counts: rn.Counts, Fences: append([]node.Fence(nil), rn.Fences...)}
+	bad.Fences[1].Lo++
+	data, err := node.Encode(bad, node.Int64Codec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := node.AddressOf(data)
+	if err := store.Store(ctx, Encoded[int64]{Address: addr, Data: data, Node: bad}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := Open(ctx, addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Check(ctx); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "fence") {
+		t.Fatalf("Check of a wrong fence: %v, want ErrCorrupt naming the fence", err)
+	}
+	// Opened without the sort key, the set cannot judge fences.
+	opts.Fence = nil
+	if bs, err = Open(ctx, addr, opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Check(ctx); err != nil {
+		t.Fatalf("Check without a fence sort key: %v", err)
+	}
 }
