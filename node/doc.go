@@ -24,6 +24,11 @@
 //	  version byte: 1 (FormatVersion), or 2 (FormatFences) for a branch
 //	  that records its children's fences
 //
+// Format 2 adds only the fences, so a bucket written before them reads as
+// it did, and a node without fences keeps its format-1 bytes and address.
+// A reader that knows only format 1 refuses a fenced branch with
+// ErrVersion rather than misreading it.
+//
 // Why this order: the version byte comes first and outside msgpack so a future
 // format can change everything after it; the codec ID comes next so a node of
 // the wrong ordering is refused before any key is decoded (pebble persists its

@@ -347,13 +347,15 @@ func reportMerges(b *testing.B, w *Writer) {
 
 // BenchmarkColdLookup: a cold reader (fresh store, empty cache) opens the
 // 1,000,000-datom database and reads one entity through EAVT. GETs counts
-// every request: the head read plus node GETs.
+// every request: the head read (which inlines the commit) plus node GETs,
+// the log tail's among them when the head names one (tails/lookup): the
+// floor is depth+1 without a tail, depth+2 with one.
 func BenchmarkColdLookup(b *testing.B) {
 	for _, kind := range []string{"file"} {
 		b.Run(kind, func(b *testing.B) {
 			big := getBigDB(b, kind)
 			ctx := context.Background()
-			var gets, nodeGets int64
+			var gets, nodeGets, tails int64
 			depth := 0
 			r := rand.New(rand.NewPCG(1, 2))
 			b.ResetTimer()
@@ -380,11 +382,15 @@ func BenchmarkColdLookup(b *testing.B) {
 				if r, ok := db.Head().Commit.Root("eavt"); ok {
 					depth = r.Depth
 				}
+				if !db.Head().Commit.Tail.IsZero() {
+					tails++
+				}
 				st.Close()
 			}
 			b.ReportMetric(float64(gets)/float64(b.N), "GETs/lookup")
 			b.ReportMetric(float64(nodeGets)/float64(b.N), "nodeGETs/lookup")
 			b.ReportMetric(float64(depth), "depth")
+			b.ReportMetric(float64(tails)/float64(b.N), "tails/lookup")
 		})
 	}
 }
