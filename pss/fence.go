@@ -51,6 +51,30 @@ func (c *config[K]) childFence(n *tnode[K], i int) node.Fence {
 	}
 }
 
+// rightOf tracks, along a descent, the right sibling at the deepest level
+// that has one: the first leaf after the subtree descended into is that
+// sibling's first. Its fence is found only when asked for.
+type rightOf[K any] struct {
+	n *tnode[K]
+	i int
+}
+
+// pass records that the descent takes entry i of n.
+func (r *rightOf[K]) pass(n *tnode[K], i int) {
+	if i+1 < len(n.keys) {
+		r.n, r.i = n, i+1
+	}
+}
+
+// fence is the fence of the leaf after the subtree descended into
+// (unknown if there is none, or c records no fences).
+func (r *rightOf[K]) fence(c *config[K]) node.Fence {
+	if r.n == nil || c.fence == nil {
+		return node.Fence{}
+	}
+	return c.childFence(r.n, r.i)
+}
+
 // cutNear returns where the leaf that starts at keys[lo] ends when the
 // keys from lo on go into parts leaves of about target keys: near the
 // even cut, at the nearest place where the fence's hi changes (a group's

@@ -320,35 +320,21 @@ func (s Set[K]) seekLeafFunc(ctx context.Context, find func(keys []K) int) ([]K,
 	if n == nil {
 		return nil, 0, node.Fence{}, nil
 	}
-	// The next leaf is the first under the right sibling at the deepest
-	// level that has one: nextN's child nextI, found lazily (a fence of
-	// a child in memory is its first key's).
-	var nextN *tnode[K]
-	nextI := 0
+	var right rightOf[K]
 	for {
 		i := find(n.keys)
 		if i == len(n.keys) {
 			return nil, 0, node.Fence{}, nil
 		}
 		if n.leaf() {
-			var next node.Fence
-			if nextN != nil && s.cfg.fence != nil {
-				next = s.cfg.childFence(nextN, nextI)
-			}
-			return n.keys, i, next, nil
+			return n.keys, i, right.fence(s.cfg), nil
 		}
-		if i+1 < len(n.keys) {
-			nextN, nextI = n, i+1
-		}
+		right.pass(n, i)
 		if c := n.mem(i); c != nil {
 			n = c
 			continue
 		}
-		var next node.Fence
-		if nextN != nil && s.cfg.fence != nil {
-			next = s.cfg.childFence(nextN, nextI)
-		}
-		leaf, i, _, _, next, _, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find, next)
+		leaf, i, _, _, next, _, err := s.seekLeafStoredFunc(ctx, n.src, i, n.addr(i), n.level-1, find, right.fence(s.cfg))
 		return leaf, i, next, err
 	}
 }

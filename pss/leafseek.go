@@ -168,16 +168,7 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 	if t == nil {
 		return nil, nil
 	}
-	// The first leaf after the subtree descended into is under the right
-	// sibling at the deepest level that has one (as in seekLeafFunc).
-	var nextN *tnode[K]
-	nextI := 0
-	fenceAbove := func() node.Fence {
-		if nextN == nil || c.s.cfg.fence == nil {
-			return node.Fence{}
-		}
-		return c.s.cfg.childFence(nextN, nextI)
-	}
+	var right rightOf[K]
 	// The in-memory part of the path.
 	for {
 		i := find(t.keys)
@@ -188,21 +179,19 @@ func (c *LeafSeeker[K]) descend(ctx context.Context, find func(keys []K) int) ([
 			return t.keys[i:], nil
 		}
 		if t.level == 1 {
-			c.tp, c.up = t, fenceAbove()
+			c.tp, c.up = t, right.fence(c.s.cfg)
 			run, err := c.seekIn(ctx, i, find)
 			if err != nil {
 				c.tp = nil
 			}
 			return run, err
 		}
-		if i+1 < len(t.keys) {
-			nextN, nextI = t, i+1
-		}
+		right.pass(t, i)
 		if m := t.mem(i); m != nil {
 			t = m
 			continue
 		}
-		leaf, k, parent, pi, _, above, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find, fenceAbove())
+		leaf, k, parent, pi, _, above, err := c.s.seekLeafStoredFunc(ctx, t.src, i, t.addr(i), t.level-1, find, right.fence(c.s.cfg))
 		if parent != nil && parent.Level == 1 {
 			c.np, c.i, c.up = parent, pi, above
 		}
