@@ -218,6 +218,8 @@ func BenchmarkCommitLatency(b *testing.B) {
 	}
 	defer w.Close()
 	lat := make([]time.Duration, 0, b.N)
+	stop := profileTimed(b)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		data := big.smallTx()
@@ -228,6 +230,8 @@ func BenchmarkCommitLatency(b *testing.B) {
 		lat = append(lat, time.Since(start))
 	}
 	b.StopTimer()
+	stop()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/commit")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
