@@ -19,6 +19,17 @@ type IterOptions[K any] struct {
 	// leaves that hold only larger keys. Unlike UpperBound it costs no
 	// comparison per key; it does not bound the iterator.
 	PrefetchLimit *K
+	// Past, if set, tells from a leaf's fence (node.Fence: the sort key
+	// of its first key, which a stored branch records for each child when
+	// the Set has Options.Fence) that the leaf, and so every leaf after
+	// it, holds only keys past what the caller will read. Moving forward
+	// into a stored subtree whose fence is past then ends the iteration
+	// (Next and NextRun return false, as at the end) instead of loading
+	// it, and a prefetch stops before it: a scan whose range ends where a
+	// leaf ends fetches nothing beyond. Past is asked only about known
+	// fences; it must be monotone (a fence past the caller's range stays
+	// past for every larger fence).
+	Past func(node.Fence) bool
 }
 
 type iterPos int8
@@ -65,6 +76,7 @@ type Iter[K any] struct {
 	ctx          context.Context
 	lower, upper *K
 	limit        *K // PrefetchLimit
+	past         func(node.Fence) bool
 	stack        []frame[K]
 	pos          iterPos
 	err          error
@@ -119,6 +131,7 @@ func (s Set[K]) NewIter(ctx context.Context, opts *IterOptions[K]) *Iter[K] {
 			l := *opts.PrefetchLimit
 			it.limit = &l
 		}
+		it.past = opts.Past
 	}
 	if h := s.Height(); h <= inlineDepth {
 		it.stack = it.stackBuf[:0]
@@ -249,6 +262,14 @@ func (it *Iter[K]) NextRun() bool {
 				it.stack[top] = frame[K]{n: c}
 				it.crossed++
 				return it.checkUpper()
+			}
+			if it.pastChild(p.n, j) {
+				// Past the caller's range (IterOptions.Past), whether
+				// at hand or not: the iteration ends as it would there.
+				f := &it.stack[top]
+				f.i = len(f.n.keys) - 1
+				it.pos = posAfter
+				return false
 			}
 			// Or a stored sibling at hand (prefetched or cached): wrapped
 			// into the leaf's own tnode once it is known to fit.
@@ -539,7 +560,7 @@ func (it *Iter[K]) rawStep(dir int) bool {
 			break
 		}
 	}
-	if d < 0 {
+	if d < 0 || (dir > 0 && it.pastChild(it.stack[d].n, it.stack[d].i+1)) {
 		f.i -= dir // stay on the edge key so the opposite move still works
 		if dir > 0 {
 			it.pos = posAfter
@@ -605,6 +626,17 @@ func (it *Iter[K]) childAt(f *frame[K], i, dir, d int) (*tnode[K], error) {
 	return t, nil
 }
 
+// pastChild reports whether child j of n is a stored subtree whose
+// recorded fence Past says is past the caller's range. A child in memory
+// costs no fetch, so it is not asked about.
+func (it *Iter[K]) pastChild(n *tnode[K], j int) bool {
+	if it.past == nil || n.mem(j) != nil {
+		return false
+	}
+	f := n.fence(j)
+	return f.Known && it.past(f)
+}
+
 func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 	n := f.n
 	if cap(it.pfBuf) < len(n.keys) {
@@ -624,6 +656,9 @@ func (it *Iter[K]) prefetch(f *frame[K], i, dir int) {
 				break
 			}
 			if dir < 0 && it.lower != nil && it.cmp(n.keys[j], *it.lower) < 0 {
+				break
+			}
+			if dir > 0 && it.pastChild(n, j) {
 				break
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/accretedb/accrete/datom"
 )
@@ -126,6 +127,10 @@ func (db *DB) IndexRange(ctx context.Context, a datom.ID, start, end any, fn fun
 	var endV any
 	if end != nil {
 		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
+		// The scan's inclusive bound: a bound this tight, rather than the
+		// attribute's end, keeps the prefetch and the fences
+		// (pss.IterOptions.Past) from loading the leaf after the range.
+		hi = indexRangeHi(hi.A, endV)
 	}
 	return db.scan(ctx, curAVET, lo, hi, func(d datom.Datom) bool {
 		if endV != nil && datom.CompareValues(d.V, endV) >= 0 {
@@ -133,6 +138,28 @@ func (db *DB) IndexRange(ctx context.Context, a datom.ID, start, end any, fn fun
 		}
 		return fn(d)
 	})
+}
+
+// indexRangeHi is the inclusive upper bound in AVET of the datoms of
+// attribute a whose value is below end. For a long or an instant it is
+// the last datom of the value just below end, whose fence key (avetKey)
+// is then that value's: a leaf starting at end is known to be past it
+// whenever end begins a new value prefix. For other values it is below
+// every datom of value end (no entity id is MinInt64) and above every
+// datom of a smaller value.
+func indexRangeHi(a datom.ID, end any) datom.Datom {
+	last := datom.Datom{E: math.MaxInt64, A: a, Tx: math.MaxInt64, Added: true}
+	switch v := end.(type) {
+	case int64:
+		if v > math.MinInt64 {
+			last.V = v - 1
+			return last
+		}
+	case time.Time:
+		last.V = v.Add(-time.Nanosecond)
+		return last
+	}
+	return datom.Datom{E: math.MinInt64, A: a, V: end, Tx: math.MinInt64, Added: false}
 }
 
 // scan applies the value's view to current tree i (and its history tree).

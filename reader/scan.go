@@ -43,8 +43,9 @@ func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom,
 	hasAdds := adds.Len() > 0
 	hasDels := dels.Len() > 0
 	if tree.Len() > 0 {
-		// Stored leaves past hi are not worth prefetching.
-		it.t = tree.NewIter(ctx, &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi})
+		// Stored leaves past hi are not worth prefetching, nor loading:
+		// the tree's fences tell where the leaf after the range starts.
+		it.t = tree.NewIter(ctx, &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi, Past: fencePast(i, hi)})
 	}
 	if hasAdds {
 		it.a = adds.NewIter(ctx, nil)
@@ -232,6 +233,24 @@ func (r *rangeEnd) past(f node.Fence) bool {
 		return f.Hi != signed(r.x) || f.Lo != signed(r.y)
 	}
 	return false
+}
+
+// fencePast returns the test of whether a leaf of tree i whose fence is
+// f (overlayKeys[i] of its first datom) starts past hi, the inclusive
+// upper bound of a scan: its sort key is above hi's, and a sort key never
+// decreases along the tree's order, so its first datom, and every datom
+// after, is above hi. nil when hi has no sort key (a VAET bound whose
+// value is not an id, the log).
+func fencePast(i int, hi datom.Datom) func(node.Fence) bool {
+	key := overlayKeys[i]
+	if key == nil {
+		return nil
+	}
+	h, l, ok := key(hi)
+	if !ok {
+		return nil
+	}
+	return func(f node.Fence) bool { return f.Hi > h || (f.Hi == h && f.Lo > l) }
 }
 
 // scanTree calls fn for each datom of tree i (with its overlay) in
