@@ -642,6 +642,23 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
 	}
 }
 
+// rangeEnd is the exclusive end IndexRange takes for the inclusive upper
+// bound hi of a pushed-down range, when there is a value just above hi
+// (longs, instants): the source can then stop its scan where the range
+// ends, rather than at the attribute's end, and not read the leaf after
+// it. nil otherwise: the scan's callback stops at the first value past hi.
+func rangeEnd(hi any) any {
+	switch v := hi.(type) {
+	case int64:
+		if v < math.MaxInt64 {
+			return v + 1
+		}
+	case time.Time:
+		return v.Add(time.Nanosecond)
+	}
+	return nil
+}
+
 // sameFamily reports whether v has the Go type attributes of type vt hold,
 // so that a range over v agrees with the index order.
 func sameFamily(vt datom.ValueType, v any) bool {
