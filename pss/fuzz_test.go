@@ -54,6 +54,26 @@ func FuzzUpdate(f *testing.F) {
 			if got := collect(t, ns); !slices.Equal(got, []int64(m)) && len(got)+len(m) > 0 {
 				t.Fatalf("contents: got %v, want %v", got, m)
 			}
+			if opts.Fence != nil {
+				// Each group's keys, by a scan that its fences may end
+				// (IterOptions.Past) as soon as a leaf starts past it.
+				for g := int64(0); g < 8; g++ {
+					hf := ns.cfg.keyFence(8*g + 7)
+					it := ns.NewIter(ctx, &IterOptions[int64]{Past: func(f node.Fence) bool {
+						return f.Hi > hf.Hi || (f.Hi == hf.Hi && f.Lo > hf.Lo)
+					}})
+					var got []int64
+					for ok := it.SeekGE(8 * g); ok && it.Key() <= 8*g+7; ok = it.Next() {
+						got = append(got, it.Key())
+					}
+					if err := it.Close(); err != nil {
+						t.Fatalf("group %d scan: %v", g, err)
+					}
+					if want := m.rangeOf(ptrTo(8*g), ptrTo(8*g+8)); !slices.Equal(got, want) && len(got)+len(want) > 0 {
+						t.Fatalf("group %d scan with Past: got %v, want %v", g, got, want)
+					}
+				}
+			}
 			s = ns
 		}
 		for _, b := range data {
