@@ -36,6 +36,11 @@
 // through NodeStore.Load on every touch and are never kept by the Set: the
 // store decides what stays cached. Open loads one node, the root.
 //
+// With Options.Fence, the fences of T7 let readers skip loads: SeekRunFence
+// and LeafSeeker.NextFence tell a point lookup whether the next leaf starts
+// inside its range, and IterOptions.Past ends a forward scan (and its
+// prefetch) before a stored leaf that starts past the caller's range.
+//
 // # Concurrency and lifetimes
 //
 // A Set may be used by any number of goroutines at once, and all versions

@@ -14,7 +14,11 @@
 // the next leaf starts another entity without fetching it (without
 // fences, about one lookup in twenty paid a GET for the next leaf). The
 // same holds for an attribute of an entity, and for an attribute (and an
-// attribute of an entity) on AEVT. Values opened from one
+// attribute of an entity) on AEVT. A scan that spans several leaves (an
+// attribute, a range of values through IndexRange or a query's range
+// predicate) stops the same way at the last leaf of its range: neither
+// the scan nor its prefetch loads a leaf whose fence is past the range's
+// bound (pss.IterOptions.Past). Values opened from one
 // konserve.Store share its cache; nodes never change, so the cache is never
 // stale. The commit also carries the number of datoms of each attribute in
 // the stored trees (branch.Stats), kept up to date by every merge, bulk
