@@ -3,6 +3,7 @@ package pss
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -225,5 +226,58 @@ func TestCheckFences(t *testing.T) {
 	}
 	if err := bs.Check(ctx); err != nil {
 		t.Fatalf("Check without a fence sort key: %v", err)
+	}
+}
+
+// TestFenceUpdateKeepsGroups: a key added at the end of a group that ends
+// a leaf stays in that leaf (groupEnd) rather than going to the front of
+// the next one, where search would route it: updates, in big batches (a
+// merge) or one key at a time (small commits), keep every group in one
+// leaf.
+func TestFenceUpdateKeepsGroups(t *testing.T) {
+	ctx := context.Background()
+	const groups = 20000
+	for _, batch := range []int{1000, 1} {
+		store := NewMemStore[int64](node.Int64Codec{})
+		opts := intOpts(128, store)
+		opts.Fence = entityKey
+		s, err := Build(ctx, entityKeys(groups, 5), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := model(entityKeys(groups, 5))
+		// Groups get a sixth key, batch groups per update, in an order
+		// that visits every leaf's last group.
+		r := rand.New(rand.NewPCG(3, uint64(batch)))
+		order := r.Perm(groups)
+		if batch == 1 {
+			order = order[:3000]
+		}
+		var adds []int64
+		for n, g := range order {
+			adds = append(adds, int64(g*16+5))
+			if len(adds) < batch && n < len(order)-1 {
+				continue
+			}
+			if s, err = s.Update(ctx, adds, nil); err != nil {
+				t.Fatal(err)
+			}
+			m = m.update(adds, nil)
+			adds = adds[:0]
+			if n%200 == 0 || batch > 1 {
+				if _, s, err = s.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		mustCheck(t, s)
+		if got := collect(t, s); !equalKeys(got, m) {
+			t.Fatalf("batch %d: the set's keys are not the model's", batch)
+		}
+		cuts, inside := leafCuts(t, s)
+		t.Logf("batch %d: %d of %d leaf cuts inside a group", batch, inside, cuts)
+		if inside != 0 {
+			t.Errorf("batch %d: %d of %d leaf cuts inside a group after the updates, want 0", batch, inside, cuts)
+		}
 	}
 }

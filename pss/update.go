@@ -172,10 +172,15 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 	for pos := 0; pos < len(ops); {
 		i := search(cfg.cmp, n.keys, ops[pos].key, false)
 		end := len(ops)
-		if i >= last {
+		switch {
+		case i > 0 && i <= last && cfg.continues(n, i-1, ops[pos].key):
+			// Between children i-1 and i, in the group i-1 ends with.
+			i--
+			end = cfg.groupEnd(n, i, ops, pos)
+		case i >= last:
 			i = last
-		} else {
-			end = pos + searchOps(cfg.cmp, ops[pos:], n.keys[i])
+		default:
+			end = cfg.groupEnd(n, i, ops, pos+searchOps(cfg.cmp, ops[pos:], n.keys[i]))
 		}
 		c, err := s.child(ctx, n, i)
 		if err != nil {
@@ -253,6 +258,46 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		return nil, false, err
 	}
 	return cfg.splitBranches(n.level, es, cfg.fill), true, nil
+}
+
+// groupEnd extends the ops routed to child i of n, ops[:end] (those up to
+// its largest key), with the ops after them that continue the fence group
+// (Options.Fence: the hi of the sort key) child i ends with, when child
+// i+1 is known to start another group (continues). Those keys fall
+// between the two children; routed to child i+1, as search would, they
+// would split the group across two leaves, and a reader of the group
+// would load both. Routed to child i, the group stays whole, and child
+// i's largest key, its separator, becomes the last of them.
+func (c *config[K]) groupEnd(n *tnode[K], i int, ops []op[K], end int) int {
+	if end == len(ops) || !c.continues(n, i, ops[end].key) {
+		return end
+	}
+	hi, _, _ := c.fence(ops[end].key)
+	for end < len(ops) {
+		if h, _, ok := c.fence(ops[end].key); !ok || h != hi {
+			break
+		}
+		end++
+	}
+	return end
+}
+
+// continues reports whether key k, larger than child i's largest key,
+// continues the fence group child i ends with while child i+1 is known to
+// start another: k then belongs at the end of child i (see groupEnd).
+func (c *config[K]) continues(n *tnode[K], i int, k K) bool {
+	if c.fence == nil || i+1 >= len(n.keys) {
+		return false
+	}
+	hi, _, ok := c.fence(n.keys[i])
+	if !ok {
+		return false
+	}
+	if h, _, ok := c.fence(k); !ok || h != hi {
+		return false
+	}
+	f := c.childFence(n, i+1)
+	return f.Known && f.Hi != hi
 }
 
 // searchOps returns the first i with ops[i].key > k.
