@@ -206,8 +206,9 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		// The common case: copy this node and swap in the new children.
 		// The separators are shared with n unless one changes: inserts
 		// between two children go to the right one (search routes a key
-		// to the first child whose largest key is >= it), so only a
-		// change at a child's top end copies them.
+		// to the first child whose largest key is >= it), except the
+		// ones that continue the left one's fence group (groupEnd), so
+		// only a change at a child's top end copies them.
 		cp := &tnode[K]{
 			level:  n.level,
 			keys:   n.keys,
