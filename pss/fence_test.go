@@ -281,3 +281,57 @@ func TestFenceUpdateKeepsGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestFenceChurnKeepsGroups: groups grow by random single keys, in
+// batches of 50 (a merge of small commits), until leaves overflow and
+// split. A leaf that overflows by a little is cut again together with its
+// left neighbour, and splits prefer fewer, fuller leaves to leaves of
+// about min keys, so that a cut can still move to a group's end: few
+// groups end up across two leaves (with the plain split at min, 751 of
+// 2,081 cuts fell inside a group).
+func TestFenceChurnKeepsGroups(t *testing.T) {
+	ctx := context.Background()
+	const groups = 20000
+	store := NewMemStore[int64](node.Int64Codec{})
+	opts := intOpts(128, store)
+	opts.Fence = entityKey
+	s, err := Build(ctx, entityKeys(groups, 5), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := model(entityKeys(groups, 5))
+	r := rand.New(rand.NewPCG(1, 2))
+	size := make([]int, groups)
+	for i := range size {
+		size[i] = 5
+	}
+	for round := range 6 {
+		var adds []int64
+		for n := range 10000 {
+			if g := r.IntN(groups); size[g] < 15 {
+				adds = append(adds, int64(g*16+size[g]))
+				size[g]++
+			}
+			if len(adds) < 50 && n < 9999 {
+				continue
+			}
+			if s, err = s.Update(ctx, adds, nil); err != nil {
+				t.Fatal(err)
+			}
+			m = m.update(adds, nil)
+			adds = adds[:0]
+		}
+		if _, s, err = s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cuts, inside := leafCuts(t, s)
+		t.Logf("round %d: %d of %d leaf cuts inside a group", round, inside, cuts)
+		if inside*20 > cuts {
+			t.Errorf("round %d: %d of %d leaf cuts inside a group, want under 5%%", round, inside, cuts)
+		}
+	}
+	mustCheck(t, s)
+	if got := collect(t, s); !equalKeys(got, m) {
+		t.Fatal("the set's keys are not the model's")
+	}
+}

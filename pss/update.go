@@ -163,8 +163,8 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		return cfg.splitLeaves(keys, cfg.fill), true, nil
 	}
 	type change struct {
-		i   int
-		out []*tnode[K]
+		i, span int // children i … i+span-1 become out
+		out     []*tnode[K]
 	}
 	var changes []change
 	simple := true // every changed child became one node of legal size
@@ -194,7 +194,28 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		if !changed {
 			continue
 		}
-		changes = append(changes, change{i, out})
+		span := 1
+		if n.level == 1 && len(out) > 1 && i > 0 && cfg.cutsInGroup(out) &&
+			(len(changes) == 0 || changes[len(changes)-1].i+changes[len(changes)-1].span < i) {
+			// A leaf that overflowed by a little splits into two of
+			// about min keys each, where there is no room to move the
+			// cut to a group's end: the leaf and its left neighbour,
+			// cut again together, have room.
+			left, err := s.child(ctx, n, i-1)
+			if err != nil {
+				return nil, false, err
+			}
+			total := len(left.keys)
+			for _, o := range out {
+				total += len(o.keys)
+			}
+			keys := append(make([]K, 0, total), left.keys...)
+			for _, o := range out {
+				keys = append(keys, o.keys...)
+			}
+			out, i, span = cfg.splitLeaves(keys, cfg.fill), i-1, 2
+		}
+		changes = append(changes, change{i, span, out})
 		if len(out) != 1 || len(out[0].keys) < cfg.min {
 			simple = false
 		}
@@ -246,7 +267,7 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 		for ; next < ch.i; next++ {
 			es = append(es, entryAt(n, next))
 		}
-		next = ch.i + 1
+		next = ch.i + ch.span
 		for _, o := range ch.out {
 			es = append(es, entryFor(o))
 		}
@@ -281,6 +302,27 @@ func (c *config[K]) groupEnd(n *tnode[K], i int, ops []op[K], end int) int {
 		end++
 	}
 	return end
+}
+
+// cutsInGroup reports whether adjacent leaves of ls split a fence group:
+// the last key of one and the first of the next share the hi of their
+// sort keys.
+func (c *config[K]) cutsInGroup(ls []*tnode[K]) bool {
+	if c.fence == nil {
+		return false
+	}
+	for j := 0; j+1 < len(ls); j++ {
+		a, b := ls[j].keys, ls[j+1].keys
+		if len(a) == 0 || len(b) == 0 {
+			continue
+		}
+		h1, _, ok1 := c.fence(a[len(a)-1])
+		h2, _, ok2 := c.fence(b[0])
+		if ok1 && ok2 && h1 == h2 {
+			return true
+		}
+	}
+	return false
 }
 
 // continues reports whether key k, larger than child i's largest key,
@@ -435,6 +477,11 @@ func (c *config[K]) splitLeaves(keys []K, target int) []*tnode[K] {
 		return nil
 	}
 	k := c.chunkCount(len(keys), target)
+	if slack := max(target/8, 1); c.fence != nil && k > 1 && len(keys)/k < c.min+slack && len(keys)/(k-1) <= c.width-slack {
+		// Leaves of about min keys leave no room to move a cut to a
+		// group's end (cutNear): one leaf fewer, fuller, does.
+		k--
+	}
 	out := make([]*tnode[K], k)
 	nodes := make([]tnode[K], k)
 	lo := 0
