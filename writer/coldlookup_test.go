@@ -115,3 +115,88 @@ func coldReader(t *testing.T, url string) (*konserve.Store, *reader.DB, int64) {
 	}
 	return st, db, want
 }
+
+// TestColdLookupAfterChurn: after many small commits that give random
+// existing entities more datoms, merged into the trees at each commit
+// (TailBytes 1) until leaves overflow and split, a cold lookup of an
+// entity still reads one leaf, but for the few entities that sizes force
+// across two: updates keep groups whole (pss: groupEnd, and overflow
+// splits cut again with a neighbour).
+func TestColdLookupAfterChurn(t *testing.T) {
+	ctx := context.Background()
+	url := fmt.Sprintf("mem://coldchurn-%d", rand.Int64())
+	w, err := Create(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := importDatoms(ctx, w, 50_000); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = Open(ctx, url, &Options{TailBytes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const extra = 5 // attributes an entity may gain
+	var schema []any
+	for j := range extra {
+		schema = append(schema, edn.Map{
+			{Key: edn.Keyword("db/ident"), Val: edn.Keyword(fmt.Sprintf("b/x%d", j))},
+			{Key: edn.Keyword("db/valueType"), Val: edn.Keyword("db.type/long")},
+			{Key: edn.Keyword("db/cardinality"), Val: edn.Keyword("db.cardinality/one")},
+		})
+	}
+	if _, err := w.Transact(ctx, schema); err != nil {
+		t.Fatal(err)
+	}
+	// Every entity of the import, by its :b/id (the import numbers them
+	// 0 … n-1).
+	ents := 50_000 / benchPerEntity
+	ids := make([]datom.ID, ents)
+	db := w.DB()
+	idAttr := db.Schema().AttrByIdent(kwID).ID
+	if err := db.Datoms(ctx, datom.AVET, []any{idAttr}, func(d datom.Datom) bool {
+		ids[d.V.(int64)] = d.E
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 8))
+	gained := make([]int, ents)
+	for range 600 { // commits of 50 datoms: 30,000 datoms in all
+		var forms []any
+		for len(forms) < 50 {
+			i := r.IntN(ents)
+			if gained[i] == extra {
+				continue
+			}
+			forms = append(forms, edn.Vector{edn.Keyword("db/add"), ids[i], edn.Keyword(fmt.Sprintf("b/x%d", gained[i])), int64(i)})
+			gained[i]++
+		}
+		if _, err := w.Transact(ctx, forms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	over := 0 // lookups that read a second leaf
+	for i := 0; i < ents; i += 7 {
+		st, db, want := coldReader(t, url)
+		n := 0
+		if err := db.Datoms(ctx, datom.EAVT, []any{ids[i]}, func(datom.Datom) bool { n++; return true }); err != nil {
+			t.Fatal(err)
+		}
+		if n != benchPerEntity+gained[i] {
+			t.Fatalf("entity %d: %d datoms, want %d", i, n, benchPerEntity+gained[i])
+		}
+		if s := st.Stats(); s.Gets+s.HeadReads > want {
+			over++
+		}
+		st.Close()
+	}
+	lookups := (ents + 6) / 7
+	t.Logf("%d of %d cold lookups read a second leaf", over, lookups)
+	if over*50 > lookups {
+		t.Errorf("%d of %d cold lookups read a second leaf, want under 2%%", over, lookups)
+	}
+}
