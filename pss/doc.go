@@ -36,7 +36,11 @@
 // through NodeStore.Load on every touch and are never kept by the Set: the
 // store decides what stays cached. Open loads one node, the root.
 //
-// With Options.Fence, the fences of T7 let readers skip loads: SeekRunFence
+// With Options.Fence, leaves are cut between groups (keys of one hi) where
+// sizes allow, and updates keep them so: a key that continues the group a
+// child ends with goes into that child rather than the next, and a leaf
+// that overflows into two cut inside a group is cut again together with
+// its left neighbour. The fences of T7 let readers skip loads: SeekRunFence
 // and LeafSeeker.NextFence tell a point lookup whether the next leaf starts
 // inside its range, and IterOptions.Past ends a forward scan (and its
 // prefetch) before a stored leaf that starts past the caller's range.
