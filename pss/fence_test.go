@@ -229,6 +229,19 @@ func TestCheckFences(t *testing.T) {
 	}
 }
 
+// buildGroups builds a width-128 set of n groups of 5 keys (entityKeys),
+// cut between groups (entityKey), and returns it with its model.
+func buildGroups(t *testing.T, n int) (Set[int64], model) {
+	t.Helper()
+	opts := intOpts(128, NewMemStore[int64](node.Int64Codec{}))
+	opts.Fence = entityKey
+	s, err := Build(context.Background(), entityKeys(n, 5), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, model(entityKeys(n, 5))
+}
+
 // TestFenceUpdateKeepsGroups: a key added at the end of a group that ends
 // a leaf stays in that leaf (groupEnd) rather than going to the front of
 // the next one, where search would route it: updates, in big batches (a
@@ -238,14 +251,8 @@ func TestFenceUpdateKeepsGroups(t *testing.T) {
 	ctx := context.Background()
 	const groups = 20000
 	for _, batch := range []int{1000, 1} {
-		store := NewMemStore[int64](node.Int64Codec{})
-		opts := intOpts(128, store)
-		opts.Fence = entityKey
-		s, err := Build(ctx, entityKeys(groups, 5), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := model(entityKeys(groups, 5))
+		s, m := buildGroups(t, groups)
+		var err error
 		// Groups get a sixth key, batch groups per update, in an order
 		// that visits every leaf's last group.
 		r := rand.New(rand.NewPCG(3, uint64(batch)))
@@ -292,14 +299,8 @@ func TestFenceUpdateKeepsGroups(t *testing.T) {
 func TestFenceChurnKeepsGroups(t *testing.T) {
 	ctx := context.Background()
 	const groups = 20000
-	store := NewMemStore[int64](node.Int64Codec{})
-	opts := intOpts(128, store)
-	opts.Fence = entityKey
-	s, err := Build(ctx, entityKeys(groups, 5), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := model(entityKeys(groups, 5))
+	s, m := buildGroups(t, groups)
+	var err error
 	r := rand.New(rand.NewPCG(1, 2))
 	size := make([]int, groups)
 	for i := range size {

@@ -20,26 +20,11 @@ import (
 // goes into that leaf.
 func TestColdLookupGETs(t *testing.T) {
 	ctx := context.Background()
-	url := fmt.Sprintf("mem://coldlookup-%d", rand.Int64())
-	w, err := Create(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, w, ids := importMergingCommits(t, "coldlookup", 150_000)
 	defer w.Close()
-	ids, err := importDatoms(ctx, w, 150_000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Then every sampled entity gets one more datom, which sorts after
-	// its others, merged into the trees at each commit (TailBytes 1):
-	// an entity that ends a leaf keeps it in that leaf.
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if w, err = Open(ctx, url, &Options{TailBytes: 1}); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	// its others, merged into the trees at each commit: an entity that
+	// ends a leaf keeps it in that leaf.
 	if _, err := w.Transact(ctx, `[{:db/ident :b/note :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`); err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +75,31 @@ func TestColdLookupGETs(t *testing.T) {
 	}
 }
 
+// importMergingCommits imports n datoms (importDatoms) into a new mem
+// bucket and returns its URL, the sampled ids, and a writer on it that
+// merges each commit's novelty into the trees (TailBytes 1), so that the
+// changes a test makes next reach the stored leaves at once.
+func importMergingCommits(t *testing.T, name string, n int) (string, *Writer, []datom.ID) {
+	t.Helper()
+	ctx := context.Background()
+	url := fmt.Sprintf("mem://%s-%d", name, rand.Int64())
+	w, err := Create(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := importDatoms(ctx, w, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w, err = Open(ctx, url, &Options{TailBytes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return url, w, ids
+}
+
 // coldReader opens the database at url on a fresh store (an empty cache)
 // and returns the GETs an entity lookup may cost in all: the head read
 // (which inlines the commit), the log tail if the head names one, and one
@@ -124,20 +134,7 @@ func coldReader(t *testing.T, url string) (*konserve.Store, *reader.DB, int64) {
 // splits cut again with a neighbour).
 func TestColdLookupAfterChurn(t *testing.T) {
 	ctx := context.Background()
-	url := fmt.Sprintf("mem://coldchurn-%d", rand.Int64())
-	w, err := Create(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := importDatoms(ctx, w, 50_000); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if w, err = Open(ctx, url, &Options{TailBytes: 1}); err != nil {
-		t.Fatal(err)
-	}
+	url, w, _ := importMergingCommits(t, "coldchurn", 50_000)
 	defer w.Close()
 	const extra = 5 // attributes an entity may gain
 	var schema []any
