@@ -40,7 +40,7 @@
 // sizes allow, and updates keep them so: a key that continues the group a
 // child ends with goes into that child rather than the next, and a leaf
 // that overflows into two cut inside a group is cut again together with
-// its left neighbour. The fences of T7 let readers skip loads: SeekRunFence
+// a neighbour. The fences of T7 let readers skip loads: SeekRunFence
 // and LeafSeeker.NextFence tell a point lookup whether the next leaf starts
 // inside its range, and IterOptions.Past ends a forward scan (and its
 // prefetch) before a stored leaf that starts past the caller's range.

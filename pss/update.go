@@ -195,25 +195,45 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 			continue
 		}
 		span := 1
-		if n.level == 1 && len(out) > 1 && i > 0 && cfg.cutsInGroup(out) &&
-			(len(changes) == 0 || changes[len(changes)-1].i+changes[len(changes)-1].span < i) {
+		if n.level == 1 && len(out) > 1 && cfg.cutsInGroup(out) {
 			// A leaf that overflowed by a little splits into two of
 			// about min keys each, where there is no room to move the
-			// cut to a group's end: the leaf and its left neighbour,
-			// cut again together, have room.
-			left, err := s.child(ctx, n, i-1)
-			if err != nil {
-				return nil, false, err
+			// cut to a group's end: the leaf and a neighbour, cut again
+			// together, have room. The left one, unless this update
+			// changed it already (or there is none); else the right
+			// one, if no op goes to it.
+			nb := -1
+			switch {
+			case i > 0 && (len(changes) == 0 || changes[len(changes)-1].i+changes[len(changes)-1].span < i):
+				nb = i - 1
+			case i+1 < len(n.keys) && (pos == len(ops) || (i+1 < last && cfg.cmp(ops[pos].key, n.keys[i+1]) > 0 && !cfg.continues(n, i+1, ops[pos].key))):
+				// No op left goes to child i+1: none is left, or the
+				// next is past its largest key and does not continue
+				// its group, and it is not the last child (which takes
+				// the ops past every separator).
+				nb = i + 1
 			}
-			total := len(left.keys)
-			for _, o := range out {
-				total += len(o.keys)
+			if nb >= 0 {
+				o, err := s.child(ctx, n, nb)
+				if err != nil {
+					return nil, false, err
+				}
+				total := len(o.keys)
+				for _, l := range out {
+					total += len(l.keys)
+				}
+				keys := make([]K, 0, total)
+				if nb < i {
+					keys = append(keys, o.keys...)
+				}
+				for _, l := range out {
+					keys = append(keys, l.keys...)
+				}
+				if nb > i {
+					keys = append(keys, o.keys...)
+				}
+				out, i, span = cfg.splitLeaves(keys, cfg.fill), min(i, nb), 2
 			}
-			keys := append(make([]K, 0, total), left.keys...)
-			for _, o := range out {
-				keys = append(keys, o.keys...)
-			}
-			out, i, span = cfg.splitLeaves(keys, cfg.fill), i-1, 2
 		}
 		changes = append(changes, change{i, span, out})
 		if len(out) != 1 || len(out[0].keys) < cfg.min {
