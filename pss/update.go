@@ -218,19 +218,17 @@ func (s *Set[K]) update(ctx context.Context, n *tnode[K], ops []op[K]) ([]*tnode
 				if err != nil {
 					return nil, false, err
 				}
-				total := len(o.keys)
-				for _, l := range out {
+				parts := append(out, o) // the leaves, in order
+				if nb < i {
+					parts = append([]*tnode[K]{o}, out...)
+				}
+				total := 0
+				for _, l := range parts {
 					total += len(l.keys)
 				}
 				keys := make([]K, 0, total)
-				if nb < i {
-					keys = append(keys, o.keys...)
-				}
-				for _, l := range out {
+				for _, l := range parts {
 					keys = append(keys, l.keys...)
-				}
-				if nb > i {
-					keys = append(keys, o.keys...)
 				}
 				out, i, span = cfg.splitLeaves(keys, cfg.fill), min(i, nb), 2
 			}

@@ -45,7 +45,11 @@ func (it *treeIter) init(ctx context.Context, db *DB, i int, lo, hi datom.Datom,
 	if tree.Len() > 0 {
 		// Stored leaves past hi are not worth prefetching, nor loading:
 		// the tree's fences tell where the leaf after the range starts.
-		it.t = tree.NewIter(ctx, &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi, Past: fencePast(i, hi)})
+		o := &pss.IterOptions[datom.Datom]{PrefetchLimit: &hi}
+		if fb := newFenceBound(i, hi); fb.ok {
+			o.Past = fb.past
+		}
+		it.t = tree.NewIter(ctx, o)
 	}
 	if hasAdds {
 		it.a = adds.NewIter(ctx, nil)
@@ -167,6 +171,7 @@ type rangeEnd struct {
 	x, y int64
 	cmp  func(a, b datom.Datom) int
 	hi   datom.Datom
+	fb   fenceBound // hi's, for past
 }
 
 type endKind uint8
@@ -184,7 +189,7 @@ const (
 // leading ids equal the prefix's: every other component of hi is the
 // largest there is (maxValue sorts after every stored value).
 func newRangeEnd(i int, lo, hi datom.Datom) rangeEnd {
-	r := rangeEnd{kind: endCmp, cmp: datom.Comparator(treeIndex(i)), hi: hi}
+	r := rangeEnd{kind: endCmp, cmp: datom.Comparator(treeIndex(i)), hi: hi, fb: newFenceBound(i, hi)}
 	if !prefixLo(lo) || hi.Tx != math.MaxInt64 || !hi.Added {
 		return r
 	}
@@ -220,37 +225,32 @@ func (r *rangeEnd) within(d *datom.Datom) bool {
 }
 
 // past reports whether the next leaf, whose first datom has fence f (the
-// tree's sort key, overlayKeys), starts past the range: only for the
-// prefix bounds, whose leading ids the sort key holds exactly.
-func (r *rangeEnd) past(f node.Fence) bool {
-	if !f.Known {
-		return false
-	}
-	switch r.kind {
-	case endE, endA:
-		return f.Hi != signed(r.x)
-	case endEA, endAE:
-		return f.Hi != signed(r.x) || f.Lo != signed(r.y)
-	}
-	return false
+// tree's sort key, overlayKeys), starts past the range.
+func (r *rangeEnd) past(f node.Fence) bool { return r.fb.past(f) }
+
+// fenceBound is the sort key (overlayKeys) of a scan's inclusive upper
+// bound hi, to tell from a leaf's fence whether the leaf starts past the
+// range: its sort key is then above hi's, and a sort key never decreases
+// along the tree's order, so its first datom, and every datom after, is
+// above hi. A bound without a sort key (a VAET bound whose value is not
+// an id, the log's) tells nothing.
+type fenceBound struct {
+	h, l uint64
+	ok   bool
 }
 
-// fencePast returns the test of whether a leaf of tree i whose fence is
-// f (overlayKeys[i] of its first datom) starts past hi, the inclusive
-// upper bound of a scan: its sort key is above hi's, and a sort key never
-// decreases along the tree's order, so its first datom, and every datom
-// after, is above hi. nil when hi has no sort key (a VAET bound whose
-// value is not an id, the log).
-func fencePast(i int, hi datom.Datom) func(node.Fence) bool {
+func newFenceBound(i int, hi datom.Datom) fenceBound {
 	key := overlayKeys[i]
 	if key == nil {
-		return nil
+		return fenceBound{}
 	}
 	h, l, ok := key(hi)
-	if !ok {
-		return nil
-	}
-	return func(f node.Fence) bool { return f.Hi > h || (f.Hi == h && f.Lo > l) }
+	return fenceBound{h: h, l: l, ok: ok}
+}
+
+// past reports whether a leaf whose fence is f starts past the bound.
+func (b fenceBound) past(f node.Fence) bool {
+	return b.ok && f.Known && (f.Hi > b.h || (f.Hi == b.h && f.Lo > b.l))
 }
 
 // scanTree calls fn for each datom of tree i (with its overlay) in
