@@ -38,7 +38,7 @@ func (db *DB) Datoms(ctx context.Context, idx datom.Index, components []any, fn 
 				end.kind, end.cmp = endAE, datom.CompareAEVT
 			}
 			end.hi = datom.Datom{E: lo.E, A: lo.A, V: maxValue{}, Tx: math.MaxInt64, Added: true}
-			end.fb = newFenceBound(curTree(idx), end.hi)
+			end.key = overlayKeys[curTree(idx)]
 			return db.scanTreeEnd(ctx, curTree(idx), lo, end, fn)
 		}
 	}

@@ -171,7 +171,7 @@ type rangeEnd struct {
 	x, y int64
 	cmp  func(a, b datom.Datom) int
 	hi   datom.Datom
-	fb   fenceBound // hi's, for past
+	key  pss.SortKey[datom.Datom] // the tree's sort key, for past
 }
 
 type endKind uint8
@@ -189,7 +189,7 @@ const (
 // leading ids equal the prefix's: every other component of hi is the
 // largest there is (maxValue sorts after every stored value).
 func newRangeEnd(i int, lo, hi datom.Datom) rangeEnd {
-	r := rangeEnd{kind: endCmp, cmp: datom.Comparator(treeIndex(i)), hi: hi, fb: newFenceBound(i, hi)}
+	r := rangeEnd{kind: endCmp, cmp: datom.Comparator(treeIndex(i)), hi: hi, key: overlayKeys[i]}
 	if !prefixLo(lo) || hi.Tx != math.MaxInt64 || !hi.Added {
 		return r
 	}
@@ -225,8 +225,10 @@ func (r *rangeEnd) within(d *datom.Datom) bool {
 }
 
 // past reports whether the next leaf, whose first datom has fence f (the
-// tree's sort key, overlayKeys), starts past the range.
-func (r *rangeEnd) past(f node.Fence) bool { return r.fb.past(f) }
+// tree's sort key, overlayKeys), starts past the range. The bound's sort
+// key is made only here: most point lookups end inside their leaf and
+// never ask.
+func (r *rangeEnd) past(f node.Fence) bool { return fenceBoundOf(r.key, r.hi).past(f) }
 
 // fenceBound is the sort key (overlayKeys) of a scan's inclusive upper
 // bound hi, to tell from a leaf's fence whether the leaf starts past the
@@ -239,8 +241,11 @@ type fenceBound struct {
 	ok   bool
 }
 
-func newFenceBound(i int, hi datom.Datom) fenceBound {
-	key := overlayKeys[i]
+func newFenceBound(i int, hi datom.Datom) fenceBound { return fenceBoundOf(overlayKeys[i], hi) }
+
+// fenceBoundOf is the fenceBound of hi in a tree of sort key key (nil:
+// none).
+func fenceBoundOf(key pss.SortKey[datom.Datom], hi datom.Datom) fenceBound {
 	if key == nil {
 		return fenceBound{}
 	}
