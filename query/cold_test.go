@@ -130,6 +130,24 @@ var coldQueries = []coldQuery{
 		}
 		return nil
 	}},
+	{name: "name-range", more: 1, run: func(ctx context.Context, db *reader.DB, i int) error {
+		// A range of an indexed string with an inclusive upper bound,
+		// pushed down into AVET: the scan ends at the value just above it.
+		r, err := query.Q(ctx, `[:find [?n ...] :in $ ?lo ?hi :where [?e :p/name ?n] [(>= ?n ?lo)] [(<= ?n ?hi)]]`, db, coldName(i), coldName(i+coldRangeLen-1))
+		if err != nil {
+			return err
+		}
+		names := r.([]any)
+		if len(names) != coldRangeLen {
+			return fmt.Errorf("got %d names %v, want those of persons [%d, %d)", len(names), names, i, i+coldRangeLen)
+		}
+		for _, n := range names {
+			if s, ok := n.(string); !ok || s < coldName(i) || s > coldName(i+coldRangeLen-1) {
+				return fmt.Errorf("got name %v, want one of persons [%d, %d)", n, i, i+coldRangeLen)
+			}
+		}
+		return nil
+	}},
 	{name: "pull-lookup-ref", run: func(ctx context.Context, db *reader.DB, i int) error {
 		m, err := query.Pull(ctx, db, `[:p/email :p/score]`, edn.Vector{edn.Keyword("p/id"), int64(i)})
 		if err != nil {

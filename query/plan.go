@@ -643,10 +643,12 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
 }
 
 // rangeEnd is the exclusive end IndexRange takes for the inclusive upper
-// bound hi of a pushed-down range, when there is a value just above hi
-// (longs, instants): the source can then stop its scan where the range
-// ends, rather than at the attribute's end, and not read the leaf after
-// it. nil otherwise: the scan's callback stops at the first value past hi.
+// bound hi of a pushed-down range: the value just above hi in the index
+// order, when there is one (longs, instants, strings, doubles). The source
+// can then stop its scan where the range ends, rather than at the
+// attribute's end, and not read the leaf after it. nil otherwise (the
+// largest long, NaN, other types): the scan's callback stops at
+// the first value past hi.
 func rangeEnd(hi any) any {
 	switch v := hi.(type) {
 	case int64:
@@ -655,8 +657,36 @@ func rangeEnd(hi any) any {
 		}
 	case time.Time:
 		return v.Add(time.Nanosecond)
+	case string:
+		// Strings sort by their bytes: nothing lies between s and s+"\x00".
+		return v + "\x00"
+	case float64:
+		return nextDouble(v)
 	}
 	return nil
+}
+
+// nextDouble is the double just above f in the index order (Java's
+// Double.compare: -0.0 below 0.0, NaN above +Inf, every NaN equal), or nil
+// for NaN. It steps the order's key, not the number: math.Nextafter would
+// skip 0.0 above -0.0.
+func nextDouble(f float64) any {
+	switch {
+	case f != f:
+		return nil
+	case math.IsInf(f, 1):
+		return math.NaN()
+	}
+	b := math.Float64bits(f)
+	switch {
+	case b == 1<<63: // -0.0
+		return 0.0
+	case b&(1<<63) != 0: // negative: one step towards zero
+		b--
+	default:
+		b++
+	}
+	return math.Float64frombits(b)
 }
 
 // sameFamily reports whether v has the Go type attributes of type vt hold,
