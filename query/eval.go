@@ -434,7 +434,7 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	var err error
 	if st.hasRange {
 		hi := st.rangeHi
-		err = src.s.IndexRange(ex.ctx, st.attr.ID, st.rangeLo, rangeEnd(hi), func(d datom.Datom) bool {
+		err = src.s.IndexRange(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(d datom.Datom) bool {
 			if hi != nil && compareValues(d.V, hi) > 0 {
 				return false
 			}

@@ -644,11 +644,11 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
 
 // rangeEnd is the exclusive end IndexRange takes for the inclusive upper
 // bound hi of a pushed-down range: the value just above hi in the index
-// order, when there is one (longs, instants, strings, doubles). The source
-// can then stop its scan where the range ends, rather than at the
-// attribute's end, and not read the leaf after it. nil otherwise (the
-// largest long, NaN, other types): the scan's callback stops at
-// the first value past hi.
+// order, when there is one (longs, instants, strings, keywords, doubles).
+// The source can then stop its scan where the range ends, rather than at
+// the attribute's end, and not read the leaf after it. nil otherwise (the
+// largest long, NaN, other types): the scan's callback stops at the first
+// value past hi.
 func rangeEnd(hi any) any {
 	switch v := hi.(type) {
 	case int64:
@@ -660,10 +660,29 @@ func rangeEnd(hi any) any {
 	case string:
 		// Strings sort by their bytes: nothing lies between s and s+"\x00".
 		return v + "\x00"
+	case edn.Keyword:
+		// Keywords sort by namespace, then name: a zero byte appended to
+		// the name keeps the namespace, and no name lies between.
+		return v + "\x00"
 	case float64:
+		if v == 0 {
+			// -0.0 and 0.0 are equal to a predicate (compareDoubles)
+			// and apart in the index: the range takes both.
+			v = 0
+		}
 		return nextDouble(v)
 	}
 	return nil
+}
+
+// rangeStart is the start IndexRange takes for the lower bound lo of a
+// pushed-down range: lo itself, except that a zero double starts at -0.0,
+// which the index puts just below 0.0 and a predicate holds equal to it.
+func rangeStart(lo any) any {
+	if f, ok := lo.(float64); ok && f == 0 {
+		return math.Copysign(0, -1)
+	}
+	return lo
 }
 
 // nextDouble is the double just above f in the index order (Java's

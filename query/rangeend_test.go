@@ -10,27 +10,35 @@ import (
 	"time"
 
 	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
 )
 
-// TestRangeEndIsSuccessor: the exclusive end a pushed-down range passes to
-// IndexRange is the value just above its inclusive bound hi in the index
-// order, so that the scan neither loses a value (end too low) nor has a
-// value between hi and end: for every v, v <= hi exactly when v < end.
-// nil only where there is no value above hi.
-func TestRangeEndIsSuccessor(t *testing.T) {
+// rangeKeywords are keywords at the edges of their order (namespace, then
+// name; the first slash after position 0 splits them), with namespaces
+// that order differently from their strings (a.b and user-x sort after a
+// and user, though "a.b/c" < "a/b" as strings).
+var rangeKeywords = []edn.Keyword{"", "a", "a\x00", "a\x00\x00", "ab", "b", "/", "/a", "/\x00", "a/", "a/\x00", "a/b", "a/b\x00", "a/b/c",
+	"a/b\x00/c", "a\x00/b", "a.b/c", "ab/", "ab/a", "b/a", "z", "\xff/\xff", "user/name", "user-x/id", "user.x/id", "user/", "userx/a"}
+
+// rangeDoubles are doubles at the edges of their order: both zeros, the
+// smallest subnormals, the infinities and NaN.
+var rangeDoubles = []float64{math.Inf(-1), -math.MaxFloat64, -1.5, -1, -math.SmallestNonzeroFloat64,
+	math.Copysign(0, -1), 0, math.SmallestNonzeroFloat64, 0x1p-1022, 1, 1.5, math.MaxFloat64, math.Inf(1), math.NaN()}
+
+// rangeFamilies are values of each type a range can be pushed down on.
+func rangeFamilies() [][]any {
 	r := rand.New(rand.NewPCG(3, 5))
-	doubles := []float64{math.Inf(-1), -math.MaxFloat64, -1.5, -1, -math.SmallestNonzeroFloat64,
-		math.Copysign(0, -1), 0, math.SmallestNonzeroFloat64, 0x1p-1022, 1, 1.5, math.MaxFloat64, math.Inf(1), math.NaN()}
 	strs := []string{"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00", "a\x01", "ab", "b", "\xff", "\xff\xff", "é", "ü\x00"}
 	longs := []int64{math.MinInt64, -2, -1, 0, 1, 2, math.MaxInt64 - 1, math.MaxInt64}
 	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	insts := []time.Time{t0.Add(-time.Nanosecond), t0, t0.Add(time.Nanosecond), t0.Add(time.Second)}
-	families := [][]any{{}, {}, {}, {}}
-	for _, f := range doubles {
+	families := make([][]any, 5)
+	for _, f := range rangeDoubles {
 		families[0] = append(families[0], f)
 	}
 	for range 200 {
-		// Neighbours of random doubles, bit for bit.
+		// Neighbours of random doubles, bit for bit (NaNs of every
+		// payload among them).
 		b := r.Uint64()
 		for d := uint64(0); d < 3; d++ {
 			families[0] = append(families[0], math.Float64frombits(b+d))
@@ -45,117 +53,163 @@ func TestRangeEndIsSuccessor(t *testing.T) {
 	for _, x := range insts {
 		families[3] = append(families[3], x)
 	}
-	for fi, vals := range families {
-		for _, hi := range vals {
-			end := rangeEnd(hi)
+	for _, k := range rangeKeywords {
+		families[4] = append(families[4], k)
+	}
+	return families
+}
+
+// TestRangeBoundsMatchPredicates: a range pushed down into AVET scans
+// [rangeStart(lo), rangeEnd(hi)) in the index's order (datom.CompareValues)
+// and keeps the predicates as filters (compareValues), so the scan must
+// hold every value the predicates accept, and, to stop at the range's
+// last leaf, nothing above: for every v, v <= hi exactly when v is below
+// the end, and v >= lo exactly when v is at or above the start. rangeEnd
+// is nil only where no value is above hi.
+func TestRangeBoundsMatchPredicates(t *testing.T) {
+	for fi, vals := range rangeFamilies() {
+		for _, b := range vals {
+			start := rangeStart(b)
+			for _, v := range vals {
+				if in, after := compareValues(v, b) >= 0, datom.CompareValues(v, start) >= 0; in != after {
+					t.Fatalf("family %d: lo %#v, start %#v: v %#v is in the range %v, at or after the start %v", fi, b, start, v, in, after)
+				}
+			}
+			end := rangeEnd(b)
 			if end == nil {
-				// Only the top of an order has no successor.
 				for _, v := range vals {
-					if datom.CompareValues(v, hi) > 0 {
-						t.Fatalf("family %d: rangeEnd(%#v) is nil, yet %#v is above it", fi, hi, v)
+					if compareValues(v, b) > 0 {
+						t.Fatalf("family %d: rangeEnd(%#v) is nil, yet %#v is above it", fi, b, v)
 					}
 				}
 				continue
 			}
-			if datom.CompareValues(hi, end) >= 0 {
-				t.Fatalf("family %d: rangeEnd(%#v) = %#v is not above it", fi, hi, end)
-			}
 			for _, v := range vals {
-				if in, before := datom.CompareValues(v, hi) <= 0, datom.CompareValues(v, end) < 0; in != before {
-					t.Fatalf("family %d: hi %#v, end %#v: v %#v is in the range %v, before the end %v", fi, hi, end, v, in, before)
+				if in, before := compareValues(v, b) <= 0, datom.CompareValues(v, end) < 0; in != before {
+					t.Fatalf("family %d: hi %#v, end %#v: v %#v is in the range %v, before the end %v", fi, b, end, v, in, before)
 				}
-			}
-			// The end itself is a value just above hi, the first outside.
-			if datom.CompareValues(end, hi) <= 0 {
-				t.Fatalf("family %d: end %#v within hi %#v", fi, end, hi)
 			}
 		}
 	}
-	if end := rangeEnd(math.Copysign(0, -1)); end != 0.0 || math.Signbit(end.(float64)) {
-		t.Fatalf("rangeEnd(-0.0) = %#v, want 0.0 (math.Nextafter would skip it)", end)
+	if end := rangeEnd(math.Copysign(0, -1)); end != math.SmallestNonzeroFloat64 {
+		t.Fatalf("rangeEnd(-0.0) = %#v, want the smallest double above 0.0 (0.0 is a value <= -0.0)", end)
 	}
 }
 
-// endRecorder is a source that records the end of every IndexRange call.
-type endRecorder struct {
-	*MemSource
-	ends []any
+// TestKeywordOrder: comparisons order keywords and symbols by namespace,
+// then name, as Clojure's compare and the index do, not as their strings.
+func TestKeywordOrder(t *testing.T) {
+	for _, c := range []struct{ a, b any }{
+		{edn.Keyword("user/name"), edn.Keyword("user-x/id")},
+		{edn.Keyword("a/b"), edn.Keyword("a.b/c")},
+		{edn.Keyword("z"), edn.Keyword("a/a")},
+		{edn.Symbol("user/name"), edn.Symbol("user-x/id")},
+	} {
+		if compareValues(c.a, c.b) >= 0 || compareValues(c.b, c.a) <= 0 {
+			t.Errorf("%v is not below %v", c.a, c.b)
+		}
+	}
 }
 
-func (s *endRecorder) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
+// rangeRecorder is a source that records the bounds of every IndexRange
+// call.
+type rangeRecorder struct {
+	*MemSource
+	starts, ends []any
+}
+
+func (s *rangeRecorder) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
+	s.starts = append(s.starts, start)
 	s.ends = append(s.ends, end)
 	return s.MemSource.IndexRange(ctx, a, start, end, fn)
 }
 
-// TestRangePushdownPassesEnd: a pushed-down range with an inclusive upper
-// bound on a string or a double asks IndexRange for its exclusive end
-// (the source can then stop at the range's last leaf), and answers as a
-// plain filter of the attribute's values does, at the edges of each order
-// (-0.0 and 0.0, NaN, a string and its extensions by zero bytes).
-func TestRangePushdownPassesEnd(t *testing.T) {
+// TestRangePushdownMatchesFilter: a range on an indexed string, keyword or
+// double is pushed down into AVET (one IndexRange call; an inclusive upper
+// bound passed as the value just above it), and answers as the predicate
+// does as a plain filter of the attribute's values, at the edges of each
+// order (-0.0 and 0.0, NaN, a string and its extensions by zero bytes,
+// namespaces that sort apart from their strings).
+func TestRangePushdownMatchesFilter(t *testing.T) {
 	ctx := context.Background()
 	s, ds := buildSchema(t, `[{:db/ident :s :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/index true}
-	 {:db/ident :d :db/valueType :db.type/double :db/cardinality :db.cardinality/one :db/index true}]`)
-	sa, da := s.AttrByIdent("s").ID, s.AttrByIdent("d").ID
+	 {:db/ident :d :db/valueType :db.type/double :db/cardinality :db.cardinality/one :db/index true}
+	 {:db/ident :k :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one :db/index true}]`)
 	strs := []string{"", "\x00", "a", "a\x00", "a\x00\x00", "a\x01", "ab", "b", "\xff"}
-	dbls := []float64{math.Inf(-1), -1, -math.SmallestNonzeroFloat64, math.Copysign(0, -1), 0, math.SmallestNonzeroFloat64, 1, math.Inf(1), math.NaN()}
+	attrs := map[string][]any{}
+	for _, v := range strs {
+		attrs["s"] = append(attrs["s"], v)
+	}
+	for _, v := range rangeDoubles {
+		attrs["d"] = append(attrs["d"], v)
+	}
+	for _, v := range rangeKeywords {
+		attrs["k"] = append(attrs["k"], v)
+	}
 	var vals []datom.Datom
-	for i, v := range strs {
-		vals = append(vals, datom.Datom{E: datom.MakeID(datom.PartUser, int64(1+i)), A: sa, V: v, Tx: defaultTx, Added: true})
+	e := int64(1)
+	for name, vs := range attrs {
+		a := s.AttrByIdent(edn.Keyword(name)).ID
+		for _, v := range vs {
+			vals = append(vals, datom.Datom{E: datom.MakeID(datom.PartUser, e), A: a, V: v, Tx: defaultTx, Added: true})
+			e++
+		}
 	}
-	for i, v := range dbls {
-		vals = append(vals, datom.Datom{E: datom.MakeID(datom.PartUser, int64(100+i)), A: da, V: v, Tx: defaultTx, Added: true})
-	}
-	src := &endRecorder{MemSource: NewMemSource(s, append(ds, vals...), false)}
-	check := func(attr string, a datom.ID, hi any) {
-		t.Helper()
-		src.ends = nil
-		q := fmt.Sprintf(`[:find [?e ...] :in $ ?hi :where [?e :%s ?v] [(<= ?v ?hi)]]`, attr)
-		r, err := Q(ctx, q, src, hi)
-		if err != nil {
-			t.Fatalf("%s with %#v: %v", q, hi, err)
-		}
-		if len(src.ends) != 1 {
-			t.Fatalf("%s with %#v: %d IndexRange calls, want 1 (the range is not pushed down)", q, hi, len(src.ends))
-		}
-		if want := wantEnd(hi); src.ends[0] == nil || datom.CompareValues(src.ends[0], want) != 0 {
-			t.Errorf("%s with %#v: IndexRange end %#v, want %#v", q, hi, src.ends[0], want)
-		}
-		var want []int64
-		for _, d := range vals {
-			if d.A == a && datom.CompareValues(d.V, hi) <= 0 {
-				want = append(want, d.E)
+	src := &rangeRecorder{MemSource: NewMemSource(s, append(ds, vals...), false)}
+	for name, vs := range attrs {
+		a := s.AttrByIdent(edn.Keyword(name)).ID
+		for _, op := range []string{"<=", ">="} {
+			for _, b := range vs {
+				src.starts, src.ends = nil, nil
+				q := fmt.Sprintf(`[:find [?e ...] :in $ ?b :where [?e :%s ?v] [(%s ?v ?b)]]`, name, op)
+				r, err := Q(ctx, q, src, b)
+				if err != nil {
+					t.Fatalf("%s with %#v: %v", q, b, err)
+				}
+				if len(src.ends) != 1 {
+					t.Fatalf("%s with %#v: %d IndexRange calls, want 1 (the range is not pushed down)", q, b, len(src.ends))
+				}
+				if op == "<=" {
+					if want := wantEnd(b); want != nil && (src.ends[0] == nil || datom.CompareValues(src.ends[0], want) != 0) {
+						t.Errorf("%s with %#v: IndexRange end %#v, want %#v", q, b, src.ends[0], want)
+					}
+				}
+				var want []int64
+				for _, d := range vals {
+					if c := compareValues(d.V, b); d.A == a && ((op == "<=" && c <= 0) || (op == ">=" && c >= 0)) {
+						want = append(want, d.E)
+					}
+				}
+				var got []int64
+				for _, e := range r.([]any) {
+					got = append(got, e.(int64))
+				}
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s with %#v: got entities %v, want %v", q, b, got, want)
+				}
 			}
 		}
-		var got []int64
-		for _, e := range r.([]any) {
-			got = append(got, e.(int64))
-		}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s with %#v: got entities %v, want %v", q, hi, got, want)
-		}
-	}
-	for _, hi := range strs {
-		check("s", sa, hi)
-	}
-	for _, hi := range dbls[:len(dbls)-1] {
-		check("d", da, hi)
 	}
 }
 
-// wantEnd is the successor of hi, worked out apart from rangeEnd.
+// wantEnd is the end a range with inclusive upper bound hi passes
+// IndexRange, worked out apart from rangeEnd (nil: any).
 func wantEnd(hi any) any {
 	switch v := hi.(type) {
 	case string:
 		return v + "\x00"
+	case edn.Keyword:
+		return edn.Keyword(string(v) + "\x00")
 	case float64:
 		switch {
+		case v != v:
+			return nil
 		case math.IsInf(v, 1):
 			return math.NaN()
-		case v == 0 && math.Signbit(v):
-			return 0.0
+		case v == 0:
+			return math.SmallestNonzeroFloat64
 		}
 		return math.Nextafter(v, math.Inf(1))
 	}

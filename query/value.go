@@ -15,6 +15,7 @@ import (
 	"github.com/cockroachdb/apd/v3"
 	"github.com/google/uuid"
 
+	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
 )
 
@@ -228,7 +229,7 @@ func compareValues(a, b any) int {
 		return compareNums(a, b)
 	case float64:
 		if y, ok := b.(float64); ok {
-			return cmpOrdered(x, y)
+			return compareDoubles(x, y)
 		}
 		return compareNums(a, b)
 	case *big.Int, *apd.Decimal:
@@ -240,10 +241,12 @@ func compareValues(a, b any) int {
 		return bytes.Compare(x[:], y[:])
 	case string:
 		return strings.Compare(x, b.(string))
-	case edn.Keyword:
-		return strings.Compare(string(x), string(b.(edn.Keyword)))
-	case edn.Symbol:
-		return strings.Compare(string(x), string(b.(edn.Symbol)))
+	case edn.Keyword, edn.Symbol:
+		// By namespace, then name, as Clojure's compare and the index
+		// (AVET) order them: :user/name before :user-profile/id, though
+		// "user-profile/id" < "user/name" as strings. A range pushed down
+		// into AVET relies on the two orders being one.
+		return datom.CompareValues(a, b)
 	case *url.URL:
 		return strings.Compare(x.String(), b.(*url.URL).String())
 	case []byte:
@@ -262,6 +265,24 @@ func compareValues(a, b any) int {
 	}
 	var ab, bb [64]byte
 	return bytes.Compare(appendKey(ab[:0], a), appendKey(bb[:0], b))
+}
+
+// compareDoubles compares doubles numerically (-0.0 equals 0.0, as Clojure's
+// < and == have it), with every NaN equal to every other and above every
+// number, where the index (AVET) puts them: a range pushed down into AVET
+// then finds the values its predicates accept, and NaN fails (<= NaN x)
+// as in Clojure, rather than passing every comparison as an unordered
+// value would.
+func compareDoubles(a, b float64) int {
+	switch an, bn := a != a, b != b; {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	}
+	return cmpOrdered(a, b)
 }
 
 func cmpOrdered[T int | int64 | float64 | edn.Char](a, b T) int {
