@@ -215,3 +215,20 @@ func wantEnd(hi any) any {
 	}
 	panic(fmt.Sprintf("wantEnd: %T", hi))
 }
+
+// TestNaNOrder: NaN compares above every number, whatever its type, and
+// equal to NaN; -0.0 equals 0.0.
+func TestNaNOrder(t *testing.T) {
+	nan := math.NaN()
+	for _, x := range []any{int64(math.MaxInt64), math.Inf(1), 1.5, int64(-3)} {
+		if compareValues(nan, x) <= 0 || compareValues(x, nan) >= 0 {
+			t.Errorf("NaN is not above %#v", x)
+		}
+	}
+	if compareValues(nan, math.Float64frombits(0x7ff8000000000001)) != 0 {
+		t.Error("two NaNs compare unequal")
+	}
+	if compareValues(math.Copysign(0, -1), 0.0) != 0 || compareValues(int64(0), math.Copysign(0, -1)) != 0 {
+		t.Error("-0.0 and 0 compare unequal")
+	}
+}

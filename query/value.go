@@ -302,7 +302,7 @@ func compareNums(a, b any) int {
 	if da == nil || db == nil {
 		fa, _ := toFloat(a)
 		fb, _ := toFloat(b)
-		return cmpOrdered(fa, fb)
+		return compareDoubles(fa, fb)
 	}
 	return da.Cmp(db)
 }
