@@ -55,7 +55,12 @@
 // value (1 and 1.0 differ; use == for numeric equality). Joins and
 // patterns tell doubles apart as the indices sort them (Java's
 // Double.compare: -0.0 and 0.0 are two values, all NaNs one), while the =
-// predicate is Clojure's (0.0 equals -0.0, NaN equals nothing). A variable
+// predicate is Clojure's (0.0 equals -0.0, NaN equals nothing). The order
+// predicates (<, <=, >, >=), min, max and sorting compare numbers by value
+// across types (-0.0 equals 0.0) with NaN above every number, and keywords
+// and symbols by namespace, then name, as Clojure's compare: the orders of
+// the indices, so that a range pushed down into AVET finds exactly what
+// its predicates accept. A variable
 // named twice in one :in binding unifies. Aggregates run over the distinct
 // tuples of the :find and :with variables.
 //
