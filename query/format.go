@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"net/url"
 	"regexp"
@@ -35,11 +36,20 @@ func qWrite(b *strings.Builder, v any) {
 	case int:
 		b.WriteString(strconv.Itoa(x))
 	case float64:
-		s := strconv.FormatFloat(x, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".eEn") {
-			s += ".0"
+		switch {
+		case x != x:
+			b.WriteString("##NaN")
+		case math.IsInf(x, 1):
+			b.WriteString("##Inf")
+		case math.IsInf(x, -1):
+			b.WriteString("##-Inf")
+		default:
+			s := strconv.FormatFloat(x, 'g', -1, 64)
+			if !strings.ContainsAny(s, ".eEn") {
+				s += ".0"
+			}
+			b.WriteString(s)
 		}
-		b.WriteString(s)
 	case *big.Int:
 		b.WriteString(x.String() + "N")
 	case *apd.Decimal:
