@@ -35,16 +35,22 @@ const diffSchema = `[
  {:db/ident :r :db/valueType :db.type/ref    :db/cardinality :db.cardinality/many}
  {:db/ident :k :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one :db/index true}
  {:db/ident :d :db/valueType :db.type/double  :db/cardinality :db.cardinality/one :db/index true}
+ {:db/ident :n :db/valueType :db.type/string  :db/cardinality :db.cardinality/one :db/index true}
+ {:db/ident :t :db/valueType :db.type/instant :db/cardinality :db.cardinality/one :db/index true}
 ]`
 
-var diffAttrs = []edn.Keyword{"a", "b", "s", "r", "k", "d"}
+var diffAttrs = []edn.Keyword{"a", "b", "s", "r", "k", "d", "n", "t"}
 
-// diffKeywords and diffDoubles are the values of :k and :d: keywords whose
-// namespaces sort apart from their strings, doubles at the edges of their
-// order. Ranges over them are pushed down into AVET.
+// diffKeywords, diffDoubles, diffNames and diffInstants are the values of
+// :k, :d, :n and :t: keywords whose namespaces sort apart from their
+// strings, doubles at the edges of their order, strings that are prefixes
+// of one another, instants a millisecond apart. Ranges over them are
+// pushed down into AVET.
 var (
 	diffKeywords = []edn.Keyword{"user/name", "user-x/id", "user.x/id", "a/b", "a.b/c", "z", "ab"}
 	diffDoubles  = []float64{math.Inf(-1), -1.5, math.Copysign(0, -1), 0, 0.5, math.Inf(1), math.NaN()}
+	diffNames    = []string{"", "a", "ab", "abc", "b", "B", "é"}
+	diffInstants = []time.Time{time.UnixMilli(0).UTC(), time.UnixMilli(1).UTC(), time.UnixMilli(2).UTC(), time.UnixMilli(-1).UTC()}
 )
 
 const diffRules = `[[(reach ?x ?y) [?x :r ?y]] [(reach ?x ?y) [?x :r ?z] (reach ?z ?y)]]`
@@ -111,7 +117,7 @@ type diffGen struct {
 	nvars  int
 }
 
-// typedVars maps a variable bound to values of :k or :d to that attribute,
+// typedVars maps a variable bound to values of :k, :d, :n or :t to that attribute,
 // for predicates that compare it with a constant of its type.
 type typedVars map[string]edn.Keyword
 
@@ -129,6 +135,10 @@ func (g *diffGen) value(attr edn.Keyword) any {
 		return diffKeywords[g.r.IntN(len(diffKeywords))]
 	case "d":
 		return diffDoubles[g.r.IntN(len(diffDoubles))]
+	case "n":
+		return diffNames[g.r.IntN(len(diffNames))]
+	case "t":
+		return diffInstants[g.r.IntN(len(diffInstants))]
 	}
 	return int64(g.r.IntN(5))
 }
@@ -196,7 +206,7 @@ func (g *diffGen) pattern(bound *[]string, numeric *[]string, typed typedVars) r
 	}
 	switch {
 	case v.v == "" || a.v != "":
-	case attr == "k" || attr == "d":
+	case attr == "k" || attr == "d" || attr == "n" || attr == "t":
 		if _, ok := typed[v.v]; !ok && !slices.Contains(*numeric, v.v) {
 			typed[v.v] = attr
 		}
