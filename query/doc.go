@@ -56,13 +56,14 @@
 // patterns tell doubles apart as the indices sort them (Java's
 // Double.compare: -0.0 and 0.0 are two values, all NaNs one), while the =
 // predicate is Clojure's (0.0 equals -0.0, NaN equals nothing). The order
-// predicates (<, <=, >, >=), min, max and sorting compare numbers by value
-// across types (-0.0 equals 0.0) with NaN above every number, and keywords
-// and symbols by namespace, then name, as Clojure's compare: the orders of
-// the indices, so that a range pushed down into AVET finds exactly what
-// its predicates accept. A variable
-// named twice in one :in binding unifies. Aggregates run over the distinct
-// tuples of the :find and :with variables.
+// predicates (<, <=, >, >=, ==), compare, min, max and sorting compare
+// numbers by value across types (-0.0 equals 0.0), and keywords and
+// symbols by namespace, then name, as Clojure's compare; compare, min, max
+// and sorting put NaN above every number, and the order predicates are
+// false of it, as in Clojure. These are the orders of the indices, so that
+// a range pushed down into AVET finds exactly what its predicates accept.
+// A variable named twice in one :in binding unifies. Aggregates run over
+// the distinct tuples of the :find and :with variables.
 //
 // The built-in functions and predicates are DataScript's list (funcs.go),
 // which holds Datomic's, less complement (it takes a function, and a

@@ -999,9 +999,12 @@ func (ex *exec) test(st *step, row []any) (bool, error) {
 		var c int
 		xi, ok1 := x.(int64)
 		yi, ok2 := y.(int64)
-		if ok1 && ok2 {
+		switch {
+		case ok1 && ok2:
 			c = cmpOrdered(xi, yi)
-		} else {
+		case unordered(x, y):
+			return false, nil
+		default:
 			c = compareValues(x, y)
 		}
 		switch st.cmpOp {

@@ -186,7 +186,18 @@ func isNum(v any) bool {
 	return false
 }
 
-func numEq(x, y any) bool { return isNum(x) && isNum(y) && compareValues(x, y) == 0 }
+func numEq(x, y any) bool {
+	return isNum(x) && isNum(y) && !unordered(x, y) && compareValues(x, y) == 0
+}
+
+// unordered reports whether x or y is NaN: as in Clojure, every order
+// predicate (<, <=, >, >=, ==, pos?, neg?, zero?) is false of it, though
+// compare, min, max and sorting put NaN above every number (compareValues).
+func unordered(x, y any) bool {
+	a, ok1 := x.(float64)
+	b, ok2 := y.(float64)
+	return (ok1 && a != a) || (ok2 && b != b)
+}
 
 func cmpChain(ok func(int) bool) builtin {
 	return func(_ *exec, a []any) (any, error) {
@@ -194,9 +205,12 @@ func cmpChain(ok func(int) bool) builtin {
 			return nil, fmt.Errorf("%w: takes at least 1 argument", ErrArity)
 		}
 		for i := 1; i < len(a); i++ {
-			if !ok(compareValues(a[i-1], a[i])) {
+			if unordered(a[i-1], a[i]) || !ok(compareValues(a[i-1], a[i])) {
 				return false, nil
 			}
+		}
+		if len(a) == 1 && unordered(a[0], a[0]) {
+			return false, nil
 		}
 		return true, nil
 	}
@@ -372,7 +386,7 @@ func numPred(ok func(int) bool) builtin {
 		if !isNum(a[0]) {
 			return nil, errNotNumber
 		}
-		return ok(compareValues(a[0], int64(0))), nil
+		return !unordered(a[0], a[0]) && ok(compareValues(a[0], int64(0))), nil
 	})
 }
 

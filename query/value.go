@@ -201,7 +201,8 @@ func typeRank(v any) byte {
 
 // compareValues is a total order over query values: by type family first,
 // numbers numerically across int64, float64, *big.Int and *apd.Decimal,
-// then naturally within a type. It is the order of <, >, min, max and sort.
+// then naturally within a type. It is the order of <, >, min, max and sort
+// (the order predicates are, besides, false of NaN: unordered).
 func compareValues(a, b any) int {
 	ra, rb := typeRank(a), typeRank(b)
 	if ra != rb {
