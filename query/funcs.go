@@ -209,9 +209,6 @@ func cmpChain(ok func(int) bool) builtin {
 				return false, nil
 			}
 		}
-		if len(a) == 1 && unordered(a[0], a[0]) {
-			return false, nil
-		}
 		return true, nil
 	}
 }
