@@ -117,8 +117,8 @@ type diffGen struct {
 	nvars  int
 }
 
-// typedVars maps a variable bound to values of :k, :d, :n or :t to that attribute,
-// for predicates that compare it with a constant of its type.
+// typedVars maps a variable bound to values of :k, :d, :n or :t to that
+// attribute, for predicates that compare it with a constant of its type.
 type typedVars map[string]edn.Keyword
 
 func (g *diffGen) newVar() string { g.nvars++; return fmt.Sprintf("?v%d", g.nvars) }
@@ -228,11 +228,11 @@ func (g *diffGen) query() ([]rclause, []string) {
 		case k < 5 || len(bound) == 0:
 			cs = append(cs, g.pattern(&bound, &numeric, typed))
 		case k < 6 && len(typed) > 0:
-			// A keyword or a double against a constant of its type (or
-			// another variable of the attribute): ranges pushed down
-			// into AVET. Order predicates only: = on doubles is
-			// Clojure's (-0.0 = 0.0), which the reference's unification
-			// is not.
+			// A keyword, double, string or instant against a constant of
+			// its type (or another variable of the attribute): ranges
+			// pushed down into AVET. Order predicates only: = on doubles
+			// is Clojure's (-0.0 = 0.0), which the reference's
+			// unification is not.
 			var vars []string
 			for v := range typed {
 				vars = append(vars, v)
