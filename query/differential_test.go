@@ -37,15 +37,19 @@ const diffSchema = `[
  {:db/ident :d :db/valueType :db.type/double  :db/cardinality :db.cardinality/one :db/index true}
  {:db/ident :n :db/valueType :db.type/string  :db/cardinality :db.cardinality/one :db/index true}
  {:db/ident :t :db/valueType :db.type/instant :db/cardinality :db.cardinality/one :db/index true}
+ {:db/ident :q :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one}
+ {:db/ident :x :db/valueType :db.type/double  :db/cardinality :db.cardinality/one}
+ {:db/ident :f :db/valueType :db.type/boolean :db/cardinality :db.cardinality/one}
 ]`
 
-var diffAttrs = []edn.Keyword{"a", "b", "s", "r", "k", "d", "n", "t"}
+var diffAttrs = []edn.Keyword{"a", "b", "s", "r", "k", "d", "n", "t", "q", "x", "f"}
 
 // diffKeywords, diffDoubles, diffNames and diffInstants are the values of
 // :k, :d, :n and :t: keywords whose namespaces sort apart from their
 // strings, doubles at the edges of their order, strings that are prefixes
 // of one another, instants a millisecond apart. Ranges over them are
-// pushed down into AVET.
+// pushed down into AVET. :q and :x hold keywords and doubles too, and :f
+// booleans, unindexed: their constants are tested while scanning AEVT.
 var (
 	diffKeywords = []edn.Keyword{"user/name", "user-x/id", "user.x/id", "a/b", "a.b/c", "z", "ab"}
 	diffDoubles  = []float64{math.Inf(-1), -1.5, math.Copysign(0, -1), 0, 0.5, math.Inf(1), math.NaN()}
@@ -131,10 +135,12 @@ func (g *diffGen) value(attr edn.Keyword) any {
 		return []string{"x", "y", "z"}[g.r.IntN(3)]
 	case "r":
 		return g.ents[g.r.IntN(len(g.ents))]
-	case "k":
+	case "k", "q":
 		return diffKeywords[g.r.IntN(len(diffKeywords))]
-	case "d":
+	case "d", "x":
 		return diffDoubles[g.r.IntN(len(diffDoubles))]
+	case "f":
+		return g.r.IntN(2) == 0
 	case "n":
 		return diffNames[g.r.IntN(len(diffNames))]
 	case "t":
@@ -206,7 +212,8 @@ func (g *diffGen) pattern(bound *[]string, numeric *[]string, typed typedVars) r
 	}
 	switch {
 	case v.v == "" || a.v != "":
-	case attr == "k" || attr == "d" || attr == "n" || attr == "t":
+	case attr == "f":
+	case attr == "k" || attr == "d" || attr == "n" || attr == "t" || attr == "q" || attr == "x":
 		if _, ok := typed[v.v]; !ok && !slices.Contains(*numeric, v.v) {
 			typed[v.v] = attr
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
 )
 
 // This file is the third stage: running a plan over a relation of
@@ -492,14 +493,15 @@ func guessedValueCount(st *step) bool {
 // its loop, before anything else per datom: the pattern's constant value
 // (when the index does not pin it) and the int64 range of fused
 // comparisons (see fuseLongRange). It only rejects datoms emit would
-// reject too. A string or int64 constant is tested exactly (valuesEqual
-// holds only between values of one type), so emitting need not test it
-// again (pins); a range lets other types through for the filters.
+// reject too. A string, keyword, int64, boolean or double constant is
+// tested exactly (valuesEqual holds only between values of one type), so
+// emitting need not test it again (pins); a range lets other types
+// through for the filters.
 type vfilter struct {
 	kind   vfKind
-	str    string
-	long   int64
-	lo, hi int64 // vfLongRange, inclusive
+	str    string // vfString; vfKeyword, the keyword's text
+	long   int64  // vfLong; vfBool, 1 for true; vfDouble, floatBits
+	lo, hi int64  // vfLongRange, inclusive
 }
 
 type vfKind uint8
@@ -509,6 +511,9 @@ const (
 	vfString           // V must be a string equal to str
 	vfLong             // V must be an int64 equal to long
 	vfLongRange        // V must lie in [lo, hi] when it is an int64 (none if lo > hi)
+	vfKeyword          // V must be a keyword equal to str
+	vfBool             // V must be a boolean equal to long != 0
+	vfDouble           // V must be a double of floatBits long
 )
 
 // newVFilter compiles st's tests on V given the positions the index pins.
@@ -519,6 +524,16 @@ func newVFilter(st *step, pinned uint8) vfilter {
 			return vfilter{kind: vfString, str: x}
 		case int64:
 			return vfilter{kind: vfLong, long: x}
+		case edn.Keyword:
+			return vfilter{kind: vfKeyword, str: string(x)}
+		case bool:
+			f := vfilter{kind: vfBool}
+			if x {
+				f.long = 1
+			}
+			return f
+		case float64:
+			return vfilter{kind: vfDouble, long: int64(floatBits(x))}
 		}
 		return vfilter{}
 	}
@@ -531,7 +546,7 @@ func newVFilter(st *step, pinned uint8) vfilter {
 // pins returns the positions f tests exactly: 4 (the value) for a
 // constant, 0 otherwise.
 func (f *vfilter) pins() uint8 {
-	if f.kind == vfString || f.kind == vfLong {
+	if f.kind != vfNone && f.kind != vfLongRange {
 		return 4
 	}
 	return 0
@@ -549,6 +564,15 @@ func (f *vfilter) ok(d *datom.Datom) bool {
 	case vfLongRange:
 		x, ok := d.V.(int64)
 		return !ok || (x >= f.lo && x <= f.hi)
+	case vfKeyword:
+		x, ok := d.V.(edn.Keyword)
+		return ok && strEq(string(x), f.str)
+	case vfBool:
+		x, ok := d.V.(bool)
+		return ok && x == (f.long != 0)
+	case vfDouble:
+		x, ok := d.V.(float64)
+		return ok && int64(floatBits(x)) == f.long
 	}
 	return true
 }
@@ -591,9 +615,15 @@ func (f *vfilter) each(ds []datom.Datom, visit func(*datom.Datom) bool) bool {
 				return false
 			}
 		}
-	default:
+	case vfNone:
 		for i := range ds {
 			if !visit(&ds[i]) {
+				return false
+			}
+		}
+	default:
+		for i := range ds {
+			if f.ok(&ds[i]) && !visit(&ds[i]) {
 				return false
 			}
 		}
