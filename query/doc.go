@@ -20,8 +20,10 @@
 //     indexed/ref attribute, AEVT for a known attribute), and comparisons of
 //     an indexed attribute's value with a constant become an IndexRange.
 //     An inclusive upper bound is passed as the value just above it (long,
-//     instant, string, double: rangeEnd), so that the source's scan ends
-//     at the range's last leaf rather than at the attribute's end.
+//     instant, string, keyword, double: rangeEnd), so that the source's
+//     scan ends at the range's last leaf rather than at the attribute's
+//     end. A constant value that the index does not pin is tested inside
+//     the scan's loop (vfilter).
 //     Explain shows the plan.
 //   - eval.go, rules_eval.go, find.go: steps over relations of slot-indexed
 //     rows (no per-row maps): index nested-loop lookups when the bound
