@@ -419,7 +419,7 @@ func (rf *reference) eval(cs []rclause, sols []solution) []solution {
 				y, _ := rf.term(c.terms[1], s)
 				cmp := compareValues(x, y)
 				ok := map[string]bool{"<": cmp < 0, ">": cmp > 0, "<=": cmp <= 0, ">=": cmp >= 0, "=": valuesEqual(x, y), "not=": !valuesEqual(x, y)}[c.op]
-				if xf, yf := toFloatOrZero(x), toFloatOrZero(y); c.op != "=" && c.op != "not=" && (xf != xf || yf != yf) {
+				if c.op != "=" && c.op != "not=" && unordered(x, y) {
 					ok = false // order predicates are false of NaN, as in Clojure
 				}
 				if ok {
@@ -572,10 +572,4 @@ func (p plainSource) IndexRange(ctx context.Context, a datom.ID, start, end any,
 }
 func (p plainSource) Count(ctx context.Context, idx datom.Index, comps []any) (int, error) {
 	return p.m.Count(ctx, idx, comps)
-}
-
-// toFloatOrZero is v if it is a double, else 0.
-func toFloatOrZero(v any) float64 {
-	f, _ := v.(float64)
-	return f
 }

@@ -193,10 +193,11 @@ func numEq(x, y any) bool {
 // unordered reports whether x or y is NaN: as in Clojure, every order
 // predicate (<, <=, >, >=, ==, pos?, neg?, zero?) is false of it, though
 // compare, min, max and sorting put NaN above every number (compareValues).
-func unordered(x, y any) bool {
-	a, ok1 := x.(float64)
-	b, ok2 := y.(float64)
-	return (ok1 && a != a) || (ok2 && b != b)
+func unordered(x, y any) bool { return isNaN(x) || isNaN(y) }
+
+func isNaN(v any) bool {
+	f, ok := v.(float64)
+	return ok && f != f
 }
 
 func cmpChain(ok func(int) bool) builtin {
@@ -383,7 +384,7 @@ func numPred(ok func(int) bool) builtin {
 		if !isNum(a[0]) {
 			return nil, errNotNumber
 		}
-		return !unordered(a[0], a[0]) && ok(compareValues(a[0], int64(0))), nil
+		return !isNaN(a[0]) && ok(compareValues(a[0], int64(0))), nil
 	})
 }
 
