@@ -36,9 +36,13 @@
 //
 // Open picks a Backend by URL scheme: file:// is this package's own
 // implementation (nodes: fsynced temp file, link, fsynced directory; heads:
-// flock'd compare, then the new bytes written in place into the spare one
-// of two checksummed slots and fdatasynced; see file.go for its invariants
-// F1–F4 and file_head.go for the slots); mem://, s3://, gs:// and
+// flock'd compare, then the new bytes written in place into the next of a
+// ring of checksummed slots and fdatasynced; see file.go for its invariants
+// F1–F4 and file_head.go for the slots). PutNodesSwapHead on the file
+// backend stages the nodes in the head's slot, so that one pwrite and one
+// fdatasync make a commit durable, and writes them as files afterwards, in
+// the background (file_stage.go; GetNode finds a node in the ring until its
+// file exists, and Settle waits for the files); mem://, s3://, gs:// and
 // azblob:// go through gocloud.dev. New wraps any Backend, such as the
 // fault-injecting one in internal/blobtest.
 //

@@ -74,6 +74,14 @@ type fileBackend struct {
 	// dirs holds directories known to exist with a durable entry in their
 	// parent, so that each is created and its parent synced once per process.
 	dirs sync.Map // string -> struct{}
+	// rings holds this process's state of each ring head file it has
+	// swapped (file_stage.go), by path.
+	rings sync.Map // string -> *ring
+	// flushWG counts background writes of staged objects.
+	flushWG sync.WaitGroup
+	// holdFlushes (tests only) skips the background writes of staged
+	// objects, as if the process died right after each swap.
+	holdFlushes bool
 }
 
 var (
@@ -203,7 +211,7 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
 	}
-	if bytes.HasPrefix(data, headMagic) {
+	if bytes.HasPrefix(data, headMagic) || bytes.HasPrefix(data, headMagic2) {
 		// A swapped key: its bytes are its current slot's.
 		h, err := parseHeadFile(data)
 		if errors.Is(err, errTornHead) {
@@ -462,73 +470,112 @@ func (b *fileBackend) ReadVersioned(ctx context.Context, key string) ([]byte, Ve
 
 // Swap implements Backend (F3): under the key's flock it compares the
 // Version of the key's current bytes with old and writes data into the
-// key's other slot in place, one pwrite and one fdatasync (see
-// file_head.go). A key that does not exist yet, that has no slots, or
-// whose slots are too small for data is written whole as a new slotted
-// file instead: temporary file, fsync, rename, directory fsync (F1, F2).
+// key's next slot in place, one pwrite and one fdatasync (see
+// file_head.go). A key that does not exist yet, that has no ring, or whose
+// slots are too small for data is written whole as a new ring file
+// instead: temporary file, fsync, rename, directory fsync (F1, F2).
 func (b *fileBackend) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
-	p, err := b.path("swap", key)
-	if err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
-	}
-	if err := b.ensureDir(filepath.Dir(p)); err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
-	}
-	nv, err := swapLocked(p, old, data)
-	if err != nil {
-		return "", fmt.Errorf("konserve: file: swap %s: %w", key, err)
-	}
-	return nv, nil
+	nv, _, err := b.swapStaged(ctx, key, old, data, nil, nil)
+	return nv, err
 }
 
-func swapLocked(p string, old Version, data []byte) (_ Version, err error) {
+// swapLocked swaps the head file at p from old to data, staging objs in
+// its slot if objs is not nil (or returning errNotStaged, having written
+// nothing). It also reports the bytes of the staged part of the slot.
+func (b *fileBackend) swapLocked(p string, old Version, data []byte, objs []stagedObject) (_ Version, stagedBytes int, err error) {
 	if slotHdrSize+len(data) > maxSlotSize {
-		return "", fmt.Errorf("a head of %d bytes is larger than a file head can hold (%d)", len(data), maxSlotSize-slotHdrSize)
+		return "", 0, fmt.Errorf("a head of %d bytes is larger than a file head can hold (%d)", len(data), maxSlotSize-slotHdrSize)
 	}
+	staging := objs != nil
+	r := b.ringOf(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	unlock, err := flockPath(lockPath(p), true)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer func() {
 		if uerr := unlock(); err == nil && uerr != nil {
 			err = uerr
 		}
 	}()
-	cur, err := readHeadFile(p)
+	cur, err := readHeadFileAll(p, true)
 	var curV Version
 	switch {
 	case err == nil:
 		curV = fileVersion(cur.data)
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		return "", fmt.Errorf("read current state: %w", err)
+		return "", 0, fmt.Errorf("read current state: %w", err)
 	}
 	if curV != old {
-		return "", ErrConflict
+		return "", 0, ErrConflict
 	}
+	ctx := context.Background()
 	seq := cur.seq + 1
-	if curV != "" && cur.slot >= 0 && slotHdrSize+len(data) <= cur.slotSize {
-		if err := writeSlot(p, cur, 1-cur.slot, seq, data); err != nil {
-			return "", err
+	if curV != "" && cur.ring {
+		if !r.settled {
+			if err := b.settleLocked(ctx, r, p, cur); err != nil {
+				return "", 0, err
+			}
 		}
-		return fileVersion(data), nil
+		target := (cur.slot + 1) % cur.slots
+		payload := encodePayload(data, nil)
+		if staging {
+			var prev []stagedObject
+			if r.lastV == curV {
+				prev = r.last
+			}
+			payload = encodePayload(data, stageEntries(data, objs, prev))
+			stagedBytes = len(payload) - len(encodePayload(data, nil))
+		}
+		if slotHdrSize+len(payload) <= cur.slotSize {
+			// The slot's previous objects must be files before it is
+			// overwritten.
+			for _, v := range cur.all {
+				if v.slot == target {
+					if err := b.flushSlot(ctx, r, p, cur, v); err != nil {
+						return "", 0, err
+					}
+				}
+			}
+			if err := writeSlot(p, cur, target, seq, payload); err != nil {
+				return "", 0, err
+			}
+			nv := fileVersion(data)
+			r.last, r.lastV = objs, nv
+			if staging && len(objs) > 0 {
+				b.startFlush(r, seq, cur.slots, objs)
+			}
+			return nv, stagedBytes, nil
+		}
+		if staging {
+			return "", 0, errNotStaged
+		}
+		// Regrowing replaces every slot: their objects become files first.
+		for _, v := range cur.all {
+			if err := b.flushSlot(ctx, r, p, cur, v); err != nil {
+				return "", 0, err
+			}
+		}
+	} else if staging {
+		return "", 0, errNotStaged
 	}
 	dir := filepath.Dir(p)
-	tmp, err := writeTemp(dir, newHeadFile(seq, data), true)
+	tmp, err := writeTemp(dir, newHeadFile(seq, encodePayload(data, nil)), true)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		_ = os.Remove(tmp) // best effort: a leftover is swept as a crash's would be
-		return "", fmt.Errorf("rename into place: %w", err)
+		return "", 0, fmt.Errorf("rename into place: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return fileVersion(data), nil
+	nv := fileVersion(data)
+	r.last, r.lastV, r.settled = nil, nv, true
+	return nv, 0, nil
 }
 
 // Delete implements Backend. A key that has been swapped is deleted under its
@@ -557,6 +604,16 @@ func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
 	// remembers which directories exist, see ensureDir).
 	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 		return nil
+	}
+	// A ring's staged objects may be named by other heads (a branch made
+	// from this one's commit): they become files before the ring goes.
+	if cur, err := readHeadFileAll(p, true); err == nil && cur.ring {
+		r := b.ringOf(p)
+		for _, v := range cur.all {
+			if err := b.flushSlot(ctx, r, p, cur, v); err != nil {
+				return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+			}
+		}
 	}
 	if err := os.Remove(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
@@ -695,6 +752,12 @@ func (b *fileBackend) SweepTemp(ctx context.Context, before time.Time, dryRun bo
 	return files, bytes, nil
 }
 
-// Close implements Backend. The file backend holds no resources between
-// calls.
-func (b *fileBackend) Close() error { return nil }
+// Close implements Backend. It waits for the background writes of staged
+// objects; the backend holds no other resources between calls.
+func (b *fileBackend) Close() error {
+	// Staged objects are durable in their head's slot already; waiting
+	// makes them files before the process goes, so that the next process
+	// has nothing to settle.
+	b.waitFlushes()
+	return nil
+}

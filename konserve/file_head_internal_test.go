@@ -3,6 +3,7 @@ package konserve
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +25,9 @@ import (
 func TestHeadSlotCrash(t *testing.T) {
 	ctx := context.Background()
 	newHead := []byte("head 1: " + strings.Repeat("x", 300))
-	slot := appendSlot(nil, 2, newHead)
+	// The payload stages a range of the head, so that it ends in a byte
+	// that is not zero (the unwritten rest of a slot is zeros).
+	slot := appendSlot(nil, 2, encodePayload(newHead, []stagedEntry{{key: nodeKey(HashOf(newHead[:7])), kind: stageInHead, off: 0, n: 7}}))
 	type point struct {
 		name    string
 		nodes   int // how many of the two nodes are durable
@@ -66,7 +69,7 @@ func TestHeadSlotCrash(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := f.WriteAt(slot[:pt.slotLen], int64(headBlock+(1-cur.slot)*cur.slotSize)); err != nil {
+				if _, err := f.WriteAt(slot[:pt.slotLen], int64(headBlock+((cur.slot+1)%cur.slots)*cur.slotSize)); err != nil {
 					t.Fatal(err)
 				}
 				if err := f.Close(); err != nil {
@@ -200,8 +203,8 @@ func TestHeadFileWithoutSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(p)
-	if err != nil || !bytes.HasPrefix(raw, headMagic) {
-		t.Fatalf("after a swap the file has no slots: %v", err)
+	if err != nil || !bytes.HasPrefix(raw, headMagic2) {
+		t.Fatalf("after a swap the file has no ring: %v", err)
 	}
 	if got, err := st.Backend().Get(ctx, headKey); err != nil || string(got) != "head 1" {
 		t.Fatalf("Get of a slotted key = %q, %v", got, err)
@@ -225,9 +228,9 @@ func TestHeadFileDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := (len(raw) - headBlock) / 2
-	for _, off := range []int{headBlock + slotHdrSize, headBlock + size + slotHdrSize} {
-		raw[off] ^= 0xff
+	size := (len(raw) - headBlock) / ringSlots
+	for i := range ringSlots {
+		raw[headBlock+i*size+slotHdrSize] ^= 0xff
 	}
 	if err := os.WriteFile(p, raw, 0o644); err != nil {
 		t.Fatal(err)
@@ -339,17 +342,36 @@ func tempFiles(t *testing.T, dir string) []string {
 // and whatever it accepts from a slotted file is the bytes of an intact
 // slot.
 func FuzzParseHeadFile(f *testing.F) {
-	f.Add(newHeadFile(1, []byte("head")))
+	f.Add(newHeadFile(1, encodePayload([]byte("head"), nil)))
+	f.Add(newHeadFile(7, encodePayload([]byte("head with a commit inside"), []stagedEntry{
+		{key: nodeKey(HashOf([]byte("a"))), kind: stageFull, data: []byte("a")},
+		{key: nodeKey(HashOf([]byte("ab"))), kind: stageConcat, prefix: nodeKey(HashOf([]byte("a"))), data: []byte("b")},
+		{key: nodeKey(HashOf([]byte("commit"))), kind: stageInHead, off: 12, n: 6},
+	})))
 	f.Add([]byte("plain head"))
 	f.Add(append(append([]byte{}, headMagic...), 0, 16, 0, 0))
+	f.Add(append(append([]byte{}, headMagic2...), 0, 16, 0, 0, 4, 0, 0, 0))
 	f.Fuzz(func(t *testing.T, file []byte) {
 		h, err := parseHeadFile(file)
 		if err != nil || h.slot < 0 {
 			return
 		}
 		off := headBlock + h.slot*h.slotSize
-		if !bytes.Equal(file[off+slotHdrSize:off+slotHdrSize+len(h.data)], h.data) || slotSum(h.seq, h.data) != [32]byte(file[off+16:off+48]) {
+		n := int(binary.LittleEndian.Uint32(file[off+8:]))
+		payload := file[off+slotHdrSize : off+slotHdrSize+n]
+		if slotSum(h.seq, payload) != [32]byte(file[off+16:off+48]) {
 			t.Fatalf("accepted slot %d does not check", h.slot)
+		}
+		want := payload
+		if h.ring {
+			head, _, err := decodePayload(payload)
+			if err != nil {
+				t.Fatalf("accepted slot %d does not parse: %v", h.slot, err)
+			}
+			want = head
+		}
+		if !bytes.Equal(want, h.data) {
+			t.Fatalf("accepted slot %d: head %q, want %q", h.slot, h.data, want)
 		}
 	})
 }

@@ -65,6 +65,34 @@ func fsyncDir(dir string) error {
 	return err
 }
 
+// clearSlots zeroes slots of the head file at p (none of them the current
+// one) whole, and the current slot past its bytes, so that no slot holds a
+// past state or any old bytes, and makes that durable. The caller holds
+// the key's lock.
+func clearSlots(p string, h slottedHead, slots []int) error {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	zero := make([]byte, h.slotSize)
+	for _, s := range append(slots, h.slot) {
+		skip := 0
+		if s == h.slot {
+			skip = slotHdrSize + len(h.payload)
+		}
+		if _, err = f.WriteAt(zero[skip:], int64(headBlock+s*h.slotSize+skip)); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // writeSlot writes data into slot of the head file at p as its seq-th
 // state and makes it durable. The caller holds the key's lock and has
 // checked that data fits.

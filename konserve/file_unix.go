@@ -3,6 +3,7 @@
 package konserve
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -147,6 +148,50 @@ func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error
 	op := "write"
 	err = pwriteAll(fd, buf, off)
 	if err == nil {
+		op, err = "fdatasync", datasyncRetry(fd)
+	}
+	if cerr := syscall.Close(fd); err == nil && cerr != nil {
+		op, err = "close", cerr
+	}
+	if err != nil {
+		return &fs.PathError{Op: op, Path: p, Err: err}
+	}
+	return nil
+}
+
+// clearSlots zeroes slots of the head file at p (none of them the current
+// one) whole, and the current slot past its bytes, so that no slot holds a
+// past state or any old bytes (an earlier, longer payload leaves its end
+// behind a shorter one), and makes that durable. It writes only where
+// there is something to zero. The caller holds the key's lock.
+func clearSlots(p string, h slottedHead, slots []int) error {
+	fd, err := openRetry(p, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	op := "write"
+	buf := make([]byte, h.slotSize)
+	zero := make([]byte, h.slotSize)
+	wrote := false
+	for _, s := range append(slots, h.slot) {
+		off := int64(headBlock + s*h.slotSize)
+		skip := 0
+		if s == h.slot {
+			skip = slotHdrSize + len(h.payload)
+		}
+		n, rerr := syscall.Pread(fd, buf[skip:], off+int64(skip))
+		if rerr != nil || n <= 0 {
+			continue // past the end of a short file: nothing there
+		}
+		if bytes.Equal(buf[skip:skip+n], zero[skip:skip+n]) {
+			continue
+		}
+		if err = pwriteAll(fd, zero[skip:skip+n], off+int64(skip)); err != nil {
+			break
+		}
+		wrote = true
+	}
+	if err == nil && wrote {
 		op, err = "fdatasync", datasyncRetry(fd)
 	}
 	if cerr := syscall.Close(fd); err == nil && cerr != nil {

@@ -87,6 +87,9 @@ func TestPutNodesSwapHead(t *testing.T) {
 				}
 				v = nv
 			}
+			if err := s.Settle(ctx); err != nil {
+				t.Fatal(err)
+			}
 			if dir != "" {
 				if tmps := tempFiles(t, dir); len(tmps) != 0 {
 					t.Fatalf("temporary files left: %v", tmps)
@@ -96,14 +99,21 @@ func TestPutNodesSwapHead(t *testing.T) {
 	}
 }
 
-// A node that cannot be stored fails the call before the head moves, and
-// leaves no temporary file (file backend).
+// A node that cannot be stored as a file: PutNodesSwapHead stages it in
+// the head's slot, so the commit succeeds and the node is readable; the
+// slot is not written again while the node is not a file (the swap that
+// would reuse it fails and leaves the head), and once the node can be
+// stored the ring moves on. No temporary file is left.
 func TestPutNodesSwapHeadNodeFailure(t *testing.T) {
 	ctx := context.Background()
 	s, dir := openFileStore(t, nil)
 	const key = "branches/main/HEAD"
 	v, err := s.SwapHead(ctx, key, "", []byte("head 0"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// One plain swap makes the file a ring.
+	if v, err = s.SwapHead(ctx, key, v, []byte("head 0b")); err != nil {
 		t.Fatal(err)
 	}
 	node := []byte("a node whose directory is a file")
@@ -116,12 +126,49 @@ func TestPutNodesSwapHeadNodeFailure(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.PutNodesSwapHead(ctx, [][]byte{node}, key, v, []byte("head 1")); err == nil {
-		t.Fatal("PutNodesSwapHead with an unstorable node succeeded")
+	if _, v, err = s.PutNodesSwapHead(ctx, [][]byte{node}, key, v, []byte("head 1")); err != nil {
+		t.Fatalf("PutNodesSwapHead staging the node: %v", err)
 	}
-	got, gv, err := s.ReadHead(ctx, key)
-	if err != nil || string(got) != "head 0" || gv != v {
-		t.Fatalf("head after a failed node put = %q (%q), %v; want %q (%q)", got, gv, err, "head 0", v)
+	if got, err := s.GetNode(ctx, h); err != nil || !bytes.Equal(got, node) {
+		t.Fatalf("staged node = %q, %v", got, err)
+	}
+	if err := s.Settle(ctx); err == nil {
+		t.Fatal("Settle: the node's file could not be written, and Settle says nothing")
+	}
+	// Each further swap writes the next slot; the one that comes back to
+	// the node's slot must fail and leave the head where it was.
+	var failed bool
+	for i := 2; i < 10 && !failed; i++ {
+		head := fmt.Appendf(nil, "head %d", i)
+		nv, err := s.SwapHead(ctx, key, v, head)
+		if err != nil {
+			failed = true
+			got, gv, rerr := s.ReadHead(ctx, key)
+			if rerr != nil || gv != v {
+				t.Fatalf("head after the failed swap = %q (%q), %v; want version %q", got, gv, rerr, v)
+			}
+			break
+		}
+		v = nv
+	}
+	if !failed {
+		t.Fatal("the ring reused the node's slot while the node was not a file")
+	}
+	if got, err := s.GetNode(ctx, h); err != nil || !bytes.Equal(got, node) {
+		t.Fatalf("staged node after the failed swap = %q, %v", got, err)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 20; i++ {
+		nv, err := s.SwapHead(ctx, key, v, fmt.Appendf(nil, "head %d", i))
+		if err != nil {
+			t.Fatalf("swap %d once the node can be stored: %v", i, err)
+		}
+		v = nv
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nodes", h.String()[:2], h.String())); err != nil {
+		t.Fatalf("the staged node is not a file after its slot was reused: %v", err)
 	}
 	if tmps := tempFiles(t, dir); len(tmps) != 0 {
 		t.Fatalf("temporary files left: %v", tmps)

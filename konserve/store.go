@@ -115,6 +115,40 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// heads records the head keys this Store has read or swapped: a
+	// backend that stages objects in head files (the file backend) looks
+	// there first for a node that has no object of its own.
+	heads sync.Map // string -> struct{}
+}
+
+// noteHead records that key was read or swapped.
+func (s *Store) noteHead(key string) {
+	if _, ok := s.heads.Load(key); !ok {
+		s.heads.Store(key, struct{}{})
+	}
+}
+
+// headKeys returns the keys noteHead recorded.
+func (s *Store) headKeys() []string {
+	var ks []string
+	s.heads.Range(func(k, _ any) bool {
+		ks = append(ks, k.(string))
+		return true
+	})
+	return ks
+}
+
+// getObject reads node key from the backend, or from the heads that stage
+// it (stagingBackend) when it has no object of its own.
+func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
+	data, err := s.b.Get(ctx, key)
+	if err != nil && errors.Is(err, ErrNotFound) {
+		if sb, ok := s.b.(stagingBackend); ok {
+			return sb.getStaged(ctx, key, s.headKeys())
+		}
+	}
+	return data, err
 }
 
 // Open opens the store at rawURL:
@@ -250,7 +284,7 @@ func (s *Store) PutNodes(ctx context.Context, datas [][]byte) ([]Hash, error) {
 func (s *Store) GetNode(ctx context.Context, h Hash) ([]byte, error) {
 	key := nodeKey(h)
 	s.c.gets.Add(1)
-	data, err := s.b.Get(ctx, key)
+	data, err := s.getObject(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("konserve: get node %s: %w", key, ErrNodeMissing)
@@ -273,7 +307,7 @@ func (s *Store) HasNode(ctx context.Context, h Hash) (bool, error) {
 	}
 	key := nodeKey(h)
 	s.c.gets.Add(1)
-	data, err := s.b.Get(ctx, key)
+	data, err := s.getObject(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
@@ -445,6 +479,7 @@ func (s *Store) ReadHead(ctx context.Context, key string) ([]byte, Version, erro
 		return nil, "", err
 	}
 	s.c.headReads.Add(1)
+	s.noteHead(key)
 	data, v, err := s.b.ReadVersioned(ctx, key)
 	if err != nil {
 		return nil, "", fmt.Errorf("konserve: read head %s: %w", key, err)
@@ -463,6 +498,7 @@ func (s *Store) ReadHeadIfChanged(ctx context.Context, key string, v Version) (d
 		return nil, "", false, err
 	}
 	s.c.headReads.Add(1)
+	s.noteHead(key)
 	if cr, ok := s.b.(ConditionalReader); ok {
 		data, nv, changed, err = cr.ReadVersionedIfChanged(ctx, key, v)
 	} else {
@@ -508,7 +544,17 @@ func (s *Store) SwapHead(ctx context.Context, key string, old Version, data []by
 		return "", err
 	}
 	s.c.headSwaps.Add(1)
-	nv, swapErr := s.b.Swap(ctx, key, old, data)
+	var nv Version
+	var swapErr error
+	if sb, ok := s.b.(stagingBackend); ok {
+		// Through the staging path without objects, so that what the
+		// other heads this Store read stage is durable before this head
+		// may name it.
+		nv, _, swapErr = sb.swapStaged(ctx, key, old, data, nil, s.headKeys())
+	} else {
+		nv, swapErr = s.b.Swap(ctx, key, old, data)
+	}
+	s.noteHead(key)
 	return s.resolveSwap(ctx, key, old, data, nv, swapErr)
 }
 
@@ -546,12 +592,60 @@ func (s *Store) PutNodesSwapHead(ctx context.Context, nodes [][]byte, key string
 	if err := checkHeadKey("swap head", key); err != nil {
 		return nil, "", err
 	}
+	if sb, ok := s.b.(stagingBackend); ok && len(nodes) > 0 {
+		objs := make([]stagedObject, len(nodes))
+		addrs := make([]Hash, len(nodes))
+		var total int64
+		for i, d := range nodes {
+			addrs[i] = HashOf(d)
+			objs[i] = stagedObject{key: nodeKey(addrs[i]), data: d}
+			total += int64(len(d))
+		}
+		s.c.headSwaps.Add(1)
+		nv, staged, err := sb.swapStaged(ctx, key, old, head, objs, s.headKeys())
+		if !errors.Is(err, errNotStaged) {
+			s.noteHead(key)
+			if err == nil {
+				// The objects are written twice: in the slot (staged
+				// bytes) and as their files (in the background).
+				s.c.puts.Add(int64(len(nodes)))
+				s.c.bytesWritten.Add(total + int64(staged))
+			}
+			v, err := s.resolveSwap(ctx, key, old, head, nv, err)
+			return addrs, v, err
+		}
+		s.c.headSwaps.Add(-1)
+	}
 	addrs, err := s.PutNodes(ctx, nodes)
 	if err != nil {
 		return nil, "", err
 	}
 	v, err := s.SwapHead(ctx, key, old, head)
 	return addrs, v, err
+}
+
+// Settle makes every object staged in the slots of the heads this Store
+// has read or swapped (the file backend stages a commit's objects in its
+// head file, see file_stage.go) a stored object of its own, waiting for
+// the background writes of this Store's own, and clears those heads'
+// older slots. A staged object is durable and readable through GetNode
+// from the moment its head swap returns, so readers never need this;
+// garbage collection settles before it sweeps (an object deleted as
+// unreachable must not stay readable from an old slot), excision after it
+// rewrites (purged bytes must not stay in an old slot), and a Writer when
+// it closes (the bucket stops changing). Other backends have nothing to
+// settle.
+func (s *Store) Settle(ctx context.Context) error {
+	st, ok := s.b.(interface {
+		settle(context.Context, []string) error
+	})
+	if !ok {
+		return nil
+	}
+	if err := st.settle(ctx, s.headKeys()); err != nil {
+		return fmt.Errorf("konserve: settle: %w", err)
+	}
+	return nil
 }
 
 // DeleteHead removes head key. Deleting a missing head is not an error.

@@ -149,6 +149,12 @@ func GC(ctx context.Context, st *konserve.Store, opts GCOptions) (GCReport, erro
 			return g.rep, err
 		}
 		g.progress(PhaseBump, 0, 0)
+		// Objects staged in head files (konserve, file backend) become
+		// objects of their own, and older slots are cleared, so that no
+		// slot names an object the sweep deletes.
+		if err := st.Settle(ctx); err != nil {
+			return g.rep, fmt.Errorf("ops: gc: %w", err)
+		}
 		// Heads that moved or appeared while marking and bumping.
 		if err := g.markHeads(ctx); err != nil {
 			return g.rep, err

@@ -346,6 +346,12 @@ func purgeOnce(ctx context.Context, st *konserve.Store, pops []PurgeOp, o *Purge
 		return rep, fmt.Errorf("ops: purge: publish %q: %w", o.Branch, err)
 	}
 	rep.T, rep.TxID, rep.Head = r.T, r.TxID, nh
+	// The purged bytes may still be in the head file's older slots, which
+	// staged earlier commits' log tails (konserve, file backend): clear
+	// them.
+	if err := st.Settle(ctx); err != nil {
+		return rep, fmt.Errorf("ops: purge: %w", err)
+	}
 	return rep, nil
 }
 

@@ -100,6 +100,11 @@ func TestInvalidTransactions(t *testing.T) {
 		{"not a vector", `{:i/name "carl"}`, nil, "must be a vector"},
 		{"unknown entity id form", `[[:db/add 1.5 :i/n 1]]`, tx.ErrInvalidEntity, "form 0 [:db/add 1.5 :i/n 1]"},
 	}
+	// The last commit's staged objects are being written as files in the
+	// background (konserve's file_stage.go): let them land first.
+	if err := w.Store().Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	before := snapshotDir(t, dir)
 	basis := w.DB().BasisT()
 	for _, c := range cases {

@@ -389,7 +389,11 @@ func (w *Writer) Close() error {
 	if w.ownStore {
 		return w.st.Close()
 	}
-	return nil
+	// The last commits' objects may still be being written as files
+	// (konserve stages them in the head's slot on the file backend): the
+	// bucket stops changing when Close returns, as it does for a merge in
+	// flight.
+	return w.st.Settle(context.Background())
 }
 
 func (w *Writer) loop() {
