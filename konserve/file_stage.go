@@ -234,9 +234,9 @@ type stagingBackend interface {
 	// they stage is made durable before the swap.
 	// It also reports the bytes the staging added to the slot.
 	swapStaged(ctx context.Context, key string, old Version, head []byte, objs []stagedObject, others []string) (Version, int, error)
-	// getStaged returns the bytes of node key from the rings of heads (or
-	// of any head), or an error wrapping ErrNotFound.
-	getStaged(ctx context.Context, key string, heads []string) ([]byte, error)
+	// getStaged returns the bytes of node key from the rings of heads
+	// (and, if anyHead, of any head), or an error wrapping ErrNotFound.
+	getStaged(ctx context.Context, key string, heads []string, anyHead bool) ([]byte, error)
 }
 
 var _ stagingBackend = (*fileBackend)(nil)
@@ -533,7 +533,7 @@ func (b *fileBackend) readObject(ctx context.Context, key string, cur slottedHea
 }
 
 // getStaged implements stagingBackend.
-func (b *fileBackend) getStaged(ctx context.Context, key string, heads []string) ([]byte, error) {
+func (b *fileBackend) getStaged(ctx context.Context, key string, heads []string, anyHead bool) ([]byte, error) {
 	seen := map[string]bool{}
 	look := func(h string) ([]byte, bool, error) {
 		if seen[h] {
@@ -563,22 +563,24 @@ func (b *fileBackend) getStaged(ctx context.Context, key string, heads []string)
 			return data, err
 		}
 	}
-	var found []byte
-	var ferr error
-	errFound := errors.New("found")
-	err := b.walkHeads(ctx, func(h string) error {
-		data, ok, err := look(h)
-		if ok || err != nil {
-			found, ferr = data, err
-			return errFound
+	if anyHead {
+		var found []byte
+		var ferr error
+		errFound := errors.New("found")
+		err := b.walkHeads(ctx, func(h string) error {
+			data, ok, err := look(h)
+			if ok || err != nil {
+				found, ferr = data, err
+				return errFound
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFound) {
-		return nil, err
-	}
-	if found != nil || ferr != nil {
-		return found, ferr
+		if found != nil || ferr != nil {
+			return found, ferr
+		}
 	}
 	// Flushed, and its slot reused, since the caller missed the file.
 	p, err := b.path("get", key)

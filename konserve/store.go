@@ -140,12 +140,13 @@ func (s *Store) headKeys() []string {
 }
 
 // getObject reads node key from the backend, or from the heads that stage
-// it (stagingBackend) when it has no object of its own.
-func (s *Store) getObject(ctx context.Context, key string) ([]byte, error) {
+// it (stagingBackend) when it has no object of its own: the heads this
+// Store has read or swapped, and if anyHead every head.
+func (s *Store) getObject(ctx context.Context, key string, anyHead bool) ([]byte, error) {
 	data, err := s.b.Get(ctx, key)
 	if err != nil && errors.Is(err, ErrNotFound) {
 		if sb, ok := s.b.(stagingBackend); ok {
-			return sb.getStaged(ctx, key, s.headKeys())
+			return sb.getStaged(ctx, key, s.headKeys(), anyHead)
 		}
 	}
 	return data, err
@@ -284,7 +285,7 @@ func (s *Store) PutNodes(ctx context.Context, datas [][]byte) ([]Hash, error) {
 func (s *Store) GetNode(ctx context.Context, h Hash) ([]byte, error) {
 	key := nodeKey(h)
 	s.c.gets.Add(1)
-	data, err := s.getObject(ctx, key)
+	data, err := s.getObject(ctx, key, true)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("konserve: get node %s: %w", key, ErrNodeMissing)
@@ -307,7 +308,10 @@ func (s *Store) HasNode(ctx context.Context, h Hash) (bool, error) {
 	}
 	key := nodeKey(h)
 	s.c.gets.Add(1)
-	data, err := s.getObject(ctx, key)
+	// Only the heads this Store knows are searched: a sync asks about
+	// every node it may copy, most of them absent, and a node staged in
+	// an unknown head file that reads as absent is only copied again.
+	data, err := s.getObject(ctx, key, false)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
