@@ -574,7 +574,8 @@ func (b *fileBackend) swapLocked(p string, old Version, data []byte, objs []stag
 		return "", 0, err
 	}
 	nv := fileVersion(data)
-	r.last, r.lastV, r.settled = nil, nv, true
+	r.reset()
+	r.lastV, r.settled = nv, true
 	return nv, 0, nil
 }
 
@@ -588,6 +589,13 @@ func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
+	var r *ring
+	if !isNodeKey(key) {
+		// Ordered as in a swap: this process's ring lock, then the flock.
+		r = b.ringOf(p)
+		r.mu.Lock()
+		defer r.mu.Unlock()
 	}
 	unlock, err := flockPath(lockPath(p), false)
 	if err != nil {
@@ -607,13 +615,18 @@ func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
 	}
 	// A ring's staged objects may be named by other heads (a branch made
 	// from this one's commit): they become files before the ring goes.
-	if cur, err := readHeadFileAll(p, true); err == nil && cur.ring {
-		r := b.ringOf(p)
-		for _, v := range cur.all {
-			if err := b.flushSlot(ctx, r, p, cur, v); err != nil {
-				return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	if r != nil {
+		if cur, err := readHeadFileAll(p, true); err == nil && cur.ring {
+			for _, v := range cur.all {
+				if err := b.flushSlot(ctx, r, p, cur, v); err != nil {
+					return fmt.Errorf("konserve: file: delete %s: %w", key, err)
+				}
 			}
 		}
+		// A file made again under this key starts its sequence numbers
+		// over: what this process knows of the old one's slots must not
+		// match them.
+		r.reset()
 	}
 	if err := os.Remove(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {

@@ -212,6 +212,17 @@ type stageFlush struct {
 	objs []stagedObject
 }
 
+// reset forgets what this process knows of the file's slots, when the file
+// is replaced by a new one (whose sequence numbers may repeat the old
+// one's) or removed. The caller holds r.mu, and every flush of the old
+// file has completed.
+func (r *ring) reset() {
+	r.fmu.Lock()
+	r.flushes = map[uint64]*stageFlush{}
+	r.fmu.Unlock()
+	r.last, r.lastV, r.settled = nil, "", false
+}
+
 func (b *fileBackend) ringOf(p string) *ring {
 	if r, ok := b.rings.Load(p); ok {
 		return r.(*ring)

@@ -279,3 +279,51 @@ func FuzzDecodePayload(f *testing.F) {
 		}
 	})
 }
+
+// TestStagedRecreatedHead: a head deleted and made again starts its slot
+// sequence over. A process that staged objects under the old file must not
+// take the new file's slots, staged by another process that died, for
+// slots whose objects it wrote itself.
+func TestStagedRecreatedHead(t *testing.T) {
+	ctx := context.Background()
+	a, dir := openHeadStore(t)
+	v, err := a.SwapHead(ctx, headKey, "", []byte("old 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = a.SwapHead(ctx, headKey, v, []byte("old 0 in a ring")); err != nil {
+		t.Fatal(err)
+	}
+	stagedCommits(t, a, headKey, v, 0, ringSlots)
+	if err := a.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteHead(ctx, headKey); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, "file://"+dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	vb, err := b.SwapHead(ctx, headKey, "", []byte("new 0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vb, err = b.SwapHead(ctx, headKey, vb, []byte("new 0 in a ring")); err != nil {
+		t.Fatal(err)
+	}
+	fileBackendOf(t, b).holdFlushes = true
+	vb, objs := stagedCommits(t, b, headKey, vb, 100, 2)
+	// b dies. a swaps on, past every slot.
+	for i := range ringSlots + 1 {
+		if vb, err = a.SwapHead(ctx, headKey, vb, fmt.Appendf(nil, "a %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, o := range objs {
+		if !nodeFileExists(t, dir, o) {
+			t.Fatalf("object %d (%.20q) staged in the new file was lost when its slot was reused", i, o)
+		}
+	}
+}
