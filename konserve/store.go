@@ -591,7 +591,10 @@ func (s *Store) resolveSwap(ctx context.Context, key string, old Version, data [
 // PutNodesSwapHead is PutNodes(nodes) followed, once it has succeeded, by
 // SwapHead(key, old, head): the head moves only after every node is
 // durable, and the outcomes are those of the two calls (an error from
-// PutNodes means the head was not touched).
+// PutNodes means the head was not touched). On the file backend the nodes
+// are staged in the head's slot instead, durable in the same write as the
+// head, and stored as their own files in the background (file_stage.go);
+// GetNode reads them either way.
 func (s *Store) PutNodesSwapHead(ctx context.Context, nodes [][]byte, key string, old Version, head []byte) ([]Hash, Version, error) {
 	if err := checkHeadKey("swap head", key); err != nil {
 		return nil, "", err
