@@ -651,24 +651,7 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 		}
 		start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
 	}
-	err := filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if path == b.root {
-			return nil
-		}
-		rel, err := filepath.Rel(b.root, path)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
+	err := b.walkKeys(ctx, start, func(path, key string, d fs.DirEntry) error {
 		if strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
 				return fs.SkipDir
@@ -711,6 +694,32 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 		return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
 	}
 	return nil
+}
+
+// walkKeys walks the tree under start (the root or a directory in it) and
+// calls fn with the path and key of every entry below the root. Entries
+// that vanish during the walk (a concurrent Delete) are skipped; ctx is
+// checked at each entry. fn may return fs.SkipDir for a directory.
+func (b *fileBackend) walkKeys(ctx context.Context, start string, fn func(path, key string, d fs.DirEntry) error) error {
+	return filepath.WalkDir(start, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if path == b.root {
+			return nil
+		}
+		rel, err := filepath.Rel(b.root, path)
+		if err != nil {
+			return err
+		}
+		return fn(path, filepath.ToSlash(rel), d)
+	})
 }
 
 // tempPrefix begins the name of every temporary file (writeTemp); lock

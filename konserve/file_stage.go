@@ -608,24 +608,7 @@ func (b *fileBackend) getStaged(ctx context.Context, key string, heads []string,
 // walkHeads calls fn with the key of every ring head file, skipping the
 // node tree (nodes are never head files) and the backend's own files.
 func (b *fileBackend) walkHeads(ctx context.Context, fn func(key string) error) error {
-	return filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if path == b.root {
-			return nil
-		}
-		rel, err := filepath.Rel(b.root, path)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
+	return b.walkKeys(ctx, b.root, func(_, key string, d fs.DirEntry) error {
 		if strings.HasPrefix(d.Name(), ".") || key+"/" == nodePrefix {
 			if d.IsDir() {
 				return fs.SkipDir

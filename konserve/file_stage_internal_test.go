@@ -36,6 +36,22 @@ func stagedCommits(t *testing.T, st *Store, key string, v Version, from, n int) 
 	return v, objs
 }
 
+// ringHead creates headKey on st with head, then swaps it once more, so
+// that it is a ring file whatever its first write made, and returns its
+// version.
+func ringHead(t *testing.T, st *Store, head string) Version {
+	t.Helper()
+	ctx := context.Background()
+	v, err := st.SwapHead(ctx, headKey, "", []byte(head))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = st.SwapHead(ctx, headKey, v, []byte(head+" in a ring")); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func fileBackendOf(t *testing.T, st *Store) *fileBackend {
 	t.Helper()
 	fb, ok := st.Backend().(*fileBackend)
@@ -62,13 +78,7 @@ func nodeFileExists(t *testing.T, dir string, data []byte) bool {
 func TestStagedCommitsCrash(t *testing.T) {
 	ctx := context.Background()
 	st, dir := openHeadStore(t)
-	v, err := st.SwapHead(ctx, headKey, "", []byte("head 0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err = st.SwapHead(ctx, headKey, v, []byte("head 0 in a ring")); err != nil {
-		t.Fatal(err)
-	}
+	v := ringHead(t, st, "head 0")
 	fileBackendOf(t, st).holdFlushes = true
 	const n = 2*ringSlots + 1
 	v, objs := stagedCommits(t, st, headKey, v, 0, n)
@@ -149,13 +159,7 @@ func TestStagedObjectsOfOtherHeads(t *testing.T) {
 	for _, how := range []string{"branch", "delete"} {
 		t.Run(how, func(t *testing.T) {
 			st, dir := openHeadStore(t)
-			v, err := st.SwapHead(ctx, headKey, "", []byte("head 0"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v, err = st.SwapHead(ctx, headKey, v, []byte("head 0 in a ring")); err != nil {
-				t.Fatal(err)
-			}
+			v := ringHead(t, st, "head 0")
 			fileBackendOf(t, st).holdFlushes = true
 			_, objs := stagedCommits(t, st, headKey, v, 0, 2)
 			for _, o := range objs {
@@ -287,13 +291,7 @@ func FuzzDecodePayload(f *testing.F) {
 func TestStagedRecreatedHead(t *testing.T) {
 	ctx := context.Background()
 	a, dir := openHeadStore(t)
-	v, err := a.SwapHead(ctx, headKey, "", []byte("old 0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err = a.SwapHead(ctx, headKey, v, []byte("old 0 in a ring")); err != nil {
-		t.Fatal(err)
-	}
+	v := ringHead(t, a, "old 0")
 	stagedCommits(t, a, headKey, v, 0, ringSlots)
 	if err := a.Settle(ctx); err != nil {
 		t.Fatal(err)
@@ -306,13 +304,7 @@ func TestStagedRecreatedHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	vb, err := b.SwapHead(ctx, headKey, "", []byte("new 0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if vb, err = b.SwapHead(ctx, headKey, vb, []byte("new 0 in a ring")); err != nil {
-		t.Fatal(err)
-	}
+	vb := ringHead(t, b, "new 0")
 	fileBackendOf(t, b).holdFlushes = true
 	vb, objs := stagedCommits(t, b, headKey, vb, 100, 2)
 	// b dies. a swaps on, past every slot.
