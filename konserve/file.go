@@ -733,16 +733,7 @@ const tempPrefix = ".tmp-"
 // in progress and is kept. Lock files are never removed (another process
 // may hold them).
 func (b *fileBackend) SweepTemp(ctx context.Context, before time.Time, dryRun bool) (files, bytes int64, err error) {
-	err = filepath.WalkDir(b.root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	err = b.walkKeys(ctx, b.root, func(path, _ string, d fs.DirEntry) error {
 		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) || !d.Type().IsRegular() {
 			return nil
 		}
