@@ -77,8 +77,12 @@ type fileBackend struct {
 	// rings holds this process's state of each ring head file it has
 	// swapped (file_stage.go), by path.
 	rings sync.Map // string -> *ring
-	// flushWG counts background writes of staged objects.
-	flushWG sync.WaitGroup
+	// flushWG counts background writes of staged objects, which one
+	// goroutine at a time (runFlusher) takes from fqueue.
+	flushWG   sync.WaitGroup
+	fq        sync.Mutex
+	fqueue    []*stageFlush
+	fqRunning bool
 	// holdFlushes (tests only) skips the background writes of staged
 	// objects, as if the process died right after each swap.
 	holdFlushes bool

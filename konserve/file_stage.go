@@ -27,7 +27,14 @@ import (
 // objects are then written as ordinary files in the background, and a slot
 // is written again only after the objects it stages are durable files, so
 // an object named by a head is always in the head file's ring or in its
-// own file (and checked against its hash wherever it is read).
+// own file (and checked against its hash wherever it is read). One
+// goroutine writes them, taking whatever commits queued up meanwhile as
+// one bulk write (putImmutableBulk: two syncfs(2) for the lot, rather than
+// a file and a directory fsync per object): BenchmarkCommitLatency's
+// median went from 936–1,161 µs (one batch of fsyncs per commit) to
+// 704–727 µs, and its CPU per commit from 1,340–1,770 µs to 932–1,009 µs,
+// alternated in one run. Without any background write (unsafe, measured
+// once as the floor) the median was 504 µs.
 //
 // Staged objects cost few bytes in the slot: a commit record is found
 // inside the head (which inlines it) and staged as a range of it, and a log
@@ -297,11 +304,50 @@ func (b *fileBackend) startFlush(r *ring, seq uint64, slots int, objs []stagedOb
 	}
 	r.fmu.Unlock()
 	b.flushWG.Add(1)
-	go func() {
-		defer b.flushWG.Done()
-		fl.err = b.storeObjects(context.Background(), objs, false)
-		close(fl.done)
-	}()
+	b.fq.Lock()
+	b.fqueue = append(b.fqueue, fl)
+	start := !b.fqRunning
+	b.fqRunning = true
+	b.fq.Unlock()
+	if start {
+		go b.runFlusher()
+	}
+}
+
+// runFlusher writes queued staged objects as files until the queue is
+// empty: whatever queued up while one write was in progress goes in the
+// next, as one bulk write (two file-system syncs for all of them, see
+// putImmutableBulk), so that commits made while the file system is busy
+// share their syncs.
+func (b *fileBackend) runFlusher() {
+	for {
+		b.fq.Lock()
+		batch := b.fqueue
+		b.fqueue = nil
+		if len(batch) == 0 {
+			b.fqRunning = false
+			b.fq.Unlock()
+			return
+		}
+		b.fq.Unlock()
+		var keys []string
+		var datas [][]byte
+		seen := map[string]bool{}
+		for _, fl := range batch {
+			for _, o := range fl.objs {
+				if !seen[o.key] {
+					seen[o.key] = true
+					keys, datas = append(keys, o.key), append(datas, o.data)
+				}
+			}
+		}
+		_, err := b.putImmutableBulk(context.Background(), keys, datas, max(len(keys), 1))
+		for _, fl := range batch {
+			fl.err = err
+			close(fl.done)
+			b.flushWG.Done()
+		}
+	}
 }
 
 // waitFlushes waits for this process's background writes of staged
