@@ -69,9 +69,10 @@
 // tail node and the commit record are staged in that same slot (the record
 // as a range of the head, which inlines it; the tail as the previous tail
 // plus its new bytes) and written as files in the background, so a commit
-// is one pwrite and one fdatasync: konserve's file_stage.go. In the same
-// run of 2,000 commits, the median went from 1,589–1,764 µs to
-// 1,186–1,288 µs. A
+// is one pwrite and one fdatasync: konserve's file_stage.go. Alternated
+// with the previous protocol, 2,000 commits each, on a machine whose load
+// varied: medians of 1,662 and 2,330 µs before, 1,188 and 675 µs after
+// (CPU per commit 1,811 and 2,330 µs before, 1,534 and 913 µs after). A
 // swap that loses to another writer re-reads the head, re-applies the
 // transaction data (not the datoms) to the new database value, so that
 // :db/cas and transaction functions see the truth, and tries again, up to
