@@ -52,7 +52,11 @@ import (
 // objects from another head file), and every process flushes the whole ring
 // of a key at its first swap of it (a crashed writer's staged objects
 // become files at the next writer's or garbage collector's first swap) and
-// before it deletes or regrows the file.
+// before it deletes or regrows the file. Store.Settle does the same for
+// every head a Store knows and also clears the past slots: garbage
+// collection calls it before it sweeps (a slot must not name an object the
+// sweep deletes), excision after it commits (purged bytes must not stay in
+// a past slot), and a Writer when it closes.
 
 // staged entry kinds
 const (
