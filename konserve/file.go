@@ -3,6 +3,7 @@ package konserve
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -524,15 +525,18 @@ func (b *fileBackend) swapLocked(p string, old Version, data []byte, objs []stag
 			}
 		}
 		target := (cur.slot + 1) % cur.slots
-		payload := encodePayload(data, nil)
+		var entries []stagedEntry
 		if staging {
 			var prev []stagedObject
 			if r.lastV == curV {
 				prev = r.last
 			}
-			payload = encodePayload(data, stageEntries(data, objs, prev))
-			stagedBytes = len(payload) - len(encodePayload(data, nil))
+			entries = stageEntries(data, objs, prev)
 		}
+		payload := encodePayload(data, entries)
+		// What staging added: all but the head's length, the head and an
+		// entry count of zero (one byte).
+		stagedBytes = len(payload) - len(binary.AppendUvarint(nil, uint64(len(data)))) - len(data) - 1
 		if slotHdrSize+len(payload) <= cur.slotSize {
 			// The slot's previous objects must be files before it is
 			// overwritten.

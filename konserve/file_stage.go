@@ -513,7 +513,7 @@ func (b *fileBackend) flushSlot(ctx context.Context, r *ring, p string, cur slot
 			return err
 		}
 	}
-	if err := b.storeObjects(ctx, objs, true); err != nil {
+	if err := b.storeObjects(ctx, objs); err != nil {
 		return err
 	}
 	if fl != nil {
@@ -527,18 +527,15 @@ func (b *fileBackend) flushSlot(ctx context.Context, r *ring, p string, cur slot
 	return nil
 }
 
-// storeObjects writes objs as files, each checked against its key's hash
-// if verify (objects read back from a slot; a swap's own were hashed by
-// the Store).
-func (b *fileBackend) storeObjects(ctx context.Context, objs []stagedObject, verify bool) error {
+// storeObjects writes objs, read back from a slot, as files, each checked
+// against its key's hash.
+func (b *fileBackend) storeObjects(ctx context.Context, objs []stagedObject) error {
 	keys := make([]string, len(objs))
 	datas := make([][]byte, len(objs))
 	for i, o := range objs {
-		if verify {
-			h, ok := parseNodeKey(o.key)
-			if !ok || HashOf(o.data) != h {
-				return fmt.Errorf("staged object %s: bytes do not match its key: %w", o.key, ErrCorrupt)
-			}
+		h, ok := parseNodeKey(o.key)
+		if !ok || HashOf(o.data) != h {
+			return fmt.Errorf("staged object %s: bytes do not match its key: %w", o.key, ErrCorrupt)
 		}
 		keys[i], datas[i] = o.key, o.data
 	}

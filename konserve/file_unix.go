@@ -139,24 +139,10 @@ func fsyncRetry(fd int) error {
 // state and makes it durable. The caller holds the key's lock and has
 // checked that data fits.
 func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error {
-	fd, err := openRetry(p, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: p, Err: err}
-	}
 	buf := appendSlot(make([]byte, 0, slotHdrSize+len(data)), seq, data)
-	off := int64(headBlock + slot*h.slotSize)
-	op := "write"
-	err = pwriteAll(fd, buf, off)
-	if err == nil {
-		op, err = "fdatasync", datasyncRetry(fd)
-	}
-	if cerr := syscall.Close(fd); err == nil && cerr != nil {
-		op, err = "close", cerr
-	}
-	if err != nil {
-		return &fs.PathError{Op: op, Path: p, Err: err}
-	}
-	return nil
+	return patchFile(p, func(fd int) (bool, error) {
+		return true, pwriteAll(fd, buf, int64(headBlock+slot*h.slotSize))
+	})
 }
 
 // clearSlots zeroes slots of the head file at p (none of them the current
@@ -165,32 +151,41 @@ func writeSlot(p string, h slottedHead, slot int, seq uint64, data []byte) error
 // behind a shorter one), and makes that durable. It writes only where
 // there is something to zero. The caller holds the key's lock.
 func clearSlots(p string, h slottedHead, slots []int) error {
+	buf := make([]byte, h.slotSize)
+	zero := make([]byte, h.slotSize)
+	return patchFile(p, func(fd int) (wrote bool, err error) {
+		for _, s := range append(slots, h.slot) {
+			off := int64(headBlock + s*h.slotSize)
+			skip := 0
+			if s == h.slot {
+				skip = slotHdrSize + len(h.payload)
+			}
+			n, rerr := syscall.Pread(fd, buf[skip:], off+int64(skip))
+			if rerr != nil || n <= 0 {
+				continue // past the end of a short file: nothing there
+			}
+			if bytes.Equal(buf[skip:skip+n], zero[skip:skip+n]) {
+				continue
+			}
+			if err := pwriteAll(fd, zero[skip:skip+n], off+int64(skip)); err != nil {
+				return wrote, err
+			}
+			wrote = true
+		}
+		return wrote, nil
+	})
+}
+
+// patchFile opens the head file at p, lets write make its in-place
+// writes, and fdatasyncs the file if write reports that it wrote
+// anything.
+func patchFile(p string, write func(fd int) (wrote bool, err error)) error {
 	fd, err := openRetry(p, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	op := "write"
-	buf := make([]byte, h.slotSize)
-	zero := make([]byte, h.slotSize)
-	wrote := false
-	for _, s := range append(slots, h.slot) {
-		off := int64(headBlock + s*h.slotSize)
-		skip := 0
-		if s == h.slot {
-			skip = slotHdrSize + len(h.payload)
-		}
-		n, rerr := syscall.Pread(fd, buf[skip:], off+int64(skip))
-		if rerr != nil || n <= 0 {
-			continue // past the end of a short file: nothing there
-		}
-		if bytes.Equal(buf[skip:skip+n], zero[skip:skip+n]) {
-			continue
-		}
-		if err = pwriteAll(fd, zero[skip:skip+n], off+int64(skip)); err != nil {
-			break
-		}
-		wrote = true
-	}
+	wrote, err := write(fd)
 	if err == nil && wrote {
 		op, err = "fdatasync", datasyncRetry(fd)
 	}
