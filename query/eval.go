@@ -339,7 +339,7 @@ func access(e, a, v any, at *datom.Attribute, buf []any) (datom.Index, []any, ui
 }
 
 func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
-	out := &rel{width: in.width}
+	out := &rel{width: in.width, owned: true}
 	if st.empty {
 		return out, nil
 	}
@@ -659,8 +659,9 @@ func scanJoinable(st *step, in *rel) bool {
 // stops the scan past the last entity.
 func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, error) {
 	slot := st.pos[0].slot
-	eids := make([]int64, in.n)
-	order := make([]int32, 0, in.n)
+	jb := takeJoinBuf(in.n)
+	defer joinBufs.Put(jb)
+	eids, order := jb.eids[:in.n], jb.order[:0]
 	sorted := true
 	for i := 0; i < in.n; i++ {
 		x := in.row(i)[slot]

@@ -77,7 +77,9 @@ func QWith(ctx context.Context, opts Options, q any, inputs ...any) (any, error)
 		return nil, err
 	}
 	ex.distinct = ex.rowsDistinct(pq, steps, bound0, needed)
-	return ex.find(pq, out)
+	res, err := ex.find(pq, out)
+	ex.release()
+	return res, err
 }
 
 // exec is the state of one evaluation. It is used by one goroutine only.
@@ -114,7 +116,16 @@ func (ex *exec) takeRows(n int) []any {
 			return b[:0]
 		}
 	}
-	return make([]any, 0, n)
+	return getRows(n)
+}
+
+// release hands the evaluation's spare row buffers to the pools for the
+// next evaluation (see rowpool.go). ex MUST NOT be used after.
+func (ex *exec) release() {
+	for _, b := range ex.spare {
+		putRows(b)
+	}
+	ex.spare = nil
 }
 
 // recycle keeps r's row buffer for takeRows, cleared (it must not keep
@@ -126,19 +137,21 @@ func (ex *exec) recycle(r *rel) {
 	if cap(b) < 256 {
 		return
 	}
-	clear(b)
-	b = b[:0]
 	if len(ex.spare) < maxSpare {
-		ex.spare = append(ex.spare, b)
+		clear(b)
+		ex.spare = append(ex.spare, b[:0])
 		return
 	}
-	// Keep the bigger ones.
+	// Keep the bigger ones; the smaller go to the pools.
 	for i, x := range ex.spare {
 		if cap(x) < cap(b) {
-			ex.spare[i] = b
-			return
+			clear(b)
+			ex.spare[i] = b[:0]
+			b = x
+			break
 		}
 	}
+	putRows(b)
 }
 
 // singleValued marks the variables bound by scalar and tuple inputs: one
@@ -246,6 +259,9 @@ type rel struct {
 	// want, when set, is the number of rows r is expected to reach: the
 	// next growth makes room for them at once instead of doubling.
 	want int
+	// owned: nothing but r refers to its buffer while it is filled (a
+	// pattern step's output), so growing it may pool the old buffer.
+	owned bool
 }
 
 func unitRel(width int) *rel { return &rel{width: width, n: 1, data: make([]any, width)} }
@@ -272,8 +288,11 @@ func (r *rel) push(src []any) []any {
 // time, which for a scan that finds thousands of rows means copying them
 // over and over.
 func (r *rel) grow() {
-	d := make([]any, len(r.data), max(2*cap(r.data), 4*r.width, r.want*r.width))
+	d := getRows(max(2*cap(r.data), 4*r.width, r.want*r.width))[:len(r.data)]
 	copy(d, r.data)
+	if r.owned {
+		putRows(r.data)
+	}
 	r.data = d
 }
 

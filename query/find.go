@@ -80,10 +80,18 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 	}
 	slots = append(slots, q.with...)
 	if ex.distinct && !q.hasAgg && len(q.with) == 0 && len(slots) == r.width && identitySlots(slots) {
-		// The rows are the result's tuples already: no copy.
+		// The rows are the result's tuples already: no copy, unless
+		// their buffer is mostly room (a lookup's output is sized for its
+		// input) and can serve the next query instead (see rowpool.go).
+		data := r.data
+		if r.owned && cap(data) >= 2*len(data) && cap(data) >= 1<<minPoolClass {
+			data = append([]any(nil), data...)
+			putRows(r.data)
+			r.data = nil
+		}
 		basis := make([][]any, r.n)
 		for i := range basis {
-			basis[i] = r.row(i)
+			basis[i] = data[i*r.width : (i+1)*r.width : (i+1)*r.width]
 		}
 		return basis, nil
 	}
@@ -133,6 +141,11 @@ func (ex *exec) findRows(q *Query, r *rel) ([][]any, error) {
 			t[j] = row[s]
 		}
 		basis = append(basis, t)
+	}
+	if r.owned {
+		// Everything the result holds was copied out of r.
+		putRows(r.data)
+		r.data = nil
 	}
 	n := len(q.find)
 	if !q.hasAgg {
