@@ -49,6 +49,14 @@ func compareSet(t *testing.T, r *rand.Rand, s Set[int64], m model, keySpace int6
 	if got := collect(t, s); !equalKeys(got, m) && !(len(got) == 0 && len(m) == 0) {
 		t.Fatalf("%s: forward scan\n got %v\nwant %v", what, got, m)
 	}
+	// Nth: the key at a rank, and nothing past either end.
+	for _, rk := range []int{-1, 0, len(m) / 2, len(m) - 1, len(m), r.IntN(len(m) + 1)} {
+		k, ok, err := s.Nth(ctx, rk)
+		want := rk >= 0 && rk < len(m)
+		if err != nil || ok != want || (ok && k != m[rk]) {
+			t.Fatalf("%s: Nth(%d) = %d,%v,%v; want ok=%v (of %d keys)", what, rk, k, ok, err, want, len(m))
+		}
+	}
 	// Backward full scan.
 	it := s.NewIter(ctx, nil)
 	var back []int64

@@ -343,6 +343,59 @@ func (s Set[K]) rankStoredFunc(ctx context.Context, addr node.Address, level int
 	}
 }
 
+// Nth returns the key with r keys before it (ok false when r is out of
+// range), loading one node per level: subtree counts say which child holds
+// it. A scan uses it to cut a range into parts of equal size.
+func (s Set[K]) Nth(ctx context.Context, r int) (k K, ok bool, err error) {
+	s.force()
+	n := s.root
+	if n == nil || r < 0 || r >= n.count {
+		return k, false, nil
+	}
+	for !n.leaf() {
+		i := 0
+		for ; i < len(n.counts)-1 && r >= int(n.counts[i]); i++ {
+			r -= int(n.counts[i])
+		}
+		c := n.mem(i)
+		if c == nil {
+			return s.nthStored(ctx, n.addr(i), n.level-1, r)
+		}
+		n = c
+	}
+	if r >= len(n.keys) {
+		return k, false, fmt.Errorf("pss: nth: %w: leaf of %d keys counted as more", ErrCorrupt, len(n.keys))
+	}
+	return n.keys[r], true, nil
+}
+
+// nthStored is Nth below a stored node, r the rank within it.
+func (s Set[K]) nthStored(ctx context.Context, addr node.Address, level int, r int) (k K, ok bool, err error) {
+	if s.cfg.store == nil {
+		return k, false, fmt.Errorf("pss: load %s: %w", addr, ErrNoStore)
+	}
+	for {
+		n, err := s.cfg.store.Load(ctx, addr)
+		if err != nil {
+			return k, false, fmt.Errorf("pss: load %s: %w", addr, err)
+		}
+		if n == nil || n.Level != level || len(n.Keys) == 0 || (level > 0 && (len(n.Children) != len(n.Keys) || len(n.Counts) != len(n.Keys))) {
+			return k, false, fmt.Errorf("pss: load %s: %w: malformed node on a count", addr, ErrCorrupt)
+		}
+		if level == 0 {
+			if r >= len(n.Keys) {
+				return k, false, fmt.Errorf("pss: load %s: %w: leaf of %d keys counted as more", addr, ErrCorrupt, len(n.Keys))
+			}
+			return n.Keys[r], true, nil
+		}
+		i := 0
+		for ; i < len(n.Counts)-1 && r >= int(n.Counts[i]); i++ {
+			r -= int(n.Counts[i])
+		}
+		addr, level = n.Children[i], level-1
+	}
+}
+
 // Count returns the number of keys k with from <= k < to, using subtree
 // counts: it loads at most two paths from the root, not the keys between.
 func (s Set[K]) Count(ctx context.Context, from, to K) (int, error) {
