@@ -484,6 +484,10 @@ func TestDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	s, sds := buildSchema(t, diffSchema)
 	ctx := context.Background()
+	parallel0 := parallelScans.Load()
+	p, ps, c := minScanPart, minParallelScan, scanCores
+	restoreScans := func() { minScanPart, minParallelScan, scanCores = p, ps, c }
+	defer restoreScans()
 	for round := 0; round < *diffCount; round++ {
 		g := &diffGen{r: r}
 		nEnt := 3 + r.IntN(8)
@@ -514,6 +518,12 @@ func TestDifferential(t *testing.T) {
 		// (ChunkSource, with short runs so joins cross run boundaries) and
 		// one callback per datom.
 		var db Source = mem
+		// Every fourth round filters its scans in parallel, in parts of
+		// any size (parscan.go).
+		restoreScans()
+		if round%4 == 2 {
+			minScanPart, minParallelScan, scanCores = 1, 2, func() int { return 2 + round%3 }
+		}
 		if round%2 == 0 {
 			mem.chunk = 1 + r.IntN(5)
 			if round%4 == 0 {
@@ -555,6 +565,10 @@ func TestDifferential(t *testing.T) {
 			plan, _ := Explain(ctx, q, db, diffRules)
 			t.Fatalf("seed %d round %d: %s\n got: %s\nwant: %s\nplan:\n%s", seed, round, q, g1, w1, plan)
 		}
+	}
+	restoreScans()
+	if *diffCount >= 100 && parallelScans.Load() == parallel0 {
+		t.Fatal("no scan was filtered in parallel")
 	}
 }
 

@@ -449,14 +449,23 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			vf := newVFilter(st, pinned)
 			s.prepFast(pinned | vf.pins())
 			read, total := 0, st.scanLen
-			err = cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool {
+			chunk := func(ds []datom.Datom) bool {
 				if total > 0 && !collect {
 					// Rows so far, scaled to the whole scan, plus a tenth.
 					read += len(ds)
 					out.want = int(int64(out.n)*int64(total)/int64(read)) + out.n/10
 				}
 				return vf.each(ds, visit)
-			})
+			}
+			var parts []func(func([]datom.Datom) bool) error
+			if !collect {
+				parts, err = ex.splitScan(src, st, &vf, idx, comps)
+			}
+			if len(parts) > 1 {
+				err = filterParallel(parts, min(scanCores(), len(parts))-1, &vf, chunk, visit)
+			} else if err == nil {
+				err = cs.DatomChunks(ex.ctx, idx, comps, chunk)
+			}
 		} else {
 			s.prepFast(pinned)
 			err = src.s.Datoms(ex.ctx, idx, comps, func(d datom.Datom) bool { return visit(&d) })

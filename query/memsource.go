@@ -25,9 +25,10 @@ type MemSource struct {
 const memChunk = 64
 
 var (
-	_ Source      = (*MemSource)(nil)
-	_ Counter     = (*MemSource)(nil)
-	_ ChunkSource = (*MemSource)(nil)
+	_ Source           = (*MemSource)(nil)
+	_ Counter          = (*MemSource)(nil)
+	_ ChunkSource      = (*MemSource)(nil)
+	_ SplitChunkSource = (*MemSource)(nil)
 )
 
 // NewMemSource builds a source from datoms under schema. With history
@@ -286,6 +287,11 @@ func (m *MemSource) Datoms(ctx context.Context, idx datom.Index, components []an
 // yield, views of the source's sorted slices.
 func (m *MemSource) DatomChunks(ctx context.Context, idx datom.Index, components []any, fn func([]datom.Datom) bool) error {
 	lo, hi := m.span(idx, components)
+	return m.chunks(ctx, idx, lo, hi, fn)
+}
+
+// chunks hands fn the datoms lo to hi (exclusive) of index idx, in runs.
+func (m *MemSource) chunks(ctx context.Context, idx datom.Index, lo, hi int, fn func([]datom.Datom) bool) error {
 	ds := m.idx[min(int(idx), len(m.idx)-1)]
 	n := m.chunk
 	if n <= 0 {
@@ -302,6 +308,21 @@ func (m *MemSource) DatomChunks(ctx context.Context, idx datom.Index, components
 		lo = end
 	}
 	return nil
+}
+
+// SplitDatomChunks cuts DatomChunks into at most n parts of about equal
+// size (see SplitChunkSource).
+func (m *MemSource) SplitDatomChunks(ctx context.Context, idx datom.Index, components []any, n int) ([]func(fn func([]datom.Datom) bool) error, error) {
+	lo, hi := m.span(idx, components)
+	n = max(1, min(n, hi-lo))
+	parts := make([]func(fn func([]datom.Datom) bool) error, n)
+	for j := range parts {
+		from, to := lo+(hi-lo)*j/n, lo+(hi-lo)*(j+1)/n
+		parts[j] = func(fn func([]datom.Datom) bool) error {
+			return m.chunks(ctx, idx, from, to, fn)
+		}
+	}
+	return parts, nil
 }
 
 // IndexRange calls fn for the AVET datoms of attribute a with start <= V <

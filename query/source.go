@@ -39,6 +39,19 @@ type Source interface {
 	IsHistory() bool
 }
 
+// SplitChunkSource is an optional interface of a ChunkSource: a scan cut
+// into consecutive parts that can run at once, each on its own core. A
+// scan that reads many datoms to keep few (a constant value outside AVET,
+// say) then filters them in parallel. reader.DB implements it.
+type SplitChunkSource interface {
+	// SplitDatomChunks returns at most n parts, each a scan calling fn as
+	// DatomChunks does: the runs of part 0, then those of part 1, and so
+	// on, are what DatomChunks would hand out for the same arguments. The
+	// parts MUST be safe to run concurrently. One part (the whole scan)
+	// means the source found nothing worth splitting.
+	SplitDatomChunks(ctx context.Context, idx datom.Index, components []any, n int) ([]func(fn func([]datom.Datom) bool) error, error)
+}
+
 // Counter is an optional interface of a Source: a cheap estimate of how many
 // datoms Datoms would yield for the same arguments, used by the planner to
 // order clauses. Sources without it are estimated from the schema alone.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/accretedb/accrete/datom"
@@ -112,6 +113,8 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 		}
 		return true
 	})
+	defer reader.SetMinSplitPart(2)()
+	splits := 0
 	for name, db := range views {
 		for _, idx := range []datom.Index{datom.EAVT, datom.AEVT, datom.AVET, datom.VAET} {
 			prefixes := [][]any{nil}
@@ -159,6 +162,9 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 						t.Fatalf("%s %v %v: Count = %d, %v; Datoms yields %d", name, idx, comps, n, err, len(want))
 					}
 				}
+				for _, n := range []int{2, 3, 5} {
+					splits += checkSplit(t, db, idx, comps, n, want)
+				}
 				calls := 0
 				if err := db.DatomChunks(ctx, idx, comps, func([]datom.Datom) bool { calls++; return false }); err != nil {
 					t.Fatal(err)
@@ -169,4 +175,54 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 			}
 		}
 	}
+	if tailBytes == 1 && splits == 0 {
+		t.Fatal("SplitDatomChunks never split a scan of the stored trees")
+	}
+}
+
+// checkSplit checks that the parts SplitDatomChunks cuts a scan into, run
+// concurrently, hand out non-empty runs that concatenate to want; it
+// returns 1 if the scan was split.
+func checkSplit(t *testing.T, db *reader.DB, idx datom.Index, comps []any, n int, want []datom.Datom) int {
+	t.Helper()
+	parts, err := db.SplitDatomChunks(context.Background(), idx, comps, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 1 || len(parts) > n {
+		t.Fatalf("%v %v: %d parts for n=%d", idx, comps, len(parts), n)
+	}
+	got := make([][]datom.Datom, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for j, part := range parts {
+		wg.Go(func() {
+			errs[j] = part(func(ds []datom.Datom) bool {
+				if len(ds) == 0 {
+					errs[j] = fmt.Errorf("part %d: empty run", j)
+					return false
+				}
+				got[j] = append(got[j], ds...)
+				return true
+			})
+		})
+	}
+	wg.Wait()
+	var all []datom.Datom
+	for j := range parts {
+		if errs[j] != nil {
+			t.Fatalf("%v %v n=%d: %v", idx, comps, n, errs[j])
+		}
+		if len(parts) > 1 && len(got[j]) == 0 {
+			t.Fatalf("%v %v n=%d: part %d of %d is empty", idx, comps, n, j, len(parts))
+		}
+		all = append(all, got[j]...)
+	}
+	if !slices.EqualFunc(all, want, func(a, b datom.Datom) bool { return datom.CompareEAVT(a, b) == 0 }) {
+		t.Fatalf("%v %v: %d parts for n=%d gave %d datoms, Datoms %d\n got %v\nwant %v", idx, comps, len(parts), n, len(all), len(want), all, want)
+	}
+	if len(parts) > 1 {
+		return 1
+	}
+	return 0
 }
