@@ -23,7 +23,9 @@
 //     instant, string, keyword, double: rangeEnd), so that the source's
 //     scan ends at the range's last leaf rather than at the attribute's
 //     end. A constant value that the index does not pin is tested inside
-//     the scan's loop (vfilter).
+//     the scan's loop (vfilter); a scan that so filters 65,536 datoms or
+//     more runs in parts on every core when its source can cut it
+//     (SplitChunkSource, parscan.go).
 //     Explain shows the plan.
 //   - eval.go, rules_eval.go, find.go: steps over relations of slot-indexed
 //     rows (no per-row maps): index nested-loop lookups when the bound
@@ -44,7 +46,9 @@
 // implements over a slice.
 //
 // It is not a server and not a query cache; it does not write, and it
-// keeps nothing between calls. Full-text search is not supported.
+// keeps nothing between calls but emptied row buffers, which the next
+// evaluation fills instead of allocating (rowpool.go). Full-text search is
+// not supported.
 //
 // # Semantics
 //
