@@ -3,7 +3,7 @@ package reader
 import (
 	"context"
 	"math"
-	"slices"
+	"sort"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/node"
@@ -566,25 +566,26 @@ func (db *DB) scanTreeChunks(ctx context.Context, i int, lo, hi datom.Datom, fn 
 // hi, then closes it.
 func (db *DB) runChunks(it *treeIter, x *pss.Iter[datom.Datom], hi datom.Datom, fn func([]datom.Datom) bool) error {
 	cmp := it.cmp
+	handRuns(x, func(d datom.Datom) bool { return cmp(d, hi) > 0 }, fn)
+	return it.close()
+}
+
+// handRuns hands fn the leaves of x from its position on, the last one cut
+// before the first datom that past reports beyond the range, until fn
+// returns false.
+func handRuns(x *pss.Iter[datom.Datom], past func(datom.Datom) bool, fn func([]datom.Datom) bool) {
 	for ok := x.Valid(); ok; ok = x.NextRun() {
 		run := x.Run()
-		if cmp(run[len(run)-1], hi) > 0 {
-			n, _ := slices.BinarySearchFunc(run, hi, func(d, h datom.Datom) int {
-				if cmp(d, h) <= 0 {
-					return -1
-				}
-				return 1
-			})
-			if n > 0 {
+		if past(run[len(run)-1]) {
+			if n := sort.Search(len(run), func(i int) bool { return past(run[i]) }); n > 0 {
 				fn(run[:n])
 			}
-			break
+			return
 		}
 		if !fn(run) {
-			break
+			return
 		}
 	}
-	return it.close()
 }
 
 // scanUnion walks the current tree i and its history tree together, in

@@ -137,23 +137,8 @@ func scanPart(ctx context.Context, tree pss.Set[datom.Datom], i int, cmp func(a,
 		}
 		return cmp(d, stop) >= 0
 	}
-	for ok := x.SeekGE(from); ok; ok = x.NextRun() {
-		run := x.Run()
-		if past(run[len(run)-1]) {
-			n, _ := slices.BinarySearchFunc(run, hi, func(d, _ datom.Datom) int {
-				if past(d) {
-					return 1
-				}
-				return -1
-			})
-			if n > 0 {
-				fn(run[:n])
-			}
-			break
-		}
-		if !fn(run) {
-			break
-		}
+	if x.SeekGE(from) {
+		handRuns(x, past, fn)
 	}
 	return x.Close()
 }
