@@ -170,12 +170,12 @@ func BenchmarkFsyncBaseline(b *testing.B) {
 // BenchmarkCreateBaseline is the other floor of the file backend: making a
 // new 4 KiB file (create, write, close; no fsync) against opening an
 // existing one, in the file system the tests run in. Every node a merge
-// writes is a new file; on this project's VMs (ext4) a create took about
-// 0.3 ms in one directory (this benchmark) and 0.5-0.9 ms spread over 256
-// directories (as nodes are), nearly all of it system CPU time, while an
-// open of an existing file took 5 µs and a create on tmpfs 25-35 µs: that
-// is what bounds group commit on the file backend (BenchmarkGroupCommit
-// spent 55% of its CPU in the creates of its merges' nodes).
+// writes is a new file; on this project's VMs (ext4) a create took 0.3-0.9
+// ms, nearly all of it system CPU time and whatever the number of
+// directories the files were spread over, while an open of an existing
+// file took 5 µs and a create on tmpfs 25-35 µs: that is what bounds group
+// commit on the file backend (BenchmarkGroupCommit spent 55% of its CPU in
+// the system calls of creating files, most of them its merges' nodes).
 func BenchmarkCreateBaseline(b *testing.B) {
 	dir := b.TempDir()
 	buf := benchNode(0, 0)
