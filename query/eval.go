@@ -421,6 +421,12 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	collect := in.n != 1
 	if !collect {
 		row0 = in.row(0)
+		if !slices.ContainsFunc(row0, func(x any) bool { return x != nil }) {
+			// Nothing bound yet (the usual first step): rows start
+			// empty, with nothing to copy per row. A scan without bound
+			// variables reads no slot of the row it extends.
+			row0 = nil
+		}
 	}
 	visit := func(d *datom.Datom) bool {
 		if collect {

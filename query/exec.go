@@ -269,15 +269,16 @@ func unitRel(width int) *rel { return &rel{width: width, n: 1, data: make([]any,
 func (r *rel) row(i int) []any { return r.data[i*r.width : (i+1)*r.width : (i+1)*r.width] }
 
 // push appends a copy of src (or an empty row if src is nil) and returns it.
+// An empty row needs no clearing: a relation's room past its rows is
+// always zero (buffers come zeroed, from make or cleared from the pools,
+// grow copies only the rows, and pop clears the row it removes).
 func (r *rel) push(src []any) []any {
 	if len(r.data)+r.width > cap(r.data) {
 		r.grow()
 	}
 	n := len(r.data)
 	r.data = r.data[:n+r.width]
-	if src == nil {
-		clear(r.data[n:])
-	} else {
+	if src != nil {
 		copy(r.data[n:], src)
 	}
 	r.n++
