@@ -278,9 +278,9 @@ func (s Set[K]) edge(ctx context.Context, last bool) (K, bool, error) {
 	return n.keys[0], true, nil
 }
 
-// rank returns the number of keys < k (<= k if inclusive), loading one node
+// Rank returns the number of keys < k (<= k if inclusive), loading one node
 // per level.
-func (s Set[K]) rank(ctx context.Context, k K, inclusive bool) (int, error) {
+func (s Set[K]) Rank(ctx context.Context, k K, inclusive bool) (int, error) {
 	cmp := s.cfg.cmp
 	return s.RankFunc(ctx, func(keys []K) int { return search(cmp, keys, k, inclusive) })
 }
@@ -402,11 +402,11 @@ func (s Set[K]) Count(ctx context.Context, from, to K) (int, error) {
 	if s.cfg == nil || s.root == nil || s.cfg.cmp(from, to) >= 0 {
 		return 0, nil
 	}
-	hi, err := s.rank(ctx, to, false)
+	hi, err := s.Rank(ctx, to, false)
 	if err != nil {
 		return 0, err
 	}
-	lo, err := s.rank(ctx, from, false)
+	lo, err := s.Rank(ctx, from, false)
 	if err != nil {
 		return 0, err
 	}

@@ -3,7 +3,6 @@ package reader
 import (
 	"context"
 	"math"
-	"slices"
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/pss"
@@ -50,7 +49,7 @@ func (db *DB) SplitDatomChunks(ctx context.Context, idx datom.Index, components 
 		return whole, nil
 	}
 	set := tree
-	r0, r1, err := rankRange(ctx, tree, cmp, lo, hi)
+	r0, r1, err := rankRange(ctx, tree, lo, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +58,7 @@ func (db *DB) SplitDatomChunks(ctx context.Context, idx datom.Index, components 
 			return whole, nil
 		}
 		set = adds
-		if r0, r1, err = rankRange(ctx, adds, cmp, lo, hi); err != nil {
+		if r0, r1, err = rankRange(ctx, adds, lo, hi); err != nil {
 			return nil, err
 		}
 	}
@@ -98,23 +97,11 @@ func (db *DB) SplitDatomChunks(ctx context.Context, idx datom.Index, components 
 
 // rankRange returns the ranks in set of lo and of the first key above hi:
 // [lo, hi] holds r1-r0 of its keys.
-func rankRange(ctx context.Context, set pss.Set[datom.Datom], cmp func(a, b datom.Datom) int, lo, hi datom.Datom) (r0, r1 int, err error) {
-	r0, err = set.RankFunc(ctx, func(ks []datom.Datom) int {
-		k, _ := slices.BinarySearchFunc(ks, lo, cmp)
-		return k
-	})
-	if err != nil {
+func rankRange(ctx context.Context, set pss.Set[datom.Datom], lo, hi datom.Datom) (r0, r1 int, err error) {
+	if r0, err = set.Rank(ctx, lo, false); err != nil {
 		return 0, 0, err
 	}
-	r1, err = set.RankFunc(ctx, func(ks []datom.Datom) int {
-		k, _ := slices.BinarySearchFunc(ks, hi, func(d, h datom.Datom) int {
-			if cmp(d, h) <= 0 {
-				return -1
-			}
-			return 1
-		})
-		return k
-	})
+	r1, err = set.Rank(ctx, hi, true)
 	return r0, r1, err
 }
 
