@@ -98,6 +98,17 @@ type ConditionalDeleter interface {
 	DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error)
 }
 
+// BatchConditionalDeleter is an optional Backend capability, found by type
+// assertion: DeleteIfOlder for many keys at once, for backends where that
+// is much cheaper than one key at a time (the file backend rewrites each
+// pack holding some of the keys once, rather than once per key).
+type BatchConditionalDeleter interface {
+	// DeleteManyIfOlder is DeleteIfOlder for each of keys, with at most
+	// limit deletions in flight, and reports per key whether it deleted
+	// it. An error leaves some of the keys deleted and others not.
+	DeleteManyIfOlder(ctx context.Context, keys []string, before time.Time, limit int) ([]bool, error)
+}
+
 // TempSweeper is an optional Backend capability, found by type assertion:
 // backends that write objects through temporary objects of their own (the
 // file backend's "."-prefixed temporary files, F1) can remove those a

@@ -106,8 +106,28 @@ func (s *Store) PutNodesBulk(ctx context.Context, datas [][]byte, hs []Hash) ([]
 // a crash at that point would.
 var bulkHookSynced func(tmps []string) error
 
-// putImmutableBulk implements bulkPutter (the steps are described above).
+// putImmutableBulk implements bulkPutter. Node keys go into packs
+// (file_pack.go); any other key is a file of its own.
 func (b *fileBackend) putImmutableBulk(ctx context.Context, keys []string, datas [][]byte, limit int) (syncs int, err error) {
+	hs := make([]Hash, len(keys))
+	packable := true
+	for i, key := range keys {
+		h, ok := parseNodeKey(key)
+		if !ok {
+			packable = false
+			break
+		}
+		hs[i] = h
+	}
+	if packable {
+		return b.putPacks(ctx, hs, datas)
+	}
+	return b.putFilesBulk(ctx, keys, datas, limit)
+}
+
+// putFilesBulk stores each object as a file of its own (the steps are
+// described above).
+func (b *fileBackend) putFilesBulk(ctx context.Context, keys []string, datas [][]byte, limit int) (syncs int, err error) {
 	paths := make([]string, len(keys))
 	dirs := map[string]struct{}{}
 	var dirList []string

@@ -42,25 +42,30 @@ func TestPutNodesBulk(t *testing.T) {
 	if tmps := bulkTempFiles(t, dir); len(tmps) != 0 {
 		t.Fatalf("temporary files left: %v", tmps)
 	}
-	// Age two nodes, store everything again: they are young again.
+	// The nodes went into one pack, not 300 files.
+	packs := packFiles(t, dir)
+	if len(packs) != 1 {
+		t.Fatalf("%d pack files, want 1", len(packs))
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "nodes", "*", "*")); len(files) != 0 {
+		t.Fatalf("%d node files besides the pack", len(files))
+	}
+	// Age the pack, store everything again: it is young again.
 	old := time.Now().Add(-48 * time.Hour)
-	for _, k := range []int{3, 7} {
-		p := filepath.Join(dir, filepath.FromSlash(nodeKey(hs[k])))
-		if err := os.Chtimes(p, old, old); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Chtimes(packs[0], old, old); err != nil {
+		t.Fatal(err)
 	}
 	if _, _, err := st.PutNodesBulk(ctx, datas, hs); err != nil {
 		t.Fatalf("storing again: %v", err)
 	}
+	fi, err := os.Stat(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.ModTime().Before(time.Now().Add(-time.Hour)) {
+		t.Fatalf("pack not freshened by a bulk re-store: mtime %v", fi.ModTime())
+	}
 	for _, k := range []int{3, 7} {
-		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(nodeKey(hs[k]))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.ModTime().Before(time.Now().Add(-time.Hour)) {
-			t.Fatalf("node %d not freshened by a bulk re-store: mtime %v", k, fi.ModTime())
-		}
 		if got, err := st.GetNode(ctx, hs[k]); err != nil || !bytes.Equal(got, datas[k]) {
 			t.Fatalf("node %d after re-store: %q, %v", k, got, err)
 		}
@@ -118,14 +123,16 @@ func TestPutNodesBulkCrash(t *testing.T) {
 		t.Fatalf("PutNodesBulk: %v, want the simulated crash", err)
 	}
 	bulkHookSynced = nil
-	if got := bulkTempFiles(t, dir); len(got) != len(datas) || len(left) != len(datas) {
-		t.Fatalf("%d temporary files on disk, %d reported, want %d", len(got), len(left), len(datas))
+	// One temporary file: the pack's.
+	if got := bulkTempFiles(t, dir); len(got) != 1 || len(left) != 1 {
+		t.Fatalf("%d temporary files on disk, %d reported, want 1", len(got), len(left))
 	}
-	// Cut half the temporary files short, as a crash before the sync may.
-	for i := 0; i < len(left); i += 2 {
-		if err := os.Truncate(left[i], 1); err != nil {
-			t.Fatal(err)
-		}
+	// Cut it short, as a crash before the sync may.
+	if err := os.Truncate(left[0], 100); err != nil {
+		t.Fatal(err)
+	}
+	if p := packFiles(t, dir); len(p) != 0 {
+		t.Fatalf("pack files after the crash: %v", p)
 	}
 	hs := make([]Hash, len(datas))
 	for i, d := range datas {
@@ -168,6 +175,16 @@ func TestPutNodesBulkCrash(t *testing.T) {
 			t.Fatalf("node %d after the re-store: %q, %v", i, b, err)
 		}
 	}
+}
+
+// packFiles lists the pack files under dir.
+func packFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ps, err := filepath.Glob(filepath.Join(dir, packDirName, "*"+packSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }
 
 // bulkTestNodes returns n distinct node payloads of varied sizes.

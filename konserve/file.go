@@ -87,6 +87,8 @@ type fileBackend struct {
 	// holdFlushes (tests only) skips the background writes of staged
 	// objects, as if the process died right after each swap.
 	holdFlushes bool
+	// packs indexes the pack files bulk stores write (file_pack.go).
+	packs *packSet
 }
 
 var (
@@ -99,7 +101,7 @@ func newFileBackend(root string) (*fileBackend, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("konserve: file: create root %s: %w", root, err)
 	}
-	b := &fileBackend{root: root}
+	b := &fileBackend{root: root, packs: newPackSet(root)}
 	b.dirs.Store(root, struct{}{})
 	return b, nil
 }
@@ -212,7 +214,29 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("konserve: file: get %s: %w", key, err)
 	}
+	h, isNode := parseNodeKey(key)
+	if isNode {
+		// Most nodes written by merges and imports are packed.
+		data, found, err := b.packs.read(h)
+		if err != nil {
+			return nil, fmt.Errorf("konserve: file: get %s: %w", key, err)
+		}
+		if found {
+			return data, nil
+		}
+	}
 	data, err := os.ReadFile(p)
+	if err != nil && isNode && errors.Is(err, fs.ErrNotExist) {
+		// Maybe in a pack another process wrote, or one a collection
+		// rewrote, since this process last listed them.
+		data, found, perr := b.getPacked(h)
+		if perr != nil {
+			return nil, fmt.Errorf("konserve: file: get %s: %w", key, perr)
+		}
+		if found {
+			return data, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
 	}
@@ -356,22 +380,33 @@ func freshen(p string) (err error) {
 // only if its modification time is before before. A writer freshening the
 // object either did so before (the time is recent: kept) or finds it gone
 // afterwards and creates it again; a crash in between leaves the lock
-// released and the file either present or deleted as an old one.
-func (b *fileBackend) DeleteIfOlder(ctx context.Context, key string, before time.Time) (deleted bool, err error) {
-	p, err := b.path("delete", key)
-	if err != nil {
-		return false, err
-	}
+// released and the file either present or deleted as an old one. A node's
+// copies in packs are removed the same way, under the pack directory's
+// lock (file_pack.go).
+func (b *fileBackend) DeleteIfOlder(ctx context.Context, key string, before time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
 	}
+	deleted, err := b.deleteMany(ctx, []string{key}, before, false, 1)
+	if err != nil {
+		return false, err
+	}
+	return deleted[0], nil
+}
+
+// deleteLooseIfOlder removes key's own file at p if it is older than
+// before (or if all), under the exclusive lock of its directory.
+func (b *fileBackend) deleteLooseIfOlder(ctx context.Context, key, p string, before time.Time, all bool) (_ looseState, err error) {
+	if err := ctx.Err(); err != nil {
+		return looseAbsent, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	}
 	dir := filepath.Dir(p)
 	if _, err := os.Lstat(dir); err != nil {
-		return false, nil // no directory, no object
+		return looseAbsent, nil // no directory, no object
 	}
 	unlock, err := dirLock(dir, false)
 	if err != nil {
-		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+		return looseAbsent, fmt.Errorf("konserve: file: delete %s: %w", key, err)
 	}
 	defer func() {
 		if uerr := unlock(); err == nil && uerr != nil {
@@ -381,22 +416,24 @@ func (b *fileBackend) DeleteIfOlder(ctx context.Context, key string, before time
 	fi, err := os.Lstat(p)
 	switch {
 	case err != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)):
-		return false, nil
+		return looseAbsent, nil
 	case err != nil:
-		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
-	case !fi.Mode().IsRegular() || !fi.ModTime().Before(before):
-		return false, nil
+		return looseAbsent, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+	case !fi.Mode().IsRegular():
+		return looseAbsent, nil
+	case !all && !fi.ModTime().Before(before):
+		return looseKept, nil
 	}
 	if err := os.Remove(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
+			return looseAbsent, nil
 		}
-		return false, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+		return looseAbsent, fmt.Errorf("konserve: file: delete %s: %w", key, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return true, fmt.Errorf("konserve: file: delete %s: %w", key, err)
+		return looseRemoved, fmt.Errorf("konserve: file: delete %s: %w", key, err)
 	}
-	return true, nil
+	return looseRemoved, nil
 }
 
 // putImmutableBatch implements batchPutter: every file is written and
@@ -598,8 +635,13 @@ func (b *fileBackend) Delete(ctx context.Context, key string) (err error) {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("konserve: file: delete %s: %w", key, err)
 	}
+	if isNodeKey(key) {
+		// Its own file and every packed copy.
+		_, err := b.deleteMany(ctx, []string{key}, time.Time{}, true, 1)
+		return err
+	}
 	var r *ring
-	if !isNodeKey(key) {
+	{
 		// Ordered as in a swap: this process's ring lock, then the flock.
 		r = b.ringOf(p)
 		r.mu.Lock()
@@ -659,6 +701,13 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 		}
 		start = filepath.Join(b.root, filepath.FromSlash(prefix[:i]))
 	}
+	var packed map[Hash]ObjectInfo
+	if strings.HasPrefix(prefix, nodePrefix) || strings.HasPrefix(nodePrefix, prefix) {
+		var err error
+		if packed, err = b.packedInfos(); err != nil {
+			return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+		}
+	}
 	err := b.walkKeys(ctx, start, func(path, key string, d fs.DirEntry) error {
 		if strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
@@ -682,6 +731,16 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 			}
 			return err
 		}
+		if h, ok := parseNodeKey(key); ok {
+			if pinfo, ok := packed[h]; ok {
+				// Also packed: reported once, below, with the latest time.
+				if info.ModTime().After(pinfo.ModTime) {
+					pinfo.ModTime = info.ModTime()
+					packed[h] = pinfo
+				}
+				return nil
+			}
+		}
 		size := info.Size()
 		if slottedSize(size) {
 			// Maybe a swapped key: its size is its current bytes', as
@@ -700,6 +759,16 @@ func (b *fileBackend) List(ctx context.Context, prefix string, fn func(ObjectInf
 	})
 	if err != nil {
 		return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+	}
+	for h, info := range packed {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+		}
+		if info.Key = nodeKey(h); strings.HasPrefix(info.Key, prefix) {
+			if err := fn(info); err != nil {
+				return fmt.Errorf("konserve: file: list %q: %w", prefix, err)
+			}
+		}
 	}
 	return nil
 }

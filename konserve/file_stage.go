@@ -29,7 +29,7 @@ import (
 // an object named by a head is always in the head file's ring or in its
 // own file (and checked against its hash wherever it is read). One
 // goroutine writes them, taking whatever commits queued up meanwhile as
-// one bulk write (putImmutableBulk: two syncfs(2) for the lot, rather than
+// one bulk write (putFilesBulk: two syncfs(2) for the lot, rather than
 // a file and a directory fsync per object): BenchmarkCommitLatency's
 // median went from 936–1,161 µs (one batch of fsyncs per commit) to
 // 704–727 µs, and its CPU per commit from 1,340–1,770 µs to 932–1,009 µs,
@@ -321,7 +321,7 @@ func (b *fileBackend) startFlush(r *ring, seq uint64, slots int, objs []stagedOb
 // runFlusher writes queued staged objects as files until the queue is
 // empty: whatever queued up while one write was in progress goes in the
 // next, as one bulk write (two file-system syncs for all of them, see
-// putImmutableBulk), so that commits made while the file system is busy
+// putFilesBulk), so that commits made while the file system is busy
 // share their syncs.
 func (b *fileBackend) runFlusher() {
 	for {
@@ -345,7 +345,9 @@ func (b *fileBackend) runFlusher() {
 				}
 			}
 		}
-		_, err := b.putImmutableBulk(context.Background(), keys, datas, max(len(keys), 1))
+		// Files of their own, not a pack: flushSlot and settling check
+		// a staged object's presence by its file.
+		_, err := b.putFilesBulk(context.Background(), keys, datas, max(len(keys), 1))
 		for _, fl := range batch {
 			fl.err = err
 			close(fl.done)

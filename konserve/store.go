@@ -435,6 +435,43 @@ func (s *Store) DeleteNodeIfOlder(ctx context.Context, h Hash, before time.Time)
 	return deleted, nil
 }
 
+// DeleteNodesIfOlder is DeleteNodeIfOlder for each of hs, with at most
+// the Store's parallelism in flight, and reports per node whether it
+// deleted it. Backends implementing BatchConditionalDeleter (file) do the
+// batch in one call; on error some nodes may be deleted and others not.
+func (s *Store) DeleteNodesIfOlder(ctx context.Context, hs []Hash, before time.Time) ([]bool, error) {
+	out := make([]bool, len(hs))
+	if bd, ok := s.b.(BatchConditionalDeleter); ok {
+		keys := make([]string, len(hs))
+		for i, h := range hs {
+			keys[i] = nodeKey(h)
+		}
+		deleted, err := bd.DeleteManyIfOlder(ctx, keys, before, s.parallelism)
+		// A node some copy of which went may be gone even if another
+		// was kept or an error came: forget them all.
+		for _, h := range hs {
+			s.cache.remove(h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("konserve: delete %d nodes: %w", len(hs), err)
+		}
+		return deleted, nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.parallelism)
+	for i, h := range hs {
+		g.Go(func() error {
+			d, err := s.DeleteNodeIfOlder(gctx, h, before)
+			out[i] = d
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SweepTemp removes the temporary objects a crashed writer left in the
 // backend (see TempSweeper) that were last modified before before, or
 // only counts them if dryRun. Backends without temporary objects report

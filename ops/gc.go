@@ -437,43 +437,31 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 		if err := g.markHeads(ctx); err != nil {
 			return err
 		}
-		eg, ectx := errgroup.WithContext(ctx)
-		eg.SetLimit(g.par)
-		done := make([]bool, len(batch))
-		kept := make([]bool, len(batch))
+		// Conditional (G6): a writer may have stored a node again since
+		// the listing (freshening it) and be about to name it in a head;
+		// then it is no longer older than the cutoff and stays. One call
+		// per batch: the file backend rewrites each pack holding some of
+		// the batch once.
+		var hs []konserve.Hash
+		var idx []int
 		for i, c := range batch {
 			if g.marked.has(c.h) {
 				continue // reached by a head that moved since the listing
 			}
-			eg.Go(func() error {
-				if err := ectx.Err(); err != nil {
-					return fmt.Errorf("ops: gc: %w", err)
-				}
-				// Conditional (G6): a writer may have stored this node
-				// again since the listing (freshening it) and be about to
-				// name it in a head; then it is no longer older than the
-				// cutoff and stays.
-				deleted, err := g.st.DeleteNodeIfOlder(ectx, c.h, before)
-				if err != nil {
-					return fmt.Errorf("ops: gc: %w", err)
-				}
-				done[i] = deleted
-				kept[i] = !deleted
-				return nil
-			})
+			hs = append(hs, c.h)
+			idx = append(idx, i)
 		}
-		err := eg.Wait()
-		for i, ok := range done {
+		deleted, err := g.st.DeleteNodesIfOlder(ctx, hs, before)
+		if err != nil {
+			return fmt.Errorf("ops: gc: %w", err)
+		}
+		for k, ok := range deleted {
 			if ok {
 				g.rep.Swept++
-				g.rep.BytesFreed += batch[i].size
-			}
-			if kept[i] {
+				g.rep.BytesFreed += batch[idx[k]].size
+			} else {
 				g.rep.Refreshed++
 			}
-		}
-		if err != nil {
-			return err
 		}
 		g.progress(PhaseSweep, g.rep.Listed, g.rep.Swept)
 	}

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,10 +12,39 @@ import (
 	"github.com/accretedb/accrete/konserve"
 )
 
-// nodePath is where the file backend keeps node h under dir.
+// nodePath is where the file backend keeps node h under dir as a file of
+// its own.
 func nodePath(dir string, h konserve.Hash) string {
 	s := h.String()
 	return filepath.Join(dir, "nodes", s[:2], s)
+}
+
+// flipNodeByte flips a byte in the middle of node h's stored bytes, in its
+// own file or in the pack that holds it (merges and imports write packs).
+func flipNodeByte(t *testing.T, st *konserve.Store, dir string, h konserve.Hash) {
+	t.Helper()
+	data, err := st.GetNode(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, err := filepath.Glob(filepath.Join(dir, ".packs", "*.pack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]string{nodePath(dir, h)}, packs...) {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if i := bytes.Index(raw, data); i >= 0 {
+			raw[i+len(data)/2] ^= 0x01
+			if err := os.WriteFile(p, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("node %s is in no file under %s", h, dir)
 }
 
 func TestVerifyFindsFlippedByteAndDeletedNode(t *testing.T) {
@@ -38,18 +68,10 @@ func TestVerifyFindsFlippedByteAndDeletedNode(t *testing.T) {
 	eavt, _ := h.Commit.Root("eavt")
 	aevt, _ := h.Commit.Root("aevt")
 	// Flip one byte of the EAVT root: the bytes no longer hash to its name.
-	p := nodePath(dir, eavt.Addr)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x01
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flipNodeByte(t, st, dir, eavt.Addr)
 	// Delete a node deep in AEVT: a leaf reached through the root's first child.
 	leaf := firstLeaf(t, st, aevt.Addr)
-	if err := os.Remove(nodePath(dir, leaf)); err != nil {
+	if err := st.DeleteNode(ctx, leaf); err != nil {
 		t.Fatal(err)
 	}
 
