@@ -11,8 +11,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Bulk writes: many immutable objects made durable with two syncs of the
-// whole file system instead of one or two fsyncs per object.
+// Bulk writes: many immutable objects made durable with two syncs instead
+// of one or two fsyncs per object.
+//
+// On the file backend a bulk store of nodes is one pack file (file_pack.go):
+// temporary file, fsync, link, directory fsync. What follows describes the
+// path for objects that are files of their own (putFilesBulk), which the
+// background writer of staged commit objects uses (file_stage.go).
 //
 // PutNodes on the file backend writes each object to a synced temporary
 // file and links it into place, then syncs each touched directory: right

@@ -25,17 +25,22 @@
 // node it names returned. A crash at any point leaves each head old or new.
 //
 // PutNodesBulk is the same promise for large batches at a lower price: on
-// the file backend it writes every node to an unsynced temporary file, makes
-// them all durable with one syncfs(2), renames each onto its key and makes
-// the renames durable with a second syncfs. A node's key therefore always
-// names its complete bytes (F1 in file.go): a crash leaves each node absent
-// or whole, so HasNode (and a sync that skips nodes already present) can
-// trust presence. See bulk.go.
+// the file backend it writes the nodes into one pack file (several for
+// more than 8 MiB), fsyncs it and links it into place, so a background
+// merge's ~250 nodes cost one file creation instead of 250 (file_pack.go,
+// F5). A pack is complete or absent: a crash leaves each node absent or
+// whole, so HasNode (and a sync that skips nodes already present) can
+// trust presence. Node keys do not change: Get, List and the deletes find
+// a node in its own file or in a pack, and garbage collection removes
+// packed nodes by rewriting their pack without them (DeleteNodesIfOlder,
+// one rewrite per pack per batch). Other backends store each node as its
+// own object.
 //
 // # Backends
 //
 // Open picks a Backend by URL scheme: file:// is this package's own
-// implementation (nodes: fsynced temp file, link, fsynced directory; heads:
+// implementation (nodes: fsynced temp file, link, fsynced directory, or a
+// pack of many; heads:
 // flock'd compare, then the new bytes written in place into the next of a
 // ring of checksummed slots and fdatasynced; see file.go for its invariants
 // F1–F4 and file_head.go for the slots). PutNodesSwapHead on the file

@@ -31,18 +31,22 @@ import (
 //	F1 A key's file is always complete: bytes are written to a temporary file
 //	   in the same directory, fsynced, and only then linked (immutable keys)
 //	   or renamed (a mutable key's file, when it is created or regrown) to
-//	   the key's name. A bulk store (PutNodesBulk) syncs its temporary files
-//	   together, with one syncfs(2), before renaming any into place (see
-//	   bulk.go): it never writes under a key's name either. The one write
-//	   in place is a swap's, into the spare slot of a mutable key's file,
-//	   and a slot is only read back if its checksum holds (file_head.go).
+//	   the key's name. A bulk store of files (putFilesBulk) syncs its
+//	   temporary files together, with one syncfs(2), before renaming any
+//	   into place (see bulk.go): it never writes under a key's name either.
+//	   A bulk store of nodes writes a pack instead (F5, file_pack.go). The
+//	   one write in place is a swap's, into the spare slot of a mutable
+//	   key's file, and a slot is only read back if its checksum holds
+//	   (file_head.go).
 //	F2 When PutImmutable or Swap returns nil, the bytes and the file's
 //	   directory entry are durable (fsync, or fdatasync of a slot), and so is
 //	   every directory the backend created on the way.
 //	F3 Swap compares and replaces under an exclusive flock(2) of the key's
 //	   lock file, so swaps are atomic across goroutines and processes.
 //	F4 Names beginning with "." are the backend's own (temporary and lock
-//	   files): keys may not contain such segments, and List skips them.
+//	   files, the pack directory ".packs"): keys may not contain such
+//	   segments, and List skips them (it reports packed nodes by their
+//	   node keys).
 //
 // A head's Version is the BLAKE3 hex of its bytes, never a modification time
 // (mtime has coarse granularity and can repeat). Like S3's MD5 ETags, it

@@ -73,7 +73,7 @@ const (
 	// maxPackBytes bounds one pack's node bytes: a bulk store larger than
 	// this (an import) writes several packs, so a rewrite by garbage
 	// collection never copies more than this.
-	maxPackBytes = 64 << 20
+	maxPackBytes = 8 << 20
 )
 
 // packIndex is the index of one pack file: its entries sorted by hash.

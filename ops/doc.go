@@ -51,9 +51,11 @@
 //     background merge rebuilding a leaf) and rely on the old object in its
 //     next head. konserve freshens the ModTime of an object stored again
 //     (as Git does), and GC deletes each candidate with
-//     konserve.Store.DeleteNodeIfOlder: the age check and the delete are
-//     one step against that freshening (file: the directory's flock, shared
-//     by writers and exclusive for GC; mem: the bucket's lock). So a node
+//     konserve.Store.DeleteNodesIfOlder (a batch at a time): the age check
+//     and the delete are one step against that freshening (file: the
+//     directory's flock, shared by writers and exclusive for GC, and for
+//     nodes in packs the pack directory's, under which GC rewrites a pack
+//     without its garbage; mem: the bucket's lock). So a node
 //     stored again after GC listed it is kept (GCReport.Refreshed), and a
 //     node GC deleted first is created again by the writer's put. Checking
 //     the time once more before the delete, or re-reading the heads, would

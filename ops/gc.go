@@ -122,7 +122,8 @@ type GCReport struct {
 // GC collects the nodes of st that no branch head and no retained commit
 // reaches (rules G1–G4 in the package doc). On error nothing reachable has
 // been deleted, and running GC again finishes the job; the report then
-// counts what was done before the error.
+// counts what was done before the error (not the batch of deletions that
+// failed, some of which may be done).
 func GC(ctx context.Context, st *konserve.Store, opts GCOptions) (GCReport, error) {
 	if err := opts.Validate(); err != nil {
 		return GCReport{}, err

@@ -34,7 +34,8 @@ import (
 // datoms once, merges them into each tree in one batched pss update (or
 // builds the tree bottom-up when the batch is at least as large as the
 // tree), encodes and hashes every new node, and stores them all with
-// konserve's PutNodesBulk (two file-system syncs on the file backend). The
+// konserve's PutNodesBulk (on the file backend, packs of many nodes, one
+// file and two fsyncs each). The
 // caller commits the returned value like any other (the log tail is empty).
 
 // Bulk import errors.

@@ -47,8 +47,8 @@ func (db *DB) MergeTail(ctx context.Context) (*DB, error) {
 
 // mergeTailBulk is mergeTail for a background merge: nothing names the new
 // nodes until a later commit, so they are stored with one PutNodesBulk (on
-// the file backend: temporary files, one syncfs, renames, a second syncfs)
-// rather than two fsyncs each. Each flushed tree is reopened from its root
+// the file backend: one pack file, fsynced and linked into place) rather
+// than a file and two fsyncs each. Each flushed tree is reopened from its root
 // with a store that collects the nodes its update writes; once they are
 // stored the collector writes through, so the returned trees flush normally
 // later.

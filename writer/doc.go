@@ -98,9 +98,9 @@
 // builds each tree bottom-up when the batch outweighs it (a new database)
 // or merges the batch in one pss update otherwise, with nodes
 // reader.DefaultBulkWidth wide (fewer, larger objects), and stores every
-// new node with konserve's PutNodesBulk: on the file backend, unsynced
-// temporary files, one syncfs(2) for the lot, a rename each onto its key and
-// a second syncfs, instead of two fsyncs per node.
+// new node with konserve's PutNodesBulk: on the file backend, packs of at
+// most 8 MiB, each one file fsynced and linked into place, instead of two
+// fsyncs and a file per node.
 // The head moves last, as for any commit, so a crash leaves the old head
 // and orphans. accrete import uses it for batches of plain entity maps.
 //
@@ -128,23 +128,22 @@
 // moved it, they are applied again there (a :db/cas may have failed only
 // against an old value).
 //
-// What bounds it on the file backend is the file system, not the CPU (64
-// submitters keep about one of two cores busy): a commit's tail node and
-// commit record are new files, and making a new file durable is an ext4
-// journal commit, which waits for whatever the journal holds. A background
-// merge's two syncfs(2) calls (8–16 ms and 4–9 ms for its ~240 nodes) are
-// in flight about a third of the time under load, and a commit whose
-// objects land then waits for them: measured over about 390 commits per
-// run, storing the objects took 2.0–2.1 ms at the median and 10–12 ms at
-// the 90th percentile, against a median of 0.5–0.8 ms in short runs where
-// few merges ran, while the head's in-place write stayed at a median of
-// 0.3–0.4 ms. Syncing merge nodes in chunks
-// (one fsync per node, 16 or 64 at a time) kept commits waiting less but
-// made merges so slow that commits waited for them instead (with 64
-// submitters 4,900 and 6,200 transactions a second, against 7,200–10,500
-// from run to run without); storing the next batch's objects while the
-// previous batch's head swap was in flight made the groups smaller and
-// gained nothing measurable.
+// What bounded it on the file backend was creating files. A background
+// merge stores about 250 nodes; as files of their own, each file creation
+// cost 75–950 µs of system CPU on this project's machines (against 5 µs
+// to append 4 KiB to an open file), and those creations were 38% of the
+// writer process's CPU with 64 submitters. konserve now writes a bulk
+// store's nodes as one pack file (konserve's file_pack.go): one creation
+// per merge. Alternated in one run, 20,000 transactions each
+// (BenchmarkGroupCommit/file): with 64 submitters 7,504 transactions a
+// second before and 13,996 after (CPU per transaction 191 and 100 µs; in
+// an earlier pair 7,587 and 15,740), with 256 submitters 10,100 and
+// 19,316. System calls fell from 49% of the process's CPU to 13%; the
+// merge itself (sorting and applying the tail, encoding and hashing the
+// nodes) is now the largest share, about 30%. The commit's own
+// objects, its tail node and commit record, are staged in the head file's
+// slot and written as files in the background (two creations per commit
+// of a group).
 //
 // Concurrency: a Writer is safe for concurrent use. Database values it
 // returns are immutable.

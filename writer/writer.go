@@ -355,7 +355,7 @@ type ImportReport struct {
 // Import asserts datoms about new entities as one transaction through the
 // bulk path (reader.BulkAssert: E a negative tempid, ref values tempids or
 // existing ids; checked against the schema, sorted once per index, merged
-// into the trees in one batch, nodes written with two file-system syncs)
+// into the trees in one batch, nodes written as packs on the file backend)
 // and returns once the branch head names it. It is for loading large data
 // sets, at a cost per datom several times lower than Transact's. Bad input
 // fails with an error wrapping reader.ErrBulk and writes nothing. The
