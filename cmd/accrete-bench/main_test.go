@@ -129,6 +129,34 @@ func TestClassicChecks(t *testing.T) {
 	}, "classic", 1)
 }
 
+// TestIndexAllChecks: with every attribute in AVET (--index-all) the
+// query benches give the README's results, and the header says so.
+func TestIndexAllChecks(t *testing.T) {
+	names := []string{"q1", "q2", "q2-switch", "q3", "q4", "q5-shortcircuit", "qpred1", "qpred2", "rules-long-10x3"}
+	var stderr bytes.Buffer
+	var stdout bytes.Buffer
+	args := append(append([]string{"datascript", "--index-all"}, tiny...), names...)
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v (stderr %s)", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `"index_all":true`) {
+		t.Errorf("header does not record --index-all: %s", stderr.String())
+	}
+	got := map[string]outLine{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var l outLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		got[l.Bench] = l
+	}
+	want := map[string]map[string]float64{}
+	for _, n := range names {
+		want[n] = wantFull[n]
+	}
+	checkLines(t, got, want, "full", 1)
+}
+
 // TestOtherBenchesRun runs the benches without a check once each, on tiny
 // generated stand-ins where the real ones take seconds, and checks they
 // print a timing line and no error.
@@ -245,16 +273,16 @@ func TestGeneratorStats(t *testing.T) {
 }
 
 func TestParseArgs(t *testing.T) {
-	cfg, err := parseArgs([]string{"q1", "--variant", "classic", "--warmup=5", "--sample", "2.5", "--samples", "3", "--backend", "file", "--parse-each", "q2"})
+	cfg, err := parseArgs([]string{"q1", "--variant", "classic", "--warmup=5", "--sample", "2.5", "--samples", "3", "--backend", "file", "--parse-each", "--index-all", "q2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.variant != "classic" || cfg.backend != backendFile || !cfg.parseEach ||
+	if cfg.variant != "classic" || cfg.backend != backendFile || !cfg.parseEach || !cfg.indexAll ||
 		cfg.tm != (timing{warmup: 5 * time.Millisecond, sample: 2500 * time.Microsecond, samples: 3}) ||
 		!reflect.DeepEqual(cfg.names, []string{"q1", "q2"}) {
 		t.Errorf("parsed %+v", cfg)
 	}
-	for _, bad := range [][]string{{"--variant", "x"}, {"--backend", "s3"}, {"--samples", "0"}, {"--warmup", "-1"}, {"--bogus", "1"}, {"--sample"}, {"--list=1"}} {
+	for _, bad := range [][]string{{"--variant", "x"}, {"--backend", "s3"}, {"--samples", "0"}, {"--warmup", "-1"}, {"--bogus", "1"}, {"--sample"}, {"--list=1"}, {"--index-all=1"}} {
 		if _, err := parseArgs(bad); !errors.Is(err, errUsage) {
 			t.Errorf("parseArgs(%q): error %v, want errUsage", bad, err)
 		}
