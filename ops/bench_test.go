@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
 	"github.com/accretedb/accrete/internal/testenv"
 	"github.com/accretedb/accrete/konserve"
 	"github.com/accretedb/accrete/writer"
@@ -127,13 +129,50 @@ func BenchmarkSync(b *testing.B) {
 	}
 }
 
-// BenchmarkGCSweep collects a file bucket whose history is all garbage:
-// 20,000 people loaded in batches of 1,000 and 300 small updates, every
-// commit but the head past the grace (the clock is stepped forward). On
-// the file backend merges and imports write packs, and the sweep rewrites
-// each pack holding garbage once per batch of deletions; this measures
-// what that costs against deleting one file per node.
+// BenchmarkGCSweep collects a file bucket whose history is all garbage,
+// every commit but the head past the grace (the clock is stepped
+// forward). transact: 20,000 people loaded in batches of 1,000, then 300
+// small updates. import: 250,000 people (500,000 datoms) imported in one
+// batch, then 300 small updates, whose merges turn paths of the imported
+// trees into garbage. On the file backend merges and imports write packs,
+// and the sweep rewrites each pack holding garbage once per batch of
+// deletions; this measures what that costs against deleting one file per
+// node.
 func BenchmarkGCSweep(b *testing.B) {
+	b.Run("transact", func(b *testing.B) {
+		benchGCSweep(b, func(st *konserve.Store) { benchDB(b, st, 20000) })
+	})
+	b.Run("import", func(b *testing.B) {
+		benchGCSweep(b, func(st *konserve.Store) { importDB(b, st, 250000) })
+	})
+}
+
+// importDB creates a database of n people on st with one Import.
+func importDB(b *testing.B, st *konserve.Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	w, err := writer.CreateStore(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Transact(ctx, testSchema); err != nil {
+		b.Fatal(err)
+	}
+	s := w.DB().Schema()
+	name, _ := s.Entid(edn.Keyword("person/name"))
+	age, _ := s.Entid(edn.Keyword("person/age"))
+	ds := make([]datom.Datom, 0, 2*n)
+	for k := range n {
+		e := -int64(k + 1)
+		ds = append(ds, datom.Datom{E: e, A: name, V: fmt.Sprintf("i%08d", k)}, datom.Datom{E: e, A: age, V: int64(k % 97)})
+	}
+	if _, err := w.Import(ctx, ds); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchGCSweep(b *testing.B, build func(*konserve.Store)) {
 	ctx := context.Background()
 	var swept, listed int64
 	for b.Loop() {
@@ -143,7 +182,7 @@ func BenchmarkGCSweep(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchDB(b, st, 20000)
+		build(st)
 		w, err := writer.OpenStore(ctx, st, nil)
 		if err != nil {
 			b.Fatal(err)
