@@ -31,12 +31,26 @@ type plainBackend struct{ konserve.Backend }
 func TestGCKeepsNodeStoredAgainDuringSweep(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
-		kind  string
-		plain bool // hide ConditionalDeleter: the unfixed behaviour
-	}{{"mem", false}, {"file", false}, {"mem", true}} {
+		kind   string
+		plain  bool // hide ConditionalDeleter: the unfixed behaviour
+		packed bool // stored with PutNodesBulk: in a pack on file
+	}{{"mem", false, false}, {"file", false, false}, {"file", false, true}, {"mem", true, false}} {
 		name := c.kind
 		if c.plain {
 			name += "/plain-delete"
+		}
+		if c.packed {
+			name += "/packed"
+		}
+		put := func(st *konserve.Store, data []byte) (konserve.Hash, error) {
+			if c.packed {
+				hs, _, err := st.PutNodesBulk(ctx, [][]byte{data}, nil)
+				if err != nil {
+					return konserve.Hash{}, err
+				}
+				return hs[0], nil
+			}
+			return st.PutNode(ctx, data)
 		}
 		t.Run(name, func(t *testing.T) {
 			url := scratchURL(t)
@@ -46,7 +60,7 @@ func TestGCKeepsNodeStoredAgainDuringSweep(t *testing.T) {
 			st := openStore(t, url)
 			buildDB(t, st, 6)
 			x := []byte("an old node that no commit names")
-			xh, err := st.PutNode(ctx, x)
+			xh, err := put(st, x)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +86,7 @@ func TestGCKeepsNodeStoredAgainDuringSweep(t *testing.T) {
 			f.SetHook(func(op blobtest.Op, key string) {
 				if op == blobtest.OpDelete && strings.HasSuffix(key, xh.String()) && !fired.Swap(true) {
 					// The writer: stores x again, which freshens it.
-					if _, err := writerSt.PutNode(ctx, x); err != nil {
+					if _, err := put(writerSt, x); err != nil {
 						t.Errorf("writer's put: %v", err)
 					}
 				}
