@@ -441,12 +441,32 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	var err error
 	if st.hasRange {
 		hi := st.rangeHi
-		err = src.s.IndexRange(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(d datom.Datom) bool {
-			if hi != nil && compareValues(d.V, hi) > 0 {
-				return false
-			}
-			return visit(&d)
-		})
+		if rs, ok := src.s.(RangeChunkSource); ok {
+			err = rs.IndexRangeChunks(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(ds []datom.Datom) bool {
+				n := len(ds)
+				if hi != nil && compareValues(ds[n-1].V, hi) > 0 {
+					// The run passes hi: keep what is within (the range
+					// is of one type, in index order).
+					n = 0
+					for n < len(ds) && compareValues(ds[n].V, hi) <= 0 {
+						n++
+					}
+				}
+				for j := range n {
+					if !visit(&ds[j]) {
+						return false
+					}
+				}
+				return n == len(ds)
+			})
+		} else {
+			err = src.s.IndexRange(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(d datom.Datom) bool {
+				if hi != nil && compareValues(d.V, hi) > 0 {
+					return false
+				}
+				return visit(&d)
+			})
+		}
 	} else {
 		idx, comps, pinned := access(e, a, v, st.attr, buf[:])
 		// The source yields only datoms with the leading components given:

@@ -28,7 +28,8 @@ type PlanStep struct {
 	// Estimate is the planner's estimate of the rows the step yields (for
 	// a lookup: per input row).
 	Estimate int
-	// Filters are predicates evaluated inside the scan.
+	// Filters are predicates evaluated inside the scan, including the
+	// comparisons an AVET range implements exactly.
 	Filters []string
 	// Branches are the sub-plans of not (one) and or (one per branch).
 	Branches [][]PlanStep
@@ -104,6 +105,9 @@ func describe(steps []*step) []PlanStep {
 				ps.Op = "hash-join"
 			}
 			ps.Index = patternIndex(st)
+			for _, c := range st.absorbed {
+				ps.Filters = append(ps.Filters, qString(c.raw()))
+			}
 			for _, f := range st.filters {
 				ps.Filters = append(ps.Filters, qString(f.c.raw()))
 			}

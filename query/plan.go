@@ -2,6 +2,7 @@ package query
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/accretedb/accrete/datom"
@@ -63,6 +64,7 @@ type step struct {
 	dedup    bool             // the pattern projects positions away: remove duplicate rows
 	empty    bool             // a constant did not resolve: no datom can match
 	rangeLo  any              // pushed-down bounds on V (AVET IndexRange)
+	absorbed []*fnClause      // comparisons the range implements exactly (not filters)
 	rangeHi  any
 	hasRange bool
 	filters  []*step // predicates fused into this scan
@@ -237,7 +239,11 @@ func (ex *exec) plan(cs []clause, sc *scope, bound0 []bool) ([]*step, error) {
 		remaining = append(remaining[:best], remaining[best+1:]...)
 		memo = append(memo[:best], memo[best+1:]...)
 		if bestStep.kind == stepPattern {
-			ex.pushRange(bestStep, remaining, sc)
+			for _, c := range ex.pushRange(bestStep, remaining, sc) {
+				i := slices.Index(remaining, c)
+				remaining = slices.Delete(remaining, i, i+1)
+				memo = slices.Delete(memo, i, i+1)
+			}
 		}
 		bestStep.binds(bound)
 		steps = append(steps, bestStep)
@@ -581,11 +587,16 @@ func anyBound(st *step) bool {
 
 // pushRange looks for comparisons of the pattern's free value variable
 // against a constant among the remaining clauses and, when the attribute
-// is in AVET, scans only that range. The predicates stay as filters.
-func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
+// is in AVET, scans only that range. It returns the comparisons the range
+// implements exactly, which need not run as filters: those on a long or
+// instant attribute, whose values all have that type (a strict bound
+// becomes the next value, so the range is exact). Other comparisons stay
+// as filters (a string's strict bound, and a double's NaN, are not a range
+// of the index).
+func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) (absorbed []clause) {
 	d, ok := st.src.(*dbSrc)
 	if !ok || st.attr == nil || !st.attr.Indexed() || st.pos[2].kind != posFree || st.pos[0].kind == posConst || st.pos[0].kind == posBound {
-		return
+		return nil
 	}
 	v := st.pos[2].slot
 	for _, c := range remaining {
@@ -624,6 +635,30 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
 		if !sameFamily(st.attr.ValueType, val) {
 			continue
 		}
+		exact := false
+		switch x := val.(type) {
+		case int64:
+			switch {
+			case op == ">" && x < math.MaxInt64:
+				val, op, exact = x+1, ">=", true
+			case op == "<" && x > math.MinInt64:
+				val, op, exact = x-1, "<=", true
+			case op == ">=" || op == "<=":
+				exact = true
+			}
+		case time.Time:
+			switch op {
+			case ">":
+				val, op = x.Add(time.Nanosecond), ">="
+			case "<":
+				val, op = x.Add(-time.Nanosecond), "<="
+			}
+			exact = true
+		}
+		if exact {
+			absorbed = append(absorbed, c)
+			st.absorbed = append(st.absorbed, fc)
+		}
 		switch op {
 		case ">", ">=":
 			if st.rangeLo == nil || compareValues(val, st.rangeLo) > 0 {
@@ -640,6 +675,7 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) {
 		st.est = st.est/3 + 1
 		_ = d
 	}
+	return absorbed
 }
 
 // rangeEnd is the exclusive end IndexRange takes for the inclusive upper

@@ -11,6 +11,7 @@ import (
 
 	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/edn"
+	"github.com/accretedb/accrete/reader"
 )
 
 // rangeKeywords are keywords at the edges of their order (namespace, then
@@ -265,5 +266,101 @@ func TestNaNPredicates(t *testing.T) {
 	}
 	if f, ok := r.(float64); !ok || f == f {
 		t.Errorf("max over 1.5, NaN, 7: got %v, want NaN", r)
+	}
+}
+
+// TestRangePushdownAbsorbsLongAndInstant: a comparison of a long or
+// instant attribute's value with a constant is implemented by the AVET
+// range alone (a strict bound becomes the next value, and the plan keeps
+// no filter for it), and answers exactly as the predicate does, for every
+// operator, both argument orders and bounds at the edges of the order
+// (the smallest and largest long), on a MemSource and on a reader.DB,
+// whose ranges come a leaf at a time (node width 4: many leaves).
+func TestRangePushdownAbsorbsLongAndInstant(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	vals := map[string][]any{}
+	for _, x := range []int64{math.MinInt64, math.MinInt64 + 1, -2, -1, 0, 1, 2, 3, 7, math.MaxInt64 - 1, math.MaxInt64} {
+		vals["l"] = append(vals["l"], x)
+	}
+	for _, d := range []time.Duration{-time.Hour, -time.Nanosecond, 0, time.Nanosecond, 2 * time.Nanosecond, time.Second} {
+		vals["t"] = append(vals["t"], t0.Add(d))
+	}
+	db, err := reader.NewEmpty(ctx, nil, false, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := db.With(ctx, `[{:db/ident :l :db/valueType :db.type/long :db/cardinality :db.cardinality/many :db/index true}
+	 {:db/ident :t :db/valueType :db.type/instant :db/cardinality :db.cardinality/many :db/index true}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db = rep.DBAfter
+	// Each value on three entities, so that ranges span leaves.
+	var tx []any
+	for name, vs := range vals {
+		for i, v := range vs {
+			for k := range 3 {
+				tx = append(tx, edn.Vector{edn.Keyword("db/add"), fmt.Sprintf("%s%d-%d", name, i, k), edn.Keyword(name), v})
+			}
+		}
+	}
+	if rep, err = db.With(ctx, edn.Vector(tx), nil); err != nil {
+		t.Fatal(err)
+	}
+	db = rep.DBAfter
+	var all []datom.Datom
+	if err := db.Datoms(ctx, datom.EAVT, nil, func(d datom.Datom) bool { all = append(all, d); return true }); err != nil {
+		t.Fatal(err)
+	}
+	mem := NewMemSource(db.Schema(), all, false)
+	for srcName, src := range map[string]Source{"reader": db, "mem": mem} {
+		for name, vs := range vals {
+			a := db.Schema().AttrByIdent(edn.Keyword(name)).ID
+			for _, op := range []string{"<", ">", "<=", ">="} {
+				for _, swap := range []bool{false, true} {
+					pred := fmt.Sprintf("(%s ?v ?b)", op)
+					if swap {
+						pred = fmt.Sprintf("(%s ?b ?v)", op)
+					}
+					q := fmt.Sprintf(`[:find [?e ...] :in $ ?b :where [?e :%s ?v] [%s]]`, name, pred)
+					for _, b := range vs {
+						plan, err := Explain(ctx, q, src, b)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(plan.Steps) != 1 || plan.Steps[0].Index != "AVET range" {
+							t.Fatalf("%s: plan\n%s\nwant one AVET range scan and no filter step", q, plan)
+						}
+						r, err := Q(ctx, q, src, b)
+						if err != nil {
+							t.Fatalf("%s with %v: %v", q, b, err)
+						}
+						var want []int64
+						for _, d := range all {
+							if d.A != a {
+								continue
+							}
+							c := compareValues(d.V, b)
+							if swap {
+								c = -c
+							}
+							if map[string]bool{"<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op] {
+								want = append(want, d.E)
+							}
+						}
+						var got []int64
+						for _, e := range r.([]any) {
+							got = append(got, e.(int64))
+						}
+						slices.Sort(got)
+						slices.Sort(want)
+						if !slices.Equal(got, want) {
+							t.Errorf("%s %s with %v: got %d entities %v, want %d %v", srcName, q, b, len(got), got, len(want), want)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -39,6 +39,14 @@ type Source interface {
 	IsHistory() bool
 }
 
+// RangeChunkSource is an optional interface of a Source: IndexRange handing
+// fn runs of consecutive datoms (fn must not keep a run past its return),
+// so that a range pushed into AVET is filtered and emitted a run at a
+// time, as other scans are. reader.DB implements it.
+type RangeChunkSource interface {
+	IndexRangeChunks(ctx context.Context, a datom.ID, start, end any, fn func([]datom.Datom) bool) error
+}
+
 // SplitChunkSource is an optional interface of a ChunkSource: a scan cut
 // into consecutive parts that can run at once, each on its own core. A
 // scan that reads many datoms to keep few (a constant value outside AVET,

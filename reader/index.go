@@ -141,6 +141,45 @@ func (db *DB) IndexRange(ctx context.Context, a datom.ID, start, end any, fn fun
 	})
 }
 
+// IndexRangeChunks is IndexRange handing fn runs of consecutive datoms (a
+// leaf at a time, as DatomChunks does) rather than one datom per call; fn
+// must not keep a run past its return. The end is checked once per run
+// where the attribute's values all have its declared type, so that the
+// index's order is CompareValues' order; otherwise, and for history,
+// as-of and since values, the runs are gathered from IndexRange.
+func (db *DB) IndexRangeChunks(ctx context.Context, a datom.ID, start, end any, fn func([]datom.Datom) bool) error {
+	v := db.v
+	at := db.Schema().Attr(a)
+	if v.history || v.asOf != math.MaxInt64 || v.since >= 0 || at == nil || at.ValueType == datom.TypeInvalid {
+		return gatherChunks(fn, func(emit func(datom.Datom) bool) error {
+			return db.IndexRange(ctx, a, start, end, emit)
+		})
+	}
+	lo, hi := bounds(datom.AVET, []any{a})
+	if start != nil {
+		lo.V = normalizeComponents(datom.AVET, []any{a, start})[1]
+	}
+	var endV any
+	if end != nil {
+		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
+		hi = indexRangeHi(hi.A, endV)
+	}
+	return db.scanTreeChunks(ctx, curAVET, lo, hi, func(ds []datom.Datom) bool {
+		if endV != nil && datom.CompareValues(ds[len(ds)-1].V, endV) >= 0 {
+			// The run reaches the end: cut it where IndexRange stops.
+			for j := range ds {
+				if datom.CompareValues(ds[j].V, endV) >= 0 {
+					if j > 0 {
+						fn(ds[:j])
+					}
+					return false
+				}
+			}
+		}
+		return fn(ds)
+	})
+}
+
 // indexRangeHi is the inclusive upper bound in AVET of the datoms of
 // attribute a whose value is below end. For a long or an instant it is
 // the last datom of the value just below end, whose fence key (avetKey)
