@@ -22,7 +22,11 @@
 //     An inclusive upper bound is passed as the value just above it (long,
 //     instant, string, keyword, double: rangeEnd), so that the source's
 //     scan ends at the range's last leaf rather than at the attribute's
-//     end. A constant value that the index does not pin is tested inside
+//     end; a RangeChunkSource (reader.DB) hands the range over a leaf at
+//     a time. On a long or instant attribute the range is exact (a strict
+//     bound becomes the next value), so its comparisons are not run again
+//     as filters: DataScript's qpred1 with :salary typed and indexed went
+//     from 2.2 to 0.9 ms. A constant value that the index does not pin is tested inside
 //     the scan's loop (vfilter); a scan that so filters 65,536 datoms or
 //     more runs in parts on every core when its source can cut it
 //     (SplitChunkSource, parscan.go).

@@ -8,10 +8,11 @@
 //	    [--parse-each] [--index-all] [--cpuprofile FILE] [--memprofile FILE]
 //	    [--list] [BENCH...]
 //
-// --index-all declares every attribute :db/index, so AVET holds every
-// datom as Datalevin's AVE index does: its published figures (which the
-// benchmark issue quotes) are for that layout, where DataScript's schema
-// keeps only :id in AVET and q1 must scan :name.
+// --index-all declares every attribute's value type and :db/index, so AVET
+// holds every datom as Datalevin's AVE index does, typed as Datalevin's
+// benchmark declares them: its published figures (which the benchmark
+// issue quotes) are for that layout, where DataScript's schema is untyped,
+// keeps only :id in AVET, and q1 must scan :name.
 //
 // The workload, data files, timing scheme and result checks are those of
 // shared/bench/datascript (README.md and bench.js): the same 20,000 people

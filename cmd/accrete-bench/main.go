@@ -26,9 +26,10 @@ const usage = `usage: accrete-bench datascript [--variant full|classic] [--backe
        [--list] [BENCH...]
 
 Runs DataScript's benchmark suite (shared/bench/datascript) on accrete and
-prints one JSON line per bench, as bench.js does. --index-all puts every
-attribute in AVET (:db/index), as Datalevin's AVE index holds every datom:
-for comparing with Datalevin's published figures, not with DataScript.`
+prints one JSON line per bench, as bench.js does. --index-all types every
+attribute and puts it in AVET (:db/index), as Datalevin's benchmark and AVE
+index do: for comparing with Datalevin's published figures, not with
+DataScript.`
 
 // config is the parsed command line of the datascript subcommand.
 type config struct {
