@@ -336,13 +336,13 @@ func readPacked(path string, pi *packIndex, h Hash) ([]byte, error) {
 	}
 	defer f.Close()
 	data := make([]byte, pi.lens[i])
-	if _, err := f.ReadAt(data, int64(pi.offs[i])); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read pack %s: truncated", pi.name)
-		}
+	n, err := f.ReadAt(data, int64(pi.offs[i]))
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("read pack %s: %w", pi.name, err)
 	}
-	return data, nil
+	// A pack cut short since it was indexed yields what is left, which
+	// does not hash to the node's address: Store reports ErrCorrupt.
+	return data[:n], nil
 }
 
 // getPacked finds node h in a pack, listing the pack directory again if

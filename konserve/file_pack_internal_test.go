@@ -260,7 +260,8 @@ func TestPackRewriteCrash(t *testing.T) {
 
 // TestPackDamaged: a file in the pack directory that is not a pack (cut
 // short, or its index damaged) is skipped: its nodes read as missing, not
-// as an error or a crash, and the other packs still read.
+// as an error or a crash, and the other packs still read. A pack cut short
+// after it was indexed yields corrupt bytes for what it lost.
 func TestPackDamaged(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -305,6 +306,33 @@ func TestPackDamaged(t *testing.T) {
 		if got, err := other.GetNode(ctx, h); err != nil || !bytes.Equal(got, b[i]) {
 			t.Fatalf("node of the intact pack: %q, %v", got, err)
 		}
+	}
+	// A pack cut short after a process indexed it: its last node reads
+	// as corrupt (the bytes left do not hash to its address).
+	after := packFiles(t, dir)
+	var intact string
+	for _, p := range after {
+		if p != before[0] && filepath.Base(p) != "junk"+packSuffix {
+			intact = p
+		}
+	}
+	fi, err := os.Stat(intact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(intact, fi.Size()-2); err != nil {
+		t.Fatal(err)
+	}
+	var corrupt int
+	for _, h := range hb {
+		if _, err := other.GetNode(ctx, h); errors.Is(err, ErrCorrupt) {
+			corrupt++
+		} else if err != nil {
+			t.Fatalf("node of the truncated pack: %v, want ErrCorrupt or its bytes", err)
+		}
+	}
+	if corrupt != 1 {
+		t.Fatalf("%d nodes of the truncated pack read as corrupt, want 1 (the last)", corrupt)
 	}
 }
 

@@ -121,18 +121,7 @@ func (db *DB) SeekDatomChunks(ctx context.Context, idx datom.Index, components [
 // attribute a whose value v satisfies start <= v < end (a nil bound is
 // open), until fn returns false.
 func (db *DB) IndexRange(ctx context.Context, a datom.ID, start, end any, fn func(datom.Datom) bool) error {
-	lo, hi := bounds(datom.AVET, []any{a})
-	if start != nil {
-		lo.V = normalizeComponents(datom.AVET, []any{a, start})[1]
-	}
-	var endV any
-	if end != nil {
-		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
-		// The scan's inclusive bound: a bound this tight, rather than the
-		// attribute's end, keeps the prefetch and the fences
-		// (pss.IterOptions.Past) from loading the leaf after the range.
-		hi = indexRangeHi(hi.A, endV)
-	}
+	lo, hi, endV := indexRangeBounds(a, start, end)
 	return db.scan(ctx, curAVET, lo, hi, func(d datom.Datom) bool {
 		if endV != nil && datom.CompareValues(d.V, endV) >= 0 {
 			return false
@@ -155,15 +144,7 @@ func (db *DB) IndexRangeChunks(ctx context.Context, a datom.ID, start, end any, 
 			return db.IndexRange(ctx, a, start, end, emit)
 		})
 	}
-	lo, hi := bounds(datom.AVET, []any{a})
-	if start != nil {
-		lo.V = normalizeComponents(datom.AVET, []any{a, start})[1]
-	}
-	var endV any
-	if end != nil {
-		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
-		hi = indexRangeHi(hi.A, endV)
-	}
+	lo, hi, endV := indexRangeBounds(a, start, end)
 	return db.scanTreeChunks(ctx, curAVET, lo, hi, func(ds []datom.Datom) bool {
 		if endV != nil && datom.CompareValues(ds[len(ds)-1].V, endV) >= 0 {
 			// The run reaches the end: cut it where IndexRange stops.
@@ -178,6 +159,23 @@ func (db *DB) IndexRangeChunks(ctx context.Context, a datom.ID, start, end any, 
 		}
 		return fn(ds)
 	})
+}
+
+// indexRangeBounds is the AVET scan of IndexRange(a, start, end): its
+// first and last datoms, and the end value normalized (nil if open).
+func indexRangeBounds(a datom.ID, start, end any) (lo, hi datom.Datom, endV any) {
+	lo, hi = bounds(datom.AVET, []any{a})
+	if start != nil {
+		lo.V = normalizeComponents(datom.AVET, []any{a, start})[1]
+	}
+	if end != nil {
+		endV = normalizeComponents(datom.AVET, []any{a, end})[1]
+		// The scan's inclusive bound: a bound this tight, rather than the
+		// attribute's end, keeps the prefetch and the fences
+		// (pss.IterOptions.Past) from loading the leaf after the range.
+		hi = indexRangeHi(hi.A, endV)
+	}
+	return lo, hi, endV
 }
 
 // indexRangeHi is the inclusive upper bound in AVET of the datoms of
