@@ -504,6 +504,13 @@ func (b *fileBackend) flushSlot(ctx context.Context, r *ring, p string, cur slot
 			dirs[filepath.Dir(fp)] = true
 			continue
 		}
+		if h, ok := parseNodeKey(e.key); ok {
+			if _, found, err := b.getPacked(h); err != nil {
+				return err
+			} else if found {
+				continue // in a pack (a sync wrote it), durable already
+			}
+		}
 		data, err := b.resolveStaged(ctx, e, v.head, cur, 0)
 		if err != nil {
 			return err
@@ -570,7 +577,7 @@ func (b *fileBackend) readObject(ctx context.Context, key string, cur slottedHea
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	data, err := b.readNodeFile(p, key)
 	if err == nil {
 		return data, nil
 	}
@@ -585,11 +592,28 @@ func (b *fileBackend) readObject(ctx context.Context, key string, cur slottedHea
 		}
 	}
 	// Flushed and its slot reused since cur was read.
-	data, err = os.ReadFile(p)
+	data, err = b.readNodeFile(p, key)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, classifyFileErr(err))
 	}
 	return data, nil
+}
+
+// readNodeFile reads the object at p (key's file) or, for a node that has
+// no file of its own, its copy in a pack (a sync stores nodes in packs).
+func (b *fileBackend) readNodeFile(p, key string) ([]byte, error) {
+	data, err := os.ReadFile(p)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return data, err
+	}
+	if h, ok := parseNodeKey(key); ok {
+		if pdata, found, perr := b.getPacked(h); perr != nil {
+			return nil, perr
+		} else if found {
+			return pdata, nil
+		}
+	}
+	return nil, err
 }
 
 // getStaged implements stagingBackend.
@@ -647,7 +671,7 @@ func (b *fileBackend) getStaged(ctx context.Context, key string, heads []string,
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(p)
+	data, err := b.readNodeFile(p, key)
 	if err != nil {
 		return nil, fmt.Errorf("konserve: file: get %s: %w", key, classifyFileErr(err))
 	}

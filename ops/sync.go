@@ -200,12 +200,14 @@ func (s *syncer) has(ctx context.Context, h konserve.Hash) (bool, error) {
 	return ok, nil
 }
 
-// putBatch writes node bytes to dst (one batch: the file backend syncs its
-// directories once per batch) and counts them.
+// putBatch writes node bytes to dst and counts them, syncChunk nodes at a
+// time, each chunk durable before the next is written (S1). It uses
+// PutNodesBulk: on a file bucket a chunk is one pack file with one fsync,
+// rather than a file and an fsync per node; elsewhere it is PutNodes.
 func (s *syncer) putBatch(ctx context.Context, datas [][]byte) error {
 	for len(datas) > 0 {
 		n := min(len(datas), syncChunk)
-		hs, err := s.dst.PutNodes(ctx, datas[:n])
+		hs, _, err := s.dst.PutNodesBulk(ctx, datas[:n], nil)
 		if err != nil {
 			return fmt.Errorf("destination: %w", err)
 		}

@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/accretedb/accrete/branch"
+	"github.com/accretedb/accrete/datom"
 	"github.com/accretedb/accrete/internal/blobtest"
 	"github.com/accretedb/accrete/internal/testenv"
 	"github.com/accretedb/accrete/konserve"
+	"github.com/accretedb/accrete/reader"
 	"github.com/accretedb/accrete/writer"
 )
 
@@ -99,6 +101,45 @@ func testSyncBetween(t *testing.T, srcURL, dstURL string) {
 		t.Errorf("3-transaction delta: %+v; want %d nodes (exactly the new ones), 3 commits, 1 head", delta, wantDelta)
 	}
 	checkSynced(t, srcURL, dstURL)
+
+	// A writer goes on on the copy (on a file bucket its nodes, tails and
+	// commits are in packs): its commits, merges included, verify clean
+	// and answer as the same transactions do on the source.
+	dw, err := writer.OpenStore(ctx, openStore(t, dstURL), testWriterOptions())
+	if err != nil {
+		t.Fatalf("writer on the destination: %v", err)
+	}
+	transactRange(t, dw, 33, 45)
+	if err := dw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	transactRange(t, w, 33, 45)
+	vr, err := Verify(ctx, openStore(t, dstURL), VerifyOptions{})
+	if err != nil || !vr.OK() {
+		t.Fatalf("verify destination after its own commits: %+v, %v", vr, err)
+	}
+	if got, want := countPeople(t, dstURL), countPeople(t, srcURL); got != want {
+		t.Fatalf("destination has %d people after the same transactions, source %d", got, want)
+	}
+}
+
+// countPeople counts the entities with a :person/name at url's head.
+func countPeople(t *testing.T, url string) int {
+	t.Helper()
+	ctx := context.Background()
+	db, err := reader.OpenStore(ctx, openStore(t, url), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := db.Schema().Entid("person/name")
+	if !ok {
+		t.Fatal("no :person/name")
+	}
+	n := 0
+	if err := db.Datoms(ctx, datom.AEVT, []any{a}, func(datom.Datom) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestSyncFileToMem(t *testing.T) {
