@@ -655,7 +655,9 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) (absorbed []c
 			}
 			exact = true
 		}
-		if exact {
+		if exact && !st.hash && !st.lookup {
+			// (A hash join or a lookup reads the attribute, not the
+			// range: there the comparison stays a filter.)
 			absorbed = append(absorbed, c)
 			st.absorbed = append(st.absorbed, fc)
 		}
