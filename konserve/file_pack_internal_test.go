@@ -83,7 +83,7 @@ func TestPackModel(t *testing.T) {
 					if what == 4 {
 						before = past
 					}
-					got, err := a.DeleteNodesIfOlder(ctx, batch, before)
+					got, err := a.DeleteNodesIfOlder(ctx, batch, before, 4)
 					if err != nil {
 						t.Fatalf("step %d: delete: %v", step, err)
 					}
@@ -167,7 +167,7 @@ func TestPackDeleteKeepsFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	cutoff := time.Now().Add(-24 * time.Hour)
-	got, err := st.DeleteNodesIfOlder(ctx, []Hash{hs[0], hs[1], hs[2], HashOf(extra)}, cutoff)
+	got, err := st.DeleteNodesIfOlder(ctx, []Hash{hs[0], hs[1], hs[2], HashOf(extra)}, cutoff, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestPackRewriteCrash(t *testing.T) {
 	bulkHookSynced = func([]string) error { return errCrash }
 	t.Cleanup(func() { bulkHookSynced = nil })
 	future := time.Now().Add(time.Hour)
-	if _, err := st.DeleteNodesIfOlder(ctx, hs[:5], future); !errors.Is(err, errCrash) {
+	if _, err := st.DeleteNodesIfOlder(ctx, hs[:5], future, 0); !errors.Is(err, errCrash) {
 		t.Fatalf("delete: %v, want the simulated crash", err)
 	}
 	bulkHookSynced = nil
@@ -244,7 +244,7 @@ func TestPackRewriteCrash(t *testing.T) {
 			t.Fatalf("node %d after the crash: %q, %v", i, got, err)
 		}
 	}
-	got, err := st.DeleteNodesIfOlder(ctx, hs[:5], future)
+	got, err := st.DeleteNodesIfOlder(ctx, hs[:5], future, 0)
 	if err != nil || !slices.Equal(got, []bool{true, true, true, true, true}) {
 		t.Fatalf("delete again: %v, %v", got, err)
 	}

@@ -436,17 +436,21 @@ func (s *Store) DeleteNodeIfOlder(ctx context.Context, h Hash, before time.Time)
 }
 
 // DeleteNodesIfOlder is DeleteNodeIfOlder for each of hs, with at most
-// the Store's parallelism in flight, and reports per node whether it
-// deleted it. Backends implementing BatchConditionalDeleter (file) do the
-// batch in one call; on error some nodes may be deleted and others not.
-func (s *Store) DeleteNodesIfOlder(ctx context.Context, hs []Hash, before time.Time) ([]bool, error) {
+// limit deletions in flight (the Store's parallelism if limit <= 0), and
+// reports per node whether it deleted it. Backends implementing
+// BatchConditionalDeleter (file) do the batch in one call; on error some
+// nodes may be deleted and others not.
+func (s *Store) DeleteNodesIfOlder(ctx context.Context, hs []Hash, before time.Time, limit int) ([]bool, error) {
+	if limit <= 0 {
+		limit = s.parallelism
+	}
 	out := make([]bool, len(hs))
 	if bd, ok := s.b.(BatchConditionalDeleter); ok {
 		keys := make([]string, len(hs))
 		for i, h := range hs {
 			keys[i] = nodeKey(h)
 		}
-		deleted, err := bd.DeleteManyIfOlder(ctx, keys, before, s.parallelism)
+		deleted, err := bd.DeleteManyIfOlder(ctx, keys, before, limit)
 		// A node some copy of which went may be gone even if another
 		// was kept or an error came: forget them all.
 		for _, h := range hs {
@@ -458,7 +462,7 @@ func (s *Store) DeleteNodesIfOlder(ctx context.Context, hs []Hash, before time.T
 		return deleted, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.parallelism)
+	g.SetLimit(limit)
 	for i, h := range hs {
 		g.Go(func() error {
 			d, err := s.DeleteNodeIfOlder(gctx, h, before)

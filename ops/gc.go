@@ -452,7 +452,7 @@ func (g *collector) sweep(ctx context.Context, before time.Time) error {
 			hs = append(hs, c.h)
 			idx = append(idx, i)
 		}
-		deleted, err := g.st.DeleteNodesIfOlder(ctx, hs, before)
+		deleted, err := g.st.DeleteNodesIfOlder(ctx, hs, before, g.par)
 		if err != nil {
 			return fmt.Errorf("ops: gc: %w", err)
 		}
