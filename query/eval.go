@@ -441,6 +441,9 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 	var err error
 	if st.hasRange {
 		hi := st.rangeHi
+		// The range pins the attribute: with no filter left (a long or
+		// instant range absorbs its comparisons), rows take the fast path.
+		s.prepFast(1 << 1)
 		if rs, ok := src.s.(RangeChunkSource); ok {
 			err = rs.IndexRangeChunks(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(ds []datom.Datom) bool {
 				n := len(ds)
