@@ -232,8 +232,9 @@ func (b *fileBackend) Get(ctx context.Context, key string) ([]byte, error) {
 	data, err := os.ReadFile(p)
 	if err != nil && isNode && errors.Is(err, fs.ErrNotExist) {
 		// Maybe in a pack another process wrote, or one a collection
-		// rewrote, since this process last listed them.
-		data, found, perr := b.getPacked(h)
+		// rewrote, since this process last listed them (the index was
+		// asked above).
+		data, found, perr := b.getRelisted(h)
 		if perr != nil {
 			return nil, fmt.Errorf("konserve: file: get %s: %w", key, perr)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/zeebo/blake3"
+	"golang.org/x/sync/errgroup"
 )
 
 // Packs: a bulk store's nodes written as one file.
@@ -353,6 +354,12 @@ func (b *fileBackend) getPacked(h Hash) ([]byte, bool, error) {
 	if found || err != nil {
 		return data, found, err
 	}
+	return b.getRelisted(h)
+}
+
+// getRelisted is getPacked after the index failed to find h: it lists the
+// pack directory again, if it may have changed, and looks once more.
+func (b *fileBackend) getRelisted(h Hash) ([]byte, bool, error) {
 	changed, err := b.packs.refresh(false)
 	if err != nil || !changed {
 		return nil, false, err
@@ -629,10 +636,9 @@ func (b *fileBackend) DeleteManyIfOlder(ctx context.Context, keys []string, befo
 // removed a copy and left none.
 func (b *fileBackend) deleteMany(ctx context.Context, keys []string, before time.Time, all bool, limit int) ([]bool, error) {
 	states := make([]looseState, len(keys))
-	sem := make(chan struct{}, max(limit, 1))
-	var wg sync.WaitGroup
-	errs := make([]error, len(keys))
 	drop := map[Hash]bool{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(limit, 1))
 	for i, key := range keys {
 		p, err := b.path("delete", key)
 		if err != nil {
@@ -641,15 +647,12 @@ func (b *fileBackend) deleteMany(ctx context.Context, keys []string, before time
 		if h, ok := parseNodeKey(key); ok {
 			drop[h] = true
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			states[i], errs[i] = b.deleteLooseIfOlder(ctx, key, p, before, all)
-		}()
+		g.Go(func() (err error) {
+			states[i], err = b.deleteLooseIfOlder(gctx, key, p, before, all)
+			return err
+		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	var removed, kept map[Hash]bool

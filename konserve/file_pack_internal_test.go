@@ -24,12 +24,7 @@ func TestPackModel(t *testing.T) {
 	ctx := context.Background()
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			dir := t.TempDir()
-			a, err := Open(ctx, "file://"+dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
+			a, dir := openHeadStore(t)
 			bst, err := Open(ctx, "file://"+dir, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -142,12 +137,7 @@ func TestPackModel(t *testing.T) {
 // young ones old).
 func TestPackDeleteKeepsFresh(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, "file://"+dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir := openHeadStore(t)
 	datas := bulkTestNodes(10)
 	hs, _, err := st.PutNodesBulk(ctx, datas, nil)
 	if err != nil {
@@ -215,12 +205,7 @@ func TestPackDeleteKeepsFresh(t *testing.T) {
 // finishes the job.
 func TestPackRewriteCrash(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, "file://"+dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir := openHeadStore(t)
 	datas := bulkTestNodes(20)
 	hs, _, err := st.PutNodesBulk(ctx, datas, nil)
 	if err != nil {
@@ -264,12 +249,7 @@ func TestPackRewriteCrash(t *testing.T) {
 // after it was indexed yields corrupt bytes for what it lost.
 func TestPackDamaged(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := Open(ctx, "file://"+dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir := openHeadStore(t)
 	a, b := bulkTestNodes(5), [][]byte{[]byte("other 1"), []byte("other 2")}
 	ha, _, err := st.PutNodesBulk(ctx, a, nil)
 	if err != nil {
