@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -304,6 +305,10 @@ func observed(t *testing.T, db *reader.DB, idx datom.Index, back map[datom.ID]in
 	return out
 }
 
+// modelTxs, when set, is the number of random transactions of each
+// TestModel run, on every backend (scripts/soak.sh raises it).
+var modelTxs = flag.Int("model.txs", 0, "random transactions per TestModel run (0: 150, 60 on S3)")
+
 func TestModel(t *testing.T) {
 	backends := map[string]func(t *testing.T) string{
 		"mem":  func(t *testing.T) string { return "mem://model-" + strconv.FormatInt(rand.Int64(), 36) },
@@ -315,6 +320,9 @@ func TestModel(t *testing.T) {
 			txs := 150
 			if name == "s3" {
 				txs = 60
+			}
+			if *modelTxs > 0 {
+				txs = *modelTxs
 			}
 			runModel(t, mk(t), txs)
 		})
