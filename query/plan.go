@@ -594,8 +594,7 @@ func anyBound(st *step) bool {
 // as filters (a string's strict bound, and a double's NaN, are not a range
 // of the index).
 func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) (absorbed []clause) {
-	d, ok := st.src.(*dbSrc)
-	if !ok || st.attr == nil || !st.attr.Indexed() || st.pos[2].kind != posFree || st.pos[0].kind == posConst || st.pos[0].kind == posBound {
+	if _, ok := st.src.(*dbSrc); !ok || st.attr == nil || !st.attr.Indexed() || st.pos[2].kind != posFree || st.pos[0].kind == posConst || st.pos[0].kind == posBound {
 		return nil
 	}
 	v := st.pos[2].slot
@@ -675,7 +674,6 @@ func (ex *exec) pushRange(st *step, remaining []clause, sc *scope) (absorbed []c
 	}
 	if st.hasRange {
 		st.est = st.est/3 + 1
-		_ = d
 	}
 	return absorbed
 }

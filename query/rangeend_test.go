@@ -182,11 +182,7 @@ func TestRangePushdownMatchesFilter(t *testing.T) {
 						want = append(want, d.E)
 					}
 				}
-				var got []int64
-				for _, e := range r.([]any) {
-					got = append(got, e.(int64))
-				}
-				slices.Sort(got)
+				got := sortedEntities(r)
 				slices.Sort(want)
 				if !slices.Equal(got, want) {
 					t.Errorf("%s with %#v: got entities %v, want %v", q, b, got, want)
@@ -349,11 +345,7 @@ func TestRangePushdownAbsorbsLongAndInstant(t *testing.T) {
 								want = append(want, d.E)
 							}
 						}
-						var got []int64
-						for _, e := range r.([]any) {
-							got = append(got, e.(int64))
-						}
-						slices.Sort(got)
+						got := sortedEntities(r)
 						slices.Sort(want)
 						if !slices.Equal(got, want) {
 							t.Errorf("%s %s with %v: got %d entities %v, want %d %v", srcName, q, b, len(got), got, len(want), want)
@@ -370,10 +362,7 @@ func TestRangePushdownAbsorbsLongAndInstant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int64
-		for _, e := range r.([]any) {
-			got = append(got, e.(int64))
-		}
+		got := sortedEntities(r)
 		var want []int64
 		la := db.Schema().AttrByIdent("l").ID
 		for _, d := range all {
@@ -381,10 +370,20 @@ func TestRangePushdownAbsorbsLongAndInstant(t *testing.T) {
 				want = append(want, d.E)
 			}
 		}
-		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s %s: got %v, want %v", srcName, q, got, want)
 		}
 	}
+}
+
+// sortedEntities returns the entity ids of r, the result of a
+// [:find [?e ...]] query, in increasing order.
+func sortedEntities(r any) []int64 {
+	var got []int64
+	for _, e := range r.([]any) {
+		got = append(got, e.(int64))
+	}
+	slices.Sort(got)
+	return got
 }

@@ -127,20 +127,13 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 			}
 			for range 30 {
 				start, end := bound(), bound()
-				var want, got []datom.Datom
+				var want []datom.Datom
 				if err := db.IndexRange(ctx, cn, start, end, func(d datom.Datom) bool { want = append(want, d); return true }); err != nil {
 					t.Fatal(err)
 				}
-				err := db.IndexRangeChunks(ctx, cn, start, end, func(ds []datom.Datom) bool {
-					if len(ds) == 0 {
-						t.Errorf("%s [%v, %v): empty run", name, start, end)
-					}
-					got = append(got, ds...)
-					return true
+				got := gatherRuns(t, fmt.Sprintf("%s [%v, %v)", name, start, end), func(fn func([]datom.Datom) bool) error {
+					return db.IndexRangeChunks(ctx, cn, start, end, fn)
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
 				if !slices.EqualFunc(got, want, func(a, b datom.Datom) bool { return datom.CompareEAVT(a, b) == 0 }) {
 					t.Fatalf("%s [%v, %v): IndexRangeChunks gave %v, IndexRange %v", name, start, end, got, want)
 				}
@@ -159,20 +152,13 @@ func testDatomChunks(t *testing.T, tailBytes int64) {
 				}
 			}
 			for _, comps := range prefixes {
-				var want, got []datom.Datom
+				var want []datom.Datom
 				if err := db.Datoms(ctx, idx, comps, func(d datom.Datom) bool { want = append(want, d); return true }); err != nil {
 					t.Fatal(err)
 				}
-				err := db.DatomChunks(ctx, idx, comps, func(ds []datom.Datom) bool {
-					if len(ds) == 0 {
-						t.Errorf("%s %v %v: empty chunk", name, idx, comps)
-					}
-					got = append(got, ds...)
-					return true
+				got := gatherRuns(t, fmt.Sprintf("%s %v %v", name, idx, comps), func(fn func([]datom.Datom) bool) error {
+					return db.DatomChunks(ctx, idx, comps, fn)
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
 				if !slices.EqualFunc(got, want, func(a, b datom.Datom) bool { return datom.CompareEAVT(a, b) == 0 }) {
 					t.Fatalf("%s %v %v: DatomChunks gave %d datoms, Datoms %d\n got %v\nwant %v", name, idx, comps, len(got), len(want), got, want)
 				}
@@ -255,4 +241,23 @@ func checkSplit(t *testing.T, db *reader.DB, idx datom.Index, comps []any, n int
 		return 1
 	}
 	return 0
+}
+
+// gatherRuns runs scan to its end and returns the datoms of every run it
+// hands out, failing the test on an error or an empty run (what names the
+// scan in the message).
+func gatherRuns(t *testing.T, what string, scan func(fn func([]datom.Datom) bool) error) []datom.Datom {
+	t.Helper()
+	var got []datom.Datom
+	err := scan(func(ds []datom.Datom) bool {
+		if len(ds) == 0 {
+			t.Errorf("%s: empty run", what)
+		}
+		got = append(got, ds...)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
