@@ -36,7 +36,9 @@
 //     positions lead an index — or, when an entity-bound lookup has so
 //     many input rows that one scan of the attribute is cheaper (more than
 //     count/16), a merge join of the rows sorted by entity against that
-//     scan — hash joins otherwise (keys of one or two entity ids are the
+//     scan (against the value's AVET datoms instead, when the pattern's
+//     value is a constant in AVET held by fewer datoms: sorted by entity
+//     as well, and nothing to test per datom) — hash joins otherwise (keys of one or two entity ids are the
 //     numbers, other tuples their byte encoding: tkey), and
 //     semi-naive, magic-seeded evaluation of rules that terminates on
 //     cycles. When a variable is no longer needed by later steps or by

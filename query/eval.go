@@ -687,7 +687,28 @@ func scanJoinable(st *step, in *rel) bool {
 	if k := st.pos[2].kind; (k == posConst || k == posBound) && st.attr.IsRef() {
 		return false
 	}
-	return in.n*scanJoinFactor >= st.attrCount
+	n := st.attrCount
+	if byValue(st) {
+		n = st.valCount
+	}
+	return in.n*scanJoinFactor >= n
+}
+
+// byValue reports whether scanJoin reads st's constant value in AVET
+// rather than its attribute in AEVT: when the value has fewer datoms than
+// the attribute, and the source hands out runs (ChunkSource). Both are
+// sorted by entity; the value's run is shorter, and it needs no test per
+// datom.
+func byValue(st *step) bool {
+	if st.valCount <= 0 || st.valCount >= st.attrCount {
+		return false
+	}
+	src, ok := st.src.(*dbSrc)
+	if !ok {
+		return false
+	}
+	_, ok = src.s.(ChunkSource)
+	return ok
 }
 
 // scanJoin evaluates a lookup step as a merge join: the input rows sorted
@@ -719,7 +740,10 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 		slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(eids[a], eids[b]) })
 	}
 	if cs, ok := src.s.(ChunkSource); ok {
-		return ex.scanJoinChunks(st, cs, in, s, eids, order)
+		if byValue(st) {
+			return ex.scanJoinChunks(st, cs, datom.AVET, []any{st.attr.ID, st.pos[2].val}, 1|2|4, in, s, eids, order)
+		}
+		return ex.scanJoinChunks(st, cs, datom.AEVT, []any{st.attr.ID}, 1|2, in, s, eids, order)
 	}
 	k := 0
 	err := src.s.Datoms(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(d datom.Datom) bool {
@@ -749,11 +773,11 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 // sorted rows it searches the run for the entity's first datom instead of
 // stepping over every datom in between, and it tests the pattern's
 // constant value in the loop (vfilter) before emitting.
-func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, eids []int64, order []int32) (*rel, error) {
-	vf := newVFilter(st, 1|2)
-	s.prepFast(1 | 2 | vf.pins())
+func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, idx datom.Index, comps []any, pinned uint8, in *rel, s *scanState, eids []int64, order []int32) (*rel, error) {
+	vf := newVFilter(st, pinned)
+	s.prepFast(pinned | vf.pins())
 	k := 0 // the first row of the current entity group
-	err := cs.DatomChunks(ex.ctx, datom.AEVT, []any{st.attr.ID}, func(ds []datom.Datom) bool {
+	err := cs.DatomChunks(ex.ctx, idx, comps, func(ds []datom.Datom) bool {
 		j := 0
 		for k < len(order) {
 			x := eids[order[k]]
@@ -781,7 +805,7 @@ func (ex *exec) scanJoinChunks(st *step, cs ChunkSource, in *rel, s *scanState, 
 					if s.fast != nil {
 						ok = s.emitFast(in.row(int(order[r])), d)
 					} else {
-						ok = s.emit(in.row(int(order[r])), d, 1|2)
+						ok = s.emit(in.row(int(order[r])), d, pinned)
 					}
 					if !ok {
 						return false

@@ -1,0 +1,122 @@
+package query
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/accretedb/accrete/datom"
+	"github.com/accretedb/accrete/edn"
+)
+
+// TestScanJoinByValue: an entity-bound lookup of a constant value in AVET
+// with many input rows is a merge join against that value's datoms (not
+// the attribute's); its answers are those of the data, whatever the run
+// lengths, and attributes outside AVET, or values every entity has, keep
+// the attribute's scan.
+func TestScanJoinByValue(t *testing.T) {
+	s, ds := buildSchema(t, `[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/index true}
+	 {:db/ident :sex :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one :db/index true}
+	 {:db/ident :kind :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one :db/index true}
+	 {:db/ident :tag :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+	 {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`)
+	at := func(kw edn.Keyword) datom.ID { return s.AttrByIdent(kw).ID }
+	r := rand.New(rand.NewPCG(3, 9))
+	names := []string{"Ivan", "Petr", "Oleg", "Yuri"}
+	type person struct {
+		name, tag string
+		male      bool
+		age       int64
+	}
+	people := map[datom.ID]person{}
+	males := 0
+	for i := 0; i < 3000; i++ {
+		e := datom.MakeID(datom.PartUser, int64(1+i+r.IntN(3)*i))
+		if _, dup := people[e]; dup {
+			continue
+		}
+		p := person{name: names[r.IntN(len(names))], male: r.IntN(2) == 0, age: int64(r.IntN(90)), tag: names[r.IntN(2)]}
+		people[e] = p
+		sex := edn.Keyword("female")
+		if p.male {
+			sex = "male"
+			males++
+		}
+		ds = append(ds, datom.Datom{E: e, A: at("name"), V: p.name, Tx: defaultTx, Added: true},
+			datom.Datom{E: e, A: at("sex"), V: sex, Tx: defaultTx, Added: true},
+			datom.Datom{E: e, A: at("kind"), V: edn.Keyword("person"), Tx: defaultTx, Added: true},
+			datom.Datom{E: e, A: at("tag"), V: p.tag, Tx: defaultTx, Added: true},
+			datom.Datom{E: e, A: at("age"), V: p.age, Tx: defaultTx, Added: true})
+	}
+	var want []int64 // ages of the male Ivans tagged "Petr", by entity
+	var ivans int
+	for _, e := range slices.Sorted(func(yield func(datom.ID) bool) {
+		for e := range people {
+			if !yield(e) {
+				return
+			}
+		}
+	}) {
+		p := people[e]
+		if p.name == "Ivan" {
+			ivans++
+			if p.male && p.tag == "Petr" {
+				want = append(want, e, p.age)
+			}
+		}
+	}
+	const q = `[:find ?e ?a :where [?e :name "Ivan"] [?e :sex :male] [?e :kind :person] [?e :tag "Petr"] [?e :age ?a]]`
+	ctx := context.Background()
+	for _, chunk := range []int{1, 7, 128, 1 << 20} {
+		src := NewMemSource(s, slices.Clone(ds), false)
+		src.chunk = chunk
+
+		// The plan: :sex by value, :kind (every entity's) and :tag (not
+		// in AVET) by attribute.
+		pq, err := Parse(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := newExec(ctx, Options{})
+		_, sc, err := ex.bindInputs(pq, []any{src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps, err := ex.plan(pq.where, sc, boundOf(pq, nil, sc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &rel{width: sc.width(), n: ivans}
+		for _, st := range steps {
+			if st.attr == nil {
+				continue
+			}
+			switch kw, _ := s.Ident(st.attr.ID); kw {
+			case "sex":
+				if st.valCount != males || !byValue(st) || !scanJoinable(st, in) {
+					t.Fatalf("chunk %d: [?e :sex :male]: valCount %d (want %d), byValue %v, joinable %v",
+						chunk, st.valCount, males, byValue(st), scanJoinable(st, in))
+				}
+			case "kind", "tag":
+				if byValue(st) {
+					t.Fatalf("chunk %d: %s read by value: valCount %d, attrCount %d", chunk, kw, st.valCount, st.attrCount)
+				}
+			}
+		}
+
+		res, err := Q(ctx, pq, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := res.(Relation)
+		slices.SortFunc(rows, func(a, b []any) int { return int(a[0].(int64) - b[0].(int64)) })
+		var got []int64
+		for _, row := range rows {
+			got = append(got, row[0].(int64), row[1].(int64))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("chunk %d: got %d rows, want %d: %v", chunk, len(got)/2, len(want)/2, got[:min(len(got), 10)])
+		}
+	}
+}
