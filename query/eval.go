@@ -160,6 +160,85 @@ func (s *scanState) prepFast(pinned uint8) {
 	s.fast = f
 }
 
+// directEmit is emitFast for a whole run at once, for a scan that starts
+// the rows (its input is the one empty row), whose index pins everything
+// the pattern knows and which binds only the entity, the value and the
+// transaction: no call per datom (callback, emitFast, push, bind), which
+// cost more than the rest of such a scan.
+type directEmit struct {
+	out        *rel
+	es, vs, ts int // the slots bound to E, V and Tx, or -1
+}
+
+// direct returns s's directEmit, or nil when s.fast does more (or there is
+// no s.fast).
+func (s *scanState) direct() *directEmit {
+	f := s.fast
+	if f == nil || len(f.checks) > 0 {
+		return nil
+	}
+	de := &directEmit{out: s.out, es: -1, vs: -1, ts: -1}
+	for _, fr := range f.frees {
+		switch fr.i {
+		case 0:
+			de.es = fr.slot
+		case 2:
+			de.vs = fr.slot
+		case 3:
+			de.ts = fr.slot
+		default:
+			return nil
+		}
+	}
+	return de
+}
+
+// run appends a row for each datom of ds that passes vf.
+func (de *directEmit) run(ex *exec, ds []datom.Datom, vf *vfilter) error {
+	if err := ex.checkCtxN(len(ds)); err != nil {
+		return err
+	}
+	if vf.kind != vfNone {
+		for i := range ds {
+			if vf.ok(&ds[i]) {
+				de.row(ex, &ds[i])
+			}
+		}
+		return nil
+	}
+	r := de.out
+	if need := len(r.data) + len(ds)*r.width; need > cap(r.data) {
+		r.want = max(r.want, need/r.width)
+		r.grow()
+	}
+	for i := range ds {
+		de.row(ex, &ds[i])
+	}
+	return nil
+}
+
+// row appends d's row.
+func (de *directEmit) row(ex *exec, d *datom.Datom) {
+	r := de.out
+	w := r.width
+	if len(r.data)+w > cap(r.data) {
+		r.grow()
+	}
+	n := len(r.data)
+	r.data = r.data[:n+w]
+	r.n++
+	row := r.data[n : n+w : n+w]
+	if de.es >= 0 {
+		row[de.es] = ex.ints.box(d.E)
+	}
+	if de.vs >= 0 {
+		row[de.vs] = d.V
+	}
+	if de.ts >= 0 {
+		row[de.ts] = ex.ints.box(d.Tx)
+	}
+}
+
 // emitFast is emit through s.fast (see prepFast), for the same pinned
 // positions.
 func (s *scanState) emitFast(row []any, d *datom.Datom) bool {
@@ -444,6 +523,11 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		// The range pins the attribute: with no filter left (a long or
 		// instant range absorbs its comparisons), rows take the fast path.
 		s.prepFast(1 << 1)
+		var de *directEmit
+		var all vfilter // (the range is the whole test)
+		if !collect && row0 == nil {
+			de = s.direct()
+		}
 		if rs, ok := src.s.(RangeChunkSource); ok {
 			err = rs.IndexRangeChunks(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(ds []datom.Datom) bool {
 				n := len(ds)
@@ -454,6 +538,10 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 					for n < len(ds) && compareValues(ds[n].V, hi) <= 0 {
 						n++
 					}
+				}
+				if de != nil {
+					s.err = de.run(ex, ds[:n], &all)
+					return s.err == nil && n == len(ds)
 				}
 				for j := range n {
 					if !visit(&ds[j]) {
@@ -478,11 +566,19 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			vf := newVFilter(st, pinned)
 			s.prepFast(pinned | vf.pins())
 			read, total := 0, st.scanLen
+			var de *directEmit
+			if !collect && row0 == nil {
+				de = s.direct()
+			}
 			chunk := func(ds []datom.Datom) bool {
 				if total > 0 && !collect {
 					// Rows so far, scaled to the whole scan, plus a tenth.
 					read += len(ds)
 					out.want = int(int64(out.n)*int64(total)/int64(read)) + out.n/10
+				}
+				if de != nil {
+					s.err = de.run(ex, ds, &vf)
+					return s.err == nil
 				}
 				return vf.each(ds, visit)
 			}

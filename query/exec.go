@@ -222,6 +222,20 @@ func newExec(ctx context.Context, opts Options) *exec {
 	return &exec{ctx: ctx, opts: opts, sources: map[edn.Symbol]any{}}
 }
 
+// checkCtxN is checkCtx for n steps of an inner loop at once: it consults
+// ctx when the count passes a multiple of 4096 (and for n == 0).
+func (ex *exec) checkCtxN(n int) error {
+	t := ex.ticks
+	ex.ticks += n
+	if n != 0 && t>>12 == ex.ticks>>12 {
+		return nil
+	}
+	if err := ex.ctx.Err(); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return nil
+}
+
 // checkCtx is called in inner loops; it consults ctx every 4096 calls.
 func (ex *exec) checkCtx() error {
 	ex.ticks++
