@@ -167,7 +167,8 @@ func (s *scanState) prepFast(pinned uint8) {
 // cost more than the rest of such a scan.
 type directEmit struct {
 	out        *rel
-	es, vs, ts int // the slots bound to E, V and Tx, or -1
+	es, vs, ts int                     // the slots bound to E, V and Tx, or -1
+	visit      func(*datom.Datom) bool // row, for vfilter.each
 }
 
 // direct returns s's directEmit, or nil when s.fast does more (or there is
@@ -199,11 +200,15 @@ func (de *directEmit) run(ex *exec, ds []datom.Datom, vf *vfilter) error {
 		return err
 	}
 	if vf.kind != vfNone {
-		for i := range ds {
-			if vf.ok(&ds[i]) {
-				de.row(ex, &ds[i])
+		// The test's loop, inlined per kind, is most of the cost: a call
+		// per match only.
+		if de.visit == nil {
+			de.visit = func(d *datom.Datom) bool {
+				de.row(ex, d)
+				return true
 			}
 		}
+		vf.each(ds, de.visit)
 		return nil
 	}
 	r := de.out
