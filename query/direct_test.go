@@ -85,7 +85,7 @@ func TestDirectEmit(t *testing.T) {
 			_, _, pinned := access(e, a, v, st.attr, buf[:])
 			vf := newVFilter(st, pinned)
 			sst.prepFast(pinned | vf.pins())
-			if got := sst.direct() != nil; got != c.direct {
+			if got := sst.direct(nil) != nil; got != c.direct {
 				t.Fatalf("%s: direct = %v, want %v", c.q, got, c.direct)
 			}
 
@@ -106,6 +106,29 @@ func TestDirectEmit(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Fatalf("chunk %d: %s: %d rows, want %d (first %v)", chunk, c.q, len(got), len(want), got[:min(3, len(got))])
+			}
+		}
+	}
+
+	// An input the scan does not use: every row carries it.
+	src0 := NewMemSource(s, slices.Clone(ds), false)
+	src0.chunk = 7
+	res, err := Q(ctx, `[:find ?e ?x :in $ ?x :where [?e :name "Petr"]]`, src0, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	petrs := 0
+	for _, f := range facts {
+		if f.name == "Petr" {
+			petrs++
+		}
+	}
+	if rows := res.(Relation); len(rows) != petrs {
+		t.Fatalf("with an input: %d rows, want %d", len(rows), petrs)
+	} else {
+		for _, row := range rows {
+			if row[1] != "k" {
+				t.Fatalf("with an input: row %v lost it", row)
 			}
 		}
 	}

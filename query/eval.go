@@ -160,25 +160,26 @@ func (s *scanState) prepFast(pinned uint8) {
 	s.fast = f
 }
 
-// directEmit is emitFast for a whole run at once, for a scan that starts
-// the rows (its input is the one empty row), whose index pins everything
+// directEmit is emitFast for a whole run at once, for a scan of one input
+// row (usually the first step's empty row), whose index pins everything
 // the pattern knows and which binds only the entity, the value and the
 // transaction: no call per datom (callback, emitFast, push, bind), which
 // cost more than the rest of such a scan.
 type directEmit struct {
 	out        *rel
+	base       []any                   // the input row, or nil when it is empty
 	es, vs, ts int                     // the slots bound to E, V and Tx, or -1
 	visit      func(*datom.Datom) bool // row, for vfilter.each
 }
 
-// direct returns s's directEmit, or nil when s.fast does more (or there is
-// no s.fast).
-func (s *scanState) direct() *directEmit {
+// direct returns s's directEmit for rows extending base, or nil when
+// s.fast does more (or there is no s.fast).
+func (s *scanState) direct(base []any) *directEmit {
 	f := s.fast
 	if f == nil || len(f.checks) > 0 {
 		return nil
 	}
-	de := &directEmit{out: s.out, es: -1, vs: -1, ts: -1}
+	de := &directEmit{out: s.out, base: base, es: -1, vs: -1, ts: -1}
 	for _, fr := range f.frees {
 		switch fr.i {
 		case 0:
@@ -233,6 +234,9 @@ func (de *directEmit) row(ex *exec, d *datom.Datom) {
 	r.data = r.data[:n+w]
 	r.n++
 	row := r.data[n : n+w : n+w]
+	if de.base != nil {
+		copy(row, de.base)
+	}
 	if de.es >= 0 {
 		row[de.es] = ex.ints.box(d.E)
 	}
@@ -530,8 +534,8 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 		s.prepFast(1 << 1)
 		var de *directEmit
 		var all vfilter // (the range is the whole test)
-		if !collect && row0 == nil {
-			de = s.direct()
+		if !collect {
+			de = s.direct(row0)
 		}
 		if rs, ok := src.s.(RangeChunkSource); ok {
 			err = rs.IndexRangeChunks(ex.ctx, st.attr.ID, rangeStart(st.rangeLo), rangeEnd(hi), func(ds []datom.Datom) bool {
@@ -572,8 +576,8 @@ func (ex *exec) evalPattern(st *step, in *rel) (*rel, error) {
 			s.prepFast(pinned | vf.pins())
 			read, total := 0, st.scanLen
 			var de *directEmit
-			if !collect && row0 == nil {
-				de = s.direct()
+			if !collect {
+				de = s.direct(row0)
 			}
 			chunk := func(ds []datom.Datom) bool {
 				if total > 0 && !collect {
