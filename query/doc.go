@@ -38,9 +38,13 @@
 //     count/16), a merge join of the rows sorted by entity against that
 //     scan (against the value's AVET datoms instead, when the pattern's
 //     value is a constant in AVET held by fewer datoms: sorted by entity
-//     as well, and nothing to test per datom) — hash joins otherwise (keys of one or two entity ids are the
-//     numbers, other tuples their byte encoding: tkey), and
-//     semi-naive, magic-seeded evaluation of rules that terminates on
+//     as well, and nothing to test per datom) — hash joins otherwise
+//     (keys of one or two entity ids are the numbers, other tuples their
+//     byte encoding: tkey). A scan of one input row that binds only the
+//     entity, value and transaction makes its rows a run of datoms at a
+//     time (directEmit): DataScript's q1 with :name in AVET went from 0.114
+//     to 0.060 ms, qpred1 from 0.70 to 0.55 ms (fastest tenth of batches).
+//     Rules are evaluated semi-naively, magic-seeded, and terminate on
 //     cycles. When a variable is no longer needed by later steps or by
 //     :find/:with, rows are deduplicated on the live variables (early
 //     projection), so value joins do not multiply rows that differ only in

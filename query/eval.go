@@ -213,7 +213,7 @@ func (de *directEmit) run(ex *exec, ds []datom.Datom, vf *vfilter) error {
 		return nil
 	}
 	r := de.out
-	if need := len(r.data) + len(ds)*r.width; need > cap(r.data) {
+	if need := len(r.data) + len(ds)*r.width; need > cap(r.data) && r.width > 0 {
 		r.want = max(r.want, need/r.width)
 		r.grow()
 	}
