@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -117,6 +118,64 @@ func TestScanJoinByValue(t *testing.T) {
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("chunk %d: got %d rows, want %d: %v", chunk, len(got)/2, len(want)/2, got[:min(len(got), 10)])
+		}
+	}
+}
+
+// TestMergeDirect: a merge join that binds the value and transaction
+// makes its rows in the loop (mergeDirect): every input row, repeated
+// entities and unsorted rows included, extended by each of its entity's
+// datoms, whatever the run lengths (an entity's datoms across runs).
+func TestMergeDirect(t *testing.T) {
+	s, ds := buildSchema(t, `[{:db/ident :tags :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+	 {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`)
+	tags, age := s.AttrByIdent("tags").ID, s.AttrByIdent("age").ID
+	r := rand.New(rand.NewPCG(5, 8))
+	type tagged struct {
+		v  string
+		tx int64
+	}
+	byEntity := map[int64][]tagged{}
+	for i := 0; i < 400; i++ {
+		e := datom.MakeID(datom.PartUser, int64(1+i))
+		ds = append(ds, datom.Datom{E: e, A: age, V: int64(i % 50), Tx: defaultTx, Added: true})
+		for j := 0; j < r.IntN(4); j++ { // 0 to 3 tags
+			tg := tagged{fmt.Sprintf("t%d", j), defaultTx + int64(j)}
+			byEntity[e] = append(byEntity[e], tg)
+			ds = append(ds, datom.Datom{E: e, A: tags, V: tg.v, Tx: tg.tx, Added: true})
+		}
+	}
+	// Input rows: every entity once or twice, in random order, each with a
+	// mark of its own.
+	var in edn.Vector
+	var want []string
+	for i := 0; i < 400; i++ {
+		e := datom.MakeID(datom.PartUser, int64(1+i))
+		for c := 0; c <= r.IntN(2); c++ {
+			mark := int64(len(in))
+			in = append(in, edn.Vector{e, mark})
+			for _, tg := range byEntity[e] {
+				want = append(want, fmt.Sprint(e, mark, tg.v, tg.tx))
+			}
+		}
+	}
+	r.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
+	slices.Sort(want)
+	ctx := context.Background()
+	for _, chunk := range []int{1, 3, 128} {
+		src := NewMemSource(s, slices.Clone(ds), false)
+		src.chunk = chunk
+		res, err := Q(ctx, `[:find ?e ?m ?t ?tx :in $ [[?e ?m]] :where [?e :tags ?t ?tx]]`, src, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, row := range res.(Relation) {
+			got = append(got, fmt.Sprint(row...))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("chunk %d: %d rows, want %d", chunk, len(got), len(want))
 		}
 	}
 }
