@@ -59,19 +59,7 @@ func TestDirectEmit(t *testing.T) {
 		src.chunk = chunk
 		for _, c := range cases {
 			// Which path the first scan takes.
-			pq, err := Parse(c.q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ex := newExec(ctx, Options{})
-			_, sc, err := ex.bindInputs(pq, []any{src})
-			if err != nil {
-				t.Fatal(err)
-			}
-			steps, err := ex.plan(pq.where, sc, boundOf(pq, nil, sc))
-			if err != nil {
-				t.Fatal(err)
-			}
+			pq, ex, sc, steps := testPlan(t, c.q, src)
 			st := steps[0]
 			sst := &scanState{ex: ex, st: st, src: st.src.(*dbSrc), out: &rel{width: sc.width()}, late: lateBoxing(st)}
 			var buf [3]any

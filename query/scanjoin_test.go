@@ -75,19 +75,7 @@ func TestScanJoinByValue(t *testing.T) {
 
 		// The plan: :sex by value, :kind (every entity's) and :tag (not
 		// in AVET) by attribute.
-		pq, err := Parse(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex := newExec(ctx, Options{})
-		_, sc, err := ex.bindInputs(pq, []any{src})
-		if err != nil {
-			t.Fatal(err)
-		}
-		steps, err := ex.plan(pq.where, sc, boundOf(pq, nil, sc))
-		if err != nil {
-			t.Fatal(err)
-		}
+		pq, _, sc, steps := testPlan(t, q, src)
 		in := &rel{width: sc.width(), n: ivans}
 		for _, st := range steps {
 			if st.attr == nil {
@@ -120,6 +108,25 @@ func TestScanJoinByValue(t *testing.T) {
 			t.Fatalf("chunk %d: got %d rows, want %d: %v", chunk, len(got)/2, len(want)/2, got[:min(len(got), 10)])
 		}
 	}
+}
+
+// testPlan parses q and plans it over inputs, as Q does before running.
+func testPlan(t *testing.T, q string, inputs ...any) (*Query, *exec, *scope, []*step) {
+	t.Helper()
+	pq, err := Parse(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := newExec(context.Background(), Options{})
+	_, sc, err := ex.bindInputs(pq, inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := ex.plan(pq.where, sc, boundOf(pq, nil, sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pq, ex, sc, steps
 }
 
 // TestMergeDirect: a merge join that binds the value and transaction
