@@ -21,12 +21,11 @@ func TestDirectEmit(t *testing.T) {
 	 {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`)
 	at := func(kw edn.Keyword) datom.ID { return s.AttrByIdent(kw).ID }
 	type fact struct {
-		e, tx    int64
-		name     string
-		tag      string
-		age      int64
-		hasTag   bool
-		hasFacts bool
+		e, tx  int64
+		name   string
+		tag    string
+		age    int64
+		hasTag bool
 	}
 	var facts []fact
 	for i := 0; i < 1500; i++ {
