@@ -139,13 +139,15 @@ func TestDirectEmit(t *testing.T) {
 }
 
 // countingChunks counts the datoms its DatomChunks hands out, whatever its
-// context.
+// context, and records what it was asked to read.
 type countingChunks struct {
 	*MemSource
-	n int
+	n     int
+	reads []string // the index and components of each DatomChunks
 }
 
 func (c *countingChunks) DatomChunks(ctx context.Context, idx datom.Index, comps []any, fn func([]datom.Datom) bool) error {
+	c.reads = append(c.reads, fmt.Sprint(idx, comps))
 	// The source does not consult ctx: only the engine can stop the scan.
 	return c.MemSource.DatomChunks(context.Background(), idx, comps, func(ds []datom.Datom) bool {
 		c.n += len(ds)

@@ -793,11 +793,18 @@ func scanJoinable(st *step, in *rel) bool {
 	if k := st.pos[2].kind; (k == posConst || k == posBound) && st.attr.IsRef() {
 		return false
 	}
-	n := st.attrCount
-	if byValue(st) {
-		n = st.valCount
+	return in.n*scanJoinFactor >= st.attrCount
+}
+
+// countValue sets st.valCount if it is still to be counted. Only a merge
+// join needs it: counting a value in AVET descends the tree, which for a
+// lookup of a few rows on a cold reader would fetch nodes the lookups
+// themselves never read (an attribute's count comes from its commit).
+func (ex *exec) countValue(st *step) {
+	if st.valCount >= 0 {
+		return
 	}
-	return in.n*scanJoinFactor >= n
+	st.valCount = ex.count(st.src.(*dbSrc), datom.AVET, []any{st.attr.ID, st.pos[2].val}, 0)
 }
 
 // byValue reports whether scanJoin reads st's constant value in AVET
@@ -846,6 +853,7 @@ func (ex *exec) scanJoin(st *step, src *dbSrc, in *rel, s *scanState) (*rel, err
 		slices.SortStableFunc(order, func(a, b int32) int { return cmp.Compare(eids[a], eids[b]) })
 	}
 	if cs, ok := src.s.(ChunkSource); ok {
+		ex.countValue(st)
 		if byValue(st) {
 			return ex.scanJoinChunks(st, cs, datom.AVET, []any{st.attr.ID, st.pos[2].val}, 1|2|4, in, s, eids, order)
 		}

@@ -82,8 +82,9 @@ type step struct {
 	attrCount int
 	// valCount is the number of datoms in AVET for the constant attribute
 	// and constant value of such a pattern, when the attribute is in AVET
-	// (0 otherwise): those datoms are sorted by entity too, so a merge
-	// join can read them instead of all the attribute's (see scanJoin).
+	// (0 otherwise; -1 until counted, which only a merge join needs, see
+	// countValue): those datoms are sorted by entity too, so a merge join
+	// can read them instead of all the attribute's (see scanJoin).
 	valCount int
 	// scanLen is the number of datoms a scan whose yield est only guesses
 	// (a constant value outside AVET and VAET) reads: the scan projects
@@ -536,7 +537,7 @@ func (ex *exec) patternStep(pc *patternClause, sc *scope, bound []bool) (*step, 
 		if st.attr != nil && st.pos[1].kind == posConst {
 			st.attrCount = ex.countAttr(d, datom.AEVT, st.attr.ID, 0)
 			if st.pos[2].kind == posConst && st.attr.Indexed() && !st.attr.IsRef() {
-				st.valCount = ex.count(d, datom.AVET, []any{st.attr.ID, st.pos[2].val}, 0)
+				st.valCount = -1
 			}
 		}
 		switch {

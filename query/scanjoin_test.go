@@ -75,11 +75,14 @@ func TestScanJoinByValue(t *testing.T) {
 
 		// The plan: :sex by value, :kind (every entity's) and :tag (not
 		// in AVET) by attribute.
-		pq, _, sc, steps := testPlan(t, q, src)
+		pq, ex, sc, steps := testPlan(t, q, src)
 		in := &rel{width: sc.width(), n: ivans}
 		for _, st := range steps {
 			if st.attr == nil {
 				continue
+			}
+			if st.lookup {
+				ex.countValue(st) // as scanJoin does
 			}
 			switch kw, _ := s.Ident(st.attr.ID); kw {
 			case "sex":
@@ -94,9 +97,14 @@ func TestScanJoinByValue(t *testing.T) {
 			}
 		}
 
-		res, err := Q(ctx, pq, src)
+		cc := &countingChunks{MemSource: src}
+		res, err := Q(ctx, pq, cc)
 		if err != nil {
 			t.Fatal(err)
+		}
+		byMale := fmt.Sprint(datom.AVET, []any{at("sex"), edn.Keyword("male")})
+		if !slices.Contains(cc.reads, byMale) {
+			t.Fatalf("chunk %d: the join did not read :sex :male in AVET: %v", chunk, cc.reads)
 		}
 		rows := res.(Relation)
 		slices.SortFunc(rows, func(a, b []any) int { return int(a[0].(int64) - b[0].(int64)) })

@@ -36,7 +36,11 @@ func BenchmarkQ4Floor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = e.close() })
+	b.Cleanup(func() {
+		if err := e.close(); err != nil {
+			b.Error(err)
+		}
+	})
 	built, err := e.memDB("people")
 	if err != nil {
 		b.Fatal(err)
